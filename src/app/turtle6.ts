@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * turtle6: check a config, run the appliance in the foreground, or run the demo lab.
+ * The appliance and the lab are loaded on demand, so `turtle6 check` works on a machine
+ * that cannot run them (no /dev/net/tun, no native helper).
+ */
+import { Command } from 'commander';
+import { formatConfigError, loadConfigFile, type LoadResult } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+interface ApplianceModule {
+  runAppliance(config: Config, options: { configPath: string }): Promise<void>;
+}
+
+interface LabModule {
+  runLab(action: 'up' | 'down' | 'status'): Promise<void>;
+}
+
+/** Imported through a variable, so the compiler does not tie this CLI to modules built separately. */
+async function importSibling<T>(name: string): Promise<T> {
+  const specifier = `./${name}.js`;
+  return (await import(specifier)) as T;
+}
+
+function loadOrReport(file: string): LoadResult {
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)}\n`);
+  return loaded;
+}
+
+const program = new Command('turtle6').description('a userspace IPv6 router appliance');
+
+program
+  .command('check')
+  .description('validate a config file; errors name the file, line, column and path')
+  .requiredOption('--config <file>', 'the config file')
+  .action((opts: { config: string }) => {
+    const loaded = loadOrReport(opts.config);
+    if (!loaded.ok) {
+      process.exitCode = 1;
+      return;
+    }
+    process.stdout.write(`${opts.config}: OK\n`);
+  });
+
+program
+  .command('run')
+  .description('run the appliance in the foreground (JSON logs on stdout; SIGHUP reloads, SIGTERM stops)')
+  .requiredOption('--config <file>', 'the config file')
+  .action(async (opts: { config: string }) => {
+    const loaded = loadOrReport(opts.config);
+    if (!loaded.ok) {
+      process.exitCode = 1;
+      return;
+    }
+    const { runAppliance } = await importSibling<ApplianceModule>('appliance');
+    await runAppliance(loaded.config, { configPath: opts.config });
+  });
+
+program
+  .command('lab')
+  .description('build the demo lab in network namespaces and run the appliance in it')
+  .argument('[action]', 'up, down or status', 'up')
+  .action(async (action: string) => {
+    if (action !== 'up' && action !== 'down' && action !== 'status') {
+      process.stderr.write(`turtle6 lab: expected up, down or status, found ${JSON.stringify(action)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const { runLab } = await importSibling<LabModule>('lab');
+    await runLab(action);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * turtle6ctl: the operator's client for the control socket (birdc/vtysh style). Each command
+ * sends its words to the running appliance and prints the answer's text, or its data as
+ * JSON with --json. Exit codes: 0 ok, 1 the appliance refused or failed, 2 not running.
+ */
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { ControlClient, ControlUnavailable } from './control.js';
+import { DEFAULT_CONTROL_SOCKET } from '../config/sections/control.js';
+
+interface GlobalOptions {
+  socket: string;
+  json: boolean;
+}
+
+async function send(program: Command, command: string[], args?: Record<string, unknown>): Promise<void> {
+  const options = program.opts<GlobalOptions>();
+  const client = new ControlClient(options.socket);
+  try {
+    const response = await client.request(command, args, options.json);
+    if (!response.ok) {
+      process.stderr.write(`turtle6ctl: ${response.error}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const out = options.json ? JSON.stringify(response.data, null, 2) : response.text;
+    process.stdout.write(out.endsWith('\n') || out === '' ? out : `${out}\n`);
+  } catch (e) {
+    process.stderr.write(`turtle6ctl: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = e instanceof ControlUnavailable ? 2 : 1;
+  }
+}
+
+const program = new Command('turtle6ctl')
+  .description('talk to a running turtle6 appliance over its control socket')
+  .option('--socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
+  .option('--json', 'print the answer as JSON for machines', false);
+
+program
+  .command('show')
+  .description('show state: interfaces, routes, neighbors, lanes, config, ripng, mld, mfc, pim, dhcp leases, …')
+  .argument('<what...>', 'what to show')
+  .action((what: string[]) => send(program, ['show', ...what]));
+
+program
+  .command('reload')
+  .description('re-read the config file and apply it (validated first; rolled back if any module refuses)')
+  .action(() => send(program, ['reload']));
+
+program
+  .command('config')
+  .description('config helpers')
+  .command('diff')
+  .description('show what a reload from FILE would change in the running config')
+  .argument('<file>', 'a config file')
+  .action((file: string) => send(program, ['config', 'diff', resolve(file)]));
+
+program
+  .command('trace')
+  .description('capture the next N packets the lanes see, optionally filtered')
+  .argument('<n>', 'how many packets')
+  .option('--if <name>', 'only on this interface')
+  .option('--src <prefix>', 'only from this source prefix')
+  .option('--dst <prefix>', 'only to this destination prefix')
+  .option('--proto <proto>', 'only this next header (icmpv6, udp, tcp, esp or a number)')
+  .option('--pcap <file>', 'also write the packets to this pcap file')
+  .action((n: string, opts: { if?: string; src?: string; dst?: string; proto?: string; pcap?: string }) => {
+    const args: Record<string, unknown> = {};
+    for (const key of ['if', 'src', 'dst', 'proto'] as const) if (opts[key] !== undefined) args[key] = opts[key];
+    if (opts.pcap !== undefined) args['pcap'] = resolve(opts.pcap);
+    return send(program, ['trace', n], args);
+  });
+
+program
+  .command('help')
+  .description('list the commands the running appliance offers')
+  .action(() => send(program, ['help']));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,30 @@
+/** `dataplane`: the worker lanes that forward packets. */
+import { z } from 'zod';
+import { flag, intInRange, numberInRange } from '../fields.js';
+import { defineSection } from '../registry.js';
+
+export const dataplaneSection = defineSection(
+  'dataplane',
+  z
+    .strictObject({
+      lanes: intInRange(1, 64).default(1),
+      batch: intInRange(1, 256).default(64),
+      io: z.enum(['auto', 'uring', 'syscall'], { error: 'auto, uring or syscall' }).default('auto'),
+      poolSlots: intInRange(256, 262_144).default(4096),
+      hostInterface: flag().default(true),
+      // RFC 4443 §2.4(f): ICMPv6 errors are rate-limited with a token bucket.
+      icmpErrors: z
+        .strictObject({
+          rate: numberInRange(0, 1_000_000, ' per second').default(100),
+          burst: intInRange(1, 1_000_000).default(20),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  {
+    summary: 'Worker lanes, batching, I/O path, packet pool and ICMPv6 error rate limits.',
+    reload: { kind: 'restart-module', module: 'dataplane (icmpErrors alone applies in place)' },
+  },
+);
+
+export type DataplaneConfig = z.output<typeof dataplaneSection.schema>;

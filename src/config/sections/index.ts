@@ -1,0 +1,21 @@
+/**
+ * Every config section, in the order docs/CONFIG.md presents them. A new protocol module
+ * adds its section here; nothing else in src/config changes.
+ */
+import { controlSection } from './control.js';
+import { dataplaneSection } from './dataplane.js';
+import { interfacesSection } from './interfaces.js';
+import { logSection } from './log.js';
+import { metricsSection } from './metrics.js';
+import { routesSection } from './routes.js';
+import { stateDirSection } from './state-dir.js';
+
+export const SECTIONS = [
+  interfacesSection,
+  routesSection,
+  dataplaneSection,
+  metricsSection,
+  logSection,
+  controlSection,
+  stateDirSection,
+] as const;
