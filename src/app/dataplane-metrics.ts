@@ -1,0 +1,65 @@
+/**
+ * Prometheus series for the data plane, computed at scrape time from the lanes' SAB counter
+ * blocks (no per-packet work in the exporter). Every configured port has every series, at 0
+ * when nothing happened (DESIGN.md: configured-but-down objects exist with the value 0).
+ */
+import type { Metrics } from '../observability/metrics.js';
+import type { LaneSet } from '../dataplane/lanes.js';
+import type { Stack } from '../stack/stack.js';
+import { BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, DROPS, LANE, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+
+export function registerDataplaneMetrics(
+  metrics: Metrics,
+  lanes: LaneSet,
+  stack: Stack,
+  ports: () => ReadonlyArray<{ name: string; port: number }>,
+): void {
+  for (const [index, c] of TRAFFIC.entries()) {
+    metrics.counter({ name: `interface_${c.name}_total`, help: c.help, labelNames: ['interface'] }, (emit) => {
+      const blocks = lanes.counterBlocks();
+      for (const p of ports()) emit({ interface: p.name }, sumCounter(blocks, portCounter(p.port, index)));
+    });
+  }
+  metrics.counter({ name: 'interface_drops_total', help: 'Frames dropped by a lane, by ingress interface and reason', labelNames: ['interface', 'reason'] }, (emit) => {
+    const blocks = lanes.counterBlocks();
+    for (const p of ports()) {
+      for (const [i, d] of DROPS.entries()) emit({ interface: p.name, reason: d.name }, sumCounter(blocks, portCounter(p.port, TRAFFIC.length + i)));
+    }
+  });
+  metrics.counter({ name: 'control_plane_drops_total', help: 'Punted packets the control plane dropped, by reason', labelNames: ['reason'] }, (emit) => {
+    for (const [reason, v] of Object.entries(stack.drops)) emit({ reason }, v);
+  });
+  metrics.gauge({ name: 'lane_ring_occupancy', help: 'Entries waiting in a lane ring', labelNames: ['lane', 'ring'] }, (emit) => {
+    for (const s of lanes.status()) {
+      emit({ lane: s.lane, ring: 'punt' }, s.puntRing);
+      emit({ lane: s.lane, ring: 'inject' }, s.injectRing);
+    }
+  });
+  metrics.gauge({ name: 'lane_up', help: '1 while the lane thread runs', labelNames: ['lane'] }, (emit) => {
+    for (const s of lanes.status()) emit({ lane: s.lane }, s.running ? 1 : 0);
+  });
+  metrics.counter({ name: 'lane_restarts_total', help: 'Lane threads replaced after dying', labelNames: ['lane'] }, (emit) => {
+    for (const s of lanes.status()) emit({ lane: s.lane }, s.restarts);
+  });
+  metrics.counter({ name: 'lane_batches_total', help: 'Non-empty batches processed', labelNames: ['lane'] }, (emit) => {
+    lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[LANE.batches]!));
+  });
+  // The batch-size histogram, exposed as cumulative buckets like a prom-client histogram.
+  metrics.counter({ name: 'lane_batch_size_bucket_total', help: 'Batches by size (cumulative, le = upper bound)', labelNames: ['lane', 'le'] }, (emit) => {
+    lanes.counterBlocks().forEach((b, lane) => {
+      let cumulative = 0;
+      BATCH_BUCKETS.forEach((le, i) => {
+        cumulative += b[BATCH_HIST_BASE + i]!;
+        emit({ lane, le: String(le) }, cumulative);
+      });
+    });
+  });
+  metrics.counter({ name: 'lane_batch_packets_total', help: 'Frames processed in batches (the histogram sum)', labelNames: ['lane'] }, (emit) => {
+    lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[BATCH_SUM]!));
+  });
+  metrics.gauge({ name: 'fib_routes', help: 'Best routes in the FIB' }, (emit) => emit({}, stack.rib.bestRoutes().length));
+  metrics.gauge({ name: 'neighbors', help: 'Neighbour cache entries', labelNames: ['interface'] }, (emit) => {
+    const entries = stack.neighbors.entries();
+    for (const p of ports()) emit({ interface: p.name }, entries.filter((e) => e.port === p.port).length);
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The lanes' counters: one table generates the counter indices, the Prometheus series and
+ * the `show counters` text (as VPP's error tables do), so a drop reason cannot exist in one
+ * place and be missing in another.
+ *
+ * Every counter is per port: traffic counters count frames the port received or sent,
+ * drop reasons are charged to the ingress port. Each lane writes only its own block
+ * (a Float64Array over a SharedArrayBuffer); the main thread sums blocks at scrape time.
+ */
+
+export interface CounterDef {
+  readonly name: string;
+  readonly help: string;
+}
+
+/** Traffic counters. */
+export const TRAFFIC = [
+  { name: 'rx_packets', help: 'Frames read from the port' },
+  { name: 'rx_bytes', help: 'Bytes read from the port' },
+  { name: 'tx_packets', help: 'Frames written to the port' },
+  { name: 'tx_bytes', help: 'Bytes written to the port' },
+  { name: 'forwarded', help: 'Packets received on the port and forwarded' },
+  { name: 'punted', help: 'Packets received on the port and handed to the control plane' },
+  { name: 'injected', help: 'Packets the control plane sent out of the port' },
+  { name: 'icmp_errors_sent', help: 'ICMPv6 errors generated about packets received on the port' },
+] as const satisfies readonly CounterDef[];
+
+/** Drop reasons: every way a lane discards a frame. */
+export const DROPS = [
+  { name: 'runt', help: 'Frame shorter than its link header' },
+  { name: 'not_ipv6', help: 'EtherType or version is not IPv6' },
+  { name: 'other_host', help: 'Unicast destination MAC is not this port' },
+  { name: 'truncated', help: 'Shorter than the IPv6 header' },
+  { name: 'bad_length', help: 'Payload Length exceeds the frame (RFC 8200 §3)' },
+  { name: 'bad_source', help: 'Multicast, loopback or unspecified-to-forward source (RFC 4291 §2.5.2, §2.7)' },
+  { name: 'bad_destination', help: 'Loopback or unspecified destination' },
+  { name: 'hop_limit_exceeded', help: 'Hop limit ran out (RFC 8200 §3; ICMPv6 Time Exceeded)' },
+  { name: 'no_route', help: 'No FIB match (ICMPv6 Destination Unreachable code 0)' },
+  { name: 'reject_route', help: 'Matched a reject route (ICMPv6 Destination Unreachable code 5)' },
+  { name: 'blackhole', help: 'Matched a blackhole route' },
+  { name: 'scope', help: 'Link-local source or destination would leave its link (RFC 4007 §9)' },
+  { name: 'too_big', help: 'Larger than the egress MTU (ICMPv6 Packet Too Big)' },
+  { name: 'parameter_problem', help: 'Malformed extension header or option (ICMPv6 Parameter Problem)' },
+  { name: 'ext_header_chain', help: 'Extension header chain truncated or too long' },
+  { name: 'port_down', help: 'Ingress or egress port is down' },
+  { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
+  { name: 'pool_empty', help: 'No free packet slot to build a reply' },
+  { name: 'tx_failed', help: 'The kernel refused the write' },
+  { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
+  { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
+] as const satisfies readonly CounterDef[];
+
+export type TrafficCounter = (typeof TRAFFIC)[number]['name'];
+export type DropReason = (typeof DROPS)[number]['name'];
+
+/** Indices inside one port's stride. */
+export const C = Object.fromEntries([
+  ...TRAFFIC.map((c, i) => [c.name, i] as const),
+  ...DROPS.map((c, i) => [c.name, TRAFFIC.length + i] as const),
+]) as Record<TrafficCounter | DropReason, number>;
+
+export const PORT_STRIDE = TRAFFIC.length + DROPS.length;
+export const MAX_PORTS = 64;
+
+/** Lane-wide counters after the per-port region. */
+export const LANE = {
+  batches: MAX_PORTS * PORT_STRIDE,
+  idleWakeups: MAX_PORTS * PORT_STRIDE + 1,
+  heartbeat: MAX_PORTS * PORT_STRIDE + 2,
+} as const;
+
+/** Batch-size histogram buckets (upper bounds, inclusive), after the lane-wide counters. */
+export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
+export const BATCH_HIST_BASE = LANE.heartbeat + 1;
+/** Sum of batch sizes (for the histogram's _sum). */
+export const BATCH_SUM = BATCH_HIST_BASE + BATCH_BUCKETS.length;
+export const COUNTER_WORDS = BATCH_SUM + 1;
+
+export function counterBytes(): number {
+  return COUNTER_WORDS * Float64Array.BYTES_PER_ELEMENT;
+}
+
+export function portCounter(port: number, index: number): number {
+  return port * PORT_STRIDE + index;
+}
+
+/** Sums one counter over every lane's block. */
+export function sumCounter(blocks: readonly Float64Array[], index: number): number {
+  let total = 0;
+  for (const b of blocks) total += b[index]!;
+  return total;
+}

@@ -1,0 +1,46 @@
+/**
+ * What the main thread hands a lane when it starts (structured-clonable: SharedArrayBuffers
+ * are shared, not copied). Everything a lane needs is in here; a replacement lane gets the
+ * same task and picks up where the dead one left off.
+ */
+import type { SnapshotHandle } from '../shm/snapshot.js';
+import { PacketPool } from '../shm/pool.js';
+import { SpscRing } from '../shm/ring.js';
+
+export interface LaneQueue {
+  readonly port: number;
+  readonly fd: number;
+}
+
+export interface LaneTask {
+  readonly lane: number;
+  /** The lane's pool, then its punt ring, then its inject ring: one buffer, so copies are copyWithin. */
+  readonly memory: SharedArrayBuffer;
+  readonly poolSlots: number;
+  readonly ringCapacity: number;
+  readonly counters: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+  readonly fib: SnapshotHandle;
+  readonly neighbors: SnapshotHandle;
+  readonly ports: SnapshotHandle;
+  readonly queues: readonly LaneQueue[];
+  readonly io: 'auto' | 'uring' | 'syscall';
+  readonly batch: number;
+  readonly icmpRate: number;
+  readonly icmpBurst: number;
+}
+
+/** Inline data per ring entry: a whole frame. */
+export const RING_DATA_BYTES = 2048;
+
+export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number {
+  return PacketPool.byteLength(poolSlots) + 2 * SpscRing.byteLength(ringCapacity, RING_DATA_BYTES);
+}
+
+export function puntRingOffset(poolSlots: number): number {
+  return PacketPool.byteLength(poolSlots);
+}
+
+export function injectRingOffset(poolSlots: number, ringCapacity: number): number {
+  return PacketPool.byteLength(poolSlots) + SpscRing.byteLength(ringCapacity, RING_DATA_BYTES);
+}

@@ -1,0 +1,91 @@
+/**
+ * The lane's thread: a piscina worker that runs one long task — the lane loop — until the
+ * main thread says stop. piscina starts the thread and replaces it if it dies; the main
+ * thread then submits the same LaneTask again (lanes.ts).
+ */
+import { PacketPool } from '../shm/pool.js';
+import { SpscRing } from '../shm/ring.js';
+import { SnapshotReader } from '../shm/snapshot.js';
+import { FibView } from '../shm/fib.js';
+import { NeighborView } from '../shm/neighbors.js';
+import { createEngine } from '../io/engine.js';
+import { Lane, type LaneTables } from './lane.js';
+import { PortTableView } from './port-table.js';
+import { injectRingOffset, puntRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
+import {
+  CMD_CRASH,
+  CMD_STOP,
+  CTRL_COMMAND,
+  CTRL_STARTS,
+  CTRL_STATE,
+  CTRL_WAKE_FD,
+  STATE_RUNNING,
+  STATE_STOPPED,
+  controlView,
+} from './lane-control.js';
+
+/** How long an idle lane sleeps before it looks at its control word again. */
+const IDLE_WAIT_MS = 100;
+
+/** Table views rebound when the control plane publishes a new generation. */
+class SnapshotTables implements LaneTables {
+  readonly fib = new FibView();
+  readonly neighbors = new NeighborView();
+  readonly ports = new PortTableView();
+  private readonly readers: SnapshotReader[];
+
+  constructor(task: LaneTask) {
+    this.readers = [
+      new SnapshotReader(task.fib, task.lane),
+      new SnapshotReader(task.neighbors, task.lane),
+      new SnapshotReader(task.ports, task.lane),
+    ];
+  }
+
+  beforeWait(): void {
+    for (const r of this.readers) r.idle();
+  }
+
+  refresh(): void {
+    const [fib, nbr, ports] = this.readers as [SnapshotReader, SnapshotReader, SnapshotReader];
+    if (fib.acquire()) this.fib.bind(fib.bytes, 0);
+    if (nbr.acquire()) this.neighbors.bind(nbr.bytes, 0);
+    if (ports.acquire()) this.ports.bind(ports.bytes, 0);
+  }
+}
+
+export default function runLane(task: LaneTask): string {
+  const ctl = controlView(task.control, task.lane);
+  Atomics.add(ctl, CTRL_STARTS, 1);
+  const pool = new PacketPool(task.memory, task.poolSlots, true);
+  const punt = new SpscRing(task.memory, puntRingOffset(task.poolSlots), task.ringCapacity, RING_DATA_BYTES, false);
+  const inject = new SpscRing(task.memory, injectRingOffset(task.poolSlots, task.ringCapacity), task.ringCapacity, RING_DATA_BYTES, false);
+  const engine = createEngine(task.io, pool);
+  for (const q of task.queues) engine.addPort(q.port, q.fd);
+  const tables = new SnapshotTables(task);
+  tables.refresh();
+  const lane = new Lane(pool, engine, punt, inject, new Float64Array(task.counters), tables, {
+    batch: task.batch,
+    icmpRate: task.icmpRate,
+    icmpBurst: task.icmpBurst,
+    now: () => performance.now(),
+  });
+  Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
+  Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
+  try {
+    for (;;) {
+      const cmd = Atomics.load(ctl, CTRL_COMMAND);
+      if (cmd === CMD_STOP) break;
+      if (cmd === CMD_CRASH) {
+        Atomics.store(ctl, CTRL_COMMAND, 0);
+        // Ends this worker thread only, as an uncaught fault would.
+        process.exit(70);
+      }
+      lane.runOnce(IDLE_WAIT_MS);
+    }
+  } finally {
+    Atomics.store(ctl, CTRL_STATE, STATE_STOPPED);
+    engine.close();
+  }
+  return `lane ${task.lane} stopped`;
+}

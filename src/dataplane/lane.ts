@@ -1,0 +1,375 @@
+/**
+ * One lane: the forwarding pipeline that a worker thread runs over batches of frames.
+ *
+ * Pipeline (per batch, VPP style: validate once at input, later stages trust the header):
+ *   receive → link (Ethernet check, TAP only) → validate (version, length, addresses)
+ *   → classify (multicast / link-local / hop-by-hop / FIB) → local: punt to the control plane
+ *   → forward: hop limit, scope, MTU, decrement → output (neighbour lookup + Ethernet rewrite on TAP)
+ *   → transmit the batch; then drain the inject ring.
+ *
+ * Rules of this file: nothing here allocates, creates closures or promises, or logs per packet.
+ * Every discard is a counter (counters.ts). ICMPv6 errors are built here, in a slot of the lane's
+ * own pool, and rate-limited by a token bucket (RFC 4443 §2.4(f)).
+ *
+ * Tables (FIB, neighbours, ports) are snapshot views bound once per batch by the caller.
+ */
+import { HEADROOM, type PacketPool } from '../shm/pool.js';
+import type { SpscRing } from '../shm/ring.js';
+import { NH_BLACKHOLE, NH_GATEWAY, NH_LOCAL, NH_REJECT, type FibView } from '../shm/fib.js';
+import { NBR_INCOMPLETE, type NeighborView } from '../shm/neighbors.js';
+import type { IoEngine, RxBatch } from '../io/engine.js';
+import { TokenBucket } from '../lib/token-bucket.js';
+import { equalAddress, isLinkLocal, isLoopback, isUnspecified } from '../lib/addr.js';
+import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import {
+  IPV6_HEADER_LEN,
+  IPV6_MIN_MTU,
+  IP6_OFF_DST,
+  IP6_OFF_HOP_LIMIT,
+  IP6_OFF_NEXT_HEADER,
+  IP6_OFF_PAYLOAD_LEN,
+  IP6_OFF_SRC,
+} from '../wire/ipv6.js';
+import {
+  WALK_DISCARD,
+  WALK_OK,
+  WALK_OUT_SIZE,
+  WALK_PARAM_CODE,
+  WALK_PARAM_POINTER,
+  WALK_PARAM_PROBLEM,
+  WALK_ROUTER_ALERT,
+  walkExtensionHeaders,
+} from '../wire/ext-headers.js';
+import { ICMP6, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
+import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
+import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from './punt.js';
+
+export interface LaneTables {
+  readonly fib: FibView;
+  readonly neighbors: NeighborView;
+  readonly ports: PortTableView;
+  /** The lane is about to block: release the snapshots so the control plane can publish. */
+  beforeWait(): void;
+  /** Rebinds the views when the control plane has published a new generation. */
+  refresh(): void;
+}
+
+export interface LaneOptions {
+  readonly batch: number;
+  readonly icmpRate: number;
+  readonly icmpBurst: number;
+  readonly now: () => number;
+}
+
+const NO_SLOT = -1;
+
+export class Lane {
+  private readonly b: Uint8Array;
+  private readonly rx: RxBatch;
+  // Transmit list: offset/length/port per frame. Slots to free after transmit are tracked apart.
+  private readonly txOff: Int32Array;
+  private readonly txLen: Int32Array;
+  private readonly txPort: Int32Array;
+  private txCount = 0;
+  private readonly extraSlots: Int32Array;
+  private extraCount = 0;
+  private readonly ext = new Int32Array(WALK_OUT_SIZE);
+  private readonly icmpBucket: TokenBucket;
+  private now = 0;
+
+  constructor(
+    private readonly pool: PacketPool,
+    private readonly engine: IoEngine,
+    private readonly puntRing: SpscRing,
+    private readonly injectRing: SpscRing,
+    private readonly counters: Float64Array,
+    private readonly tables: LaneTables,
+    private readonly opts: LaneOptions,
+  ) {
+    // The whole lane buffer (pool, then the punt and inject rings), so that copies between a
+    // slot and a ring entry are one copyWithin. Slot offsets are the same in either view.
+    this.b = new Uint8Array(pool.sab);
+    const n = opts.batch;
+    this.rx = { slot: new Int32Array(n), len: new Int32Array(n), port: new Int32Array(n) };
+    // Each received frame yields at most one frame out (forward or error); inject adds up to n more.
+    this.txOff = new Int32Array(3 * n);
+    this.txLen = new Int32Array(3 * n);
+    this.txPort = new Int32Array(3 * n);
+    this.extraSlots = new Int32Array(3 * n);
+    this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
+  }
+
+  reconfigureIcmp(rate: number, burst: number): void {
+    this.icmpBucket.reconfigure(rate, burst);
+  }
+
+  /** Receives one batch (waiting up to timeoutMs), processes it, drains injections, transmits. */
+  runOnce(timeoutMs: number): number {
+    const wait = this.injectRing.peek() >= 0 ? 0 : timeoutMs;
+    if (wait > 0) this.tables.beforeWait();
+    const n = this.engine.receive(this.rx, this.opts.batch, wait);
+    this.tables.refresh();
+    this.now = this.opts.now();
+    this.txCount = 0;
+    this.extraCount = 0;
+    for (let i = 0; i < n; i++) this.processFrame(this.rx.slot[i]!, this.rx.len[i]!, this.rx.port[i]!);
+    this.drainInject();
+    if (this.txCount > 0) this.transmit();
+    for (let i = 0; i < n; i++) this.pool.free(this.rx.slot[i]!);
+    for (let i = 0; i < this.extraCount; i++) this.pool.free(this.extraSlots[i]!);
+    const c = this.counters;
+    if (n > 0) {
+      c[LANE.batches]!++;
+      c[BATCH_SUM] = c[BATCH_SUM]! + n;
+      let bucket = 0;
+      while (bucket < BATCH_BUCKETS.length - 1 && n > BATCH_BUCKETS[bucket]!) bucket++;
+      c[BATCH_HIST_BASE + bucket]!++;
+    } else {
+      c[LANE.idleWakeups]!++;
+    }
+    c[LANE.heartbeat]!++;
+    return n;
+  }
+
+  private count(port: number, index: number): void {
+    this.counters[portCounter(port, index)]!++;
+  }
+
+  private drop(port: number, reason: number): void {
+    this.counters[portCounter(port, reason)]!++;
+  }
+
+  private processFrame(slot: number, frameLen: number, port: number): void {
+    const b = this.b;
+    const ports = this.tables.ports;
+    const frame = this.pool.offsetOf(slot) + HEADROOM;
+    const c = this.counters;
+    c[portCounter(port, C.rx_packets)]!++;
+    c[portCounter(port, C.rx_bytes)] = c[portCounter(port, C.rx_bytes)]! + frameLen;
+    if (!ports.isUp(port)) return this.drop(port, C.port_down);
+
+    // Link layer: a TAP port delivers Ethernet (RFC 2464). Accept IPv6 addressed to this
+    // port's MAC or to a multicast MAC (I/G bit set); a port glued to a shared segment
+    // also sees other stations' unicast frames.
+    let ip = frame;
+    let ipLen = frameLen;
+    if (ports.kind(port) === PORT_KIND_TAP) {
+      if (frameLen < ETH_HEADER_LEN) return this.drop(port, C.runt);
+      if (b[frame + 12] !== 0x86 || b[frame + 13] !== 0xdd) return this.drop(port, C.not_ipv6);
+      if ((b[frame]! & 1) === 0 && !this.isPortMac(frame, port)) return this.drop(port, C.other_host);
+      ip += ETH_HEADER_LEN;
+      ipLen -= ETH_HEADER_LEN;
+    }
+
+    // Validate (RFC 8200 §3). Trailing bytes beyond Payload Length (Ethernet padding) are trimmed.
+    if (ipLen < IPV6_HEADER_LEN) return this.drop(port, C.truncated);
+    if (b[ip]! >> 4 !== 6) return this.drop(port, C.not_ipv6);
+    const payloadLen = (b[ip + IP6_OFF_PAYLOAD_LEN]! << 8) | b[ip + IP6_OFF_PAYLOAD_LEN + 1]!;
+    if (IPV6_HEADER_LEN + payloadLen > ipLen) return this.drop(port, C.bad_length);
+    ipLen = IPV6_HEADER_LEN + payloadLen;
+    const src = ip + IP6_OFF_SRC;
+    const dst = ip + IP6_OFF_DST;
+    // A multicast source is never valid (RFC 4291 §2.7); loopback never appears on a link (§2.5.3).
+    if (b[src] === 0xff || isLoopback(b, src)) return this.drop(port, C.bad_source);
+
+    // Classify.
+    if (b[dst] === 0xff) return this.punt(ip, ipLen, port, PUNT_MULTICAST, NO_SLOT);
+    if (isLoopback(b, dst) || isUnspecified(b, dst)) return this.drop(port, C.bad_destination);
+    if (isLinkLocal(b, dst)) {
+      // Link-local destinations are never forwarded (RFC 4007 §9); ours is a zone-scoped match.
+      if (equalAddress(b, ports.bytes, dst, ports.linkLocalOffset(port))) return this.punt(ip, ipLen, port, PUNT_LOCAL, NO_SLOT);
+      return this.drop(port, C.scope);
+    }
+
+    // Only the Hop-by-Hop Options header is examined on the way through (RFC 8200 §4).
+    let routerAlert = false;
+    if (b[ip + IP6_OFF_NEXT_HEADER] === 0) {
+      const verdict = walkExtensionHeaders(b, ip, ipLen, this.ext);
+      if (verdict !== WALK_OK) return this.hopByHopError(ip, ipLen, port, verdict);
+      routerAlert = this.ext[WALK_ROUTER_ALERT]! >= 0;
+    }
+
+    const fib = this.tables.fib;
+    const nh = fib.lookup(b, dst);
+    if (nh < 0) {
+      this.sendError(ICMP6.DST_UNREACH, 0, 0, ip, ipLen, port);
+      return this.drop(port, C.no_route);
+    }
+    const kind = fib.nexthopKind(nh);
+    if (kind === NH_LOCAL) return this.punt(ip, ipLen, port, PUNT_LOCAL, NO_SLOT);
+    if (routerAlert) return this.punt(ip, ipLen, port, PUNT_ROUTER_ALERT, NO_SLOT);
+    if (kind === NH_BLACKHOLE) return this.drop(port, C.blackhole);
+    if (kind === NH_REJECT) {
+      // RFC 4443 §3.1 code 5: reject route to destination.
+      this.sendError(ICMP6.DST_UNREACH, 5, 0, ip, ipLen, port);
+      return this.drop(port, C.reject_route);
+    }
+
+    // Forward.
+    if (isUnspecified(b, src)) return this.drop(port, C.bad_source);
+    if (b[ip + IP6_OFF_HOP_LIMIT]! <= 1) {
+      this.sendError(ICMP6.TIME_EXCEEDED, 0, 0, ip, ipLen, port);
+      return this.drop(port, C.hop_limit_exceeded);
+    }
+    const egress = fib.nexthopPort(nh);
+    if (!ports.isUp(egress)) {
+      this.sendError(ICMP6.DST_UNREACH, 0, 0, ip, ipLen, port);
+      return this.drop(port, C.port_down);
+    }
+    // RFC 4007 §9: a link-local source must not leave its link; code 2 (RFC 4443 §3.1).
+    if (egress !== port && isLinkLocal(b, src)) {
+      this.sendError(ICMP6.DST_UNREACH, 2, 0, ip, ipLen, port);
+      return this.drop(port, C.scope);
+    }
+    let mtu = fib.nexthopMtu(nh);
+    const portMtu = ports.mtu(egress);
+    if (mtu === 0 || mtu > portMtu) mtu = portMtu;
+    if (ipLen > mtu) {
+      // RFC 8200 §5 / RFC 4443 §3.2: routers never fragment; report the MTU of the next link.
+      this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu, ip, ipLen, port);
+      return this.drop(port, C.too_big);
+    }
+    b[ip + IP6_OFF_HOP_LIMIT]!--;
+    c[portCounter(port, C.forwarded)]!++;
+    if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh));
+    else this.output(ip, ipLen, port, egress, b, dst);
+  }
+
+  /** Writes the link header for `egress` and queues the frame, or punts it for resolution. */
+  private output(ip: number, ipLen: number, ingress: number, egress: number, nhBytes: Uint8Array, nhOff: number): void {
+    const b = this.b;
+    const ports = this.tables.ports;
+    if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueTx(ip, ipLen, egress);
+    const nbr = this.tables.neighbors;
+    const e = nbr.lookup(egress, nhBytes, nhOff);
+    if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress);
+    const eth = ip - ETH_HEADER_LEN;
+    const macs = nbr.bytes;
+    const m = nbr.macOffset(e);
+    for (let k = 0; k < 6; k++) b[eth + k] = macs[m + k]!;
+    const own = ports.macOffset(egress);
+    for (let k = 0; k < 6; k++) b[eth + 6 + k] = ports.bytes[own + k]!;
+    b[eth + 12] = 0x86;
+    b[eth + 13] = 0xdd;
+    this.queueTx(eth, ipLen + ETH_HEADER_LEN, egress);
+  }
+
+  private queueTx(off: number, len: number, port: number): void {
+    const i = this.txCount++;
+    this.txOff[i] = off;
+    this.txLen[i] = len;
+    this.txPort[i] = port;
+  }
+
+  private transmit(): void {
+    const sent = this.engine.transmit(this.txOff, this.txLen, this.txPort, this.txCount);
+    const c = this.counters;
+    for (let i = 0; i < this.txCount; i++) {
+      const port = this.txPort[i]!;
+      if (i < sent) {
+        c[portCounter(port, C.tx_packets)]!++;
+        c[portCounter(port, C.tx_bytes)] = c[portCounter(port, C.tx_bytes)]! + this.txLen[i]!;
+      } else {
+        c[portCounter(port, C.tx_failed)]!++;
+      }
+    }
+  }
+
+  /** Copies the IPv6 packet into the punt ring (control traffic is copied, see punt.ts). */
+  private punt(ip: number, ipLen: number, port: number, flags: number, aux: number): void {
+    const ring = this.puntRing;
+    const e = ring.tryReserve();
+    if (e < 0) return this.drop(port, C.punt_ring_full);
+    const d = ring.dataOffset(e);
+    this.b.copyWithin(d, ip, ip + ipLen);
+    ring.setMeta(e, aux, ipLen, port, flags);
+    ring.publish();
+    this.count(port, C.punted);
+  }
+
+  private hopByHopError(ip: number, ipLen: number, port: number, verdict: number): void {
+    // RFC 8200 §4.2: the option type's action bits say whether to answer with Parameter
+    // Problem or discard silently; a truncated or overlong chain is simply dropped.
+    if (verdict === WALK_PARAM_PROBLEM) {
+      this.sendError(ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, this.ext[WALK_PARAM_POINTER]!, ip, ipLen, port);
+      return this.drop(port, C.parameter_problem);
+    }
+    if (verdict === WALK_DISCARD) return this.drop(port, C.parameter_problem);
+    return this.drop(port, C.ext_header_chain);
+  }
+
+  /**
+   * Builds an ICMPv6 error about the packet at `ip` in a fresh slot and routes it back to the
+   * packet's source. RFC 4443 §2.4(e) decides whether an error may be sent at all;
+   * §2.4(f) rate-limits the ones that may.
+   */
+  private sendError(type: number, code: number, param: number, ip: number, ipLen: number, port: number): void {
+    const b = this.b;
+    if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.drop(port, C.icmp_not_allowed);
+    if (!this.icmpBucket.take(this.now)) return this.drop(port, C.icmp_rate_limited);
+    const slot = this.pool.alloc();
+    if (slot < 0) return this.drop(port, C.pool_empty);
+    this.extraSlots[this.extraCount++] = slot;
+    const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+    const ports = this.tables.ports;
+    const toLinkLocal = isLinkLocal(b, ip + IP6_OFF_SRC);
+    const srcOff = toLinkLocal ? ports.linkLocalOffset(port) : ports.errorSourceOffset(port);
+    const len = writeIcmpv6Error(b, out, type, code, param, ports.bytes, srcOff, b, ip + IP6_OFF_SRC, b, ip, ipLen, IPV6_MIN_MTU);
+    this.count(port, C.icmp_errors_sent);
+    this.route(out, len, port);
+  }
+
+  /** Routes a packet the router originated (an ICMPv6 error, or an injected packet). */
+  private route(ip: number, ipLen: number, port: number): void {
+    const b = this.b;
+    const dst = ip + IP6_OFF_DST;
+    if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst);
+    const fib = this.tables.fib;
+    const nh = fib.lookup(b, dst);
+    if (nh < 0) return this.drop(port, C.no_route);
+    const kind = fib.nexthopKind(nh);
+    if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh));
+    if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.drop(port, C.no_route);
+    return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst);
+  }
+
+  /** Sends what the control plane queued: raw frames as they are, IPv6 packets through route(). */
+  private drainInject(): void {
+    const ring = this.injectRing;
+    const limit = this.opts.batch;
+    for (let k = 0; k < limit; k++) {
+      const e = ring.peek();
+      if (e < 0) return;
+      const len = ring.len(e);
+      const port = ring.port(e);
+      const flags = ring.flags(e);
+      const slot = this.pool.alloc();
+      if (slot < 0) {
+        this.drop(port, C.pool_empty);
+        ring.release();
+        continue;
+      }
+      this.extraSlots[this.extraCount++] = slot;
+      const d = ring.dataOffset(e);
+      if ((flags & INJECT_RAW) !== 0) {
+        const out = this.pool.offsetOf(slot) + HEADROOM;
+        this.b.copyWithin(out, d, d + len);
+        this.queueTx(out, len, port);
+      } else if ((flags & INJECT_ROUTE) !== 0) {
+        const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+        this.b.copyWithin(out, d, d + len);
+        this.route(out, len, port);
+      }
+      this.count(port, C.injected);
+      ring.release();
+    }
+  }
+
+  private isPortMac(frame: number, port: number): boolean {
+    const ports = this.tables.ports;
+    const m = ports.macOffset(port);
+    for (let k = 0; k < 6; k++) if (this.b[frame + k] !== ports.bytes[m + k]) return false;
+    return true;
+  }
+}

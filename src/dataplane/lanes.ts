@@ -1,0 +1,272 @@
+/**
+ * The main thread's side of the lanes: it allocates their shared memory, starts them as
+ * long-lived piscina tasks, resubmits a lane whose thread died, drains their punt rings,
+ * feeds their inject rings, and publishes the tables they read. It implements the stack's
+ * Datapath interface.
+ */
+import { Piscina } from 'piscina';
+import { SpscRing } from '../shm/ring.js';
+import { SnapshotWriter } from '../shm/snapshot.js';
+import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
+import { encodeNeighbors, neighborsByteLength } from '../shm/neighbors.js';
+import { wakeEngine } from '../io/engine.js';
+import type { Datapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
+import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
+import { counterBytes } from './counters.js';
+import {
+  CMD_CRASH,
+  CMD_NONE,
+  CMD_STOP,
+  CTRL_COMMAND,
+  CTRL_STARTS,
+  CTRL_STATE,
+  CTRL_WAKE_FD,
+  CTRL_WORDS,
+  STATE_RUNNING,
+  controlView,
+} from './lane-control.js';
+import { injectRingOffset, laneMemoryBytes, puntRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
+
+export interface LaneSetOptions {
+  readonly lanes: number;
+  readonly batch: number;
+  readonly poolSlots: number;
+  readonly ringCapacity: number;
+  readonly io: 'auto' | 'uring' | 'syscall';
+  readonly icmpRate: number;
+  readonly icmpBurst: number;
+}
+
+export interface LaneEvents {
+  /** A lane's thread died; it is being restarted. */
+  laneDied(lane: number, error: unknown): void;
+}
+
+interface LaneSlot {
+  readonly id: number;
+  readonly memory: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
+  readonly countersView: Float64Array;
+  readonly punt: SpscRing;
+  readonly inject: SpscRing;
+  readonly queues: LaneQueue[];
+  running: Promise<unknown> | null;
+  restarts: number;
+}
+
+const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024;
+const FLUSH_INTERVAL_MS = 5;
+
+export class LaneSet implements Datapath {
+  private readonly pool: Piscina;
+  private readonly lanes: LaneSlot[] = [];
+  private readonly control: SharedArrayBuffer;
+  private readonly fib: SnapshotWriter;
+  private readonly neighbors: SnapshotWriter;
+  private readonly ports: SnapshotWriter;
+  private puntHandler: PuntHandler = () => {};
+  private stopping = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: LaneSetOptions, private readonly events: LaneEvents) {
+    const readers = opts.lanes;
+    this.fib = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    this.neighbors = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    this.ports = new SnapshotWriter({ readers, initialBytes: PORT_TABLE_BYTES, maxBytes: PORT_TABLE_BYTES * 2 });
+    this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
+    for (let id = 0; id < opts.lanes; id++) {
+      const memory = new SharedArrayBuffer(laneMemoryBytes(opts.poolSlots, opts.ringCapacity));
+      const counters = new SharedArrayBuffer(counterBytes());
+      this.lanes.push({
+        id,
+        memory,
+        counters,
+        countersView: new Float64Array(counters),
+        punt: new SpscRing(memory, puntRingOffset(opts.poolSlots), opts.ringCapacity, RING_DATA_BYTES, true),
+        inject: new SpscRing(memory, injectRingOffset(opts.poolSlots, opts.ringCapacity), opts.ringCapacity, RING_DATA_BYTES, true),
+        queues: [],
+        running: null,
+        restarts: 0,
+      });
+    }
+    this.pool = new Piscina({
+      filename: new URL('./lane-worker.js', import.meta.url).href,
+      minThreads: opts.lanes,
+      maxThreads: opts.lanes,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      // Lanes block in the kernel while idle; they never need piscina's task queue.
+      maxQueue: opts.lanes,
+    });
+  }
+
+  /** Gives lane `lane` the queue fd of `port` (one queue of a multi-queue TAP/TUN per lane). */
+  addQueue(lane: number, port: number, fd: number): void {
+    this.lanes[lane]!.queues.push({ port, fd });
+  }
+
+  start(): void {
+    for (const lane of this.lanes) {
+      this.submit(lane);
+      void this.drainLoop(lane);
+    }
+  }
+
+  /** Resolves when every lane has reported running. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lanes.every((l) => Atomics.load(controlView(this.control, l.id), CTRL_STATE) === STATE_RUNNING)) {
+      if (Date.now() > deadline) throw new Error('lanes did not start in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private submit(lane: LaneSlot): void {
+    const ctl = controlView(this.control, lane.id);
+    Atomics.store(ctl, CTRL_COMMAND, CMD_NONE);
+    const task: LaneTask = {
+      lane: lane.id,
+      memory: lane.memory,
+      poolSlots: this.opts.poolSlots,
+      ringCapacity: this.opts.ringCapacity,
+      counters: lane.counters,
+      control: this.control,
+      fib: this.fib.handle,
+      neighbors: this.neighbors.handle,
+      ports: this.ports.handle,
+      queues: lane.queues,
+      io: this.opts.io,
+      batch: this.opts.batch,
+      icmpRate: this.opts.icmpRate,
+      icmpBurst: this.opts.icmpBurst,
+    };
+    lane.running = this.pool.run(task).catch((err: unknown) => {
+      if (this.stopping) return;
+      // The thread died. Its snapshot acks are stale: release them so publishing goes on,
+      // then run the lane again on the thread piscina starts in its place.
+      lane.restarts++;
+      this.events.laneDied(lane.id, err);
+      for (const w of [this.fib, this.neighbors, this.ports]) w.releaseReader(lane.id);
+      this.submit(lane);
+    });
+  }
+
+  // ---- Datapath ------------------------------------------------------------------------
+
+  onPunt(handler: PuntHandler): void {
+    this.puntHandler = handler;
+  }
+
+  /** Injects through lane 0: control traffic is light, and one lane keeps its order. */
+  inject(port: number, flags: number, data: Uint8Array): boolean {
+    const lane = this.lanes[0]!;
+    const ring = lane.inject;
+    if (data.length > RING_DATA_BYTES) return false;
+    const e = ring.tryReserve();
+    if (e < 0) return false;
+    ring.bytes.set(data, ring.dataOffset(e));
+    ring.setMeta(e, -1, data.length, port, flags);
+    ring.publish();
+    const fd = Atomics.load(controlView(this.control, lane.id), CTRL_WAKE_FD);
+    if (fd > 0) wakeEngine(fd);
+    return true;
+  }
+
+  publishFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[]): void {
+    this.publish(this.fib, (dst) => encodeFib(routes, nexthops, dst), fibByteLength(routes, nexthops));
+  }
+
+  publishNeighbors(entries: readonly NeighborSnapshotEntry[]): void {
+    this.publish(this.neighbors, (dst) => encodeNeighbors(entries, dst), neighborsByteLength(entries));
+  }
+
+  publishPorts(entries: readonly PortEntry[]): void {
+    this.publish(this.ports, (dst) => encodePortTable(entries, dst), PORT_TABLE_BYTES);
+  }
+
+  private publish(writer: SnapshotWriter, encode: (dst: Uint8Array) => number, size: number): void {
+    if (writer.publish(encode, size)) return;
+    // A lane is still on the generation before last: retry shortly (the writer never waits).
+    if (this.flushTimer !== null) return;
+    this.flushTimer = setInterval(() => {
+      let pending = false;
+      for (const w of [this.fib, this.neighbors, this.ports]) {
+        w.flushPending();
+        pending ||= w.hasPending();
+      }
+      if (!pending && this.flushTimer !== null) {
+        clearInterval(this.flushTimer);
+        this.flushTimer = null;
+      }
+    }, FLUSH_INTERVAL_MS);
+  }
+
+  // ---- punt ------------------------------------------------------------------------------
+
+  private async drainLoop(lane: LaneSlot): Promise<void> {
+    const ring = lane.punt;
+    while (!this.stopping) {
+      for (let e = ring.peek(); e >= 0; e = ring.peek()) {
+        const off = ring.dataOffset(e);
+        const pkt = ring.bytes.slice(off, off + ring.len(e));
+        const port = ring.port(e);
+        const flags = ring.flags(e);
+        const aux = ring.slot(e);
+        ring.release();
+        try {
+          this.puntHandler(pkt, port, flags, aux);
+        } catch (err) {
+          // A control-plane bug must not stop the punt path; the stack counts and logs.
+          this.events.laneDied(-1, err);
+        }
+      }
+      await ring.waitAsync(250);
+    }
+  }
+
+  // ---- status, tests, shutdown -------------------------------------------------------------
+
+  counterBlocks(): Float64Array[] {
+    return this.lanes.map((l) => l.countersView);
+  }
+
+  status(): Array<{ lane: number; running: boolean; starts: number; restarts: number; puntRing: number; injectRing: number; queues: number }> {
+    return this.lanes.map((l) => {
+      const ctl = controlView(this.control, l.id);
+      return {
+        lane: l.id,
+        running: Atomics.load(ctl, CTRL_STATE) === STATE_RUNNING,
+        starts: Atomics.load(ctl, CTRL_STARTS),
+        restarts: l.restarts,
+        puntRing: l.punt.size(),
+        injectRing: l.inject.size(),
+        queues: l.queues.length,
+      };
+    });
+  }
+
+  ringCapacity(): number {
+    return this.opts.ringCapacity;
+  }
+
+  /** Test hook: makes a lane's thread exit as if it had crashed. */
+  crashLane(id: number): void {
+    const ctl = controlView(this.control, id);
+    Atomics.store(ctl, CTRL_COMMAND, CMD_CRASH);
+    const fd = Atomics.load(ctl, CTRL_WAKE_FD);
+    if (fd > 0) wakeEngine(fd);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const l of this.lanes) {
+      const ctl = controlView(this.control, l.id);
+      Atomics.store(ctl, CTRL_COMMAND, CMD_STOP);
+      const fd = Atomics.load(ctl, CTRL_WAKE_FD);
+      if (fd > 0) wakeEngine(fd);
+    }
+    await Promise.allSettled(this.lanes.map((l) => l.running));
+    if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * What the stack needs from the data plane, as an interface: the lanes in production
+ * (dataplane/lanes.ts), a recording fake in unit tests. The stack is the only writer of the
+ * tables the lanes read; it never touches lane memory except through this.
+ */
+import type { FibNexthop, FibRoute } from '../shm/fib.js';
+import type { PortEntry } from '../dataplane/port-table.js';
+
+export interface NeighborSnapshotEntry {
+  readonly port: number;
+  readonly addr: Uint8Array;
+  readonly mac: Uint8Array;
+  readonly state: number; // NBR_* from shm/neighbors.ts
+}
+
+export type PuntHandler = (packet: Uint8Array, ingressPort: number, flags: number, aux: number) => void;
+
+export interface Datapath {
+  /** Queues a packet for a lane to send (flags: INJECT_RAW or INJECT_ROUTE). False when the ring is full. */
+  inject(port: number, flags: number, data: Uint8Array): boolean;
+  publishFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[]): void;
+  publishNeighbors(entries: readonly NeighborSnapshotEntry[]): void;
+  publishPorts(entries: readonly PortEntry[]): void;
+  /** Registers the receiver of punted packets (one; the stack). The packet is a private copy. */
+  onPunt(handler: PuntHandler): void;
+}

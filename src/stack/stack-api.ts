@@ -1,0 +1,77 @@
+/**
+ * StackApi: everything a protocol module (RIPng, DHCPv6, MLD, DNS, ...) may ask of the
+ * router. Modules never import one another or the data plane; they meet here (DESIGN.md,
+ * "The control plane"). Time and randomness come from here too, so a module runs
+ * unchanged on a ManualClock in tests.
+ */
+import type { Clock } from '../lib/clock.js';
+import type { Rng } from '../lib/rng.js';
+import type { RouterInterface } from './interfaces.js';
+import type { RibRoute, RouteOrigin } from './rib.js';
+
+export type Unsubscribe = () => void;
+
+export interface ReceivedUdp {
+  /** Ingress port: link-local addresses are only meaningful with it (RFC 4007). */
+  readonly port: number;
+  readonly src: Uint8Array;
+  readonly dst: Uint8Array;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly hopLimit: number;
+  readonly payload: Uint8Array;
+}
+
+export interface ReceivedIcmpv6 {
+  readonly port: number;
+  readonly src: Uint8Array;
+  readonly dst: Uint8Array;
+  readonly hopLimit: number;
+  readonly type: number;
+  readonly code: number;
+  /** Everything after the 4-byte ICMPv6 header. */
+  readonly body: Uint8Array;
+}
+
+export interface SendOptions {
+  /** Egress port; required for link-local and multicast destinations. */
+  readonly port?: number;
+  /** Source address; chosen per RFC 6724 (reduced) when absent. */
+  readonly src?: Uint8Array;
+  readonly dst: Uint8Array;
+  /** Default 64, or 255 where a protocol demands it (RIPng, ND). */
+  readonly hopLimit?: number;
+  /** RFC 2711 Router Alert value (0 for MLD). */
+  readonly routerAlert?: number;
+}
+
+export interface InterfaceEvent {
+  readonly type: 'address-added' | 'address-removed' | 'address-state' | 'link-up' | 'link-down';
+  readonly iface: RouterInterface;
+  readonly addr?: Uint8Array;
+}
+
+export interface StackApi {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  interfaces(): readonly RouterInterface[];
+  onInterfaceEvent(fn: (ev: InterfaceEvent) => void): Unsubscribe;
+
+  /** Receives UDP datagrams addressed to the router (unicast or a joined group) on `udpPort`. */
+  bindUdp(udpPort: number, fn: (d: ReceivedUdp) => void): Unsubscribe;
+  sendUdp(opts: SendOptions & { readonly srcPort: number; readonly dstPort: number; readonly payload: Uint8Array }): void;
+
+  /** Receives ICMPv6 messages of `type` addressed to the router. ND (133–137) stays in the stack. */
+  onIcmpv6(type: number, fn: (m: ReceivedIcmpv6) => void): Unsubscribe;
+  sendIcmpv6(opts: SendOptions & { readonly type: number; readonly code: number; readonly body: Uint8Array }): void;
+
+  /** Delivers traffic for `group` received on `port` to this module's UDP/ICMPv6 handlers. */
+  joinGroup(port: number, group: Uint8Array): void;
+  leaveGroup(port: number, group: Uint8Array): void;
+
+  /** Adds or replaces this module's route for the prefix (origin is the module's own). */
+  addRoute(route: Omit<RibRoute, 'origin'>): void;
+  withdrawRoute(prefix: Uint8Array, prefixLen: number): void;
+  routes(): readonly RibRoute[];
+  readonly origin: RouteOrigin;
+}

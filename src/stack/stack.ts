@@ -1,0 +1,432 @@
+/**
+ * The control-plane core: it owns the interfaces, the neighbour cache (ND), the router
+ * advertiser, the RIB, and is the only writer of the tables the lanes read. Packets the
+ * lanes punt arrive here (handlePunt) and are demultiplexed to ND, to protocol modules
+ * registered through the StackApi, or dropped with a counted reason. Packets the control
+ * plane sends leave through Datapath.inject.
+ */
+import type { Clock } from '../lib/clock.js';
+import type { Rng } from '../lib/rng.js';
+import {
+  ALL_NODES,
+  ALL_ROUTERS,
+  equalAddress,
+  formatIpv6,
+  isLinkLocal,
+  isMulticast,
+  isUnspecified,
+  multicastMac,
+  solicitedNodeMulticast,
+} from '../lib/addr.js';
+import { IPPROTO, IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_HOP_LIMIT, IP6_OFF_SRC } from '../wire/ipv6.js';
+import { WALK_OK, WALK_OUT_SIZE, WALK_UPPER_OFFSET, WALK_UPPER_PROTOCOL, walkExtensionHeaders } from '../wire/ext-headers.js';
+import { upperLayerChecksum } from '../wire/checksum.js';
+import { decodeNdMessage, type NdMessage } from '../wire/nd.js';
+import { ICMP6, writeIcmpv6Error } from '../wire/icmpv6.js';
+import { InterfaceTable, type RouterInterface } from './interfaces.js';
+import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
+import { RouterAdvertiser, type RaConfig } from './ra.js';
+import { Rib, connectedRoutesFor, type RibRoute, type RouteOrigin } from './rib.js';
+import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
+import type { Datapath } from './datapath.js';
+import type { InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../dataplane/punt.js';
+import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
+import type { PortEntry } from '../dataplane/port-table.js';
+
+/** Why the control plane dropped a punted packet; each is a counter (`show counters`, metrics). */
+export const STACK_DROPS = [
+  'malformed',
+  'bad_checksum',
+  'nd_hop_limit',
+  'nd_invalid',
+  'not_for_us',
+  'no_listener',
+  'inject_ring_full',
+] as const;
+export type StackDrop = (typeof STACK_DROPS)[number];
+
+export interface StackLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface StackOptions {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly datapath: Datapath;
+  readonly log: StackLogger;
+  readonly nd?: NeighborCacheOptions;
+  /** Packets for the router that no module wants (TCP, other UDP) go here: the host TUN port. */
+  readonly hostPort?: number;
+}
+
+export interface StackInterfaceConfig {
+  readonly name: string;
+  readonly port: number;
+  readonly kind: 'tap' | 'tun';
+  readonly mac: Uint8Array | null;
+  readonly mtu: number;
+  readonly addresses: ReadonlyArray<{ addr: Uint8Array; prefixLen: number }>;
+  readonly ra: RaConfig | null;
+}
+
+type UdpHandler = (d: ReceivedUdp) => void;
+type IcmpHandler = (m: ReceivedIcmpv6) => void;
+
+export class Stack {
+  readonly interfaces = new InterfaceTable();
+  readonly rib = new Rib();
+  readonly neighbors: NeighborCache;
+  readonly ra: RouterAdvertiser;
+  readonly drops: Record<StackDrop, number> = Object.fromEntries(STACK_DROPS.map((d) => [d, 0])) as Record<StackDrop, number>;
+  private readonly udp = new Map<number, UdpHandler[]>();
+  private readonly icmp = new Map<number, IcmpHandler[]>();
+  /** Groups joined by modules, per port ("port/group" keys); link-scope ND groups are implicit. */
+  private readonly groups = new Map<string, number>();
+  private readonly ext = new Int32Array(WALK_OUT_SIZE);
+  private publishQueued = { fib: false, neighbors: false };
+  private started = false;
+  readonly clock: Clock;
+  readonly rng: Rng;
+
+  constructor(private readonly opts: StackOptions) {
+    this.clock = opts.clock;
+    this.rng = opts.rng;
+    const transport: NdTransport = {
+      sendNd: (port, src, dst, dstMac, msg) => this.sendNd(port, src, dst, dstMac, msg),
+      sendResolved: (port, dstMac, pkt) => this.sendFrame(port, dstMac, pkt),
+      unreachable: (port, pkt) => this.sendUnreachable(port, pkt),
+      neighborsChanged: () => this.schedulePublish('neighbors'),
+    };
+    this.neighbors = new NeighborCache(this.interfaces, transport, opts.clock, opts.rng, opts.nd);
+    this.ra = new RouterAdvertiser(this.interfaces, transport, opts.clock, opts.rng);
+    this.rib.subscribe(() => this.schedulePublish('fib'));
+    opts.datapath.onPunt((pkt, port, flags, aux) => this.handlePunt(pkt, port, flags, aux));
+  }
+
+  addInterface(cfg: StackInterfaceConfig): RouterInterface {
+    // Config addresses are assigned as preferred: the router's own addresses are operator
+    // intent, and DAD on them runs (below) to detect and report a conflict on the link.
+    const iface = this.interfaces.add({ name: cfg.name, port: cfg.port, kind: cfg.kind, mac: cfg.mac, mtu: cfg.mtu, linkLocalState: 'preferred' });
+    for (const a of cfg.addresses) this.interfaces.addAddress(cfg.port, a.addr, a.prefixLen, 'config', 'preferred');
+    for (const r of connectedRoutesFor(iface)) this.rib.add(r);
+    if (cfg.ra && cfg.kind === 'tap') this.ra.configure(cfg.port, cfg.ra);
+    return iface;
+  }
+
+  start(): void {
+    this.started = true;
+    this.publishPorts();
+    this.publishFib();
+    this.publishNeighbors();
+    for (const iface of this.interfaces.all()) {
+      if (iface.kind !== 'tap') continue;
+      for (const a of iface.addresses) this.neighbors.startDad(iface.port, a.addr, 1);
+    }
+  }
+
+  stop(): void {
+    this.ra.stop();
+    this.neighbors.close();
+  }
+
+  addRoute(route: RibRoute): void {
+    this.rib.add(route);
+  }
+
+  /** A StackApi for one module; its routes carry `origin`. */
+  api(origin: RouteOrigin): StackApi {
+    return new ModuleApi(this, origin);
+  }
+
+  // ---- tables ------------------------------------------------------------------------
+
+  publishPorts(): void {
+    const entries: PortEntry[] = this.interfaces.all().map((iface) => ({
+      port: iface.port,
+      kind: iface.kind,
+      up: iface.up,
+      mtu: iface.mtu,
+      mac: iface.mac,
+      linkLocal: iface.linkLocal(),
+      errorSource: iface.globalAddress() ?? this.anyGlobalAddress() ?? iface.linkLocal(),
+    }));
+    this.opts.datapath.publishPorts(entries);
+  }
+
+  private anyGlobalAddress(): Uint8Array | null {
+    for (const iface of this.interfaces.all()) {
+      const g = iface.globalAddress();
+      if (g) return g;
+    }
+    return null;
+  }
+
+  private schedulePublish(which: 'fib' | 'neighbors'): void {
+    if (!this.started || this.publishQueued[which]) return;
+    this.publishQueued[which] = true;
+    // Coalesce bursts (a RIPng update, a flood of NAs) into one snapshot.
+    queueMicrotask(() => {
+      this.publishQueued[which] = false;
+      if (which === 'fib') this.publishFib();
+      else this.publishNeighbors();
+    });
+  }
+
+  private publishFib(): void {
+    const { routes, nexthops } = this.rib.compile((port) => this.interfaces.byPort(port)?.mtu ?? 0);
+    this.opts.datapath.publishFib(routes, nexthops);
+  }
+
+  private publishNeighbors(): void {
+    const states: Record<string, number> = { REACHABLE: NBR_REACHABLE, STALE: NBR_STALE, DELAY: NBR_DELAY, PROBE: NBR_PROBE };
+    const entries = this.neighbors
+      .entries()
+      .filter((e) => e.mac !== null && e.state !== 'INCOMPLETE')
+      .map((e) => ({ port: e.port, addr: e.addr, mac: e.mac!, state: states[e.state]! }));
+    this.opts.datapath.publishNeighbors(entries);
+  }
+
+  // ---- receive -----------------------------------------------------------------------
+
+  private drop(reason: StackDrop, detail?: object): void {
+    this.drops[reason]++;
+    if (detail) this.opts.log.debug({ reason, ...detail }, 'control plane dropped a packet');
+  }
+
+  handlePunt(pkt: Uint8Array, port: number, flags: number, aux: number): void {
+    if ((flags & PUNT_RESOLVE) !== 0) {
+      // A lane has a packet for a next hop with no neighbour entry (aux = egress port).
+      const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
+      const best = this.rib.lookup(dst);
+      const gw = best?.nexthops.find((n) => n.port === aux)?.gateway ?? null;
+      this.neighbors.resolve(aux, gw ?? dst.slice(), pkt);
+      return;
+    }
+    if (pkt.length < IPV6_HEADER_LEN) return this.drop('malformed');
+    if (walkExtensionHeaders(pkt, 0, pkt.length, this.ext) !== WALK_OK) return this.drop('malformed');
+    const proto = this.ext[WALK_UPPER_PROTOCOL]!;
+    const upper = this.ext[WALK_UPPER_OFFSET]!;
+    const src = pkt.slice(IP6_OFF_SRC, IP6_OFF_SRC + 16);
+    const dst = pkt.slice(IP6_OFF_DST, IP6_OFF_DST + 16);
+    const hopLimit = pkt[IP6_OFF_HOP_LIMIT]!;
+    if (!this.isForUs(port, dst)) return this.drop('not_for_us');
+    if (proto === IPPROTO.ICMPV6 && upper >= 0) return this.receiveIcmpv6(pkt, port, upper, src, dst, hopLimit);
+    if (proto === IPPROTO.UDP && upper >= 0) return this.receiveUdp(pkt, port, upper, src, dst, hopLimit);
+    this.toHost(pkt, dst);
+  }
+
+  /** Our unicast address on any port (link-local: on this port), or a group we listen to here. */
+  private isForUs(port: number, dst: Uint8Array): boolean {
+    const iface = this.interfaces.byPort(port);
+    if (isMulticast(dst)) {
+      // All-nodes and all-routers (RFC 4291 §2.7.1), our solicited-node groups, joined groups.
+      if (equalAddress(dst, ALL_NODES) || equalAddress(dst, ALL_ROUTERS)) return true;
+      if (iface?.addresses.some((a) => equalAddress(solicitedNodeMulticast(a.addr), dst))) return true;
+      return this.groups.has(groupKey(port, dst));
+    }
+    if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
+    return this.interfaces.all().some((i) => i.findAddress(dst) !== undefined);
+  }
+
+  private receiveIcmpv6(pkt: Uint8Array, port: number, off: number, src: Uint8Array, dst: Uint8Array, hopLimit: number): void {
+    const len = pkt.length - off;
+    if (len < 4) return this.drop('malformed');
+    if (upperLayerChecksum(pkt, 0, off, len, IPPROTO.ICMPV6) !== 0) return this.drop('bad_checksum');
+    const type = pkt[off]!;
+    if (type >= 133 && type <= 137) {
+      // RFC 4861 §6.1, §7.1: hop limit 255 proves the sender is on-link.
+      if (hopLimit !== 255) return this.drop('nd_hop_limit', { port, type });
+      const decoded = decodeNdMessage(pkt, off, len);
+      if (!decoded.ok) return this.drop('nd_invalid', { port, type, why: decoded.reason });
+      const msg = decoded.value;
+      if (msg.type === 'routerSolicitation') return this.ra.receiveSolicitation(port, src, msg);
+      if (msg.type === 'routerAdvertisement') return this.ra.receiveAdvertisement?.(port, src, msg);
+      if (msg.type === 'redirect') return; // RFC 4861 §8.1: routers ignore Redirects
+      return this.neighbors.receive(port, src, dst, msg);
+    }
+    const handlers = this.icmp.get(type);
+    if (!handlers || handlers.length === 0) return this.drop('no_listener');
+    const m: ReceivedIcmpv6 = { port, src, dst, hopLimit, type, code: pkt[off + 1]!, body: pkt.slice(off + 4) };
+    for (const h of handlers) h(m);
+  }
+
+  private receiveUdp(pkt: Uint8Array, port: number, off: number, src: Uint8Array, dst: Uint8Array, hopLimit: number): void {
+    const len = pkt.length - off;
+    if (len < 8) return this.drop('malformed');
+    const udpLen = (pkt[off + 4]! << 8) | pkt[off + 5]!;
+    if (udpLen < 8 || udpLen > len) return this.drop('malformed');
+    // RFC 8200 §8.1: a zero UDP checksum is not allowed over IPv6.
+    const sum = (pkt[off + 6]! << 8) | pkt[off + 7]!;
+    if (sum === 0 || upperLayerChecksum(pkt, 0, off, udpLen, IPPROTO.UDP) !== 0) return this.drop('bad_checksum');
+    const dstPort = (pkt[off + 2]! << 8) | pkt[off + 3]!;
+    const handlers = this.udp.get(dstPort);
+    if (!handlers || handlers.length === 0) return this.toHost(pkt, dst);
+    const d: ReceivedUdp = {
+      port,
+      src,
+      dst,
+      srcPort: (pkt[off]! << 8) | pkt[off + 1]!,
+      dstPort,
+      hopLimit,
+      payload: pkt.slice(off + 8, off + udpLen),
+    };
+    for (const h of handlers) h(d);
+  }
+
+  /** Anything else addressed to the router goes to the kernel through the host TUN, when there is one. */
+  private toHost(pkt: Uint8Array, dst: Uint8Array): void {
+    if (this.opts.hostPort === undefined || isMulticast(dst)) return this.drop('no_listener');
+    if (!this.opts.datapath.inject(this.opts.hostPort, INJECT_RAW, pkt)) this.drop('inject_ring_full');
+  }
+
+  // ---- send --------------------------------------------------------------------------
+
+  private sendNd(port: number, src: Uint8Array, dst: Uint8Array, dstMac: Uint8Array | null, msg: NdMessage): void {
+    this.sendFrame(port, dstMac ?? multicastMac(dst), buildNd(src, dst, msg));
+  }
+
+  /** Sends an IPv6 packet out of `port` to a known link-layer address. */
+  private sendFrame(port: number, dstMac: Uint8Array, pkt: Uint8Array): void {
+    const iface = this.interfaces.byPort(port);
+    if (!iface) return;
+    const frame = iface.kind === 'tap' ? ethernetFrame(dstMac, iface.mac!, pkt) : pkt;
+    if (!this.opts.datapath.inject(port, INJECT_RAW, frame)) this.drop('inject_ring_full');
+  }
+
+  /** RFC 4443 §3.1 code 3: address resolution failed for a packet we were forwarding. */
+  private sendUnreachable(port: number, pkt: Uint8Array): void {
+    const src = pkt.subarray(IP6_OFF_SRC, IP6_OFF_SRC + 16);
+    if (isUnspecified(src) || isMulticast(src)) return;
+    const iface = this.interfaces.byPort(port);
+    const errorSrc = (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
+    if (!errorSrc) return;
+    const out = new Uint8Array(1280);
+    const len = writeIcmpv6Error(out, 0, ICMP6.DST_UNREACH, 3, 0, errorSrc, 0, pkt, IP6_OFF_SRC, pkt, 0, pkt.length, out.length);
+    this.sendIp(undefined, out.subarray(0, len));
+  }
+
+  /**
+   * Sends a packet the router originated. Multicast and link-local destinations need the
+   * egress port (RFC 4007 zones); everything else is routed by a lane.
+   */
+  sendIp(port: number | undefined, pkt: Uint8Array): void {
+    const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
+    if (isMulticast(dst)) {
+      if (port === undefined) throw new Error(`sending to ${formatIpv6(dst)} needs an egress port`);
+      return this.sendFrame(port, multicastMac(dst), pkt);
+    }
+    if (isLinkLocal(dst)) {
+      if (port === undefined) throw new Error(`sending to ${formatIpv6(dst)} needs an egress port`);
+      const n = this.neighbors.lookup(port, dst);
+      if (n?.mac) return this.sendFrame(port, n.mac, pkt);
+      return this.neighbors.resolve(port, dst.slice(), pkt);
+    }
+    if (!this.opts.datapath.inject(port ?? 0, INJECT_ROUTE, pkt)) this.drop('inject_ring_full');
+  }
+
+  // ---- module registrations ------------------------------------------------------------
+
+  registerUdp(udpPort: number, fn: UdpHandler): Unsubscribe {
+    return addHandler(this.udp, udpPort, fn);
+  }
+
+  registerIcmpv6(type: number, fn: IcmpHandler): Unsubscribe {
+    return addHandler(this.icmp, type, fn);
+  }
+
+  joinGroup(port: number, group: Uint8Array): void {
+    const k = groupKey(port, group);
+    this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
+  }
+
+  leaveGroup(port: number, group: Uint8Array): void {
+    const k = groupKey(port, group);
+    const n = (this.groups.get(k) ?? 0) - 1;
+    if (n <= 0) this.groups.delete(k);
+    else this.groups.set(k, n);
+  }
+
+  /** RFC 6724 (reduced): the egress port's address of matching scope. */
+  sourceFor(port: number | undefined, dst: Uint8Array): Uint8Array {
+    if (port !== undefined) {
+      const iface = this.interfaces.byPort(port);
+      if (iface) return isMulticast(dst) && (dst[1]! & 0x0f) <= 2 ? iface.linkLocal() : iface.sourceAddressFor(dst);
+    }
+    const route = this.rib.lookup(dst);
+    const egress = route?.nexthops[0]?.port;
+    const iface = egress === undefined ? undefined : this.interfaces.byPort(egress);
+    return iface?.sourceAddressFor(dst) ?? this.anyGlobalAddress() ?? this.interfaces.all()[0]!.linkLocal();
+  }
+}
+
+function groupKey(port: number, group: Uint8Array): string {
+  return `${port}/${formatIpv6(group)}`;
+}
+
+function addHandler<K, F>(map: Map<K, F[]>, key: K, fn: F): Unsubscribe {
+  const list = map.get(key) ?? [];
+  list.push(fn);
+  map.set(key, list);
+  return () => {
+    const at = list.indexOf(fn);
+    if (at >= 0) list.splice(at, 1);
+  };
+}
+
+class ModuleApi implements StackApi {
+  constructor(private readonly stack: Stack, readonly origin: RouteOrigin) {}
+  get clock(): Clock {
+    return this.stack.clock;
+  }
+  get rng(): Rng {
+    return this.stack.rng;
+  }
+  interfaces(): readonly RouterInterface[] {
+    return this.stack.interfaces.all();
+  }
+  onInterfaceEvent(fn: (ev: InterfaceEvent) => void): Unsubscribe {
+    const t = this.stack.interfaces;
+    const offs = [
+      t.on('address-added', (iface, a) => fn({ type: 'address-added', iface, addr: a.addr })),
+      t.on('address-removed', (iface, a) => fn({ type: 'address-removed', iface, addr: a.addr })),
+      t.on('address-state', (iface, a) => fn({ type: 'address-state', iface, addr: a.addr })),
+      t.on('link-up', (iface) => fn({ type: 'link-up', iface })),
+      t.on('link-down', (iface) => fn({ type: 'link-down', iface })),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+  bindUdp(udpPort: number, fn: (d: ReceivedUdp) => void): Unsubscribe {
+    return this.stack.registerUdp(udpPort, fn);
+  }
+  sendUdp(o: SendOptions & { srcPort: number; dstPort: number; payload: Uint8Array }): void {
+    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
+    this.stack.sendIp(o.port, buildUdp(src, o.dst, o.srcPort, o.dstPort, o.payload, ipOpts));
+  }
+  onIcmpv6(type: number, fn: (m: ReceivedIcmpv6) => void): Unsubscribe {
+    return this.stack.registerIcmpv6(type, fn);
+  }
+  sendIcmpv6(o: SendOptions & { type: number; code: number; body: Uint8Array }): void {
+    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
+    this.stack.sendIp(o.port, buildIcmpv6(src, o.dst, o.type, o.code, o.body, ipOpts));
+  }
+  joinGroup(port: number, group: Uint8Array): void {
+    this.stack.joinGroup(port, group);
+  }
+  leaveGroup(port: number, group: Uint8Array): void {
+    this.stack.leaveGroup(port, group);
+  }
+  addRoute(route: Omit<RibRoute, 'origin'>): void {
+    this.stack.rib.add({ ...route, origin: this.origin });
+  }
+  withdrawRoute(prefix: Uint8Array, prefixLen: number): void {
+    this.stack.rib.remove(prefix, prefixLen, this.origin);
+  }
+  routes(): readonly RibRoute[] {
+    return this.stack.rib.all().filter((r) => r.origin === this.origin);
+  }
+}
