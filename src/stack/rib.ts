@@ -1,0 +1,335 @@
+/**
+ * The Routing Information Base: routes from every origin (connected, local, static, RIPng,
+ * DHCPv6-PD, ...), one per (prefix, origin), and the best of each prefix, which compile()
+ * turns into the FIB the lanes read.
+ *
+ * Selection is by administrative preference, lower wins (FRR's distances), then metric;
+ * on a tie the incumbent stays, so that equal routes arriving in another order do not flap
+ * the FIB. Protocols never touch the FIB: this is the one narrow door (as zebra is in FRR).
+ *
+ * Control plane only; nothing here runs per packet.
+ */
+import { equalAddress, maskAddress } from '../lib/addr.js';
+import { MAX_PORTS, type InterfaceTable, type RouterInterface } from './interfaces.js';
+
+export type RouteOrigin = 'connected' | 'local' | 'static' | 'ripng' | 'dhcpv6' | 'ospf6' | 'bgp' | (string & {});
+export type RouteKind = 'unicast' | 'local' | 'reject' | 'blackhole';
+
+export interface RibNexthop {
+  readonly port: number;
+  /** null: the destination is on-link on `port`. A link-local gateway is meaningful only with its port (RFC 4007). */
+  readonly gateway: Uint8Array | null;
+}
+
+export interface RibRoute {
+  readonly prefix: Uint8Array;
+  readonly prefixLen: number;
+  readonly origin: RouteOrigin;
+  /** Administrative preference; lower wins. */
+  readonly preference: number;
+  readonly metric: number;
+  readonly nexthops: readonly RibNexthop[];
+  readonly kind: RouteKind;
+  readonly tag?: number;
+}
+
+/**
+ * FIB nexthop kinds, with the values of the FIB encoder (src/shm/fib.ts). Defined here
+ * until that module exists; the two must agree.
+ */
+export const NH_CONNECTED = 1;
+export const NH_GATEWAY = 2;
+export const NH_LOCAL = 3;
+export const NH_REJECT = 4;
+export const NH_BLACKHOLE = 5;
+
+/** FRR's administrative distances (connected 0, eBGP 20, OSPF 110, RIP 120); DHCPv6-PD routes sit between static and the IGPs. */
+export const DEFAULT_PREFERENCE: Readonly<Record<string, number>> = {
+  connected: 0,
+  local: 0,
+  static: 10,
+  bgp: 20,
+  dhcpv6: 50,
+  ospf6: 110,
+  ripng: 120,
+};
+/** For origins the table does not know: below every known one. */
+export const UNKNOWN_ORIGIN_PREFERENCE = 200;
+
+export function defaultPreference(origin: RouteOrigin): number {
+  return DEFAULT_PREFERENCE[origin] ?? UNKNOWN_ORIGIN_PREFERENCE;
+}
+
+export interface BestChangedEvent {
+  readonly type: 'best-changed';
+  readonly prefix: Uint8Array;
+  readonly prefixLen: number;
+  readonly best: RibRoute | undefined;
+}
+
+export interface CompiledFib {
+  readonly routes: Array<{ prefix: Uint8Array; len: number; nexthop: number }>;
+  readonly nexthops: Array<{ kind: number; port: number; gateway?: Uint8Array; mtu?: number }>;
+}
+
+export interface RibOptions {
+  /** Nexthops kept per route for ECMP; compile() uses the first until the lanes hash flows. */
+  maxNexthops?: number;
+}
+
+interface PrefixEntry {
+  readonly prefix: Uint8Array;
+  readonly prefixLen: number;
+  readonly byOrigin: Map<string, RibRoute>;
+  best: RibRoute | undefined;
+}
+
+function prefixKey(masked: Uint8Array, len: number): string {
+  return `${Buffer.from(masked.buffer, masked.byteOffset, 16).toString('hex')}/${len}`;
+}
+
+function sameNexthops(a: readonly RibNexthop[], b: readonly RibNexthop[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.port !== y.port) return false;
+    if (x.gateway === null || y.gateway === null ? x.gateway !== y.gateway : !equalAddress(x.gateway, y.gateway)) return false;
+  }
+  return true;
+}
+
+function sameRoute(a: RibRoute | undefined, b: RibRoute | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.origin === b.origin && a.preference === b.preference && a.metric === b.metric && a.kind === b.kind &&
+    a.tag === b.tag && sameNexthops(a.nexthops, b.nexthops);
+}
+
+/** Orders by prefix length, then by prefix bytes: the order compile() and bestRoutes() return. */
+function comparePrefixes(a: { prefix: Uint8Array; prefixLen: number }, b: { prefix: Uint8Array; prefixLen: number }): number {
+  if (a.prefixLen !== b.prefixLen) return a.prefixLen - b.prefixLen;
+  for (let i = 0; i < 16; i++) if (a.prefix[i] !== b.prefix[i]) return a.prefix[i]! - b.prefix[i]!;
+  return 0;
+}
+
+export class Rib {
+  private readonly prefixes = new Map<string, PrefixEntry>();
+  /** How many prefixes of each length have a best route, for the longest-match walk. */
+  private readonly bestLengths = new Array<number>(129).fill(0);
+  private readonly subscribers: Array<(ev: BestChangedEvent) => void> = [];
+  private readonly maxNexthops: number;
+
+  constructor(opts: RibOptions = {}) {
+    this.maxNexthops = opts.maxNexthops ?? 8;
+  }
+
+  /** Adds a route, replacing the one of the same (prefix, origin). Host bits of the prefix are cleared. */
+  add(route: RibRoute): void {
+    this.check(route);
+    const prefix = maskAddress(route.prefix, route.prefixLen);
+    const stored: RibRoute = {
+      ...route,
+      prefix,
+      nexthops: route.nexthops.slice(0, this.maxNexthops).map((n) => ({ port: n.port, gateway: n.gateway === null ? null : Uint8Array.from(n.gateway) })),
+    };
+    const key = prefixKey(prefix, route.prefixLen);
+    let entry = this.prefixes.get(key);
+    if (entry === undefined) {
+      entry = { prefix, prefixLen: route.prefixLen, byOrigin: new Map(), best: undefined };
+      this.prefixes.set(key, entry);
+    }
+    entry.byOrigin.set(route.origin, stored);
+    this.reselect(key, entry);
+  }
+
+  remove(prefix: Uint8Array, prefixLen: number, origin: RouteOrigin): boolean {
+    const key = prefixKey(maskAddress(prefix, prefixLen), prefixLen);
+    const entry = this.prefixes.get(key);
+    if (entry === undefined || !entry.byOrigin.delete(origin)) return false;
+    this.reselect(key, entry);
+    return true;
+  }
+
+  /** Removes every route of `origin`, as when a protocol stops. */
+  withdrawOrigin(origin: RouteOrigin): void {
+    for (const [key, entry] of [...this.prefixes]) {
+      if (entry.byOrigin.delete(origin)) this.reselect(key, entry);
+    }
+  }
+
+  /**
+   * Makes `routes` the complete set of `origin`'s routes: adds and replaces those given,
+   * removes the rest. Unchanged routes cause no events.
+   */
+  replaceOrigin(origin: RouteOrigin, routes: readonly RibRoute[]): void {
+    const keep = new Set<string>();
+    for (const r of routes) {
+      if (r.origin !== origin) throw new RangeError(`replaceOrigin(${origin}): route of origin ${r.origin}`);
+      keep.add(prefixKey(maskAddress(r.prefix, r.prefixLen), r.prefixLen));
+    }
+    for (const [key, entry] of [...this.prefixes]) {
+      if (!keep.has(key) && entry.byOrigin.delete(origin)) this.reselect(key, entry);
+    }
+    for (const r of routes) this.add(r);
+  }
+
+  best(prefix: Uint8Array, prefixLen: number): RibRoute | undefined {
+    return this.prefixes.get(prefixKey(maskAddress(prefix, prefixLen), prefixLen))?.best;
+  }
+
+  all(): RibRoute[] {
+    const out: RibRoute[] = [];
+    for (const entry of this.sortedEntries()) out.push(...entry.byOrigin.values());
+    return out;
+  }
+
+  bestRoutes(): RibRoute[] {
+    const out: RibRoute[] = [];
+    for (const entry of this.sortedEntries()) if (entry.best !== undefined) out.push(entry.best);
+    return out;
+  }
+
+  /** Longest-prefix match over the best routes, for the control plane (choosing a source, resolving a gateway). */
+  lookup(addr: Uint8Array): RibRoute | undefined {
+    for (let len = 128; len >= 0; len--) {
+      if (this.bestLengths[len] === 0) continue;
+      const best = this.prefixes.get(prefixKey(maskAddress(addr, len), len))?.best;
+      if (best !== undefined) return best;
+    }
+    return undefined;
+  }
+
+  /** Calls `fn` whenever the best route of a prefix appears, changes or goes; returns the unsubscribe function. */
+  subscribe(fn: (ev: BestChangedEvent) => void): () => void {
+    this.subscribers.push(fn);
+    return () => {
+      const at = this.subscribers.indexOf(fn);
+      if (at >= 0) this.subscribers.splice(at, 1);
+    };
+  }
+
+  /**
+   * The best routes in the FIB encoder's shape, each pointing at a nexthop shared by every
+   * route with the same (kind, port, gateway). Only the first nexthop of an ECMP route is
+   * used for now. Reject and blackhole nexthops carry no port (0) and local ones no MTU.
+   */
+  compile(mtuOfPort: (port: number) => number): CompiledFib {
+    const routes: CompiledFib['routes'] = [];
+    const nexthops: CompiledFib['nexthops'] = [];
+    const indexByKey = new Map<string, number>();
+    for (const best of this.bestRoutes()) {
+      const first = best.nexthops[0];
+      let kind: number;
+      let port = 0;
+      let gateway: Uint8Array | undefined;
+      switch (best.kind) {
+        case 'unicast':
+          port = first!.port;
+          kind = first!.gateway === null ? NH_CONNECTED : NH_GATEWAY;
+          if (first!.gateway !== null) gateway = first!.gateway;
+          break;
+        case 'local':
+          kind = NH_LOCAL;
+          port = first?.port ?? 0;
+          break;
+        case 'reject':
+          kind = NH_REJECT;
+          break;
+        case 'blackhole':
+          kind = NH_BLACKHOLE;
+          break;
+      }
+      const key = `${kind}|${port}|${gateway === undefined ? '' : prefixKey(gateway, 128)}`;
+      let index = indexByKey.get(key);
+      if (index === undefined) {
+        index = nexthops.length;
+        indexByKey.set(key, index);
+        const nh: CompiledFib['nexthops'][number] = { kind, port };
+        if (gateway !== undefined) nh.gateway = gateway;
+        if (kind === NH_CONNECTED || kind === NH_GATEWAY) nh.mtu = mtuOfPort(port);
+        nexthops.push(nh);
+      }
+      routes.push({ prefix: best.prefix, len: best.prefixLen, nexthop: index });
+    }
+    return { routes, nexthops };
+  }
+
+  private check(route: RibRoute): void {
+    const where = `route of origin ${route.origin}`;
+    if (route.prefix.length !== 16) throw new RangeError(`${where}: prefix is not 16 bytes`);
+    if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 128) throw new RangeError(`${where}: prefix length ${route.prefixLen} is outside 0..128`);
+    if (route.kind === 'unicast' && route.nexthops.length === 0) throw new RangeError(`${where}: a unicast route needs a nexthop`);
+    for (const n of route.nexthops) {
+      if (!Number.isInteger(n.port) || n.port < 0 || n.port >= MAX_PORTS) throw new RangeError(`${where}: port ${n.port} is outside 0..${MAX_PORTS - 1}`);
+      if (n.gateway !== null && n.gateway.length !== 16) throw new RangeError(`${where}: gateway is not 16 bytes`);
+    }
+  }
+
+  /** Picks the best route of one prefix: lowest preference, then lowest metric, incumbent on ties. */
+  private reselect(key: string, entry: PrefixEntry): void {
+    const previous = entry.best;
+    let best: RibRoute | undefined;
+    for (const r of entry.byOrigin.values()) {
+      if (best === undefined || r.preference < best.preference || (r.preference === best.preference && r.metric < best.metric)) best = r;
+    }
+    if (best !== undefined && previous !== undefined) {
+      const incumbent = entry.byOrigin.get(previous.origin);
+      if (incumbent !== undefined && incumbent.preference === best.preference && incumbent.metric === best.metric) best = incumbent;
+    }
+    entry.best = best;
+    if (previous === undefined && best !== undefined) this.bestLengths[entry.prefixLen]!++;
+    if (previous !== undefined && best === undefined) this.bestLengths[entry.prefixLen]!--;
+    if (entry.byOrigin.size === 0) this.prefixes.delete(key);
+    if (sameRoute(previous, best)) return;
+    const ev: BestChangedEvent = { type: 'best-changed', prefix: entry.prefix, prefixLen: entry.prefixLen, best };
+    for (const fn of [...this.subscribers]) fn(ev);
+  }
+
+  private sortedEntries(): PrefixEntry[] {
+    return [...this.prefixes.values()].sort(comparePrefixes);
+  }
+}
+
+/**
+ * The connected routes (on-link prefixes, origin `connected`) and local routes (each
+ * address as a /128 of kind `local`, origin `local`) of one interface's preferred
+ * addresses. The link-local address is local too, on its own port; fe80::/64 is not a
+ * connected route, since link-local destinations are never forwarded (RFC 4291 §2.5.6).
+ * A port whose link is down contributes nothing.
+ */
+export function connectedRoutesFor(iface: RouterInterface): RibRoute[] {
+  if (!iface.up) return [];
+  const out: RibRoute[] = [];
+  for (const p of iface.onLinkPrefixes()) {
+    out.push({
+      prefix: p.addr, prefixLen: p.len, origin: 'connected', preference: DEFAULT_PREFERENCE.connected!, metric: 0,
+      nexthops: [{ port: iface.port, gateway: null }], kind: 'unicast',
+    });
+  }
+  for (const a of iface.addresses) {
+    if (a.state !== 'preferred') continue;
+    out.push({
+      prefix: a.addr, prefixLen: 128, origin: 'local', preference: DEFAULT_PREFERENCE.local!, metric: 0,
+      nexthops: [{ port: iface.port, gateway: null }], kind: 'local',
+    });
+  }
+  return out;
+}
+
+/**
+ * connectedRoutesFor() over every interface, with routes for the same prefix on several
+ * ports merged into one route with a nexthop per port (in port order), since the RIB holds
+ * one route per (prefix, origin). Feed the two origins to Rib.replaceOrigin().
+ */
+export function connectedRoutes(ifaces: InterfaceTable): { connected: RibRoute[]; local: RibRoute[] } {
+  const merged = new Map<string, RibRoute>();
+  for (const iface of ifaces.all()) {
+    for (const r of connectedRoutesFor(iface)) {
+      const key = `${r.origin}|${prefixKey(r.prefix, r.prefixLen)}`;
+      const seen = merged.get(key);
+      merged.set(key, seen === undefined ? r : { ...seen, nexthops: [...seen.nexthops, ...r.nexthops] });
+    }
+  }
+  const all = [...merged.values()];
+  return { connected: all.filter((r) => r.origin === 'connected'), local: all.filter((r) => r.origin === 'local') };
+}
