@@ -10,6 +10,7 @@
  * Control plane only; nothing here runs per packet.
  */
 import { equalAddress, maskAddress } from '../lib/addr.js';
+import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_LOCAL, NH_REJECT, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { MAX_PORTS, type InterfaceTable, type RouterInterface } from './interfaces.js';
 
 export type RouteOrigin = 'connected' | 'local' | 'static' | 'ripng' | 'dhcpv6' | 'ospf6' | 'bgp' | (string & {});
@@ -32,16 +33,6 @@ export interface RibRoute {
   readonly kind: RouteKind;
   readonly tag?: number;
 }
-
-/**
- * FIB nexthop kinds, with the values of the FIB encoder (src/shm/fib.ts). Defined here
- * until that module exists; the two must agree.
- */
-export const NH_CONNECTED = 1;
-export const NH_GATEWAY = 2;
-export const NH_LOCAL = 3;
-export const NH_REJECT = 4;
-export const NH_BLACKHOLE = 5;
 
 /** FRR's administrative distances (connected 0, eBGP 20, OSPF 110, RIP 120); DHCPv6-PD routes sit between static and the IGPs. */
 export const DEFAULT_PREFERENCE: Readonly<Record<string, number>> = {
@@ -67,9 +58,10 @@ export interface BestChangedEvent {
   readonly best: RibRoute | undefined;
 }
 
-export interface CompiledFib {
-  readonly routes: Array<{ prefix: Uint8Array; len: number; nexthop: number }>;
-  readonly nexthops: Array<{ kind: number; port: number; gateway?: Uint8Array; mtu?: number }>;
+/** The FIB encoder's input (src/shm/fib.ts). */
+export interface FibInput {
+  readonly routes: FibRoute[];
+  readonly nexthops: FibNexthop[];
 }
 
 export interface RibOptions {
@@ -213,9 +205,9 @@ export class Rib {
    * route with the same (kind, port, gateway). Only the first nexthop of an ECMP route is
    * used for now. Reject and blackhole nexthops carry no port (0) and local ones no MTU.
    */
-  compile(mtuOfPort: (port: number) => number): CompiledFib {
-    const routes: CompiledFib['routes'] = [];
-    const nexthops: CompiledFib['nexthops'] = [];
+  compile(mtuOfPort: (port: number) => number): FibInput {
+    const routes: FibRoute[] = [];
+    const nexthops: FibNexthop[] = [];
     const indexByKey = new Map<string, number>();
     for (const best of this.bestRoutes()) {
       const first = best.nexthops[0];
@@ -244,7 +236,7 @@ export class Rib {
       if (index === undefined) {
         index = nexthops.length;
         indexByKey.set(key, index);
-        const nh: CompiledFib['nexthops'][number] = { kind, port };
+        const nh: FibNexthop = { kind, port };
         if (gateway !== undefined) nh.gateway = gateway;
         if (kind === NH_CONNECTED || kind === NH_GATEWAY) nh.mtu = mtuOfPort(port);
         nexthops.push(nh);

@@ -3,10 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatPrefix, prefixMatch } from '../../src/lib/addr.js';
 import { InterfaceTable } from '../../src/stack/interfaces.js';
-import {
-  connectedRoutes, connectedRoutesFor, defaultPreference, NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_LOCAL, NH_REJECT, Rib,
-  type BestChangedEvent, type RibRoute,
-} from '../../src/stack/rib.js';
+import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_LOCAL, NH_REJECT } from '../../src/shm/fib.js';
+import { connectedRoutes, connectedRoutesFor, defaultPreference, Rib, type BestChangedEvent, type RibRoute } from '../../src/stack/rib.js';
 import { ROUTER_MAC, ip } from './fixtures.js';
 
 function route(prefixText: string, origin: string, extra: Partial<RibRoute> = {}): RibRoute {
