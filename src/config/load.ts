@@ -9,7 +9,7 @@
  * YAML node at the issue's path for the position and renders what is there.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
@@ -53,7 +53,14 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
       }),
     };
   }
-  const data: unknown = doc.toJS() ?? undefined;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 }) ?? undefined;
+  } catch (e) {
+    // Alias trouble (an alias before its anchor, or an alias bomb) only shows when resolving.
+    const { line, col } = lineCounter.linePos(firstAliasOffset(doc));
+    return { ok: false, errors: [{ file: fileName, line, column: col, path: '', message: `YAML error: ${(e as Error).message}` }] };
+  }
   const knownKeys = new Map<string, string[]>();
   const parsed = configSchema.safeParse(data, { error: (issue) => expectedFor(issue, knownKeys) });
   if (parsed.success) return { ok: true, config: parsed.data, text };
@@ -76,6 +83,17 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
 }
 
 type PathSegment = string | number;
+
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
 
 function pathKey(path: readonly PathSegment[]): string {
   return JSON.stringify(path);
@@ -122,8 +140,10 @@ function nodeAt(doc: Document, path: readonly PathSegment[], wantKey: boolean): 
       if (pair !== undefined) {
         const last = i === path.length - 1;
         const value = pair.value as Node | null;
-        // An empty value (`ra:`) has no useful range of its own: point at its key instead.
-        next = (last && wantKey) || value === null || (isScalar(value) && value.value === null) ? pair.key : value;
+        // Point at the key when the value is empty (`ra:` has no range of its own) or a
+        // collection (a block mapping starts on the next line, away from the key it belongs to).
+        const atKey = (last && wantKey) || value === null || (isScalar(value) && value.value === null) || (last && !isScalar(value));
+        next = atKey ? pair.key : value;
       }
     }
     if (next === undefined || next === null) break;

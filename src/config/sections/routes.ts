@@ -30,7 +30,7 @@ const routeSchema = z
     // RFC 4007 §6: a link-local address names a node only together with its link.
     const via = typeof r.via === 'string' ? parseIpv6(r.via) : null;
     if (via !== null && r.interface === undefined && isLinkLocal(via)) {
-      ctx.addIssue({ code: 'custom', path: ['interface'], message: `the interface on which link-local ${r.via} is reached` });
+      ctx.addIssue({ code: 'custom', path: ['via'], message: 'a global address, or a link-local one with `interface` beside it (RFC 4007 §6)' });
     }
   })
   .transform((r) => ({
