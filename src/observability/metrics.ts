@@ -27,7 +27,15 @@ export class Metrics {
   readonly registry = new Registry();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // prom-client exports these sums as gauges named *_total, which Prometheus naming (and
+      // `promtool check metrics`) reserves for counters; the per-type gauges beside them
+      // (nodejs_active_handles{type=…} and friends) carry the same information.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(METRIC_PREFIX + name);
+      }
+    }
   }
 
   /** A gauge whose series are exactly those `collect` emits at each scrape. */
