@@ -6,7 +6,7 @@
 import { ICMP6, decodeIcmpv6, encodeIcmpv6, encodingLengthIcmpv6, fillIcmpv6Checksum, type Icmpv6Message } from './icmpv6.js';
 import { decodeMldMessage, encodeMldMessage, mldMessageLength, type MldMessage } from './mld.js';
 import { decodeNdMessage, encodeNdMessage, ndMessageLength, type NdMessage } from './nd.js';
-import type { Decoded } from './result.js';
+import { type Decoded, fail } from './result.js';
 
 export type AnyIcmpv6Message = Icmpv6Message | NdMessage | MldMessage;
 
@@ -36,7 +36,7 @@ export function decodeIcmpv6Message(
   off: number,
   length = buf.length - off,
 ): Decoded<AnyIcmpv6Message> {
-  if (off < 0 || length < 4 || off + length > buf.length) return { ok: false, reason: 'truncated' };
+  if (off < 0 || length < 4 || off + length > buf.length) return fail('truncated');
   const type = buf[off]!;
   if (type >= ICMP6.ROUTER_SOLICIT && type <= ICMP6.REDIRECT) return decodeNdMessage(buf, off, length);
   if ((type >= ICMP6.MLD_QUERY && type <= ICMP6.MLD_DONE) || type === ICMP6.MLDV2_REPORT) {
