@@ -96,7 +96,7 @@ export class Appliance {
     for (const { cfg: iface, port } of this.ports) this.stack.addInterface(stackInterface(iface, port));
     for (const r of cfg.routes) this.stack.addRoute(staticRoute(r, this.stack));
 
-    this.stack.start();
+    this.stack.publishTables();
     this.lanes.start();
     await this.lanes.ready();
 
@@ -115,6 +115,7 @@ export class Appliance {
       }
     }
 
+    this.stack.start();
     this.echo.start(this.stack.api('echo'), { enabled: true });
     registerDataplaneMetrics(this.metrics, this.lanes, this.stack, () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port })));
     if (cfg.metrics.listen !== '') {

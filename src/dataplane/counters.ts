@@ -13,7 +13,11 @@ export interface CounterDef {
   readonly help: string;
 }
 
-/** Traffic counters. */
+/**
+ * Traffic and event counters. Drops of received frames are in DROPS; everything here is
+ * either a frame count or an event beside the frame's own fate (an ICMPv6 error suppressed,
+ * a write the kernel refused after the frame was forwarded).
+ */
 export const TRAFFIC = [
   { name: 'rx_packets', help: 'Frames read from the port' },
   { name: 'rx_bytes', help: 'Bytes read from the port' },
@@ -23,6 +27,10 @@ export const TRAFFIC = [
   { name: 'punted', help: 'Packets received on the port and handed to the control plane' },
   { name: 'injected', help: 'Packets the control plane sent out of the port' },
   { name: 'icmp_errors_sent', help: 'ICMPv6 errors generated about packets received on the port' },
+  { name: 'tx_failed', help: 'The kernel refused the write' },
+  { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
+  { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
+  { name: 'originated_dropped', help: 'Packets the router originated (ICMPv6 errors, control-plane injections) that could not be routed or buffered' },
 ] as const satisfies readonly CounterDef[];
 
 /** Drop reasons: every way a lane discards a frame. */
@@ -44,10 +52,6 @@ export const DROPS = [
   { name: 'ext_header_chain', help: 'Extension header chain truncated or too long' },
   { name: 'port_down', help: 'Ingress or egress port is down' },
   { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
-  { name: 'pool_empty', help: 'No free packet slot to build a reply' },
-  { name: 'tx_failed', help: 'The kernel refused the write' },
-  { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
-  { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
 ] as const satisfies readonly CounterDef[];
 
 export type TrafficCounter = (typeof TRAFFIC)[number]['name'];

@@ -231,19 +231,18 @@ export class Lane {
       return this.drop(port, C.too_big);
     }
     b[ip + IP6_OFF_HOP_LIMIT]!--;
-    c[portCounter(port, C.forwarded)]!++;
-    if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh));
-    else this.output(ip, ipLen, port, egress, b, dst);
+    if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh), true);
+    else this.output(ip, ipLen, port, egress, b, dst, true);
   }
 
   /** Writes the link header for `egress` and queues the frame, or punts it for resolution. */
-  private output(ip: number, ipLen: number, ingress: number, egress: number, nhBytes: Uint8Array, nhOff: number): void {
+  private output(ip: number, ipLen: number, ingress: number, egress: number, nhBytes: Uint8Array, nhOff: number, received: boolean): void {
     const b = this.b;
     const ports = this.tables.ports;
-    if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueTx(ip, ipLen, egress);
+    if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueForward(ip, ipLen, ingress, egress, received);
     const nbr = this.tables.neighbors;
     const e = nbr.lookup(egress, nhBytes, nhOff);
-    if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress);
+    if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress, received);
     const eth = ip - ETH_HEADER_LEN;
     const macs = nbr.bytes;
     const m = nbr.macOffset(e);
@@ -252,7 +251,18 @@ export class Lane {
     for (let k = 0; k < 6; k++) b[eth + 6 + k] = ports.bytes[own + k]!;
     b[eth + 12] = 0x86;
     b[eth + 13] = 0xdd;
-    this.queueTx(eth, ipLen + ETH_HEADER_LEN, egress);
+    this.queueForward(eth, ipLen + ETH_HEADER_LEN, ingress, egress, received);
+  }
+
+  /**
+   * Every received frame ends in exactly one of: forwarded, punted, or a drop reason, so
+   * rx_packets = forwarded + punted + Σ drops per port (the malformed-storm test checks it).
+   * Packets the router originates (errors, injections) pass `received = false` and leave
+   * those counters alone.
+   */
+  private queueForward(off: number, len: number, ingress: number, egress: number, received: boolean): void {
+    if (received) this.counters[portCounter(ingress, C.forwarded)]!++;
+    this.queueTx(off, len, egress);
   }
 
   private queueTx(off: number, len: number, port: number): void {
@@ -277,15 +287,15 @@ export class Lane {
   }
 
   /** Copies the IPv6 packet into the punt ring (control traffic is copied, see punt.ts). */
-  private punt(ip: number, ipLen: number, port: number, flags: number, aux: number): void {
+  private punt(ip: number, ipLen: number, port: number, flags: number, aux: number, received = true): void {
     const ring = this.puntRing;
     const e = ring.tryReserve();
-    if (e < 0) return this.drop(port, C.punt_ring_full);
+    if (e < 0) return this.drop(port, received ? C.punt_ring_full : C.originated_dropped);
     const d = ring.dataOffset(e);
     this.b.copyWithin(d, ip, ip + ipLen);
     ring.setMeta(e, aux, ipLen, port, flags);
     ring.publish();
-    this.count(port, C.punted);
+    if (received) this.count(port, C.punted);
   }
 
   private hopByHopError(ip: number, ipLen: number, port: number, verdict: number): void {
@@ -309,7 +319,7 @@ export class Lane {
     if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.drop(port, C.icmp_not_allowed);
     if (!this.icmpBucket.take(this.now)) return this.drop(port, C.icmp_rate_limited);
     const slot = this.pool.alloc();
-    if (slot < 0) return this.drop(port, C.pool_empty);
+    if (slot < 0) return this.drop(port, C.originated_dropped);
     this.extraSlots[this.extraCount++] = slot;
     const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
     const ports = this.tables.ports;
@@ -324,14 +334,14 @@ export class Lane {
   private route(ip: number, ipLen: number, port: number): void {
     const b = this.b;
     const dst = ip + IP6_OFF_DST;
-    if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst);
+    if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst, false);
     const fib = this.tables.fib;
     const nh = fib.lookup(b, dst);
-    if (nh < 0) return this.drop(port, C.no_route);
+    if (nh < 0) return this.drop(port, C.originated_dropped);
     const kind = fib.nexthopKind(nh);
-    if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh));
-    if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.drop(port, C.no_route);
-    return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst);
+    if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false);
+    if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.drop(port, C.originated_dropped);
+    return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false);
   }
 
   /** Sends what the control plane queued: raw frames as they are, IPv6 packets through route(). */
@@ -346,7 +356,7 @@ export class Lane {
       const flags = ring.flags(e);
       const slot = this.pool.alloc();
       if (slot < 0) {
-        this.drop(port, C.pool_empty);
+        this.drop(port, C.originated_dropped);
         ring.release();
         continue;
       }

@@ -87,6 +87,7 @@ export class Stack {
   private readonly groups = new Map<string, number>();
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private publishQueued = { fib: false, neighbors: false };
+  private readonly raConfigs = new Map<number, RaConfig>();
   private started = false;
   readonly clock: Clock;
   readonly rng: Rng;
@@ -112,15 +113,24 @@ export class Stack {
     const iface = this.interfaces.add({ name: cfg.name, port: cfg.port, kind: cfg.kind, mac: cfg.mac, mtu: cfg.mtu, linkLocalState: 'preferred' });
     for (const a of cfg.addresses) this.interfaces.addAddress(cfg.port, a.addr, a.prefixLen, 'config', 'preferred');
     for (const r of connectedRoutesFor(iface)) this.rib.add(r);
-    if (cfg.ra && cfg.kind === 'tap') this.ra.configure(cfg.port, cfg.ra);
+    if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
     return iface;
   }
 
-  start(): void {
+  /** Publishes the lanes' first tables; call before the lanes start. */
+  publishTables(): void {
     this.started = true;
     this.publishPorts();
     this.publishFib();
     this.publishNeighbors();
+  }
+
+  /**
+   * Starts what sends packets on its own (DAD, router advertisements). Call once the ports'
+   * kernel sides are up: writes to a TAP whose peer is down fail.
+   */
+  start(): void {
+    for (const [port, ra] of this.raConfigs) this.ra.configure(port, ra);
     for (const iface of this.interfaces.all()) {
       if (iface.kind !== 'tap') continue;
       for (const a of iface.addresses) this.neighbors.startDad(iface.port, a.addr, 1);
@@ -242,10 +252,13 @@ export class Stack {
       const decoded = decodeNdMessage(pkt, off, len);
       if (!decoded.ok) return this.drop('nd_invalid', { port, type, why: decoded.reason });
       const msg = decoded.value;
-      if (msg.type === 'routerSolicitation') return this.ra.receiveSolicitation(port, src, msg);
-      if (msg.type === 'routerAdvertisement') return this.ra.receiveAdvertisement?.(port, src, msg);
       if (msg.type === 'redirect') return; // RFC 4861 §8.1: routers ignore Redirects
-      return this.neighbors.receive(port, src, dst, msg);
+      // RS and RA carry the sender's link-layer address too (§6.2.6, §6.3.4): the
+      // neighbour cache learns from every ND message, the advertiser acts on RS/RA.
+      this.neighbors.receive(port, src, dst, msg);
+      if (msg.type === 'routerSolicitation') this.ra.receiveSolicitation(port, src, msg);
+      else if (msg.type === 'routerAdvertisement') this.ra.receiveAdvertisement(port, src, msg);
+      return;
     }
     const handlers = this.icmp.get(type);
     if (!handlers || handlers.length === 0) return this.drop('no_listener');

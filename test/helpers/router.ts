@@ -1,0 +1,104 @@
+/**
+ * Runs the real turtle6 binary inside a test namespace and talks to it through its control
+ * socket and metrics endpoint, as an operator would.
+ */
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { ControlClient } from '../../src/app/control.js';
+import { pollUntil, type Netns, type TestBed } from './netns.js';
+
+export const TURTLE6 = resolve('dist/src/app/turtle6.js');
+export const TURTLE6CTL = resolve('dist/src/app/turtle6ctl.js');
+
+export interface RunningRouter {
+  readonly ns: Netns;
+  readonly dir: string;
+  readonly socket: string;
+  readonly process: ChildProcess;
+  /** Everything the process printed (pino JSON lines and stderr). */
+  output(): string;
+  ctl(command: string[], args?: Record<string, unknown>): Promise<unknown>;
+  ctlText(command: string[]): Promise<string>;
+  /** The sum of an interface counter over the lanes (from `show counters --json`). */
+  counter(ifname: string, name: string): Promise<number>;
+  counters(ifname: string): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts turtle6 in `ns` with the YAML `config` (its control socket and state directory are
+ * filled in: put `${SOCKET}` and `${STATE}` where they go, or leave them out to get defaults
+ * under a private directory).
+ */
+export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000): Promise<RunningRouter> {
+  const dir = mkdtempSync(join(tmpdir(), 't6r-'));
+  const socket = join(dir, 'turtle6.sock');
+  let text = config;
+  if (!/^control:/m.test(text)) text += `\ncontrol:\n  socket: ${socket}\n`;
+  if (!/^stateDir:/m.test(text)) text += `\nstateDir: ${join(dir, 'state')}\n`;
+  const file = join(dir, 'turtle6.yaml');
+  writeFileSync(file, text);
+  const child = bed.spawnIn(ns, process.execPath, [TURTLE6, 'run', '--config', file]);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  bed.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const client = new ControlClient(socket);
+  await pollUntil(
+    'turtle6 to come up',
+    () => {
+      if (child.exitCode !== null) throw new Error(`turtle6 exited with ${child.exitCode}:\n${out}`);
+      return existsSync(socket) && out.includes('turtle6 is up');
+    },
+    timeoutMs,
+  );
+  const ctl = async (command: string[], args?: Record<string, unknown>) => {
+    const r = await client.request(command, args, true);
+    if (!r.ok) throw new Error(`turtle6ctl ${command.join(' ')}: ${r.error}`);
+    return r.data;
+  };
+  const counters = async (ifname: string) => {
+    const data = (await ctl(['show', 'counters'])) as { interfaces: Array<{ interface: string; counters: Record<string, number> }> };
+    const entry = data.interfaces.find((i) => i.interface === ifname);
+    if (!entry) throw new Error(`no interface ${ifname} in show counters`);
+    return entry.counters;
+  };
+  return {
+    ns,
+    dir,
+    socket,
+    process: child,
+    output: () => out,
+    ctl,
+    ctlText: async (command) => {
+      const r = await client.request(command, undefined, false);
+      if (!r.ok) throw new Error(`turtle6ctl ${command.join(' ')}: ${r.error}`);
+      return r.text;
+    },
+    counters,
+    counter: async (ifname, name) => (await counters(ifname))[name] ?? NaN,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await pollUntil('turtle6 to exit', () => child.exitCode !== null || child.signalCode !== null, 10_000);
+    },
+  };
+}
+
+/** The global SLAAC address a kernel host formed on `ifname` inside `prefix` (e.g. "2001:db8:1:"). */
+export function globalAddress(ns: Netns, ifname: string, prefix: string): string | null {
+  const out = ns.run('ip', ['-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'global']).stdout;
+  for (const line of out.split('\n')) {
+    const m = /inet6 ([0-9a-f:]+)\/\d+/.exec(line);
+    if (m && m[1]!.startsWith(prefix) && !line.includes('tentative')) return m[1]!;
+  }
+  return null;
+}
+
+export async function waitForSlaac(ns: Netns, ifname: string, prefix: string, timeoutMs = 15_000): Promise<string> {
+  let addr: string | null = null;
+  await pollUntil(`a SLAAC address in ${prefix}/64 on ${ns.name}/${ifname}`, () => (addr = globalAddress(ns, ifname, prefix)) !== null, timeoutMs, 100);
+  return addr!;
+}
