@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
+import { parse } from 'yaml';
 import { formatConfigError, loadConfigFile, loadConfigText, type LoadResult } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { derivedMac } from '../../src/config/sections/interfaces.js';
+import { SECTIONS } from '../../src/config/sections/index.js';
 import { parseListen, formatListen } from '../../src/config/listen.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -144,4 +147,20 @@ test('any text either loads or yields positioned errors, never an exception', ()
     }),
     { seed: 42, numRuns: 500 },
   );
+});
+
+test('docs/CONFIG.md documents every key of examples/reference.yaml and every section', () => {
+  const docs = readFileSync(join(root, 'docs/CONFIG.md'), 'utf8');
+  const keys = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') for (const [k, child] of Object.entries(v)) { keys.add(k); walk(child); }
+  };
+  walk(parse(readFileSync(join(root, 'examples/reference.yaml'), 'utf8')));
+  for (const s of SECTIONS) keys.add(s.name);
+  // A key is documented in a table cell as `key`, or as part of a dotted one (`rdnss.servers`).
+  const documented = (k: string) => [`\`${k}\``, `.${k}\``, `\`${k}.`].some((form) => docs.includes(form));
+  for (const k of keys) assert.ok(documented(k), `docs/CONFIG.md does not mention \`${k}\``);
+  // The reference file itself must stay valid.
+  ok(loadConfigFile(join(root, 'examples/reference.yaml')));
 });
