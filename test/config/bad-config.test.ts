@@ -51,3 +51,11 @@ test('turtle6 check on a missing file names the file and fails', () => {
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'no-such-file.yaml: cannot read the config file (ENOENT)\n');
 });
+
+test('turtle6 run refuses a bad config before starting anything', () => {
+  const r = check(fixtures, 'bad-address.yaml');
+  const runR = run('sh', ['-c', 'cd "$1" && exec node "$2" run --config bad-address.yaml', 'sh', fixtures, cli]);
+  assert.equal(runR.code, 1);
+  assert.equal(runR.stderr, r.stderr);
+  assert.equal(runR.stdout, '');
+});
