@@ -3,7 +3,8 @@
  * Router Alert (RFC 2711), UDP and ICMPv6 with their pseudo-header checksums (RFC 8200 §8.1),
  * and the Ethernet frame around them. Control-plane rates, so each builds a fresh buffer.
  */
-import { upperLayerChecksum } from '../wire/checksum.js';
+import { fillIcmpv6Checksum } from '../wire/icmpv6.js';
+import { fillUdpChecksum } from '../wire/udp.js';
 import { ETHERTYPE_IPV6, ETH_HEADER_LEN, writeEthHeader } from '../wire/ethernet.js';
 import { IPPROTO, IPV6_HEADER_LEN, writeIpv6Header } from '../wire/ipv6.js';
 import { encodeNdMessage, ndMessageLength, type NdMessage } from '../wire/nd.js';
@@ -53,10 +54,7 @@ export function buildUdp(
   pkt[upper + 4] = udpLen >> 8;
   pkt[upper + 5] = udpLen & 0xff;
   pkt.set(payload, upper + 8);
-  // RFC 8200 §8.1: a computed checksum of zero is sent as 0xffff.
-  const sum = upperLayerChecksum(pkt, 0, upper, udpLen, IPPROTO.UDP) || 0xffff;
-  pkt[upper + 6] = sum >> 8;
-  pkt[upper + 7] = sum & 0xff;
+  fillUdpChecksum(pkt, upper, udpLen, src, 0, dst, 0);
   return pkt;
 }
 
@@ -74,7 +72,7 @@ export function buildIcmpv6(
   pkt[upper] = type;
   pkt[upper + 1] = code;
   pkt.set(body, upper + 4);
-  fillIcmpv6Checksum(pkt, upper, len);
+  fillIcmpv6Checksum(pkt, upper, len, src, 0, dst, 0);
   return pkt;
 }
 
@@ -83,16 +81,8 @@ export function buildNd(src: Uint8Array, dst: Uint8Array, msg: NdMessage): Uint8
   const len = ndMessageLength(msg);
   const { pkt, upper } = ipv6Skeleton(src, dst, IPPROTO.ICMPV6, len, { hopLimit: 255 });
   encodeNdMessage(msg, pkt, upper);
-  fillIcmpv6Checksum(pkt, upper, len);
+  fillIcmpv6Checksum(pkt, upper, len, src, 0, dst, 0);
   return pkt;
-}
-
-function fillIcmpv6Checksum(pkt: Uint8Array, upper: number, len: number): void {
-  pkt[upper + 2] = 0;
-  pkt[upper + 3] = 0;
-  const sum = upperLayerChecksum(pkt, 0, upper, len, IPPROTO.ICMPV6);
-  pkt[upper + 2] = sum >> 8;
-  pkt[upper + 3] = sum & 0xff;
 }
 
 export function ethernetFrame(dstMac: Uint8Array, srcMac: Uint8Array, ipPacket: Uint8Array): Uint8Array {
