@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Builds the optional C I/O helper native-bindings/build/libt6io.so (see docs/io.md).
+// `npm run build` runs this after tsc. The helper is an accelerator, not a requirement:
+// when gcc or liburing is missing this prints one line and exits 0, and turtle6 uses the
+// pure-koffi syscall engine instead.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'native-bindings', 't6io.c');
+const output = join(root, 'native-bindings', 'build', 'libt6io.so');
+
+function has(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return !r.error && r.status === 0;
+}
+
+if (!has('gcc', ['--version'])) {
+  console.log('build-native: gcc not found; skipping libt6io (the syscall I/O engine will be used)');
+  process.exit(0);
+}
+// liburing-dev provides both the header and the link library; probe with a tiny program.
+const probe = spawnSync('gcc', ['-x', 'c', '-', '-luring', '-o', '/dev/null'], {
+  input: '#include <liburing.h>\nint main(void) { struct io_uring r; return io_uring_queue_init(1, &r, 0); }\n',
+  encoding: 'utf8',
+});
+if (probe.error || probe.status !== 0) {
+  console.log('build-native: liburing (Debian: liburing-dev) not found; skipping libt6io (the syscall I/O engine will be used)');
+  process.exit(0);
+}
+
+mkdirSync(dirname(output), { recursive: true });
+const args = ['-O2', '-g', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', output, source, '-luring'];
+const r = spawnSync('gcc', args, { stdio: 'inherit' });
+if (r.status !== 0) {
+  // gcc and liburing are present, so a failure is a bug in t6io.c: fail the build loudly.
+  console.error(`build-native: gcc ${args.join(' ')} failed`);
+  process.exit(1);
+}
+console.log(`build-native: built ${output}`);

@@ -1,0 +1,108 @@
+/**
+ * An in-memory engine for unit tests of the lanes and the stack: tests inject() frames as if
+ * they had arrived on a port and read back what was transmitted(). It behaves like the real
+ * engines where a lane can tell: frames land at HEADROOM in pool slots it allocates, ports
+ * keep arrival order, a full pool leaves frames queued, and receive() waits for its timeout
+ * (or a wakeEngine() from another thread) on a real eventfd.
+ *
+ * Not for the data path: inject() and transmit() copy and allocate.
+ */
+import type { PacketPool } from '../shm/pool.js';
+import { HEADROOM, MAX_FRAME } from '../shm/pool.js';
+import { EINTR, LibcError, POLLFD_SIZE, POLLIN, close as closeFd, errno, poll, read } from '../../native-bindings/libc.js';
+import type { IoEngine, RxBatch } from './engine.js';
+import { checkPort } from './ports.js';
+import { createWakeFd } from './wake.js';
+
+export interface MemoryFrame {
+  readonly port: number;
+  readonly frame: Uint8Array;
+}
+
+export class MemoryEngine implements IoEngine {
+  readonly kind = 'memory' as const;
+  readonly wakeFd: number;
+  private readonly pool: PacketPool;
+  private readonly ports = new Set<number>();
+  private readonly queue: MemoryFrame[] = [];
+  private readonly sent: MemoryFrame[] = [];
+  private readonly pollBuf = new Int32Array(POLLFD_SIZE / 4);
+  private readonly wakeDrain = new BigUint64Array(1);
+  private closed = false;
+
+  constructor(pool: PacketPool) {
+    this.pool = pool;
+    this.wakeFd = createWakeFd();
+    this.pollBuf[0] = this.wakeFd;
+    new Int16Array(this.pollBuf.buffer)[2] = POLLIN;
+  }
+
+  addPort(port: number, _fd: number): void {
+    checkPort(port);
+    this.ports.add(port);
+  }
+
+  removePort(port: number): void {
+    if (!this.ports.delete(port)) throw new RangeError(`port ${port} is not open`);
+    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.port === port) this.queue.splice(i, 1);
+  }
+
+  /** Queues a copy of `frame` as received on `port` (which must have been added). */
+  inject(port: number, frame: Uint8Array): void {
+    if (!this.ports.has(port)) throw new RangeError(`inject: port ${port} is not open`);
+    if (frame.length === 0 || frame.length > MAX_FRAME) throw new RangeError(`inject: frame length ${frame.length} is outside 1..${MAX_FRAME}`);
+    this.queue.push({ port, frame: frame.slice() });
+  }
+
+  /** Frames still waiting to be received. */
+  pending(): number {
+    return this.queue.length;
+  }
+
+  /** Copies of every frame transmitted since construction or the last clearTransmitted(), in order. */
+  transmitted(): MemoryFrame[] {
+    return this.sent.slice();
+  }
+
+  clearTransmitted(): void {
+    this.sent.length = 0;
+  }
+
+  receive(rx: RxBatch, max: number, timeoutMs: number): number {
+    if (this.closed) throw new Error('io engine is closed');
+    if (this.queue.length === 0 && timeoutMs !== 0) {
+      // Blocks this thread like a real engine, but only until the timeout or a wake.
+      if (poll(this.pollBuf, 1, timeoutMs) < 0 && errno() !== EINTR) throw new LibcError('poll', errno());
+    }
+    read(this.wakeFd, this.wakeDrain, 8);
+    let n = 0;
+    while (n < max && this.queue.length > 0) {
+      const slot = this.pool.alloc();
+      if (slot < 0) break;
+      const { port, frame } = this.queue.shift()!;
+      this.pool.bytes.set(frame, this.pool.offsetOf(slot) + HEADROOM);
+      rx.slot[n] = slot;
+      rx.len[n] = frame.length;
+      rx.port[n] = port;
+      n++;
+    }
+    return n;
+  }
+
+  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number): number {
+    if (this.closed) throw new Error('io engine is closed');
+    let written = 0;
+    for (let i = 0; i < n; i++) {
+      if (!this.ports.has(port[i]!)) continue;
+      this.sent.push({ port: port[i]!, frame: this.pool.bytes.slice(off[i]!, off[i]! + len[i]!) });
+      written++;
+    }
+    return written;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeFd(this.wakeFd);
+  }
+}
