@@ -82,8 +82,8 @@ export class SnapshotWriter {
   }
 
   /**
-   * Publishes a new table: `encode` writes it into `dst` (at least `size` bytes, zeroed beyond
-   * what the previous use of the region left) and returns the bytes written. Returns true when
+   * Publishes a new table: `encode` writes it into `dst` (exactly `size` bytes, zero-filled)
+   * and returns the bytes written. Returns true when
    * applied now; false when a reader is still on the region it needs, in which case this
    * table is kept pending (replacing any older pending one) for flushPending().
    */
