@@ -1,0 +1,94 @@
+/**
+ * The README's first example, examples/two-hosts.yaml, works exactly as written: its host
+ * namespaces are t6-h1 and t6-h2, its control socket and state directory are the defaults,
+ * and it serves metrics on [::1]:9469.
+ *
+ * This is the only test that uses those fixed names, so it must not run twice at once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { ControlClient } from '../../src/app/control.js';
+import { DEFAULT_CONTROL_SOCKET } from '../../src/config/sections/control.js';
+import { Netns, pollUntil, requireCommand, run, runOk, TestBed } from '../helpers/netns.js';
+import { TURTLE6, waitForSlaac } from '../helpers/router.js';
+import { ping } from './topology.js';
+
+requireCommand('ping', 'iputils-ping');
+
+const EXAMPLE = resolve('examples/two-hosts.yaml');
+
+/** Creates a namespace with the exact name the example expects, replacing one left by a crashed run. */
+function fixedNetns(bed: TestBed, name: string): Netns {
+  if (run('ip', ['netns', 'pids', name]).code === 0) {
+    for (const pid of run('ip', ['netns', 'pids', name]).stdout.split(/\s+/).filter(Boolean)) run('kill', ['-9', pid]);
+    runOk('ip', ['netns', 'del', name]);
+  }
+  runOk('ip', ['netns', 'add', name]);
+  bed.onCleanup(() => {
+    for (const pid of run('ip', ['netns', 'pids', name]).stdout.split(/\s+/).filter(Boolean)) run('kill', ['-9', pid]);
+    run('ip', ['netns', 'del', name]);
+  });
+  const ns = new Netns(name);
+  ns.ip('link', 'set', 'lo', 'up');
+  return ns;
+}
+
+/** GET http://[::1]:9469/metrics from inside the router's namespace. */
+function scrape(r: Netns): string {
+  return r.runOk(process.execPath, [
+    '-e',
+    "const r = await fetch('http://[::1]:9469/metrics'); if (!r.ok) throw new Error(`HTTP ${r.status}`); process.stdout.write(await r.text());",
+    '--input-type=module',
+  ]);
+}
+
+test('examples/two-hosts.yaml as written: SLAAC, ping across, metrics on [::1]:9469', async (t) => {
+  const bed = new TestBed('example');
+  t.after(() => bed.cleanup());
+  const h1 = fixedNetns(bed, 't6-h1');
+  const h2 = fixedNetns(bed, 't6-h2');
+  const r = bed.netns('r');
+
+  const child = bed.spawnIn(r, process.execPath, [TURTLE6, 'run', '--config', EXAMPLE]);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await pollUntil(
+    'turtle6 to come up with examples/two-hosts.yaml',
+    () => {
+      if (child.exitCode !== null) throw new Error(`turtle6 exited with ${child.exitCode}:\n${out}`);
+      return out.includes('turtle6 is up');
+    },
+    20_000,
+  );
+
+  // The example's ports keep their configured names inside the host namespaces. Its RAs use
+  // the default 600 s interval, so the hosts' own Router Solicitations bring the answer.
+  const a1 = await waitForSlaac(h1, 'lan0', '2001:db8:1:');
+  const a2 = await waitForSlaac(h2, 'lan1', '2001:db8:2:');
+  const there = ping(h1, a2);
+  assert.equal(there.code, 0, there.out);
+  const back = ping(h2, a1);
+  assert.equal(back.code, 0, back.out);
+
+  // The default control socket answers (turtle6ctl needs no flags for this example).
+  const reply = await new ControlClient(DEFAULT_CONTROL_SOCKET).request(['show', 'interfaces'], undefined, true);
+  assert.ok(reply.ok, JSON.stringify(reply));
+  assert.deepEqual((reply.data as Array<{ name: string; netns: string }>).map((i) => [i.name, i.netns]), [
+    ['lan0', 't6-h1'],
+    ['lan1', 't6-h2'],
+  ]);
+
+  const metrics = scrape(r);
+  for (const ifname of ['lan0', 'lan1']) {
+    const m = new RegExp(`^turtle6_interface_rx_packets_total\\{[^}]*interface="${ifname}"[^}]*\\} (\\d+)`, 'm').exec(metrics);
+    assert.ok(m, `no turtle6_interface_rx_packets_total for ${ifname} in:\n${metrics.slice(0, 3000)}`);
+    // Each host's three echo requests (and its RS, NS, …) arrived on its port.
+    assert.ok(Number(m[1]) >= 3, `${ifname} rx_packets ${m[1]}`);
+  }
+
+  child.kill('SIGTERM');
+  await pollUntil('turtle6 to stop', () => child.exitCode !== null || child.signalCode !== null);
+  assert.equal(child.exitCode, 0, out.slice(-2000));
+});
