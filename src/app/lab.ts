@@ -1,0 +1,491 @@
+/**
+ * `turtle6 lab`: the embedded demo lab (what `npm start` runs). It builds two turtle6 routers
+ * and three kernel hosts in network namespaces, needing only the project and iproute2:
+ *
+ *   t6-h1 ── lan0 ┐                                   ┌ svc0 ── t6-h0
+ *   2001:db8:1::/64├ r1 (t6-r1) ── wan0 ═══ down0 ── r0 (t6-r0)  2001:db8:100::/64
+ *   t6-h2 ── lan1 ┘       2001:db8:ff::2/64    ::1/64
+ *   2001:db8:2::/64
+ *
+ * Every host port is a TAP of a router whose kernel side was moved into the host's namespace
+ * (`netns:`). The link between the routers is r1's `wan0` TAP, moved into t6-r0, where r0
+ * glues its own `down0` TAP to it with tc (`attach: wan0`): a TAP's kernel side lives in one
+ * namespace only, so one router's port becomes the other's "NIC". r1 has a static default
+ * route via r0; r0 has static routes to the two LANs via r1.
+ *
+ * The configs, logs and the record of what was built (state.json: namespaces and PIDs) are
+ * kept in the run directory, so a user can read them and `down` can remove exactly what `up`
+ * made, also after an `up` that failed or was killed part-way. `up` itself rolls back when
+ * one of its steps fails.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ControlClient } from './control.js';
+
+export type LabAction = 'up' | 'down' | 'status';
+
+export interface LabOptions {
+  /**
+   * `up` only: leave the lab running in the background and return once it is built.
+   * Defaults to the environment variable TURTLE6_LAB_DETACH=1, because the CLI's `lab`
+   * command takes no options yet.
+   */
+  readonly detach?: boolean;
+  /** Where configs, logs and state.json go; default TURTLE6_LAB_DIR or /run/turtle6-lab. */
+  readonly runDir?: string;
+}
+
+type RouterRole = 'r0' | 'r1';
+
+interface LabProcess {
+  readonly role: RouterRole;
+  readonly pid: number;
+  /** The config path on the process's command line: proves a PID still belongs to the lab. */
+  readonly config: string;
+}
+
+interface RunningRouter {
+  readonly role: RouterRole;
+  readonly child: ChildProcess;
+}
+
+/** What `up` built so far; written after every step so `down` can undo a partial build. */
+interface LabState {
+  namespaces: string[];
+  processes: LabProcess[];
+}
+
+const NS = { r0: 't6-r0', r1: 't6-r1', h0: 't6-h0', h1: 't6-h1', h2: 't6-h2' } as const;
+
+/** The kernel hosts: where each lives, its NIC (the router's TAP moved there) and its prefix. */
+const HOSTS = [
+  { ns: NS.h1, ifname: 'lan0', prefix: '2001:db8:1:', router: 'r1' },
+  { ns: NS.h2, ifname: 'lan1', prefix: '2001:db8:2:', router: 'r1' },
+  { ns: NS.h0, ifname: 'svc0', prefix: '2001:db8:100:', router: 'r0' },
+] as const;
+
+const METRICS_LISTEN = '[::1]:9469';
+const METRICS_URL = 'http://[::1]:9469/metrics';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const TURTLE6 = join(HERE, 'turtle6.js');
+const TURTLE6CTL = join(HERE, 'turtle6ctl.js');
+
+/** A lab step failed; the message says what to do about it. */
+export class LabError extends Error {
+  readonly code = 'ERR_TURTLE6_LAB';
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabError';
+  }
+}
+
+export async function runLab(action: LabAction, options: LabOptions = {}): Promise<void> {
+  const runDir = options.runDir ?? process.env['TURTLE6_LAB_DIR'] ?? '/run/turtle6-lab';
+  const lab = new Lab(runDir);
+  try {
+    if (action === 'up') await lab.up(options.detach ?? process.env['TURTLE6_LAB_DETACH'] === '1');
+    else if (action === 'down') await lab.down();
+    else lab.status();
+  } catch (e) {
+    process.stderr.write(`turtle6 lab ${action}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+class Lab {
+  private readonly statePath: string;
+
+  constructor(private readonly runDir: string) {
+    this.statePath = join(runDir, 'state.json');
+  }
+
+  async up(detach: boolean): Promise<void> {
+    requireRoot();
+    if (this.leftovers()) {
+      throw new LabError(`a lab is already up (or left over) according to ${this.statePath}: run \`turtle6 lab down\` first`);
+    }
+    mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+    const state: LabState = { namespaces: [], processes: [] };
+    this.save(state);
+
+    // Ctrl-C while building or running tears the lab down; the routers run in their own
+    // process groups, so the terminal's SIGINT reaches only this process, which stops them in order.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const routers: RunningRouter[] = [];
+    try {
+      try {
+        await this.build(state, routers, detach, stop.signal);
+      } catch (e) {
+        out(`\nthe lab could not be built; removing what was built (logs stay in ${this.runDir})\n`);
+        await this.teardown(state);
+        throw e;
+      }
+      const checksPassed = await this.show();
+      if (!checksPassed) process.exitCode = 1;
+      if (detach) {
+        out(`\nThe lab runs in the background. Remove it with:  turtle6 lab down\n`);
+        return;
+      }
+      out(`\nThe lab runs until you press Ctrl-C (or run \`turtle6 lab down\`).\n`);
+      const reason = await untilStopped(routers, stop.signal);
+      out(`\n${reason}; tearing the lab down\n`);
+      await this.teardown(state);
+      if (!reason.startsWith('signal')) process.exitCode = 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+
+  async down(): Promise<void> {
+    requireRoot();
+    const state = this.load();
+    if (state === null) {
+      out(`no lab recorded in ${this.runDir}; nothing to remove\n`);
+      return;
+    }
+    await this.teardown(state);
+    out(`lab removed (configs and logs kept in ${this.runDir})\n`);
+  }
+
+  status(): void {
+    const state = this.load();
+    if (state === null) {
+      out(`no lab recorded in ${this.runDir}\n`);
+      return;
+    }
+    out(`run directory: ${this.runDir}\n`);
+    for (const p of state.processes) {
+      out(`  ${p.role}: pid ${p.pid} ${isLabProcess(p) ? 'running' : 'gone'}  (config ${p.config}, log ${join(this.runDir, `${p.role}.log`)})\n`);
+    }
+    for (const ns of state.namespaces) out(`  namespace ${ns}: ${namespaceExists(ns) ? 'present' : 'gone'}\n`);
+    if (state.processes.length === 0 && state.namespaces.length === 0) out('  nothing is up\n');
+  }
+
+  private async build(state: LabState, routers: RunningRouter[], detach: boolean, signal: AbortSignal): Promise<void> {
+    const r1Config = this.writeConfig('r1', r1Yaml(this.socket('r1'), join(this.runDir, 'r1-state')));
+    const r0Config = this.writeConfig('r0', r0Yaml(this.socket('r0'), join(this.runDir, 'r0-state')));
+
+    // r1's wan0 moves into t6-r0 when r1 starts, so t6-r0 exists before r1 does.
+    for (const ns of [NS.r1, NS.h1, NS.h2, NS.r0]) this.addNamespace(state, ns);
+    out(`namespaces ${NS.r1} ${NS.h1} ${NS.h2} ${NS.r0} created\n`);
+    await this.startRouter(state, routers, 'r1', r1Config, detach, signal);
+
+    // The kernel of t6-r0 must stay silent on wan0: r0 owns that link through its glue, and
+    // the kernel's own RS, DAD and MLD messages would otherwise leak onto it.
+    runIp(['netns', 'exec', NS.r0, 'sysctl', '-qw', 'net.ipv6.conf.wan0.disable_ipv6=1']);
+    this.addNamespace(state, NS.h0);
+    out(`namespace ${NS.h0} created\n`);
+    await this.startRouter(state, routers, 'r0', r0Config, detach, signal);
+  }
+
+  /** Prints the tour; false when a check (a ping) failed. */
+  private async show(): Promise<boolean> {
+    out('\n== Hosts: addresses they formed by SLAAC from the routers\' RAs ==\n');
+    const addresses = new Map<string, string>();
+    for (const h of HOSTS) {
+      const addr = await waitFor(`a SLAAC address in ${h.prefix}:/64 on ${h.ns}/${h.ifname}`, () => slaacAddress(h.ns, h.ifname, h.prefix), 30_000);
+      addresses.set(h.ns, addr);
+      out(`  ${h.ns.padEnd(6)} ${h.ifname}  ${addr}  (router ${h.router})\n`);
+    }
+
+    out(`\n== Routes on r1 (turtle6ctl --socket ${this.socket('r1')} show routes) ==\n`);
+    const routes = await new ControlClient(this.socket('r1')).request(['show', 'routes']);
+    out(routes.ok ? indent(routes.text) : `  (failed: ${routes.error})\n`);
+
+    out('\n== Pings from t6-h1, across r1 (to t6-h2) and across r1 and r0 (to t6-h0) ==\n');
+    let passed = true;
+    for (const target of [NS.h2, NS.h0]) {
+      const result = ping(NS.h1, addresses.get(target)!);
+      passed &&= result.ok;
+      out(`  ${NS.h1} -> ${target} (${addresses.get(target)}): ${result.ok ? 'ok' : 'FAILED'}\n${indent(result.summary, 4)}`);
+    }
+
+    out(`\n== Metrics: r1 serves Prometheus metrics on ${METRICS_URL} inside ${NS.r1} ==\n`);
+    const metrics = fetchInNamespace(NS.r1, METRICS_URL);
+    const sample = metrics.split('\n').filter((l) => /^turtle6_interface_(rx|tx)_packets_total\{/.test(l));
+    out(sample.length > 0 ? indent(sample.join('\n')) : '  (no interface series: is the metrics server up? see r1.log)\n');
+    out(`  fetch them yourself:  sudo ip netns exec ${NS.r1} curl -s ${METRICS_URL}\n`);
+
+    out('\n== Poke at it ==\n');
+    const ctl = (role: RouterRole, what: string) => `sudo node ${TURTLE6CTL} --socket ${this.socket(role)} show ${what}`;
+    out(
+      indent(
+        [
+          ctl('r1', 'interfaces'),
+          ctl('r1', 'neighbors'),
+          ctl('r0', 'routes'),
+          `${ctl('r1', 'counters')} --json`,
+          `sudo ip netns exec ${NS.h1} ping -6 ${addresses.get(NS.h0)}`,
+          `sudo ip netns exec ${NS.h2} ip -6 route`,
+          `configs and logs: ${this.runDir}/{r0,r1}.yaml, ${this.runDir}/{r0,r1}.log`,
+          'turtle6 lab status    turtle6 lab down',
+        ].join('\n'),
+      ),
+    );
+    return passed;
+  }
+
+  private async startRouter(state: LabState, routers: RunningRouter[], role: RouterRole, config: string, detach: boolean, signal: AbortSignal): Promise<void> {
+    const logPath = join(this.runDir, `${role}.log`);
+    const log = openSync(logPath, 'w');
+    let child: ChildProcess;
+    try {
+      // `ip netns exec` execs the command, so the PID recorded is the router's own.
+      child = spawn('ip', ['netns', 'exec', NS[role], process.execPath, TURTLE6, 'run', '--config', config], {
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
+    if (child.pid === undefined) throw new LabError(`could not start ${role}: ${await spawnError(child)}`);
+    state.processes.push({ role, pid: child.pid, config });
+    this.save(state);
+    routers.push({ role, child });
+    if (detach) child.unref();
+    await waitFor(
+      `${role} to come up (log: ${logPath})`,
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new LabError(`${role} exited while starting; the end of ${logPath}:\n${tail(readFileSync(logPath, 'utf8'), 15)}`);
+        }
+        return existsSync(this.socket(role)) && readFileSync(logPath, 'utf8').includes('turtle6 is up') ? true : null;
+      },
+      20_000,
+      signal,
+    );
+    out(`${role} is up in ${NS[role]} (pid ${child.pid}, log ${logPath})\n`);
+  }
+
+  /** Stops the recorded routers, then deletes the recorded namespaces; safe to repeat. */
+  private async teardown(state: LabState): Promise<void> {
+    for (const p of [...state.processes].reverse()) {
+      if (isLabProcess(p)) await stopProcess(p);
+    }
+    state.processes = [];
+    this.save(state);
+    // A router's TAPs vanish with its last fd, so namespaces go after the processes.
+    for (const ns of [...state.namespaces].reverse()) {
+      if (namespaceExists(ns)) {
+        const r = spawnSync('ip', ['netns', 'del', ns], { encoding: 'utf8' });
+        if (r.status !== 0) throw new LabError(`could not delete namespace ${ns}: ${r.stderr.trim()}`);
+      }
+    }
+    state.namespaces = [];
+    this.save(state);
+  }
+
+  private addNamespace(state: LabState, ns: string): void {
+    const r = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      throw new LabError(
+        `cannot create namespace ${ns} (${r.stderr.trim()}). Is another lab or a test using it? ` +
+          `\`turtle6 lab down\` removes only what the lab recorded; remove a stranger with \`ip netns del ${ns}\``,
+      );
+    }
+    state.namespaces.push(ns);
+    this.save(state);
+    runIp(['-n', ns, 'link', 'set', 'lo', 'up']);
+    // Addresses in a lab this small never collide; skipping DAD (RFC 4862 §5.4) saves the
+    // hosts a second of "tentative" before they can use their SLAAC addresses.
+    for (const scope of ['all', 'default']) {
+      runIp(['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${scope}.accept_dad=0`, `net.ipv6.conf.${scope}.dad_transmits=0`]);
+    }
+  }
+
+  private writeConfig(role: RouterRole, yaml: string): string {
+    const path = join(this.runDir, `${role}.yaml`);
+    writeFileSync(path, yaml);
+    return path;
+  }
+
+  private socket(role: RouterRole): string {
+    return join(this.runDir, `${role}.sock`);
+  }
+
+  private load(): LabState | null {
+    if (!existsSync(this.statePath)) return null;
+    const parsed = JSON.parse(readFileSync(this.statePath, 'utf8')) as LabState;
+    return { namespaces: parsed.namespaces ?? [], processes: parsed.processes ?? [] };
+  }
+
+  /** Written to a temporary file and renamed, so a crash never leaves half a record. */
+  private save(state: LabState): void {
+    const tmp = `${this.statePath}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(tmp, this.statePath);
+  }
+
+  private leftovers(): boolean {
+    const state = this.load();
+    return state !== null && (state.processes.some(isLabProcess) || state.namespaces.some(namespaceExists));
+  }
+}
+
+function r1Yaml(socket: string, stateDir: string): string {
+  return `# turtle6 lab: r1, the main router (written by \`turtle6 lab up\`; see docs/lab.md)
+interfaces:
+  - name: lan0
+    addresses: [2001:db8:1::1/64]
+    netns: ${NS.h1}
+    # Frequent RAs, so hosts that missed the first one configure within seconds.
+    ra: { maxInterval: 10 }
+  - name: lan1
+    addresses: [2001:db8:2::1/64]
+    netns: ${NS.h2}
+    ra: { maxInterval: 10 }
+  # The uplink to r0: this TAP's kernel side moves into ${NS.r0}, where r0 attaches to it.
+  - name: wan0
+    addresses: [2001:db8:ff::2/64]
+    netns: ${NS.r0}
+    # Two routers on a link need no RAs from each other: the routes are static.
+    ra: { enabled: false }
+routes:
+  - { prefix: "::/0", via: "2001:db8:ff::1" }
+metrics:
+  listen: "${METRICS_LISTEN}"
+control:
+  socket: ${socket}
+stateDir: ${stateDir}
+`;
+}
+
+function r0Yaml(socket: string, stateDir: string): string {
+  return `# turtle6 lab: r0, the upstream router (written by \`turtle6 lab up\`; see docs/lab.md)
+interfaces:
+  - name: svc0
+    addresses: [2001:db8:100::1/64]
+    netns: ${NS.h0}
+    ra: { maxInterval: 10 }
+  # Glued with tc to wan0, r1's port, whose kernel side lives in this namespace.
+  - name: down0
+    addresses: [2001:db8:ff::1/64]
+    attach: wan0
+    ra: { enabled: false }
+routes:
+  - { prefix: 2001:db8:1::/64, via: "2001:db8:ff::2" }
+  - { prefix: 2001:db8:2::/64, via: "2001:db8:ff::2" }
+metrics:
+  listen: "${METRICS_LISTEN}"
+control:
+  socket: ${socket}
+stateDir: ${stateDir}
+`;
+}
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+function indent(text: string, spaces = 2): string {
+  const pad = ' '.repeat(spaces);
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n')
+    .concat('\n');
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new LabError('the lab creates network namespaces and TAP devices: run it as root (sudo)');
+}
+
+function runIp(args: readonly string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.error) throw new LabError(`ip is missing (Debian package iproute2): ${String(r.error)}`);
+  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`);
+}
+
+function namespaceExists(ns: string): boolean {
+  return existsSync(join('/run/netns', ns));
+}
+
+/** True while `p.pid` is alive and is still the router the lab started (not a reused PID). */
+function isLabProcess(p: LabProcess): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes(p.config) && cmdline.some((arg) => arg.endsWith('turtle6.js'));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM (turtle6 stops cleanly: tc glue removed, TAPs closed), then SIGKILL after 10 s. */
+async function stopProcess(p: LabProcess): Promise<void> {
+  process.kill(p.pid, 'SIGTERM');
+  try {
+    await waitFor(`${p.role} (pid ${p.pid}) to exit`, () => (isLabProcess(p) ? null : true), 10_000);
+  } catch {
+    process.kill(p.pid, 'SIGKILL');
+    await waitFor(`${p.role} (pid ${p.pid}) to die`, () => (isLabProcess(p) ? null : true), 5_000);
+  }
+}
+
+function spawnError(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => child.once('error', (e) => resolve(e.message)));
+}
+
+/** Resolves with a message once a router exits or the lab is told to stop. */
+function untilStopped(routers: readonly RunningRouter[], signal: AbortSignal): Promise<string> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve('signal received');
+    signal.addEventListener('abort', () => resolve('signal received'), { once: true });
+    for (const { role, child } of routers) {
+      child.once('exit', (code, sig) => resolve(`router ${role} exited (${sig ?? `code ${code}`}); see ${role}.log`));
+    }
+  });
+}
+
+/**
+ * Polls `check` every 100 ms until it returns a value (not null), or throws a LabError naming
+ * `what` after `timeoutMs`. An error thrown by `check` ends the wait at once.
+ */
+async function waitFor<T>(what: string, check: () => T | null, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (signal?.aborted) throw new LabError(`interrupted while waiting for ${what}`);
+    const value = check();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new LabError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The host's global address in `prefix`, once DAD no longer holds it tentative. */
+function slaacAddress(ns: string, ifname: string, prefix: string): string | null {
+  const r = spawnSync('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'global'], { encoding: 'utf8' });
+  for (const line of (r.stdout ?? '').split('\n')) {
+    const m = /inet6 ([0-9a-f:]+)\/\d+/.exec(line);
+    if (m && m[1]!.startsWith(prefix) && !line.includes('tentative')) return m[1]!;
+  }
+  return null;
+}
+
+/** Three echo requests; the summary is ping's last two lines (loss and round-trip times). */
+function ping(ns: string, dst: string): { ok: boolean; summary: string } {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', dst], { encoding: 'utf8' });
+  if (r.status !== 0 && /No such file|not found/i.test(r.stderr ?? '')) {
+    return { ok: false, summary: 'ping is not installed (Debian package iputils-ping)' };
+  }
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  return { ok: r.status === 0, summary: tail(text, 2) };
+}
+
+/** GET `url` from inside `ns` with this Node binary, so curl is not needed. */
+function fetchInNamespace(ns: string, url: string): string {
+  const script = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t), (e) => { console.error(String(e)); process.exit(1); })`;
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  return r.status === 0 ? r.stdout : '';
+}

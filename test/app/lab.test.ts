@@ -1,0 +1,180 @@
+/**
+ * `turtle6 lab`: up (detached and in the foreground), the printed tour, turtle6ctl against the
+ * lab's router, and `down` leaving nothing behind, also after an `up` that failed part-way.
+ *
+ * The lab's namespace names are fixed (t6-r0, t6-r1, t6-h0, t6-h1, t6-h2) and this is the only
+ * test that creates them. Other tests and examples may use t6-h1/t6-h2 for their own hosts,
+ * so each test here first waits (bounded) until none of the lab's names exists. The run
+ * directory is private to the test, so a lab a person left running keeps its own records.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pollUntil, requireCommand, run, runOk } from '../helpers/netns.js';
+import { TURTLE6, TURTLE6CTL } from '../helpers/router.js';
+
+const LAB_NAMESPACES = ['t6-r0', 't6-r1', 't6-h0', 't6-h1', 't6-h2'];
+
+function presentNamespaces(): string[] {
+  return LAB_NAMESPACES.filter((ns) => existsSync(join('/run/netns', ns)));
+}
+
+/** PIDs of processes whose command line mentions the run directory (the lab's routers). */
+function labProcesses(runDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(runDir)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+interface LabRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `turtle6 lab ACTION` to completion (bounded), with the test's run directory. */
+function lab(runDir: string, action: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<LabRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TURTLE6, 'lab', action], {
+      env: { ...process.env, TURTLE6_LAB_DIR: runDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`turtle6 lab ${action} did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function labTest(name: string, body: (runDir: string) => Promise<void>): Promise<void> {
+  await test(name, { timeout: 240_000 }, async (t) => {
+    requireCommand('ping', 'iputils-ping');
+    await pollUntil(`no lab namespace (${LAB_NAMESPACES.join(', ')}) to exist; another test may be using t6-h1/t6-h2`, () => presentNamespaces().length === 0, 120_000, 250);
+    const runDir = mkdtempSync(join(tmpdir(), 't6lab-'));
+    t.after(async () => {
+      await lab(runDir, 'down');
+      rmSync(runDir, { recursive: true, force: true });
+    });
+    await body(runDir);
+  });
+}
+
+function assertNothingLeft(runDir: string): void {
+  assert.deepEqual(presentNamespaces(), [], 'lab namespaces left behind');
+  assert.deepEqual(labProcesses(runDir), [], 'lab processes left behind');
+}
+
+await labTest('lab up --detach builds both routers, prints the tour, and down removes everything', async (runDir) => {
+  const up = await lab(runDir, 'up', { TURTLE6_LAB_DETACH: '1' });
+  assert.equal(up.code, 0, `lab up failed:\n${up.stdout}\n${up.stderr}`);
+  const text = up.stdout;
+
+  // Each host formed an address in its own prefix.
+  const addresses = new Map<string, string>();
+  for (const [ns, prefix] of [['t6-h1', '2001:db8:1:'], ['t6-h2', '2001:db8:2:'], ['t6-h0', '2001:db8:100:']] as const) {
+    const m = new RegExp(`${ns}\\s+\\S+\\s+(${prefix}[0-9a-f:]+)`).exec(text);
+    assert.ok(m, `no SLAAC address of ${ns} in the output:\n${text}`);
+    addresses.set(ns, m[1]!);
+  }
+  for (const heading of ['== Hosts', '== Routes on r1', '== Pings', '== Metrics', '== Poke at it']) {
+    assert.ok(text.includes(heading), `missing section "${heading}":\n${text}`);
+  }
+  // Both pings are reported as ok, with ping's own summary underneath.
+  for (const target of ['t6-h2', 't6-h0']) {
+    assert.match(text, new RegExp(`t6-h1 -> ${target} \\(\\S+\\): ok\\n\\s+3 packets transmitted, [1-3] received`));
+  }
+  assert.match(text, /turtle6_interface_rx_packets_total\{interface="lan0"\} [1-9]\d*/);
+  assert.ok(text.includes(`curl -s http://[::1]:9469/metrics`));
+  assert.ok(text.includes(`turtle6ctl.js --socket ${join(runDir, 'r1.sock')} show`));
+  assert.ok(existsSync(join(runDir, 'r1.yaml')) && existsSync(join(runDir, 'r0.log')), 'configs and logs are kept in the run directory');
+
+  // turtle6ctl against the lab's r1: the LAN prefixes and the default via r0.
+  const routes = JSON.parse(runOk(process.execPath, [TURTLE6CTL, '--socket', join(runDir, 'r1.sock'), '--json', 'show', 'routes'])) as Array<{
+    prefix: string;
+    best: boolean;
+    nexthops: Array<{ gateway: string | null }>;
+  }>;
+  const best = new Map(routes.filter((r) => r.best).map((r) => [r.prefix, r]));
+  assert.ok(best.has('2001:db8:1::/64') && best.has('2001:db8:2::/64'), JSON.stringify(routes));
+  assert.equal(best.get('::/0')?.nexthops[0]?.gateway, '2001:db8:ff::1');
+
+  // Traffic crosses both routers for us too, not only for the lab's own check.
+  const crossing = run('ip', ['netns', 'exec', 't6-h2', 'ping', '-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', addresses.get('t6-h0')!]);
+  assert.equal(crossing.code, 0, crossing.stdout + crossing.stderr);
+
+  const status = await lab(runDir, 'status');
+  assert.match(status.stdout, /r1: pid \d+ running/);
+  assert.match(status.stdout, /r0: pid \d+ running/);
+  assert.equal(labProcesses(runDir).length, 2);
+
+  const down = await lab(runDir, 'down');
+  assert.equal(down.code, 0, down.stderr);
+  assertNothingLeft(runDir);
+  const again = await lab(runDir, 'down');
+  assert.equal(again.code, 0, `a second down must be harmless: ${again.stderr}`);
+});
+
+await labTest('lab up that fails part-way (t6-h0 taken) removes what it built; down leaves nothing', async (runDir) => {
+  // t6-h0 is created after r1 runs, so this conflict strikes with a router process alive.
+  runOk('ip', ['netns', 'add', 't6-h0']);
+  try {
+    const up = await lab(runDir, 'up', { TURTLE6_LAB_DETACH: '1' });
+    assert.notEqual(up.code, 0);
+    assert.match(up.stdout, /r1 is up in t6-r1/, 'the failure must come after r1 started');
+    assert.match(up.stderr, /cannot create namespace t6-h0/);
+    const down = await lab(runDir, 'down');
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(presentNamespaces(), ['t6-h0'], 'only the stranger t6-h0 may remain');
+    assert.deepEqual(labProcesses(runDir), []);
+  } finally {
+    run('ip', ['netns', 'del', 't6-h0']);
+  }
+  assertNothingLeft(runDir);
+});
+
+await labTest('lab up in the foreground runs until SIGINT (Ctrl-C), then tears down', async (runDir) => {
+  const child = spawn(process.execPath, [TURTLE6, 'lab', 'up'], {
+    env: { ...process.env, TURTLE6_LAB_DIR: runDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  try {
+    await pollUntil(
+      'the foreground lab to be up',
+      () => {
+        if (child.exitCode !== null) throw new Error(`lab up exited with ${child.exitCode}:\n${output}`);
+        return output.includes('until you press Ctrl-C');
+      },
+      120_000,
+      100,
+    );
+    assert.equal(labProcesses(runDir).length, 2);
+    child.kill('SIGINT');
+    await pollUntil('the foreground lab to exit', () => child.exitCode !== null, 30_000, 100);
+    assert.equal(child.exitCode, 0, output);
+    assert.match(output, /signal received; tearing the lab down/);
+    assertNothingLeft(runDir);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
