@@ -7,16 +7,18 @@
 import { SystemClock } from '../lib/clock.js';
 import { mathRng } from '../lib/rng.js';
 import { spawnSync } from 'node:child_process';
-import { parseIpv6, parseMac, parsePrefix, formatIpv6, formatMac } from '../lib/addr.js';
+import { parseMac, formatMac } from '../lib/addr.js';
 import type { Config, InterfaceConfig } from '../config/schema.js';
+import { formatConfigError, loadConfigFile } from '../config/load.js';
+import { renderReloadReport, runReload, type ReloadReport } from '../config/reload.js';
 import { createRootLogger, moduleLogger, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
 import { LaneSet } from '../dataplane/lanes.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
-import { Stack, type StackInterfaceConfig } from '../stack/stack.js';
-import type { RaConfig as StackRaConfig } from '../stack/ra.js';
+import { Stack } from '../stack/stack.js';
 import { EchoResponder } from '../protocols/echo/echo.js';
-import { ControlServer } from './control.js';
+import { ControlServer, registerConfigCommands } from './control.js';
+import { reloadParticipants, stackInterface, staticRoutes } from './reload-participants.js';
 import { registerDataplaneMetrics } from './dataplane-metrics.js';
 import { registerShowCommands } from './show.js';
 
@@ -40,12 +42,12 @@ export class Appliance {
   readonly metrics = new Metrics();
   private readonly log: Logger;
 
-  private constructor(private config: Config, readonly root: Logger) {
+  private constructor(private config: Config, readonly root: Logger, private readonly configPath: string) {
     this.log = moduleLogger(root, 'appliance');
   }
 
-  static async start(config: Config, root: Logger): Promise<Appliance> {
-    const app = new Appliance(config, root);
+  static async start(config: Config, root: Logger, configPath: string): Promise<Appliance> {
+    const app = new Appliance(config, root, configPath);
     try {
       await app.bringUp();
     } catch (e) {
@@ -94,7 +96,7 @@ export class Appliance {
       log: moduleLogger(this.root, 'stack'),
     });
     for (const { cfg: iface, port } of this.ports) this.stack.addInterface(stackInterface(iface, port));
-    for (const r of cfg.routes) this.stack.addRoute(staticRoute(r, this.stack));
+    for (const r of staticRoutes(cfg)) this.stack.addRoute(r);
 
     this.stack.publishTables();
     this.lanes.start();
@@ -118,14 +120,53 @@ export class Appliance {
     this.stack.start();
     this.echo.start(this.stack.api('echo'), { enabled: true });
     registerDataplaneMetrics(this.metrics, this.lanes, this.stack, () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port })));
-    if (cfg.metrics.listen !== '') {
-      this.metricsServer = await startMetricsServer(cfg.metrics.listen, this.metrics.registry);
-      this.log.info({ listen: cfg.metrics.listen }, 'metrics served on /metrics');
-    }
+    await this.restartMetrics(cfg.metrics.listen);
     this.control = new ControlServer(cfg.control.socket);
     registerShowCommands(this.control, { stack: this.stack, lanes: this.lanes, ports: () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port, kind: p.cfg.kind, netns: p.cfg.netns, attach: p.cfg.attach })) });
+    registerConfigCommands(this.control, () => this.config);
+    this.control.register(['reload'], async () => {
+      const report = await this.reload();
+      return { data: report, text: renderReloadReport(report) };
+    }, 'reload the config file: validate, prepare, apply — or change nothing');
     await this.control.listen();
     this.log.info({ ports: this.ports.length, lanes: dp.lanes, socket: cfg.control.socket }, 'turtle6 is up');
+  }
+
+  async restartMetrics(listen: string): Promise<void> {
+    await this.metricsServer?.close();
+    this.metricsServer = null;
+    if (listen === '') return;
+    this.metricsServer = await startMetricsServer(listen, this.metrics.registry);
+    this.log.info({ listen }, 'metrics served on /metrics');
+  }
+
+  /**
+   * Reloads the config file as a transaction (SIGHUP, `turtle6ctl reload`): a file that does
+   * not validate, or a change a module refuses, leaves the running config untouched.
+   * Forwarding never stops: lanes keep reading their current table snapshots until the
+   * stack publishes the next ones.
+   */
+  async reload(): Promise<ReloadReport> {
+    const loaded = loadConfigFile(this.configPath);
+    if (!loaded.ok) {
+      const error = loaded.errors.map(formatConfigError).join('\n');
+      this.log.warn({ errors: loaded.errors.length }, 'reload refused: the config file has errors');
+      return { ok: false, stage: 'prepare', participant: 'config', error, applied: [], aborted: [], abortErrors: [] };
+    }
+    const participants = reloadParticipants({
+      stack: this.stack,
+      root: this.root,
+      deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
+      restartMetrics: (listen) => this.restartMetrics(listen),
+    });
+    const report = await runReload(participants, this.config, loaded.config);
+    if (report.ok) {
+      this.config = loaded.config;
+      this.log.info({ changes: report.changes.length }, 'config reloaded');
+    } else {
+      this.log.warn({ stage: report.stage, participant: report.participant, error: report.error }, 'reload refused');
+    }
+    return report;
   }
 
   async stop(): Promise<void> {
@@ -161,77 +202,11 @@ function peerMac(mac: Uint8Array): Uint8Array {
   return out;
 }
 
-function stackInterface(iface: InterfaceConfig, port: number): StackInterfaceConfig {
-  const addresses = iface.addresses.map((a) => {
-    const [text, len] = a.split('/');
-    return { addr: parseIpv6(text!)!, prefixLen: Number(len) };
-  });
-  return {
-    name: iface.name,
-    port,
-    kind: iface.kind,
-    mac: iface.mac === null ? null : parseMac(iface.mac)!,
-    mtu: iface.mtu,
-    addresses: addresses.filter((a) => !(a.addr[0] === 0xfe && (a.addr[1]! & 0xc0) === 0x80)),
-    ra: iface.ra.enabled ? raConfig(iface.ra, iface.mtu) : null,
-  };
-}
-
-function raConfig(ra: InterfaceConfig['ra'], _mtu: number): StackRaConfig {
-  return {
-    enabled: true,
-    maxInterval: ra.maxInterval,
-    minInterval: ra.minInterval,
-    defaultLifetime: ra.defaultLifetime,
-    hopLimit: ra.hopLimit,
-    managed: ra.managed,
-    other: ra.other,
-    mtu: ra.mtu,
-    reachableTime: ra.reachableTime,
-    retransTimer: ra.retransTimer,
-    prefixes: ra.prefixes.map((p) => {
-      const prefix = parsePrefix(p.prefix)!;
-      return {
-        prefix: prefix.addr,
-        prefixLen: prefix.len,
-        onLink: p.onLink,
-        autonomous: p.autonomous,
-        validLifetime: p.validLifetime,
-        preferredLifetime: p.preferredLifetime,
-      };
-    }),
-    ...(ra.rdnss ? { rdnss: { servers: ra.rdnss.servers.map((s) => parseIpv6(s)!), lifetime: ra.rdnss.lifetime } } : {}),
-    ...(ra.dnssl ? { dnssl: { domains: ra.dnssl.domains, lifetime: ra.dnssl.lifetime } } : {}),
-  };
-}
-
-function staticRoute(r: Config['routes'][number], stack: Stack) {
-  const prefix = parsePrefix(r.prefix)!;
-  const kind = r.reject ? 'reject' : r.blackhole ? 'blackhole' : 'unicast';
-  const via = r.via === null ? null : parseIpv6(r.via)!;
-  let port = r.interface === null ? -1 : stack.interfaces.byName(r.interface)!.port;
-  if (port < 0 && via !== null) {
-    // A global next hop without an interface: the interface whose prefix holds it (on-link).
-    const onLink = stack.rib.lookup(via);
-    port = onLink?.nexthops[0]?.port ?? -1;
-    if (port < 0) throw new Error(`route ${r.prefix}: next hop ${formatIpv6(via)} is not on any connected prefix`);
-  }
-  return {
-    prefix: prefix.addr,
-    prefixLen: prefix.len,
-    origin: 'static' as const,
-    preference: r.preference,
-    metric: 0,
-    kind: kind as 'reject' | 'blackhole' | 'unicast',
-    nexthops: kind === 'unicast' ? [{ port, gateway: via }] : [],
-  };
-}
-
-export async function runAppliance(config: Config, _opts: RunOptions): Promise<void> {
+export async function runAppliance(config: Config, opts: RunOptions): Promise<void> {
   const root = createRootLogger({ level: config.log.level });
   let app: Appliance;
   try {
-    app = await Appliance.start(config, root);
+    app = await Appliance.start(config, root, opts.configPath);
   } catch (e) {
     root.fatal({ err: e instanceof Error ? e.message : String(e) }, 'turtle6 could not start');
     process.exitCode = 1;
@@ -244,5 +219,8 @@ export async function runAppliance(config: Config, _opts: RunOptions): Promise<v
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', () => {
+      void app.reload();
+    });
   });
 }

@@ -26,7 +26,7 @@ import { ICMP6, writeIcmpv6Error } from '../wire/icmpv6.js';
 import { InterfaceTable, type RouterInterface } from './interfaces.js';
 import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
 import { RouterAdvertiser, type RaConfig } from './ra.js';
-import { Rib, connectedRoutesFor, type RibRoute, type RouteOrigin } from './rib.js';
+import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
 import type { Datapath } from './datapath.js';
 import type { InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
@@ -112,9 +112,51 @@ export class Stack {
     // intent, and DAD on them runs (below) to detect and report a conflict on the link.
     const iface = this.interfaces.add({ name: cfg.name, port: cfg.port, kind: cfg.kind, mac: cfg.mac, mtu: cfg.mtu, linkLocalState: 'preferred' });
     for (const a of cfg.addresses) this.interfaces.addAddress(cfg.port, a.addr, a.prefixLen, 'config', 'preferred');
-    for (const r of connectedRoutesFor(iface)) this.rib.add(r);
+    this.refreshConnected();
     if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
     return iface;
+  }
+
+  /**
+   * Applies a reload's changes to a running port in place: its configured addresses (and so
+   * its connected and local routes), its MTU, its router advertisements.
+   */
+  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra'>): void {
+    const iface = this.interfaces.byPort(port);
+    if (!iface) throw new RangeError(`no port ${port}`);
+    const wanted = next.addresses;
+    for (const a of [...iface.addresses]) {
+      if (a.origin === 'config' && !wanted.some((w) => w.prefixLen === a.prefixLen && equalAddress(w.addr, a.addr))) {
+        this.interfaces.removeAddress(port, a.addr);
+      }
+    }
+    for (const w of wanted) {
+      if (iface.findAddress(w.addr) === undefined) {
+        this.interfaces.addAddress(port, w.addr, w.prefixLen, 'config', 'preferred');
+        if (this.started && iface.kind === 'tap') this.neighbors.startDad(port, w.addr, 1);
+      }
+    }
+    iface.mtu = next.mtu;
+    this.refreshConnected();
+    this.publishPorts();
+    if (iface.kind === 'tap') {
+      if (next.ra) {
+        this.raConfigs.set(port, next.ra);
+        if (this.started) this.ra.configure(port, next.ra);
+      } else if (this.raConfigs.has(port)) {
+        const previous = this.raConfigs.get(port)!;
+        this.raConfigs.delete(port);
+        // RFC 4861 §6.2.5: a port that stops advertising sends a final RA with lifetime 0.
+        if (this.started) this.ra.configure(port, { ...previous, enabled: false });
+      }
+    }
+  }
+
+  /** Recomputes the connected and local routes of every port from their addresses. */
+  private refreshConnected(): void {
+    const { connected, local } = connectedRoutes(this.interfaces);
+    this.rib.replaceOrigin('connected', connected);
+    this.rib.replaceOrigin('local', local);
   }
 
   /** Publishes the lanes' first tables; call before the lanes start. */

@@ -1,0 +1,199 @@
+/**
+ * What a reload can change on a running router, module by module (FRR's transaction: each
+ * participant validates and prepares, then all apply, or all abort and the running config
+ * stays). In place: addresses, MTU, router advertisements, static routes, log level, the
+ * metrics listener. Everything that would need the ports reopened or the lanes rebuilt
+ * (an interface added, removed or changed in kind/mac/netns/attach; the dataplane section;
+ * the control socket; stateDir) is refused with the reason, and the running config stays.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { formatIpv6, isLinkLocal, parseIpv6, parseMac, parsePrefix, prefixMatch } from '../lib/addr.js';
+import type { Config, InterfaceConfig } from '../config/schema.js';
+import { ConfigRejected, type PreparedChange, type ReloadParticipant } from '../config/reload.js';
+import type { Stack, StackInterfaceConfig } from '../stack/stack.js';
+import type { RaConfig as StackRaConfig } from '../stack/ra.js';
+import type { RibRoute } from '../stack/rib.js';
+import type { Logger } from '../observability/log.js';
+import { setMtu } from '../io/tuntap.js';
+
+export interface ReloadTarget {
+  readonly stack: Stack;
+  readonly root: Logger;
+  /** The kernel-side device name of each configured port, by interface name. */
+  deviceOf(name: string): string;
+  /** Replaces the metrics listener ("" turns it off); resolves once the new one is bound. */
+  restartMetrics(listen: string): Promise<void>;
+}
+
+/** The stack's view of one configured interface. */
+export function stackInterface(iface: InterfaceConfig, port: number): StackInterfaceConfig {
+  const addresses = iface.addresses
+    .map((a) => {
+      const [text, len] = a.split('/');
+      return { addr: parseIpv6(text!)!, prefixLen: Number(len) };
+    })
+    // The link-local address is the interface's own (RFC 4291 §2.5.6), made by the stack.
+    .filter((a) => !isLinkLocal(a.addr));
+  return {
+    name: iface.name,
+    port,
+    kind: iface.kind,
+    mac: iface.mac === null ? null : parseMac(iface.mac)!,
+    mtu: iface.mtu,
+    addresses,
+    ra: iface.ra.enabled ? stackRaConfig(iface.ra) : null,
+  };
+}
+
+function stackRaConfig(ra: InterfaceConfig['ra']): StackRaConfig {
+  return {
+    enabled: true,
+    maxInterval: ra.maxInterval,
+    minInterval: ra.minInterval,
+    defaultLifetime: ra.defaultLifetime,
+    hopLimit: ra.hopLimit,
+    managed: ra.managed,
+    other: ra.other,
+    mtu: ra.mtu,
+    reachableTime: ra.reachableTime,
+    retransTimer: ra.retransTimer,
+    prefixes: ra.prefixes.map((p) => {
+      const prefix = parsePrefix(p.prefix)!;
+      return {
+        prefix: prefix.addr,
+        prefixLen: prefix.len,
+        onLink: p.onLink,
+        autonomous: p.autonomous,
+        validLifetime: p.validLifetime,
+        preferredLifetime: p.preferredLifetime,
+      };
+    }),
+    ...(ra.rdnss ? { rdnss: { servers: ra.rdnss.servers.map((s) => parseIpv6(s)!), lifetime: ra.rdnss.lifetime } } : {}),
+    ...(ra.dnssl ? { dnssl: { domains: ra.dnssl.domains, lifetime: ra.dnssl.lifetime } } : {}),
+  };
+}
+
+/**
+ * The static routes of a config, as RIB routes. A global next hop without an interface is
+ * reached on the port whose configured prefix holds it (it must be on-link: no recursion).
+ */
+export function staticRoutes(config: Config): RibRoute[] {
+  return config.routes.map((r) => {
+    const prefix = parsePrefix(r.prefix)!;
+    const kind = r.reject ? 'reject' : r.blackhole ? 'blackhole' : 'unicast';
+    const via = r.via === null ? null : parseIpv6(r.via)!;
+    let port = r.interface === null ? -1 : config.interfaces.findIndex((i) => i.name === r.interface);
+    if (port < 0 && via !== null) {
+      port = config.interfaces.findIndex((i) =>
+        i.addresses.some((a) => {
+          const p = parsePrefix(a);
+          return p !== null && p.len < 128 && prefixMatch(p.addr, 0, via, 0, p.len);
+        }),
+      );
+      if (port < 0) throw new ConfigRejected(`route ${r.prefix}: next hop ${formatIpv6(via)} is on no configured prefix (give its interface)`);
+    }
+    return {
+      prefix: prefix.addr,
+      prefixLen: prefix.len,
+      origin: 'static',
+      preference: r.preference,
+      metric: 0,
+      kind,
+      nexthops: kind === 'unicast' ? [{ port, gateway: via }] : [],
+    };
+  });
+}
+
+function inPlace(describe: string[], apply: () => Promise<void> | void, abort: () => Promise<void> | void = () => {}): PreparedChange {
+  return { describe, mode: 'in-place', apply: async () => apply(), abort: async () => abort() };
+}
+
+/** Keys of a port that are fixed while it is open. */
+const PORT_FIXED = ['kind', 'mac', 'netns', 'attach', 'linkLocal'] as const;
+
+export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
+  const interfaces: ReloadParticipant = {
+    name: 'interfaces',
+    prepare: async (next, current) => {
+      const names = (c: Config) => c.interfaces.map((i) => i.name).join(',');
+      if (names(next) !== names(current)) {
+        throw new ConfigRejected(`the list of interfaces changed (${names(current)} → ${names(next)}): ports are opened at start, restart turtle6 to apply`);
+      }
+      const describe: string[] = [];
+      const updates: Array<() => void> = [];
+      next.interfaces.forEach((n, port) => {
+        const c = current.interfaces[port]!;
+        for (const key of PORT_FIXED) {
+          if (!isDeepStrictEqual(n[key], c[key])) {
+            throw new ConfigRejected(`interfaces[${n.name}].${key} changed: a port's ${key} is fixed while it is open, restart turtle6 to apply`);
+          }
+        }
+        if (isDeepStrictEqual(n, c)) return;
+        const before = stackInterface(c, port);
+        const after = stackInterface(n, port);
+        if (!isDeepStrictEqual(n.addresses, c.addresses)) describe.push(`${n.name}: addresses ${c.addresses.join(' ')} → ${n.addresses.join(' ')}`);
+        if (n.mtu !== c.mtu) describe.push(`${n.name}: mtu ${c.mtu} → ${n.mtu}`);
+        if (!isDeepStrictEqual(n.ra, c.ra)) describe.push(`${n.name}: router advertisements changed`);
+        updates.push(() => {
+          if (before.mtu !== after.mtu) setMtu(target.deviceOf(n.name), after.mtu, n.netns === null ? {} : { netns: n.netns });
+          target.stack.updateInterface(port, after);
+        });
+      });
+      if (updates.length === 0) return null;
+      return inPlace(describe, () => updates.forEach((u) => u()));
+    },
+  };
+
+  const routes: ReloadParticipant = {
+    name: 'routes',
+    prepare: async (next, current) => {
+      if (isDeepStrictEqual(next.routes, current.routes)) return null;
+      const computed = staticRoutes(next);
+      const before = new Set(current.routes.map((r) => r.prefix));
+      const after = new Set(next.routes.map((r) => r.prefix));
+      const describe = [
+        ...[...after].filter((p) => !before.has(p)).map((p) => `route ${p} added`),
+        ...[...before].filter((p) => !after.has(p)).map((p) => `route ${p} removed`),
+        ...next.routes.filter((r) => before.has(r.prefix) && !isDeepStrictEqual(r, current.routes.find((c) => c.prefix === r.prefix))).map((r) => `route ${r.prefix} changed`),
+      ];
+      return inPlace(describe, () => target.stack.rib.replaceOrigin('static', computed));
+    },
+  };
+
+  const log: ReloadParticipant = {
+    name: 'log',
+    prepare: async (next, current) => {
+      if (isDeepStrictEqual(next.log, current.log)) return null;
+      return inPlace([`log level ${current.log.level} → ${next.log.level}`], () => {
+        target.root.level = next.log.level;
+      });
+    },
+  };
+
+  const metrics: ReloadParticipant = {
+    name: 'metrics',
+    prepare: async (next, current) => {
+      if (next.metrics.listen === current.metrics.listen) return null;
+      return {
+        describe: [`metrics listener ${current.metrics.listen || '(off)'} → ${next.metrics.listen || '(off)'}`],
+        mode: 'restart-module',
+        apply: () => target.restartMetrics(next.metrics.listen),
+        abort: async () => {},
+      };
+    },
+  };
+
+  const fixed: ReloadParticipant = {
+    name: 'restart-only',
+    prepare: async (next, current) => {
+      for (const key of ['dataplane', 'control', 'stateDir'] as const) {
+        if (!isDeepStrictEqual(next[key], current[key])) {
+          throw new ConfigRejected(`${key} changed: it takes effect only when turtle6 starts (lanes, the control socket and the state directory are set up once); restart turtle6 to apply`);
+        }
+      }
+      return null;
+    },
+  };
+
+  return [fixed, interfaces, routes, log, metrics];
+}
