@@ -205,25 +205,31 @@ static void prep_io(t6io *h, struct io_uring_sqe *sqe, int write, int port, int3
 
 /*
  * Submits what is queued and reaps exactly `queued` completions, storing each result at
- * res[user_data]. Non-blocking fds complete inline, so the wait returns at once; it only
- * ever sleeps if the kernel punted an operation to a worker. A signal (EINTR) must not
- * lose track of submitted operations, so both steps simply retry.
+ * res[user_data]. Reads carry RWF_NOWAIT and TAP/TUN writes never wait, so everything
+ * completes inline and the wait returns at once. Should a kernel ever defer one anyway, the
+ * wait gives up after T6IO_STUCK_MS with -ETIMEDOUT instead of hanging the lane; the handle
+ * must then be destroyed, since the late completion would land in memory reused since.
+ * A signal (EINTR) must not lose track of submitted operations, so the wait simply retries.
  */
+#define T6IO_STUCK_MS 5000
 static int submit_and_reap(t6io *h, unsigned queued, int32_t *res)
 {
+	struct __kernel_timespec stuck = { .tv_sec = T6IO_STUCK_MS / 1000, .tv_nsec = 0 };
+	struct io_uring_cqe *cqe;
 	int rc;
+	if (queued == 0)
+		return 0;
 	do
-		rc = io_uring_submit_and_wait(&h->ring, queued);
+		rc = io_uring_submit_and_wait_timeout(&h->ring, &cqe, queued, &stuck, NULL);
 	while (rc == -EINTR);
+	if (rc == -ETIME)
+		return -ETIMEDOUT;
 	if (rc < 0)
 		return rc;
 	for (unsigned seen = 0; seen < queued; seen++) {
-		struct io_uring_cqe *cqe;
-		do
-			rc = io_uring_wait_cqe(&h->ring, &cqe);
-		while (rc == -EINTR);
+		rc = io_uring_peek_cqe(&h->ring, &cqe);
 		if (rc < 0)
-			return rc;
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
 		res[io_uring_cqe_get_data64(cqe)] = cqe->res;
 		io_uring_cqe_seen(&h->ring, cqe);
 	}
