@@ -21,6 +21,7 @@ import { ControlServer, registerConfigCommands } from './control.js';
 import { reloadParticipants, stackInterface, staticRoutes } from './reload-participants.js';
 import { registerDataplaneMetrics } from './dataplane-metrics.js';
 import { registerShowCommands } from './show.js';
+import { registerTraceCommand } from './trace-command.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -124,6 +125,16 @@ export class Appliance {
     this.control = new ControlServer(cfg.control.socket);
     registerShowCommands(this.control, { stack: this.stack, lanes: this.lanes, ports: () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port, kind: p.cfg.kind, netns: p.cfg.netns, attach: p.cfg.attach })) });
     registerConfigCommands(this.control, () => this.config);
+    registerTraceCommand(this.control, this.lanes, {
+      byName: (name) => {
+        const p = this.ports.find((x) => x.cfg.name === name);
+        return p && { port: p.port, kind: p.cfg.kind };
+      },
+      byPort: (port) => {
+        const p = this.ports[port];
+        return p && { name: p.cfg.name, kind: p.cfg.kind };
+      },
+    });
     this.control.register(['reload'], async () => {
       const report = await this.reload();
       return { data: report, text: renderReloadReport(report) };

@@ -65,8 +65,10 @@ program
   .option('--dst <prefix>', 'only to this destination prefix')
   .option('--proto <proto>', 'only this next header (icmpv6, udp, tcp, esp or a number)')
   .option('--pcap <file>', 'also write the packets to this pcap file')
-  .action((n: string, opts: { if?: string; src?: string; dst?: string; proto?: string; pcap?: string }) => {
+  .option('--timeout <seconds>', 'give up waiting after this long (default 10)')
+  .action((n: string, opts: { if?: string; src?: string; dst?: string; proto?: string; pcap?: string; timeout?: string }) => {
     const args: Record<string, unknown> = {};
+    if (opts.timeout !== undefined) args['timeout'] = Number(opts.timeout);
     for (const key of ['if', 'src', 'dst', 'proto'] as const) if (opts[key] !== undefined) args[key] = opts[key];
     if (opts.pcap !== undefined) args['pcap'] = resolve(opts.pcap);
     return send(program, ['trace', n], args);

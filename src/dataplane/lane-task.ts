@@ -6,6 +6,7 @@
 import type { SnapshotHandle } from '../shm/snapshot.js';
 import { PacketPool } from '../shm/pool.js';
 import { SpscRing } from '../shm/ring.js';
+import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 
 export interface LaneQueue {
   readonly port: number;
@@ -20,6 +21,8 @@ export interface LaneTask {
   readonly ringCapacity: number;
   readonly counters: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
+  /** The trace control block (trace.ts), shared by all lanes. */
+  readonly trace: SharedArrayBuffer;
   readonly fib: SnapshotHandle;
   readonly neighbors: SnapshotHandle;
   readonly ports: SnapshotHandle;
@@ -33,14 +36,26 @@ export interface LaneTask {
 /** Inline data per ring entry: a whole frame. */
 export const RING_DATA_BYTES = 2048;
 
-export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number {
-  return PacketPool.byteLength(poolSlots) + 2 * SpscRing.byteLength(ringCapacity, RING_DATA_BYTES);
+/**
+ * Lane memory layout: pool | punt ring | inject ring | trace ring, each region starting on a
+ * 64-byte line (so ring words never share a line with slot data, and 8-byte fields align).
+ */
+function align(n: number): number {
+  return (n + 63) & ~63;
 }
 
 export function puntRingOffset(poolSlots: number): number {
-  return PacketPool.byteLength(poolSlots);
+  return align(PacketPool.byteLength(poolSlots));
 }
 
 export function injectRingOffset(poolSlots: number, ringCapacity: number): number {
-  return PacketPool.byteLength(poolSlots) + SpscRing.byteLength(ringCapacity, RING_DATA_BYTES);
+  return puntRingOffset(poolSlots) + align(SpscRing.byteLength(ringCapacity, RING_DATA_BYTES));
+}
+
+export function traceRingOffset(poolSlots: number, ringCapacity: number): number {
+  return injectRingOffset(poolSlots, ringCapacity) + align(SpscRing.byteLength(ringCapacity, RING_DATA_BYTES));
+}
+
+export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number {
+  return traceRingOffset(poolSlots, ringCapacity) + align(SpscRing.byteLength(TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES));
 }

@@ -11,7 +11,8 @@ import { NeighborView } from '../shm/neighbors.js';
 import { createEngine } from '../io/engine.js';
 import { Lane, type LaneTables } from './lane.js';
 import { PortTableView } from './port-table.js';
-import { injectRingOffset, puntRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
+import { injectRingOffset, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
+import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import {
   CMD_CRASH,
   CMD_STOP,
@@ -60,6 +61,7 @@ export default function runLane(task: LaneTask): string {
   const pool = new PacketPool(task.memory, task.poolSlots, true);
   const punt = new SpscRing(task.memory, puntRingOffset(task.poolSlots), task.ringCapacity, RING_DATA_BYTES, false);
   const inject = new SpscRing(task.memory, injectRingOffset(task.poolSlots, task.ringCapacity), task.ringCapacity, RING_DATA_BYTES, false);
+  const traceRing = new SpscRing(task.memory, traceRingOffset(task.poolSlots, task.ringCapacity), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
   const engine = createEngine(task.io, pool);
   for (const q of task.queues) engine.addPort(q.port, q.fd);
   const tables = new SnapshotTables(task);
@@ -69,7 +71,7 @@ export default function runLane(task: LaneTask): string {
     icmpRate: task.icmpRate,
     icmpBurst: task.icmpBurst,
     now: () => performance.now(),
-  });
+  }, { control: new Int32Array(task.trace), ring: traceRing });
   Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
   Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
   try {

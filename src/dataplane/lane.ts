@@ -19,7 +19,7 @@ import { NH_BLACKHOLE, NH_GATEWAY, NH_LOCAL, NH_REJECT, type FibView } from '../
 import { NBR_INCOMPLETE, type NeighborView } from '../shm/neighbors.js';
 import type { IoEngine, RxBatch } from '../io/engine.js';
 import { TokenBucket } from '../lib/token-bucket.js';
-import { equalAddress, isLinkLocal, isLoopback, isUnspecified } from '../lib/addr.js';
+import { equalAddress, isLinkLocal, isLoopback, isUnspecified, prefixMatch } from '../lib/addr.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import {
   IPV6_HEADER_LEN,
@@ -43,6 +43,19 @@ import {
 import { ICMP6, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
+import {
+  TRACE_TIMESTAMP_BYTES,
+  TR_DST_BYTES,
+  TR_DST_LEN,
+  TR_PORT,
+  TR_PROTO,
+  TR_REMAINING,
+  TR_SRC_BYTES,
+  TR_SRC_LEN,
+  VERDICT_DROPPED,
+  VERDICT_FORWARDED,
+  VERDICT_PUNTED,
+} from './trace.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from './punt.js';
 
 export interface LaneTables {
@@ -53,6 +66,12 @@ export interface LaneTables {
   beforeWait(): void;
   /** Rebinds the views when the control plane has published a new generation. */
   refresh(): void;
+}
+
+/** The trace control block shared by all lanes and this lane's trace ring (trace.ts). */
+export interface LaneTrace {
+  readonly control: Int32Array;
+  readonly ring: SpscRing;
 }
 
 export interface LaneOptions {
@@ -77,6 +96,11 @@ export class Lane {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private readonly icmpBucket: TokenBucket;
   private now = 0;
+  // Packet trace (trace.ts): armed per batch; one branch per frame while off.
+  private tracing = false;
+  private traceEntry = -1;
+  private readonly traceBytes: Uint8Array;
+  private readonly traceStamp: Float64Array;
 
   constructor(
     private readonly pool: PacketPool,
@@ -86,6 +110,7 @@ export class Lane {
     private readonly counters: Float64Array,
     private readonly tables: LaneTables,
     private readonly opts: LaneOptions,
+    private readonly trace: LaneTrace,
   ) {
     // The whole lane buffer (pool, then the punt and inject rings), so that copies between a
     // slot and a ring entry are one copyWithin. Slot offsets are the same in either view.
@@ -98,6 +123,8 @@ export class Lane {
     this.txPort = new Int32Array(3 * n);
     this.extraSlots = new Int32Array(3 * n);
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
+    this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
+    this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
   }
 
   reconfigureIcmp(rate: number, burst: number): void {
@@ -113,6 +140,7 @@ export class Lane {
     this.now = this.opts.now();
     this.txCount = 0;
     this.extraCount = 0;
+    this.tracing = n > 0 && Atomics.load(this.trace.control, TR_REMAINING) > 0;
     for (let i = 0; i < n; i++) this.processFrame(this.rx.slot[i]!, this.rx.len[i]!, this.rx.port[i]!);
     this.drainInject();
     if (this.txCount > 0) this.transmit();
@@ -136,8 +164,14 @@ export class Lane {
     this.counters[portCounter(port, index)]!++;
   }
 
+  /** A packet the router originated could not be sent; not a verdict on a received frame. */
+  private dropOriginated(port: number): void {
+    this.counters[portCounter(port, C.originated_dropped)]!++;
+  }
+
   private drop(port: number, reason: number): void {
     this.counters[portCounter(port, reason)]!++;
+    if (this.traceEntry >= 0) this.traceEnd(VERDICT_DROPPED, reason, -1);
   }
 
   private processFrame(slot: number, frameLen: number, port: number): void {
@@ -145,6 +179,7 @@ export class Lane {
     const ports = this.tables.ports;
     const frame = this.pool.offsetOf(slot) + HEADROOM;
     const c = this.counters;
+    if (this.tracing) this.traceBegin(frame, frameLen, port);
     c[portCounter(port, C.rx_packets)]!++;
     c[portCounter(port, C.rx_bytes)] = c[portCounter(port, C.rx_bytes)]! + frameLen;
     if (!ports.isUp(port)) return this.drop(port, C.port_down);
@@ -262,6 +297,7 @@ export class Lane {
    */
   private queueForward(off: number, len: number, ingress: number, egress: number, received: boolean): void {
     if (received) this.counters[portCounter(ingress, C.forwarded)]!++;
+    if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_FORWARDED, 0, egress);
     this.queueTx(off, len, egress);
   }
 
@@ -290,12 +326,58 @@ export class Lane {
   private punt(ip: number, ipLen: number, port: number, flags: number, aux: number, received = true): void {
     const ring = this.puntRing;
     const e = ring.tryReserve();
-    if (e < 0) return this.drop(port, received ? C.punt_ring_full : C.originated_dropped);
+    if (e < 0) return received ? this.drop(port, C.punt_ring_full) : this.dropOriginated(port);
     const d = ring.dataOffset(e);
     this.b.copyWithin(d, ip, ip + ipLen);
     ring.setMeta(e, aux, ipLen, port, flags);
     ring.publish();
     if (received) this.count(port, C.punted);
+    if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_PUNTED, flags, aux);
+  }
+
+  /**
+   * Tracing is armed: if this frame matches the filter and a record is still wanted, copy it
+   * into the trace ring now (before any rewrite); its verdict completes the record.
+   */
+  private traceBegin(frame: number, frameLen: number, port: number): void {
+    this.traceEntry = -1;
+    const ctl = this.trace.control;
+    if (ctl[TR_PORT]! >= 0 && ctl[TR_PORT] !== port) return;
+    const b = this.b;
+    let ip = frame;
+    if (this.tables.ports.kind(port) === PORT_KIND_TAP) {
+      if (frameLen >= ETH_HEADER_LEN && b[frame + 12] === 0x86 && b[frame + 13] === 0xdd) ip += ETH_HEADER_LEN;
+      else ip = -1;
+    }
+    const needsIp = ctl[TR_PROTO]! >= 0 || ctl[TR_SRC_LEN]! >= 0 || ctl[TR_DST_LEN]! >= 0;
+    if (needsIp) {
+      if (ip < 0 || frame + frameLen < ip + IPV6_HEADER_LEN) return;
+      if (ctl[TR_PROTO]! >= 0 && b[ip + IP6_OFF_NEXT_HEADER] !== ctl[TR_PROTO]) return;
+      if (ctl[TR_SRC_LEN]! >= 0 && !prefixMatch(b, ip + IP6_OFF_SRC, this.traceBytes, TR_SRC_BYTES, ctl[TR_SRC_LEN]!)) return;
+      if (ctl[TR_DST_LEN]! >= 0 && !prefixMatch(b, ip + IP6_OFF_DST, this.traceBytes, TR_DST_BYTES, ctl[TR_DST_LEN]!)) return;
+    }
+    const ring = this.trace.ring;
+    const e = ring.tryReserve();
+    if (e < 0) return;
+    // Claim one of the records still wanted; lanes race for the last ones.
+    if (Atomics.sub(ctl, TR_REMAINING, 1) <= 0) {
+      Atomics.add(ctl, TR_REMAINING, 1);
+      return;
+    }
+    const d = ring.dataOffset(e);
+    this.traceStamp[d >> 3] = Date.now();
+    ring.bytes.copyWithin(d + TRACE_TIMESTAMP_BYTES, frame, frame + frameLen);
+    ring.setMeta(e, 0, frameLen, port, 0);
+    this.traceEntry = e;
+  }
+
+  /** Completes the frame's trace record with its verdict: the reason or punt flags, and the egress port. */
+  private traceEnd(verdict: number, detail: number, egress: number): void {
+    const ring = this.trace.ring;
+    const e = this.traceEntry;
+    this.traceEntry = -1;
+    ring.setMeta(e, verdict, ring.len(e), ring.port(e), (detail & 0xffff) | ((egress & 0xffff) << 16));
+    ring.publish();
   }
 
   private hopByHopError(ip: number, ipLen: number, port: number, verdict: number): void {
@@ -319,7 +401,7 @@ export class Lane {
     if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.drop(port, C.icmp_not_allowed);
     if (!this.icmpBucket.take(this.now)) return this.drop(port, C.icmp_rate_limited);
     const slot = this.pool.alloc();
-    if (slot < 0) return this.drop(port, C.originated_dropped);
+    if (slot < 0) return this.dropOriginated(port);
     this.extraSlots[this.extraCount++] = slot;
     const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
     const ports = this.tables.ports;
@@ -337,10 +419,10 @@ export class Lane {
     if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst, false);
     const fib = this.tables.fib;
     const nh = fib.lookup(b, dst);
-    if (nh < 0) return this.drop(port, C.originated_dropped);
+    if (nh < 0) return this.dropOriginated(port);
     const kind = fib.nexthopKind(nh);
     if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false);
-    if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.drop(port, C.originated_dropped);
+    if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.dropOriginated(port);
     return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false);
   }
 
@@ -356,7 +438,7 @@ export class Lane {
       const flags = ring.flags(e);
       const slot = this.pool.alloc();
       if (slot < 0) {
-        this.drop(port, C.originated_dropped);
+        this.dropOriginated(port);
         ring.release();
         continue;
       }

@@ -25,7 +25,8 @@ import {
   STATE_RUNNING,
   controlView,
 } from './lane-control.js';
-import { injectRingOffset, laneMemoryBytes, puntRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
+import { injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
+import { armTrace, describeVerdict, disarmTrace, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_TIMESTAMP_BYTES, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
 export interface LaneSetOptions {
   readonly lanes: number;
@@ -49,6 +50,7 @@ interface LaneSlot {
   readonly countersView: Float64Array;
   readonly punt: SpscRing;
   readonly inject: SpscRing;
+  readonly trace: SpscRing;
   readonly queues: LaneQueue[];
   running: Promise<unknown> | null;
   restarts: number;
@@ -61,6 +63,8 @@ export class LaneSet implements Datapath {
   private readonly pool: Piscina;
   private readonly lanes: LaneSlot[] = [];
   private readonly control: SharedArrayBuffer;
+  private readonly traceControl = new Int32Array(new SharedArrayBuffer(TRACE_WORDS * 4));
+  private tracing = false;
   private readonly fib: SnapshotWriter;
   private readonly neighbors: SnapshotWriter;
   private readonly ports: SnapshotWriter;
@@ -84,6 +88,7 @@ export class LaneSet implements Datapath {
         countersView: new Float64Array(counters),
         punt: new SpscRing(memory, puntRingOffset(opts.poolSlots), opts.ringCapacity, RING_DATA_BYTES, true),
         inject: new SpscRing(memory, injectRingOffset(opts.poolSlots, opts.ringCapacity), opts.ringCapacity, RING_DATA_BYTES, true),
+        trace: new SpscRing(memory, traceRingOffset(opts.poolSlots, opts.ringCapacity), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true),
         queues: [],
         running: null,
         restarts: 0,
@@ -131,6 +136,7 @@ export class LaneSet implements Datapath {
       ringCapacity: this.opts.ringCapacity,
       counters: lane.counters,
       control: this.control,
+      trace: this.traceControl.buffer as SharedArrayBuffer,
       fib: this.fib.handle,
       neighbors: this.neighbors.handle,
       ports: this.ports.handle,
@@ -221,6 +227,52 @@ export class LaneSet implements Datapath {
         }
       }
       await ring.waitAsync(250);
+    }
+  }
+
+  // ---- packet trace ------------------------------------------------------------------------
+
+  /**
+   * Records the next `count` frames matching `filter` across all lanes, waiting up to
+   * timeoutMs; returns what was recorded, in time order. One trace at a time.
+   */
+  async trace(count: number, filter: TraceFilter, timeoutMs: number): Promise<TraceRecord[]> {
+    if (this.tracing) throw new Error('a trace is already running');
+    this.tracing = true;
+    const records: TraceRecord[] = [];
+    try {
+      for (const l of this.lanes) while (l.trace.peek() >= 0) l.trace.release();
+      armTrace(this.traceControl, count, filter);
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < count && Date.now() < deadline) {
+        for (const l of this.lanes) this.collectTrace(l, records);
+        if (records.length < count) await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      disarmTrace(this.traceControl);
+      this.tracing = false;
+    }
+    // Records claimed just before the disarm are still published: collect them too.
+    for (const l of this.lanes) this.collectTrace(l, records);
+    return records.sort((a, b) => a.timestampMs - b.timestampMs).slice(0, count);
+  }
+
+  private collectTrace(lane: LaneSlot, out: TraceRecord[]): void {
+    const ring = lane.trace;
+    const stamps = new Float64Array(ring.bytes.buffer);
+    for (let e = ring.peek(); e >= 0; e = ring.peek()) {
+      const d = ring.dataOffset(e);
+      const len = ring.len(e);
+      const flags = ring.flags(e);
+      out.push({
+        lane: lane.id,
+        timestampMs: stamps[d >> 3]!,
+        ingress: ring.port(e),
+        length: len,
+        frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + len),
+        ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
+      });
+      ring.release();
     }
   }
 
