@@ -51,6 +51,9 @@ interface RunningRouter {
   readonly child: ChildProcess;
 }
 
+/** Each host's SLAAC address, by namespace. */
+type HostAddresses = Map<string, string>;
+
 /** What `up` built so far; written after every step so `down` can undo a partial build. */
 interface LabState {
   namespaces: string[];
@@ -119,24 +122,25 @@ class Lab {
     process.on('SIGTERM', onSignal);
     const routers: RunningRouter[] = [];
     try {
+      let addresses: HostAddresses;
       try {
-        await this.build(state, routers, detach, stop.signal);
+        addresses = await this.build(state, routers, detach, stop.signal);
       } catch (e) {
         out(`\nthe lab could not be built; removing what was built (logs stay in ${this.runDir})\n`);
         await this.teardown(state);
         throw e;
       }
-      const checksPassed = await this.show();
+      const checksPassed = await this.show(addresses);
       if (!checksPassed) process.exitCode = 1;
       if (detach) {
         out(`\nThe lab runs in the background. Remove it with:  turtle6 lab down\n`);
         return;
       }
       out(`\nThe lab runs until you press Ctrl-C (or run \`turtle6 lab down\`).\n`);
-      const reason = await untilStopped(routers, stop.signal);
-      out(`\n${reason}; tearing the lab down\n`);
+      const stopped = await untilStopped(routers, stop.signal);
+      out(`\n${stopped.reason}; tearing the lab down\n`);
       await this.teardown(state);
-      if (!reason.startsWith('signal')) process.exitCode = 1;
+      if (!stopped.asked) process.exitCode = 1;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -168,7 +172,8 @@ class Lab {
     if (state.processes.length === 0 && state.namespaces.length === 0) out('  nothing is up\n');
   }
 
-  private async build(state: LabState, routers: RunningRouter[], detach: boolean, signal: AbortSignal): Promise<void> {
+  /** Namespaces, routers, and hosts with their SLAAC addresses: everything a failure rolls back. */
+  private async build(state: LabState, routers: RunningRouter[], detach: boolean, signal: AbortSignal): Promise<HostAddresses> {
     const r1Config = this.writeConfig('r1', r1Yaml(this.socket('r1'), join(this.runDir, 'r1-state')));
     const r0Config = this.writeConfig('r0', r0Yaml(this.socket('r0'), join(this.runDir, 'r0-state')));
 
@@ -183,21 +188,23 @@ class Lab {
     this.addNamespace(state, NS.h0);
     out(`namespace ${NS.h0} created\n`);
     await this.startRouter(state, routers, 'r0', r0Config, detach, signal);
+
+    const addresses: HostAddresses = new Map();
+    for (const h of HOSTS) {
+      const what = `a SLAAC address in ${h.prefix}:/64 on ${h.ns}/${h.ifname}`;
+      addresses.set(h.ns, await waitFor(what, () => slaacAddress(h.ns, h.ifname, h.prefix), 30_000, signal));
+    }
+    return addresses;
   }
 
   /** Prints the tour; false when a check (a ping) failed. */
-  private async show(): Promise<boolean> {
+  private async show(addresses: HostAddresses): Promise<boolean> {
     out('\n== Hosts: addresses they formed by SLAAC from the routers\' RAs ==\n');
-    const addresses = new Map<string, string>();
-    for (const h of HOSTS) {
-      const addr = await waitFor(`a SLAAC address in ${h.prefix}:/64 on ${h.ns}/${h.ifname}`, () => slaacAddress(h.ns, h.ifname, h.prefix), 30_000);
-      addresses.set(h.ns, addr);
-      out(`  ${h.ns.padEnd(6)} ${h.ifname}  ${addr}  (router ${h.router})\n`);
-    }
+    for (const h of HOSTS) out(`  ${h.ns.padEnd(6)} ${h.ifname}  ${addresses.get(h.ns)}  (router ${h.router})\n`);
 
     out(`\n== Routes on r1 (turtle6ctl --socket ${this.socket('r1')} show routes) ==\n`);
-    const routes = await new ControlClient(this.socket('r1')).request(['show', 'routes']);
-    out(routes.ok ? indent(routes.text) : `  (failed: ${routes.error})\n`);
+    const routes = await new ControlClient(this.socket('r1')).request(['show', 'routes']).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
+    out(routes.ok ? indent(routes.text) : `  (failed: ${routes.error}; see r1.log)\n`);
 
     out('\n== Pings from t6-h1, across r1 (to t6-h2) and across r1 and r0 (to t6-h0) ==\n');
     let passed = true;
@@ -437,13 +444,14 @@ function spawnError(child: ChildProcess): Promise<string> {
   return new Promise((resolve) => child.once('error', (e) => resolve(e.message)));
 }
 
-/** Resolves with a message once a router exits or the lab is told to stop. */
-function untilStopped(routers: readonly RunningRouter[], signal: AbortSignal): Promise<string> {
+/** Resolves once the lab is asked to stop (a signal) or a router exits on its own. */
+function untilStopped(routers: readonly RunningRouter[], signal: AbortSignal): Promise<{ asked: boolean; reason: string }> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve('signal received');
-    signal.addEventListener('abort', () => resolve('signal received'), { once: true });
+    const asked = () => resolve({ asked: true, reason: 'signal received' });
+    if (signal.aborted) return asked();
+    signal.addEventListener('abort', asked, { once: true });
     for (const { role, child } of routers) {
-      child.once('exit', (code, sig) => resolve(`router ${role} exited (${sig ?? `code ${code}`}); see ${role}.log`));
+      child.once('exit', (code, sig) => resolve({ asked: false, reason: `router ${role} exited (${sig ?? `code ${code}`}); see ${role}.log` }));
     }
   });
 }
