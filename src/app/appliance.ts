@@ -95,6 +95,14 @@ export class Appliance {
       rng: mathRng,
       datapath: this.lanes,
       log: moduleLogger(this.root, 'stack'),
+      nd: {
+        reachableTimeMs: cfg.nd.reachableTime,
+        retransTimerMs: cfg.nd.retransTimer,
+        delayFirstProbeMs: cfg.nd.delayFirstProbe,
+        maxMulticastSolicit: cfg.nd.maxMulticastSolicit,
+        maxUnicastSolicit: cfg.nd.maxUnicastSolicit,
+        queueLimit: cfg.nd.queueLimit,
+      },
     });
     for (const { cfg: iface, port } of this.ports) this.stack.addInterface(stackInterface(iface, port));
     for (const r of staticRoutes(cfg)) this.stack.addRoute(r);
@@ -167,6 +175,7 @@ export class Appliance {
     const participants = reloadParticipants({
       stack: this.stack,
       root: this.root,
+      setIcmpLimits: (rate, burst) => this.lanes.setIcmpLimits(rate, burst),
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
       restartMetrics: (listen) => this.restartMetrics(listen),
     });

@@ -18,6 +18,8 @@ import { setMtu } from '../io/tuntap.js';
 
 export interface ReloadTarget {
   readonly stack: Stack;
+  /** Sets the lanes' ICMPv6 error rate limit in place. */
+  setIcmpLimits(rate: number, burst: number): void;
   readonly root: Logger;
   /** The kernel-side device name of each configured port, by interface name. */
   deviceOf(name: string): string;
@@ -183,10 +185,25 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
     },
   };
 
+  const dataplane: ReloadParticipant = {
+    name: 'dataplane',
+    prepare: async (next, current) => {
+      const { icmpErrors: nextIcmp, ...nextRest } = next.dataplane;
+      const { icmpErrors: currentIcmp, ...currentRest } = current.dataplane;
+      if (!isDeepStrictEqual(nextRest, currentRest)) {
+        throw new ConfigRejected('dataplane changed beyond icmpErrors: the lanes are built at start, restart turtle6 to apply');
+      }
+      if (isDeepStrictEqual(nextIcmp, currentIcmp)) return null;
+      return inPlace([`ICMPv6 error limit ${currentIcmp.rate}/s burst ${currentIcmp.burst} → ${nextIcmp.rate}/s burst ${nextIcmp.burst}`], () =>
+        target.setIcmpLimits(nextIcmp.rate, nextIcmp.burst),
+      );
+    },
+  };
+
   const fixed: ReloadParticipant = {
     name: 'restart-only',
     prepare: async (next, current) => {
-      for (const key of ['dataplane', 'control', 'stateDir'] as const) {
+      for (const key of ['nd', 'control', 'stateDir'] as const) {
         if (!isDeepStrictEqual(next[key], current[key])) {
           throw new ConfigRejected(`${key} changed: it takes effect only when turtle6 starts (lanes, the control socket and the state directory are set up once); restart turtle6 to apply`);
         }
@@ -195,5 +212,5 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
     },
   };
 
-  return [fixed, interfaces, routes, log, metrics];
+  return [fixed, dataplane, interfaces, routes, log, metrics];
 }

@@ -8,6 +8,9 @@ export const CTRL_COMMAND = 0; // main → lane: CMD_*
 export const CTRL_STATE = 1; // lane → main: STATE_*
 export const CTRL_WAKE_FD = 2; // lane → main: eventfd that interrupts the lane's wait
 export const CTRL_STARTS = 3; // lane: incremented at every (re)start
+export const CTRL_ICMP_RATE_MILLI = 4; // main → lane: ICMPv6 error rate, per 1000 s
+export const CTRL_ICMP_BURST = 5; // main → lane: ICMPv6 error bucket size
+export const CTRL_ICMP_GENERATION = 6; // main → lane: bumped after the two words above change
 
 export const CMD_NONE = 0;
 export const CMD_STOP = 1;

@@ -29,8 +29,6 @@ export interface LaneTask {
   readonly queues: readonly LaneQueue[];
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly batch: number;
-  readonly icmpRate: number;
-  readonly icmpBurst: number;
 }
 
 /** Inline data per ring entry: a whole frame. */

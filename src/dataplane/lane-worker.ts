@@ -18,6 +18,9 @@ import {
   CMD_STOP,
   CTRL_COMMAND,
   CTRL_STARTS,
+  CTRL_ICMP_BURST,
+  CTRL_ICMP_GENERATION,
+  CTRL_ICMP_RATE_MILLI,
   CTRL_STATE,
   CTRL_WAKE_FD,
   STATE_RUNNING,
@@ -68,15 +71,20 @@ export default function runLane(task: LaneTask): string {
   tables.refresh();
   const lane = new Lane(pool, engine, punt, inject, new Float64Array(task.counters), tables, {
     batch: task.batch,
-    icmpRate: task.icmpRate,
-    icmpBurst: task.icmpBurst,
+    icmpRate: Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000,
+    icmpBurst: Atomics.load(ctl, CTRL_ICMP_BURST),
     now: () => performance.now(),
   }, { control: new Int32Array(task.trace), ring: traceRing });
   Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
   Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
+  let icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);
   try {
     for (;;) {
       const cmd = Atomics.load(ctl, CTRL_COMMAND);
+      if (Atomics.load(ctl, CTRL_ICMP_GENERATION) !== icmpGeneration) {
+        icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);
+        lane.reconfigureIcmp(Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000, Atomics.load(ctl, CTRL_ICMP_BURST));
+      }
       if (cmd === CMD_STOP) break;
       if (cmd === CMD_CRASH) {
         Atomics.store(ctl, CTRL_COMMAND, 0);

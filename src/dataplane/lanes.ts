@@ -22,6 +22,9 @@ import {
   CTRL_STATE,
   CTRL_WAKE_FD,
   CTRL_WORDS,
+  CTRL_ICMP_BURST,
+  CTRL_ICMP_GENERATION,
+  CTRL_ICMP_RATE_MILLI,
   STATE_RUNNING,
   controlView,
 } from './lane-control.js';
@@ -78,6 +81,7 @@ export class LaneSet implements Datapath {
     this.neighbors = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
     this.ports = new SnapshotWriter({ readers, initialBytes: PORT_TABLE_BYTES, maxBytes: PORT_TABLE_BYTES * 2 });
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
+    this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
     for (let id = 0; id < opts.lanes; id++) {
       const memory = new SharedArrayBuffer(laneMemoryBytes(opts.poolSlots, opts.ringCapacity));
       const counters = new SharedArrayBuffer(counterBytes());
@@ -143,8 +147,6 @@ export class LaneSet implements Datapath {
       queues: lane.queues,
       io: this.opts.io,
       batch: this.opts.batch,
-      icmpRate: this.opts.icmpRate,
-      icmpBurst: this.opts.icmpBurst,
     };
     lane.running = this.pool.run(task).catch((err: unknown) => {
       if (this.stopping) return;
@@ -227,6 +229,16 @@ export class LaneSet implements Datapath {
         }
       }
       await ring.waitAsync(250);
+    }
+  }
+
+  /** ICMPv6 error rate limit (RFC 4443 §2.4(f)) per lane; lanes pick it up at their next batch. */
+  setIcmpLimits(rate: number, burst: number): void {
+    for (let id = 0; id < this.opts.lanes; id++) {
+      const ctl = controlView(this.control, id);
+      Atomics.store(ctl, CTRL_ICMP_RATE_MILLI, Math.round(rate * 1000));
+      Atomics.store(ctl, CTRL_ICMP_BURST, burst);
+      Atomics.add(ctl, CTRL_ICMP_GENERATION, 1);
     }
   }
 

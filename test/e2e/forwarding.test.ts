@@ -86,3 +86,20 @@ test('a lane whose thread dies is replaced and forwarding resumes', async (t) =>
   assert.equal(after.code, 0, after.out);
   assert.match(router.output(), /lane died; restarting it/);
 });
+
+test('a neighbour that disappears is probed away and then gets address unreachable', async (t) => {
+  const bed = new TestBed('gone');
+  t.after(() => bed.cleanup());
+  const { h1, h2, if2, a2, router } = await twoHosts(bed, {
+    extra: 'nd:\n  reachableTime: 2000\n  retransTimer: 300\n  delayFirstProbe: 500\n',
+  });
+  assert.equal(ping(h1, a2).code, 0);
+  const known = async () => ((await router.ctl(['show', 'neighbors'])) as Array<{ address: string }>).some((n) => n.address === a2);
+  assert.ok(await known());
+  // h2 vanishes from the link: NUD (RFC 4861 §7.3) must notice without any traffic to it.
+  h2.ip('link', 'set', if2, 'down');
+  await pollUntil('the router to drop its neighbour entry for h2', async () => !(await known()), 15_000, 200);
+  // Now resolution fails: RFC 4443 §3.1 code 3.
+  const r = h1.run('ping', ['-6', '-n', '-c', '1', '-W', '5', a2]);
+  assert.match(r.stdout + r.stderr, /Address unreachable/);
+});

@@ -7,6 +7,7 @@ import { dataplaneSection } from './dataplane.js';
 import { interfacesSection } from './interfaces.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
+import { ndSection } from './nd.js';
 import { routesSection } from './routes.js';
 import { stateDirSection } from './state-dir.js';
 
@@ -14,6 +15,7 @@ export const SECTIONS = [
   interfacesSection,
   routesSection,
   dataplaneSection,
+  ndSection,
   metricsSection,
   logSection,
   controlSection,
