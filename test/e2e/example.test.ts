@@ -3,11 +3,13 @@
  * namespaces are t6-h1 and t6-h2, its control socket and state directory are the defaults,
  * and it serves metrics on [::1]:9469.
  *
- * This is the only test that uses those fixed names, so it must not run twice at once.
+ * Only this test and test/app/lab.test.ts (the demo lab's hosts) use those fixed names; each
+ * waits, bounded, for the other's namespaces to be gone before taking them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ControlClient } from '../../src/app/control.js';
 import { DEFAULT_CONTROL_SOCKET } from '../../src/config/sections/control.js';
 import { Netns, pollUntil, requireCommand, run, runOk, TestBed } from '../helpers/netns.js';
@@ -18,20 +20,34 @@ requireCommand('ping', 'iputils-ping');
 
 const EXAMPLE = resolve('examples/two-hosts.yaml');
 
-/** Creates a namespace with the exact name the example expects, replacing one left by a crashed run. */
-function fixedNetns(bed: TestBed, name: string): Netns {
-  if (run('ip', ['netns', 'pids', name]).code === 0) {
-    for (const pid of run('ip', ['netns', 'pids', name]).stdout.split(/\s+/).filter(Boolean)) run('kill', ['-9', pid]);
-    runOk('ip', ['netns', 'del', name]);
-  }
-  runOk('ip', ['netns', 'add', name]);
-  bed.onCleanup(() => {
-    for (const pid of run('ip', ['netns', 'pids', name]).stdout.split(/\s+/).filter(Boolean)) run('kill', ['-9', pid]);
-    run('ip', ['netns', 'del', name]);
+const HOST_NAMESPACES = ['t6-h1', 't6-h2'];
+/** `turtle6 lab` (and test/app/lab.test.ts) also has hosts t6-h1/t6-h2, beside these. */
+const LAB_ONLY_NAMESPACES = ['t6-r0', 't6-r1', 't6-h0'];
+
+function namespaceExists(name: string): boolean {
+  return existsSync(join('/run/netns', name));
+}
+
+function deleteNetns(name: string): void {
+  for (const pid of run('ip', ['netns', 'pids', name]).stdout.split(/\s+/).filter(Boolean)) run('kill', ['-9', pid]);
+  run('ip', ['netns', 'del', name]);
+}
+
+/**
+ * Creates the namespaces with the exact names the example expects. A running lab owns them
+ * for a while: wait for it to go. What is still there after that was left by a crashed run.
+ */
+async function hostNamespaces(bed: TestBed): Promise<Netns[]> {
+  await pollUntil(`the demo lab (${LAB_ONLY_NAMESPACES.join(', ')}) to be gone`, () => !LAB_ONLY_NAMESPACES.some(namespaceExists), 120_000, 250);
+  // A lab tearing down removes its hosts right after its routers.
+  await pollUntil('a lab to remove its hosts', () => !HOST_NAMESPACES.some(namespaceExists), 10_000, 250).catch(() => HOST_NAMESPACES.forEach(deleteNetns));
+  return HOST_NAMESPACES.map((name) => {
+    runOk('ip', ['netns', 'add', name]);
+    bed.onCleanup(() => deleteNetns(name));
+    const ns = new Netns(name);
+    ns.ip('link', 'set', 'lo', 'up');
+    return ns;
   });
-  const ns = new Netns(name);
-  ns.ip('link', 'set', 'lo', 'up');
-  return ns;
 }
 
 /** GET http://[::1]:9469/metrics from inside the router's namespace. */
@@ -46,8 +62,7 @@ function scrape(r: Netns): string {
 test('examples/two-hosts.yaml as written: SLAAC, ping across, metrics on [::1]:9469', async (t) => {
   const bed = new TestBed('example');
   t.after(() => bed.cleanup());
-  const h1 = fixedNetns(bed, 't6-h1');
-  const h2 = fixedNetns(bed, 't6-h2');
+  const [h1, h2] = (await hostNamespaces(bed)) as [Netns, Netns];
   const r = bed.netns('r');
 
   const child = bed.spawnIn(r, process.execPath, [TURTLE6, 'run', '--config', EXAMPLE]);
