@@ -3,7 +3,7 @@
  * blocks (no per-packet work in the exporter). Every configured port has every series, at 0
  * when nothing happened (DESIGN.md: configured-but-down objects exist with the value 0).
  */
-import type { Metrics } from '../observability/metrics.js';
+import { addHistogram, type Metrics } from '../observability/metrics.js';
 import type { LaneSet } from '../dataplane/lanes.js';
 import type { Stack } from '../stack/stack.js';
 import { BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, DROPS, LANE, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
@@ -44,19 +44,17 @@ export function registerDataplaneMetrics(
   metrics.counter({ name: 'lane_batches_total', help: 'Non-empty batches processed', labelNames: ['lane'] }, (emit) => {
     lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[LANE.batches]!));
   });
-  // The batch-size histogram, exposed as cumulative buckets like a prom-client histogram.
-  metrics.counter({ name: 'lane_batch_size_bucket_total', help: 'Batches by size (cumulative, le = upper bound)', labelNames: ['lane', 'le'] }, (emit) => {
-    lanes.counterBlocks().forEach((b, lane) => {
+  addHistogram(metrics, { name: 'lane_batch_size', help: 'Frames per non-empty batch', labelNames: ['lane'] }, () =>
+    lanes.counterBlocks().map((b, lane) => {
       let cumulative = 0;
-      BATCH_BUCKETS.forEach((le, i) => {
-        cumulative += b[BATCH_HIST_BASE + i]!;
-        emit({ lane, le: String(le) }, cumulative);
-      });
-    });
-  });
-  metrics.counter({ name: 'lane_batch_packets_total', help: 'Frames processed in batches (the histogram sum)', labelNames: ['lane'] }, (emit) => {
-    lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[BATCH_SUM]!));
-  });
+      return {
+        labels: { lane },
+        buckets: BATCH_BUCKETS.map((le, i) => [le, (cumulative += b[BATCH_HIST_BASE + i]!)] as const),
+        sum: b[BATCH_SUM]!,
+        count: b[LANE.batches]!,
+      };
+    }),
+  );
   metrics.gauge({ name: 'fib_routes', help: 'Best routes in the FIB' }, (emit) => emit({}, stack.rib.bestRoutes().length));
   metrics.gauge({ name: 'neighbors', help: 'Neighbour cache entries', labelNames: ['interface'] }, (emit) => {
     const entries = stack.neighbors.entries();

@@ -72,6 +72,42 @@ export class Metrics {
   }
 }
 
+/** One histogram series: cumulative counts per upper bound, plus the sum and count. */
+export interface HistogramSample<L extends string> {
+  readonly labels: Labels<L>;
+  /** [upper bound, cumulative count] in increasing bound order; +Inf is added from `count`. */
+  readonly buckets: ReadonlyArray<readonly [number, number]>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+/**
+ * A histogram whose buckets are kept elsewhere (per-lane SAB blocks) and read at scrape
+ * time. prom-client's Histogram only observes values one by one, so this registers a metric
+ * object that reports the existing counts in the Prometheus histogram shape.
+ */
+export function addHistogram<L extends string>(metrics: Metrics, spec: MetricSpec<L>, collect: () => HistogramSample<L>[]): void {
+  const name = METRIC_PREFIX + spec.name;
+  metrics.registry.registerMetric({
+    name,
+    help: spec.help,
+    type: 'histogram',
+    get: async () => ({
+      name,
+      help: spec.help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: collect().flatMap((h) => [
+        ...h.buckets.map(([le, value]) => ({ metricName: `${name}_bucket`, labels: { ...h.labels, le }, value })),
+        { metricName: `${name}_bucket`, labels: { ...h.labels, le: '+Inf' }, value: h.count },
+        { metricName: `${name}_sum`, labels: h.labels, value: h.sum },
+        { metricName: `${name}_count`, labels: h.labels, value: h.count },
+      ]),
+    }),
+    reset: () => {},
+  } as unknown as Parameters<Registry['registerMetric']>[0]);
+}
+
 export interface MetricsServer {
   /** The bound port (useful when listening on port 0). */
   readonly port: number;
