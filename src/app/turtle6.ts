@@ -13,7 +13,7 @@ interface ApplianceModule {
 }
 
 interface LabModule {
-  runLab(action: 'up' | 'down' | 'status'): Promise<void>;
+  runLab(action: 'up' | 'down' | 'status', options?: { detach?: boolean }): Promise<void>;
 }
 
 /** Imported through a variable, so the compiler does not tie this CLI to modules built separately. */
@@ -61,14 +61,15 @@ program
   .command('lab')
   .description('build the demo lab in network namespaces and run the appliance in it')
   .argument('[action]', 'up, down or status', 'up')
-  .action(async (action: string) => {
+  .option('--detach', 'with up: leave the lab running in the background and return')
+  .action(async (action: string, opts: { detach?: boolean }) => {
     if (action !== 'up' && action !== 'down' && action !== 'status') {
       process.stderr.write(`turtle6 lab: expected up, down or status, found ${JSON.stringify(action)}\n`);
       process.exitCode = 1;
       return;
     }
     const { runLab } = await importSibling<LabModule>('lab');
-    await runLab(action);
+    await runLab(action, opts.detach === undefined ? {} : { detach: opts.detach });
   });
 
 await program.parseAsync(process.argv);

@@ -241,9 +241,12 @@ export class Lane {
       return this.drop(port, C.reject_route);
     }
 
-    // Forward.
+    // Forward. What the appliance's own kernel sends through the host TUN is the router's
+    // own traffic: it leaves with the hop limit the kernel chose (RFC 8200 §3 decrements
+    // only at forwarding nodes).
     if (isUnspecified(b, src)) return this.drop(port, C.bad_source);
-    if (b[ip + IP6_OFF_HOP_LIMIT]! <= 1) {
+    const fromHost = ports.isHost(port);
+    if (!fromHost && b[ip + IP6_OFF_HOP_LIMIT]! <= 1) {
       this.sendError(ICMP6.TIME_EXCEEDED, 0, 0, ip, ipLen, port);
       return this.drop(port, C.hop_limit_exceeded);
     }
@@ -253,7 +256,7 @@ export class Lane {
       return this.drop(port, C.port_down);
     }
     // RFC 4007 §9: a link-local source must not leave its link; code 2 (RFC 4443 §3.1).
-    if (egress !== port && isLinkLocal(b, src)) {
+    if (egress !== port && isLinkLocal(b, src) && !fromHost) {
       this.sendError(ICMP6.DST_UNREACH, 2, 0, ip, ipLen, port);
       return this.drop(port, C.scope);
     }
@@ -265,7 +268,7 @@ export class Lane {
       this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu, ip, ipLen, port);
       return this.drop(port, C.too_big);
     }
-    b[ip + IP6_OFF_HOP_LIMIT]!--;
+    if (!fromHost) b[ip + IP6_OFF_HOP_LIMIT]!--;
     if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh), true);
     else this.output(ip, ipLen, port, egress, b, dst, true);
   }

@@ -6,7 +6,7 @@
  *
  * Entry layout (PORT_ENTRY_BYTES each, entry i at i * PORT_ENTRY_BYTES):
  *   0  u8  kind (0 none, 1 tap, 2 tun)
- *   1  u8  flags (bit 0: up)
+ *   1  u8  flags (bit 0: up; bit 1: host port, the TUN to the appliance's own kernel stack)
  *   2  u16 mtu (little endian)
  *   4  6B  MAC (tap)
  *  16  16B link-local address
@@ -31,6 +31,8 @@ export interface PortEntry {
   readonly port: number;
   readonly kind: 'tap' | 'tun';
   readonly up: boolean;
+  /** The host TUN (t6host): packets from it are the router's own, not forwarded ones. */
+  readonly host?: boolean;
   readonly mtu: number;
   readonly mac: Uint8Array | null;
   readonly linkLocal: Uint8Array;
@@ -43,7 +45,7 @@ export function encodePortTable(entries: readonly PortEntry[], dst: Uint8Array):
     if (e.port < 0 || e.port >= MAX_PORTS) throw new RangeError(`port ${e.port} out of range`);
     const o = e.port * PORT_ENTRY_BYTES;
     dst[o + OFF_KIND] = e.kind === 'tap' ? PORT_KIND_TAP : PORT_KIND_TUN;
-    dst[o + OFF_FLAGS] = e.up ? 1 : 0;
+    dst[o + OFF_FLAGS] = (e.up ? 1 : 0) | (e.host ? 2 : 0);
     dst[o + OFF_MTU] = e.mtu & 0xff;
     dst[o + OFF_MTU + 1] = e.mtu >> 8;
     if (e.mac) dst.set(e.mac, o + OFF_MAC);
@@ -67,6 +69,9 @@ export class PortTableView {
   }
   isUp(port: number): boolean {
     return (this.bytes[this.base + port * PORT_ENTRY_BYTES + OFF_FLAGS]! & 1) === 1;
+  }
+  isHost(port: number): boolean {
+    return (this.bytes[this.base + port * PORT_ENTRY_BYTES + OFF_FLAGS]! & 2) === 2;
   }
   mtu(port: number): number {
     const o = this.base + port * PORT_ENTRY_BYTES + OFF_MTU;
