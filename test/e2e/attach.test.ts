@@ -36,7 +36,6 @@ test('attach: hosts behind kernel interfaces get SLAAC, a default router, and pi
   vethPair(r, h1, va, ha);
   vethPair(r, h2, vb, hb);
 
-  // io pinned to syscall while the io_uring engine is being repaired.
   const router = await startRouter(
     bed,
     r,
@@ -52,7 +51,7 @@ interfaces:
     addresses: [2001:db8:2::1/64]
     attach: ${vb}
     ra: { maxInterval: 4 }
-dataplane: { lanes: 1, io: syscall, hostInterface: false }
+dataplane: { lanes: 1, hostInterface: false }
 metrics: { listen: "" }
 `,
   );

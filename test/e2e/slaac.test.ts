@@ -31,8 +31,7 @@ async function routerMac(router: RunningRouter, ifname: string): Promise<Uint8Ar
 test('hosts form EUI-64 addresses from the advertised prefix; rdisc6 shows every RA option', async (t) => {
   const bed = new TestBed('slaac');
   t.after(() => bed.cleanup());
-  // io pinned to syscall while the io_uring engine is being repaired.
-  const { h1, h2, if1, if2, a1, a2, router } = await twoHosts(bed, { rdnss: true, io: 'syscall' });
+  const { h1, h2, if1, if2, a1, a2, router } = await twoHosts(bed, { rdnss: true });
 
   // RFC 4862 §5.5.3(d) with RFC 4291 Appendix A: prefix ‖ modified EUI-64 of the host's MAC.
   for (const [ns, ifname, address, prefix] of [
@@ -112,7 +111,7 @@ interfaces:
     addresses: [2001:db8:7::1/64]
     netns: ${h.name}
     ra: {}
-dataplane: { lanes: 1, io: syscall, hostInterface: false }
+dataplane: { lanes: 1, hostInterface: false }
 metrics: { listen: "" }
 `,
   );
