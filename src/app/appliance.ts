@@ -22,6 +22,7 @@ import { reloadParticipants, stackInterface, staticRoutes } from './reload-parti
 import { registerDataplaneMetrics } from './dataplane-metrics.js';
 import { registerShowCommands } from './show.js';
 import { registerTraceCommand } from './trace-command.js';
+import { HostPort } from './host-port.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -38,6 +39,7 @@ export class Appliance {
   private lanes!: LaneSet;
   stack!: Stack;
   private readonly echo = new EchoResponder();
+  private host: HostPort | null = null;
   private metricsServer: MetricsServer | null = null;
   private control: ControlServer | null = null;
   readonly metrics = new Metrics();
@@ -89,12 +91,18 @@ export class Appliance {
       setMtu(dev.name, iface.mtu);
       dev.fds.forEach((fd, lane) => this.lanes.addQueue(lane, port, fd));
     });
+    if (dp.hostInterface) {
+      // One queue, on lane 0: the lane the control plane injects through.
+      this.host = HostPort.open(this.ports.length);
+      this.lanes.addQueue(0, this.host.port, this.host.dev.fds[0]!);
+    }
 
     this.stack = new Stack({
       clock: new SystemClock(),
       rng: mathRng,
       datapath: this.lanes,
       log: moduleLogger(this.root, 'stack'),
+      ...(this.host ? { hostPort: this.host.port } : {}),
       nd: {
         reachableTimeMs: cfg.nd.reachableTime,
         retransTimerMs: cfg.nd.retransTimer,
@@ -105,6 +113,10 @@ export class Appliance {
       },
     });
     for (const { cfg: iface, port } of this.ports) this.stack.addInterface(stackInterface(iface, port));
+    if (this.host) {
+      const mtu = Math.max(...cfg.interfaces.map((i) => i.mtu));
+      this.stack.addInterface({ name: this.host.dev.name, port: this.host.port, kind: 'tun', mac: null, mtu, addresses: [], ra: null });
+    }
     for (const r of staticRoutes(cfg)) this.stack.addRoute(r);
 
     this.stack.publishTables();
@@ -126,6 +138,14 @@ export class Appliance {
       }
     }
 
+    if (this.host) {
+      const host = this.host;
+      host.bringUp();
+      const sync = () => host.syncAddresses(this.stack.routerAddresses());
+      sync();
+      this.stack.interfaces.on('address-added', sync);
+      this.stack.interfaces.on('address-removed', sync);
+    }
     this.stack.start();
     this.echo.start(this.stack.api('echo'), { enabled: true });
     registerDataplaneMetrics(this.metrics, this.lanes, this.stack, () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port })));
@@ -205,6 +225,7 @@ export class Appliance {
       }
       closeTunTap(dev);
     }
+    this.host?.close();
     this.log.info({}, 'turtle6 stopped');
   }
 }

@@ -202,10 +202,16 @@ export class Stack {
       up: iface.up,
       mtu: iface.mtu,
       mac: iface.mac,
+      host: iface.port === this.opts.hostPort,
       linkLocal: iface.linkLocal(),
       errorSource: iface.globalAddress() ?? this.anyGlobalAddress() ?? iface.linkLocal(),
     }));
     this.opts.datapath.publishPorts(entries);
+  }
+
+  /** The router's configured global addresses, on every port. */
+  routerAddresses(): Uint8Array[] {
+    return this.interfaces.all().flatMap((i) => i.addresses.filter((a) => a.origin !== 'link-local').map((a) => a.addr));
   }
 
   private anyGlobalAddress(): Uint8Array | null {
