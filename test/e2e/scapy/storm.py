@@ -214,6 +214,7 @@ def crafted(a):
     # Checksums: a wrong one, and UDP's zero checksum, which IPv6 forbids (RFC 8200 §8.1) but
     # only the destination checks.
     add(v6(ipv6(h1, rtr, NH_ICMPV6, echo(h1, rtr, 9, cksum=0x1234))), 'punted', 'bad_checksum')
+    add(v6(ipv6(hll, rll, NH_ICMPV6, echo(hll, rll, 9, cksum=0x1234))), 'punted', 'bad_checksum')  # to its link-local address
     udp_bad = upper_bytes(UDP(sport=40000, dport=9, chksum=0x1234) / Raw(b'storm'), h1, rtr)
     add(v6(ipv6(h1, rtr, NH_UDP, udp_bad)), 'punted', 'bad_checksum')
     udp_zero = bytearray(upper_bytes(UDP(sport=40000, dport=9) / Raw(b'storm'), h1, rtr))
