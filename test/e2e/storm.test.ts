@@ -65,7 +65,25 @@ function tapStats(h: Netns, ifname: string): { txPackets: number; txDropped: num
   return { txPackets: link!.stats64.tx.packets, txDropped: link!.stats64.tx.dropped };
 }
 
-function runStorm(h1: Netns, phase: 'crafted' | 'fuzz', args: string[]): StormReport {
+/** storm.py's addressing for port `if1` of the twoHosts topology, host h1 at a1, h2 at a2. */
+async function stormArgs(router: RunningRouter, h1: Netns, if1: string, a1: string, a2: string): Promise<string[]> {
+  const ifaces = (await router.ctl(['show', 'interfaces'])) as Array<{ name: string; mac: string }>;
+  const routerMac = parseMac(ifaces.find((i) => i.name === if1)!.mac)!;
+  const [link] = JSON.parse(h1.runOk('ip', ['-j', 'link', 'show', 'dev', if1])) as Array<{ address: string }>;
+  const hostMac = parseMac(link!.address)!;
+  return [
+    '--iface', if1,
+    '--router-mac', formatMac(routerMac),
+    '--host-mac', formatMac(hostMac),
+    '--router-addr', '2001:db8:1::1',
+    '--router-ll', formatIpv6(linkLocalFromMac(routerMac)),
+    '--host-ll', formatIpv6(linkLocalFromMac(hostMac)),
+    '--src', a1,
+    '--dst', a2,
+  ];
+}
+
+function runStorm(h1: Netns, phase: 'crafted' | 'fuzz' | 'dstopts', args: string[]): StormReport {
   const r = h1.run('/usr/bin/python3', [STORM, phase, ...args]);
   assert.equal(r.code, 0, `storm.py ${phase} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout) as StormReport;
@@ -84,20 +102,7 @@ for (const [lanes, io] of [
     const warm = ping(h1, a2);
     assert.equal(warm.code, 0, warm.out);
 
-    const ifaces = (await router.ctl(['show', 'interfaces'])) as Array<{ name: string; mac: string }>;
-    const routerMac = parseMac(ifaces.find((i) => i.name === if1)!.mac)!;
-    const [link] = JSON.parse(h1.runOk('ip', ['-j', 'link', 'show', 'dev', if1])) as Array<{ address: string }>;
-    const hostMac = parseMac(link!.address)!;
-    const args = [
-      '--iface', if1,
-      '--router-mac', formatMac(routerMac),
-      '--host-mac', formatMac(hostMac),
-      '--router-addr', '2001:db8:1::1',
-      '--router-ll', formatIpv6(linkLocalFromMac(routerMac)),
-      '--host-ll', formatIpv6(linkLocalFromMac(hostMac)),
-      '--src', a1,
-      '--dst', a2,
-    ];
+    const args = await stormArgs(router, h1, if1, a1, a2);
 
     // Phase 1: hand-made malformations, each with the fate the RFCs give it.
     const before = await waitForBalancedBooks(router, if1);
@@ -160,3 +165,30 @@ for (const [lanes, io] of [
     assert.equal(back.code, 0, back.out);
   });
 }
+
+test('Destination Options for the router: unknown options are handled by their action bits (RFC 8200 §4.2)', async (t) => {
+  const bed = new TestBed('dstopt');
+  t.after(() => bed.cleanup());
+  const { h1, if1, a1, a2, router } = await twoHosts(bed);
+  // The router learns h1's address first, so no reply waits on neighbour resolution.
+  const warm = ping(h1, '2001:db8:1::1');
+  assert.equal(warm.code, 0, warm.out);
+  const capture = bed.spawnIn(h1, 'tcpdump', ['-i', if1, '-n', '-l', '-U', '--immediate-mode', 'icmp6 and ip6 src 2001:db8:1::1']);
+  let captured = '';
+  let listening = false;
+  capture.stdout?.on('data', (d: Buffer) => (captured += d.toString()));
+  capture.stderr?.on('data', (d: Buffer) => (listening ||= d.toString().includes('listening on')));
+  await pollUntil('tcpdump to listen', () => listening);
+
+  // Sequence numbers are the option types: 0x5e (01), 0x9e (10), 0xde (11), then 0x1e (00).
+  runStorm(h1, 'dstopts', await stormArgs(router, h1, if1, a1, a2));
+  const replied = (seq: number) => new RegExp(`echo reply, id \\d+, seq ${seq}\\b`).test(captured);
+  // 00: skip the option and process the packet; its reply comes after any the others earned.
+  await pollUntil('the echo reply to the request with a skippable option', () => replied(0x1e), 5000);
+  for (const seq of [0x5e, 0x9e, 0xde]) {
+    assert.ok(!replied(seq), `turtle6 answered an Echo Request whose Destination Options hold option 0x${seq.toString(16)}, which RFC 8200 §4.2 says to discard:\n${captured}`);
+  }
+  // 10 and 11 (to a unicast destination): Parameter Problem code 2 pointing at the option type,
+  // octet 42 (40-byte header + Next Header + Hdr Ext Len).
+  await pollUntil('two Parameter Problems (unrecognized option, octet 42)', () => (captured.match(/parameter problem.*option.*42/gi) ?? []).length === 2, 5000);
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A malformed-packet storm at a turtle6 TAP port, sent from the host on that port.
 
-Two phases, chosen on the command line:
+Three phases, chosen on the command line:
 
   crafted  Hand-made malformations, each labelled with the fate the RFCs give it at the
            router: the lane's counter (a drop reason, `forwarded` or `punted`) and, for a
@@ -10,6 +10,7 @@ Two phases, chosen on the command line:
            with turtle6's counters one for one.
   fuzz     N seeded random mutations of a valid Echo Request; their fates are not
            predicted, only that every one of them is counted somewhere.
+  dstopts  Echo Requests to the router with an unknown Destination Option of each action.
 
 Every frame has an explicit Ethernet header (PEERS.md) and goes out of a raw AF_PACKET
 socket, so nothing in the host's stack rewrites it. The report is one JSON object on stdout.
@@ -229,6 +230,18 @@ def crafted(a):
     return frames
 
 
+def destination_options(a):
+    """Echo Requests to the router behind a Destination Options header holding one unknown
+    option of each action (RFC 8200 §4.2: 00 skip, 01 discard, 10 and 11 discard and send
+    Parameter Problem code 2). Sequence number = option type; the skippable one goes last."""
+    frames = []
+    for otype in (0x5E, 0x9E, 0xDE, 0x1E):
+        upper = echo(a.src, a.router_addr, otype)
+        packet = ipv6(a.src, a.router_addr, NH_DSTOPTS, options_header(NH_ICMPV6, bytes([otype, 4, 0, 0, 0, 0])) + upper)
+        frames.append((eth(a.router_mac, a.host_mac, ETH_P_IPV6, packet), 'punted', None))
+    return frames
+
+
 def fuzzed(a, count, seed):
     """`count` random mutations of a valid Echo Request from h1 to h2, from a seeded generator."""
     rng = random.Random(seed)
@@ -283,7 +296,7 @@ def wait_for_queue_room(iface, taken_at_start, sent):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('phase', choices=['crafted', 'fuzz'])
+    p.add_argument('phase', choices=['crafted', 'fuzz', 'dstopts'])
     p.add_argument('--iface', required=True)
     p.add_argument('--router-mac', required=True)
     p.add_argument('--host-mac', required=True)
@@ -296,7 +309,8 @@ def main():
     p.add_argument('--seed', type=int, default=42)
     a = p.parse_args()
 
-    frames = crafted(a) if a.phase == 'crafted' else fuzzed(a, a.count, a.seed)
+    phases = {'crafted': lambda: crafted(a), 'fuzz': lambda: fuzzed(a, a.count, a.seed), 'dstopts': lambda: destination_options(a)}
+    frames = phases[a.phase]()
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((a.iface, 0))
     lane, control, refused = Counter(), Counter(), Counter()
