@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { requireCommand, run, TestBed } from '../helpers/netns.js';
-import { twoHosts } from './topology.js';
+import { ping, twoHosts } from './topology.js';
 import { TURTLE6CTL } from '../helpers/router.js';
 
 requireCommand('tshark', 'tshark');
@@ -16,6 +16,9 @@ test('trace 10 pings: records with verdicts and stages, and a pcap tshark reads'
   t.after(() => bed.cleanup());
   const { h1, a2, router, if1 } = await twoHosts(bed);
   const pcap = join(router.dir, 'trace.pcap');
+  // One ping first, so the router knows h2's MAC and the traced ones are forwarded, not
+  // held for neighbour resolution.
+  assert.equal(ping(h1, a2).code, 0);
   // Arm first, then ping: the trace waits for its 10 packets.
   const traced = router.ctl(['trace', '10'], { if: if1, proto: 'icmpv6', dst: '2001:db8:2::/64', pcap, timeout: 20 });
   const pinger = bed.spawnIn(h1, 'ping', ['-6', '-n', '-c', '15', '-i', '0.1', a2]);
