@@ -11,7 +11,7 @@ import { parseMac, formatMac } from '../lib/addr.js';
 import type { Config, InterfaceConfig } from '../config/schema.js';
 import { formatConfigError, loadConfigFile } from '../config/load.js';
 import { renderReloadReport, runReload, type ReloadReport } from '../config/reload.js';
-import { createRootLogger, moduleLogger, type Logger } from '../observability/log.js';
+import { createRootLogger, moduleLogger, RateLimitedLog, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
 import { LaneSet } from '../dataplane/lanes.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
@@ -44,9 +44,11 @@ export class Appliance {
   private control: ControlServer | null = null;
   readonly metrics = new Metrics();
   private readonly log: Logger;
+  private readonly limitedLog: RateLimitedLog;
 
   private constructor(private config: Config, readonly root: Logger, private readonly configPath: string) {
     this.log = moduleLogger(root, 'appliance');
+    this.limitedLog = new RateLimitedLog(moduleLogger(root, 'stack'), config.log.ratePerKind, new SystemClock());
   }
 
   static async start(config: Config, root: Logger, configPath: string): Promise<Appliance> {
@@ -102,6 +104,7 @@ export class Appliance {
       rng: mathRng,
       datapath: this.lanes,
       log: moduleLogger(this.root, 'stack'),
+      limited: (kind) => this.limitedLog.limited(kind),
       ...(this.host ? { hostPort: this.host.port } : {}),
       nd: {
         reachableTimeMs: cfg.nd.reachableTime,
@@ -196,6 +199,7 @@ export class Appliance {
       stack: this.stack,
       root: this.root,
       setIcmpLimits: (rate, burst) => this.lanes.setIcmpLimits(rate, burst),
+      setLogRate: (rate) => this.limitedLog.reconfigure(rate),
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
       restartMetrics: (listen) => this.restartMetrics(listen),
     });

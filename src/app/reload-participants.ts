@@ -18,6 +18,8 @@ import { setMtu } from '../io/tuntap.js';
 
 export interface ReloadTarget {
   readonly stack: Stack;
+  /** Sets the per-kind log rate limit in place. */
+  setLogRate(ratePerKind: number): void;
   /** Sets the lanes' ICMPv6 error rate limit in place. */
   setIcmpLimits(rate: number, burst: number): void;
   readonly root: Logger;
@@ -166,8 +168,9 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
     name: 'log',
     prepare: async (next, current) => {
       if (isDeepStrictEqual(next.log, current.log)) return null;
-      return inPlace([`log level ${current.log.level} → ${next.log.level}`], () => {
+      return inPlace([`log level ${current.log.level} → ${next.log.level}, ${current.log.ratePerKind} → ${next.log.ratePerKind} lines/s per kind`], () => {
         target.root.level = next.log.level;
+        target.setLogRate(next.log.ratePerKind);
       });
     },
   };

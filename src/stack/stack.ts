@@ -6,6 +6,7 @@
  * plane sends leave through Datapath.inject.
  */
 import type { Clock } from '../lib/clock.js';
+import { TokenBucket } from '../lib/token-bucket.js';
 import type { Rng } from '../lib/rng.js';
 import {
   ALL_NODES,
@@ -14,15 +15,24 @@ import {
   formatIpv6,
   isLinkLocal,
   isMulticast,
-  isUnspecified,
   multicastMac,
   solicitedNodeMulticast,
 } from '../lib/addr.js';
 import { IPPROTO, IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_HOP_LIMIT, IP6_OFF_SRC } from '../wire/ipv6.js';
-import { WALK_OK, WALK_OUT_SIZE, WALK_UPPER_OFFSET, WALK_UPPER_PROTOCOL, walkExtensionHeaders } from '../wire/ext-headers.js';
+import {
+  WALK_OK,
+  WALK_OUT_SIZE,
+  WALK_PARAM_CODE,
+  WALK_PARAM_POINTER,
+  WALK_PARAM_PROBLEM,
+  WALK_UPPER_OFFSET,
+  WALK_UPPER_PROTOCOL,
+  validateDestinationOptions,
+  walkExtensionHeaders,
+} from '../wire/ext-headers.js';
 import { upperLayerChecksum } from '../wire/checksum.js';
 import { decodeNdMessage, type NdMessage } from '../wire/nd.js';
-import { ICMP6, writeIcmpv6Error } from '../wire/icmpv6.js';
+import { ICMP6, mayGenerateErrorAbout, writeIcmpv6Error } from '../wire/icmpv6.js';
 import { InterfaceTable, type RouterInterface } from './interfaces.js';
 import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
 import { RouterAdvertiser, type RaConfig } from './ra.js';
@@ -34,9 +44,14 @@ import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../dataplane/punt.js';
 import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
 import type { PortEntry } from '../dataplane/port-table.js';
 
+/** ICMPv6 errors the control plane may send per second, and its burst (RFC 4443 §2.4(f)). */
+const ERROR_RATE_PER_SECOND = 100;
+const ERROR_BURST = 20;
+
 /** Why the control plane dropped a punted packet; each is a counter (`show counters`, metrics). */
 export const STACK_DROPS = [
   'malformed',
+  'destination_options',
   'bad_checksum',
   'nd_hop_limit',
   'nd_invalid',
@@ -57,6 +72,8 @@ export interface StackOptions {
   readonly rng: Rng;
   readonly datapath: Datapath;
   readonly log: StackLogger;
+  /** Loggers for per-packet events, rate-limited per kind (a flood must not flood the log). */
+  readonly limited?: (kind: string) => StackLogger;
   readonly nd?: NeighborCacheOptions;
   /** Packets for the router that no module wants (TCP, other UDP) go here: the host TUN port. */
   readonly hostPort?: number;
@@ -88,6 +105,7 @@ export class Stack {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
+  private readonly errorBucket: TokenBucket;
   private started = false;
   readonly clock: Clock;
   readonly rng: Rng;
@@ -95,10 +113,12 @@ export class Stack {
   constructor(private readonly opts: StackOptions) {
     this.clock = opts.clock;
     this.rng = opts.rng;
+    this.errorBucket = new TokenBucket(ERROR_RATE_PER_SECOND, ERROR_BURST, opts.clock.now());
     const transport: NdTransport = {
       sendNd: (port, src, dst, dstMac, msg) => this.sendNd(port, src, dst, dstMac, msg),
       sendResolved: (port, dstMac, pkt) => this.sendFrame(port, dstMac, pkt),
-      unreachable: (port, pkt) => this.sendUnreachable(port, pkt),
+      // RFC 4443 §3.1 code 3: address resolution failed for a packet we were forwarding.
+      unreachable: (port, pkt) => this.sendError(port, pkt, ICMP6.DST_UNREACH, 3, 0),
       neighborsChanged: () => this.schedulePublish('neighbors'),
     };
     this.neighbors = new NeighborCache(this.interfaces, transport, opts.clock, opts.rng, opts.nd);
@@ -251,7 +271,7 @@ export class Stack {
 
   private drop(reason: StackDrop, detail?: object): void {
     this.drops[reason]++;
-    if (detail) this.opts.log.debug({ reason, ...detail }, 'control plane dropped a packet');
+    if (detail) (this.opts.limited?.(`stack.drop.${reason}`) ?? this.opts.log).debug({ reason, ...detail }, 'control plane dropped a packet');
   }
 
   handlePunt(pkt: Uint8Array, port: number, flags: number, aux: number): void {
@@ -271,6 +291,14 @@ export class Stack {
     const dst = pkt.slice(IP6_OFF_DST, IP6_OFF_DST + 16);
     const hopLimit = pkt[IP6_OFF_HOP_LIMIT]!;
     if (!this.isForUs(port, dst)) return this.drop('not_for_us');
+    // RFC 8200 §4.2: the destination acts on its Destination Options' unknown-option bits.
+    const options = validateDestinationOptions(pkt, 0, pkt.length, this.ext);
+    if (options === WALK_PARAM_PROBLEM) {
+      this.sendError(port, pkt, ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, this.ext[WALK_PARAM_POINTER]!);
+      return this.drop('destination_options');
+    }
+    // WALK_DISCARD: an option whose action bits say drop silently.
+    if (options !== WALK_OK) return this.drop('destination_options');
     if (proto === IPPROTO.ICMPV6 && upper >= 0) return this.receiveIcmpv6(pkt, port, upper, src, dst, hopLimit);
     if (proto === IPPROTO.UDP && upper >= 0) return this.receiveUdp(pkt, port, upper, src, dst, hopLimit);
     this.toHost(pkt, dst);
@@ -357,16 +385,18 @@ export class Stack {
     if (!this.opts.datapath.inject(port, INJECT_RAW, frame)) this.drop('inject_ring_full');
   }
 
-  /** RFC 4443 §3.1 code 3: address resolution failed for a packet we were forwarding. */
-  private sendUnreachable(port: number, pkt: Uint8Array): void {
+  /** An ICMPv6 error about `pkt`, which arrived on `port`, back to its source (RFC 4443 §2.4). */
+  private sendError(port: number, pkt: Uint8Array, type: number, code: number, param: number): void {
+    if (!mayGenerateErrorAbout(pkt, 0, pkt.length, type, code)) return;
+    // §2.4(f): the control plane's errors are rate-limited like the lanes'.
+    if (!this.errorBucket.take(this.clock.now())) return;
     const src = pkt.subarray(IP6_OFF_SRC, IP6_OFF_SRC + 16);
-    if (isUnspecified(src) || isMulticast(src)) return;
     const iface = this.interfaces.byPort(port);
     const errorSrc = (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
     if (!errorSrc) return;
     const out = new Uint8Array(1280);
-    const len = writeIcmpv6Error(out, 0, ICMP6.DST_UNREACH, 3, 0, errorSrc, 0, pkt, IP6_OFF_SRC, pkt, 0, pkt.length, out.length);
-    this.sendIp(undefined, out.subarray(0, len));
+    const len = writeIcmpv6Error(out, 0, type, code, param, errorSrc, 0, pkt, IP6_OFF_SRC, pkt, 0, pkt.length, out.length);
+    this.sendIp(isLinkLocal(src) ? port : undefined, out.subarray(0, len));
   }
 
   /**

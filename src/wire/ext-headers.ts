@@ -225,6 +225,32 @@ export function validateOptionsTlv(
   return WALK_OK;
 }
 
+/**
+ * Local delivery's share of RFC 8200 §4.2: validates the options of every Destination
+ * Options header of a packet addressed to this node (walkExtensionHeaders only processes
+ * Hop-by-Hop, as every node on the path must). Returns WALK_OK, WALK_DISCARD, or
+ * WALK_PARAM_PROBLEM with the code and pointer in `out`; the caller has already walked the
+ * chain successfully, so lengths are known to fit.
+ */
+export function validateDestinationOptions(bytes: Uint8Array, ipOff: number, packetLen: number, out: Int32Array): number {
+  const end = ipOff + packetLen;
+  let nextHeader = bytes[ipOff + IP6_OFF_NEXT_HEADER]!;
+  let off = ipOff + IPV6_HEADER_LEN;
+  for (let count = 0; isWalkedExtensionHeader(nextHeader) && count < MAX_EXTENSION_HEADERS && off + 2 <= end; count++) {
+    const headerLen = extensionHeaderLength(bytes, nextHeader, off);
+    if (off + headerLen > end) return WALK_TRUNCATED;
+    if (nextHeader === IPPROTO.DSTOPTS) {
+      const verdict = validateOptionsTlv(bytes, ipOff, off + 2, off + headerLen, false, out);
+      if (verdict !== WALK_OK) return verdict;
+    }
+    // A later fragment carries no more headers to process here.
+    if (nextHeader === IPPROTO.FRAGMENT && (((bytes[off + 2]! << 8) | bytes[off + 3]!) & 0xfff8) !== 0) return WALK_OK;
+    nextHeader = bytes[off]!;
+    off += headerLen;
+  }
+  return WALK_OK;
+}
+
 // ---------------------------------------------------------------------------------------
 // Control-plane Repr
 
