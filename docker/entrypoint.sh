@@ -60,11 +60,6 @@ for ifname in $attached; do
     sleep 1
     waited=$((waited + 1))
   done
-  ip link set dev "$ifname" up || die "cannot bring $ifname up"
-  # turtle6 is the only IPv6 node on an attached link; the kernel's own RS, DAD and MLD
-  # would leak onto it. /proc/sys may be read-only (then the kernel's IPv6 stays on there).
-  { echo 1 >"/proc/sys/net/ipv6/conf/$ifname/disable_ipv6"; } 2>/dev/null \
-    || say "could not disable the kernel's IPv6 on $ifname (read-only /proc/sys?); run with --sysctl net.ipv6.conf.$ifname.disable_ipv6=1 to silence it"
   say "$ifname is ready"
 done
 

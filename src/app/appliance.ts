@@ -132,9 +132,16 @@ export class Appliance {
         moveToNetns(dev.name, iface.netns);
         setUp(dev.name, { netns: iface.netns });
       } else if (iface.attach !== null) {
-        // The kernel must stay silent on a glued TAP: turtle6 is the only IPv6 node on it.
+        // turtle6 is the only IPv6 node on an attached link: the kernel must stay silent on
+        // the glued TAP and on the NIC itself (its RS, DAD and MLD would leak onto the link).
         disableKernelIpv6(dev.name);
         setUp(dev.name);
+        setUp(iface.attach);
+        try {
+          disableKernelIpv6(iface.attach);
+        } catch (e) {
+          this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not disable the kernel IPv6 on the attached interface (read-only /proc/sys?)');
+        }
         attachToKernelInterface(dev.name, iface.attach);
       } else {
         setUp(dev.name);

@@ -182,9 +182,7 @@ class Lab {
     out(`namespaces ${NS.r1} ${NS.h1} ${NS.h2} ${NS.r0} created\n`);
     await this.startRouter(state, routers, 'r1', r1Config, detach, signal);
 
-    // The kernel of t6-r0 must stay silent on wan0: r0 owns that link through its glue, and
-    // the kernel's own RS, DAD and MLD messages would otherwise leak onto it.
-    runIp(['netns', 'exec', NS.r0, 'sysctl', '-qw', 'net.ipv6.conf.wan0.disable_ipv6=1']);
+    // r0 attaches to wan0 (now in t6-r0) and keeps the kernel of t6-r0 silent on it.
     this.addNamespace(state, NS.h0);
     out(`namespace ${NS.h0} created\n`);
     await this.startRouter(state, routers, 'r0', r0Config, detach, signal);
