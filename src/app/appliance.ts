@@ -16,13 +16,14 @@ import { Metrics, startMetricsServer, type MetricsServer } from '../observabilit
 import { LaneSet } from '../dataplane/lanes.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
 import { Stack } from '../stack/stack.js';
-import { EchoResponder } from '../protocols/echo/echo.js';
 import { ControlServer, registerConfigCommands } from './control.js';
 import { reloadParticipants, stackInterface, staticRoutes } from './reload-participants.js';
 import { registerDataplaneMetrics } from './dataplane-metrics.js';
 import { registerShowCommands } from './show.js';
 import { registerTraceCommand } from './trace-command.js';
 import { HostPort } from './host-port.js';
+import { ModuleHost } from './module-host.js';
+import { MODULES } from './modules.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -38,7 +39,7 @@ export class Appliance {
   private readonly ports: OpenPort[] = [];
   private lanes!: LaneSet;
   stack!: Stack;
-  private readonly echo = new EchoResponder();
+  private modules: ModuleHost | null = null;
   private host: HostPort | null = null;
   private metricsServer: MetricsServer | null = null;
   private control: ControlServer | null = null;
@@ -157,11 +158,12 @@ export class Appliance {
       this.stack.interfaces.on('address-removed', sync);
     }
     this.stack.start();
-    this.echo.start(this.stack.api('echo'), { enabled: true });
     registerDataplaneMetrics(this.metrics, this.lanes, this.stack, () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port })));
     await this.restartMetrics(cfg.metrics.listen);
     this.control = new ControlServer(cfg.control.socket);
     registerShowCommands(this.control, { stack: this.stack, lanes: this.lanes, ports: () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port, kind: p.cfg.kind, netns: p.cfg.netns, attach: p.cfg.attach })) });
+    this.modules = new ModuleHost(MODULES, this.stack, this.root, this.limitedLog, this.metrics, this.control, cfg.stateDir);
+    await this.modules.startAll(cfg);
     registerConfigCommands(this.control, () => this.config);
     registerTraceCommand(this.control, this.lanes, {
       byName: (name) => {
@@ -210,6 +212,7 @@ export class Appliance {
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
       restartMetrics: (listen) => this.restartMetrics(listen),
     });
+    if (this.modules) participants.push(this.modules.participant());
     const report = await runReload(participants, this.config, loaded.config);
     if (report.ok) {
       this.config = loaded.config;
@@ -221,7 +224,7 @@ export class Appliance {
   }
 
   async stop(): Promise<void> {
-    this.echo.stop();
+    await this.modules?.stopAll();
     this.stack?.stop();
     await this.control?.close();
     await this.metricsServer?.close();

@@ -1,7 +1,10 @@
 /**
  * The one lifecycle every protocol module has (BIRD's protocol interface, FRR's transaction):
- * start on a StackApi → reconfigure (in place, or the module alone restarts) → stop.
- * Modules never import one another; they meet in the stack.
+ * start on a ModuleContext → reconfigure (in place, or the module alone restarts) → stop.
+ * Modules never import one another; they meet in the stack. What they may touch is all in
+ * the context: the StackApi, loggers, metrics, control commands and a state directory. The
+ * context's types are declared here, so this layer imports nothing from the layers above
+ * (config, observability, app), which implement them.
  */
 import type { StackApi } from '../stack/stack-api.js';
 
@@ -12,11 +15,61 @@ export interface ModuleStatus {
   readonly text: string;
 }
 
+type LogMethod = (objOrMsg: object | string, msg?: string) => void;
+
+export interface ModuleLogger {
+  readonly trace: LogMethod;
+  readonly debug: LogMethod;
+  readonly info: LogMethod;
+  readonly warn: LogMethod;
+  readonly error: LogMethod;
+}
+
+export type MetricLabels = Partial<Record<string, string | number>>;
+export type MetricEmit = (labels: MetricLabels, value: number) => void;
+
+/** Prometheus series computed at scrape time (names get the `turtle6_` prefix). */
+export interface ModuleMetrics {
+  gauge(spec: { name: string; help: string; labelNames?: readonly string[] }, collect: (emit: MetricEmit) => void): void;
+  /** `name` ends in `_total`; `collect` emits totals that only grow while the process lives. */
+  counter(spec: { name: string; help: string; labelNames?: readonly string[] }, collect: (emit: MetricEmit) => void): void;
+}
+
+export interface ModuleCommandRequest {
+  readonly command: readonly string[];
+  readonly args?: Record<string, unknown>;
+}
+
+/** `turtle6ctl` commands, e.g. ['show', 'ripng'] or ['clear', 'ripng']. `rest` is the words after the path. */
+export interface ModuleCommands {
+  register(
+    path: string[],
+    handler: (request: ModuleCommandRequest, rest: string[]) => ModuleStatus | Promise<ModuleStatus>,
+    help: string,
+  ): void;
+}
+
+export interface ModuleContext {
+  readonly api: StackApi;
+  /** The module's logger (child with `module: <name>`). */
+  readonly log: ModuleLogger;
+  /** Rate-limited logger for per-packet events of one kind (e.g. `ripng.bad-port`). */
+  limited(kind: string): ModuleLogger;
+  readonly metrics: ModuleMetrics;
+  readonly commands: ModuleCommands;
+  /** A directory of the module's own under the configured state directory (created). */
+  readonly stateDir: string;
+}
+
 export interface ProtocolModule<Config> {
   readonly name: string;
-  start(api: StackApi, config: Config): void;
-  /** Applies `next` in place and returns true, or returns false: the caller restarts the module. */
-  reconfigure(next: Config): boolean;
-  stop(): void;
+  start(ctx: ModuleContext, config: Config): void | Promise<void>;
+  /**
+   * Applies `next` in place and returns true, or returns false: the caller then stops the
+   * module and starts it again with `next` (a restart of this module alone).
+   */
+  reconfigure(next: Config): boolean | Promise<boolean>;
+  /** Stops timers and sockets, persists state, withdraws its routes. */
+  stop(): void | Promise<void>;
   status(): ModuleStatus;
 }

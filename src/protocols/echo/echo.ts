@@ -5,7 +5,7 @@
 import { isMulticast } from '../../lib/addr.js';
 import { ICMP6 } from '../../wire/icmpv6.js';
 import type { StackApi, Unsubscribe } from '../../stack/stack-api.js';
-import type { ModuleStatus, ProtocolModule } from '../module.js';
+import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
 
 export interface EchoConfig {
   readonly enabled: boolean;
@@ -16,13 +16,15 @@ export class EchoResponder implements ProtocolModule<EchoConfig> {
   private api: StackApi | null = null;
   private unsubscribe: Unsubscribe | null = null;
   private enabled = true;
-  requests = 0;
-  replies = 0;
+  private requests = 0;
+  private replies = 0;
 
-  start(api: StackApi, config: EchoConfig): void {
-    this.api = api;
+  start(ctx: ModuleContext, config: EchoConfig): void {
+    this.api = ctx.api;
     this.enabled = config.enabled;
-    this.unsubscribe = api.onIcmpv6(ICMP6.ECHO_REQUEST, (m) => {
+    ctx.metrics.counter({ name: 'echo_requests_total', help: 'ICMPv6 Echo Requests addressed to the router' }, (emit) => emit({}, this.requests));
+    ctx.metrics.counter({ name: 'echo_replies_total', help: 'ICMPv6 Echo Replies the router sent' }, (emit) => emit({}, this.replies));
+    this.unsubscribe = ctx.api.onIcmpv6(ICMP6.ECHO_REQUEST, (m) => {
       this.requests++;
       if (!this.enabled) return;
       // §4.2: the reply's source is the request's destination, unless that was multicast,

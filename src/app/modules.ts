@@ -1,0 +1,23 @@
+/**
+ * The protocol modules the appliance runs, one entry each. A new protocol adds its entry
+ * here (and its config section under src/config/sections/); nothing else in src/app changes.
+ */
+import type { Config } from '../config/schema.js';
+import type { ProtocolModule } from '../protocols/module.js';
+import { EchoResponder, type EchoConfig } from '../protocols/echo/echo.js';
+
+export interface ModuleEntry<C> {
+  readonly name: string;
+  /** The module's config from the whole config, or null when the module is off. */
+  config(config: Config): C | null;
+  create(): ProtocolModule<C>;
+}
+
+function entry<C>(e: ModuleEntry<C>): ModuleEntry<unknown> {
+  return e as unknown as ModuleEntry<unknown>;
+}
+
+export const MODULES: readonly ModuleEntry<unknown>[] = [
+  // The echo responder has no config section: a router answers pings (RFC 4443 §4.1 MUST).
+  entry<EchoConfig>({ name: 'echo', config: () => ({ enabled: true }), create: () => new EchoResponder() }),
+];
