@@ -72,6 +72,11 @@ export interface StackApi {
   /** Adds or replaces this module's route for the prefix (origin is the module's own). */
   addRoute(route: Omit<RibRoute, 'origin'>): void;
   withdrawRoute(prefix: Uint8Array, prefixLen: number): void;
+  /** This module's own routes. */
   routes(): readonly RibRoute[];
+  /** The best route of every prefix, whatever its origin (for redistribution). */
+  bestRoutes(): readonly RibRoute[];
+  /** Called when the best route of a prefix changes (added, replaced or withdrawn: best undefined). */
+  onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe;
   readonly origin: RouteOrigin;
 }

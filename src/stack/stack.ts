@@ -520,4 +520,10 @@ class ModuleApi implements StackApi {
   routes(): readonly RibRoute[] {
     return this.stack.rib.all().filter((r) => r.origin === this.origin);
   }
+  bestRoutes(): readonly RibRoute[] {
+    return this.stack.rib.bestRoutes();
+  }
+  onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe {
+    return this.stack.rib.subscribe((ev) => fn(ev.prefix, ev.prefixLen, ev.best));
+  }
 }
