@@ -44,7 +44,7 @@ export const DROPS = [
   { name: 'bad_destination', help: 'Loopback or unspecified destination' },
   { name: 'hop_limit_exceeded', help: 'Hop limit ran out (RFC 8200 §3; ICMPv6 Time Exceeded)' },
   { name: 'no_route', help: 'No FIB match (ICMPv6 Destination Unreachable code 0)' },
-  { name: 'reject_route', help: 'Matched a reject route (ICMPv6 Destination Unreachable code 5)' },
+  { name: 'reject_route', help: 'Matched a reject route (ICMPv6 Destination Unreachable code 6)' },
   { name: 'blackhole', help: 'Matched a blackhole route' },
   { name: 'scope', help: 'Link-local source or destination would leave its link (RFC 4007 §9)' },
   { name: 'too_big', help: 'Larger than the egress MTU (ICMPv6 Packet Too Big)' },

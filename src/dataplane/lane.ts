@@ -40,7 +40,7 @@ import {
   WALK_ROUTER_ALERT,
   walkExtensionHeaders,
 } from '../wire/ext-headers.js';
-import { ICMP6, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
+import { DST_UNREACH_CODE, ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
 import {
@@ -96,6 +96,8 @@ export class Lane {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private readonly icmpBucket: TokenBucket;
   private now = 0;
+  /** The frame being processed came as a link-layer multicast or broadcast (RFC 4443 §2.4(e.4, e.5)). */
+  private linkMulticast = false;
   // Packet trace (trace.ts): armed per batch; one branch per frame while off.
   private tracing = false;
   private traceEntry = -1;
@@ -189,10 +191,12 @@ export class Lane {
     // also sees other stations' unicast frames.
     let ip = frame;
     let ipLen = frameLen;
+    this.linkMulticast = false;
     if (ports.kind(port) === PORT_KIND_TAP) {
       if (frameLen < ETH_HEADER_LEN) return this.drop(port, C.runt);
       if (b[frame + 12] !== 0x86 || b[frame + 13] !== 0xdd) return this.drop(port, C.not_ipv6);
       if ((b[frame]! & 1) === 0 && !this.isPortMac(frame, port)) return this.drop(port, C.other_host);
+      this.linkMulticast = (b[frame]! & 1) === 1;
       ip += ETH_HEADER_LEN;
       ipLen -= ETH_HEADER_LEN;
     }
@@ -236,8 +240,8 @@ export class Lane {
     if (routerAlert) return this.punt(ip, ipLen, port, PUNT_ROUTER_ALERT, NO_SLOT);
     if (kind === NH_BLACKHOLE) return this.drop(port, C.blackhole);
     if (kind === NH_REJECT) {
-      // RFC 4443 §3.1 code 5: reject route to destination.
-      this.sendError(ICMP6.DST_UNREACH, 5, 0, ip, ipLen, port);
+      // RFC 4443 §3.1 code 6: reject route to destination.
+      this.sendError(ICMP6.DST_UNREACH, DST_UNREACH_CODE.REJECT_ROUTE, 0, ip, ipLen, port);
       return this.drop(port, C.reject_route);
     }
 
@@ -402,6 +406,11 @@ export class Lane {
   private sendError(type: number, code: number, param: number, ip: number, ipLen: number, port: number): void {
     const b = this.b;
     if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.drop(port, C.icmp_not_allowed);
+    // §2.4(e.4, e.5): nor about a packet sent as a link-layer multicast or broadcast, with
+    // e.3's exceptions: Packet Too Big, and Parameter Problem code 2 for an option of type 10xxxxxx.
+    if (this.linkMulticast && type !== ICMP6.PACKET_TOO_BIG && !(type === ICMP6.PARAM_PROBLEM && code === PARAM_PROBLEM_CODE.UNRECOGNIZED_OPTION && b[ip + param]! >> 6 === 2)) {
+      return this.drop(port, C.icmp_not_allowed);
+    }
     if (!this.icmpBucket.take(this.now)) return this.drop(port, C.icmp_rate_limited);
     const slot = this.pool.alloc();
     if (slot < 0) return this.dropOriginated(port);
