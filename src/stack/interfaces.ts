@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { equalAddress, isLinkLocal, linkLocalFromMac, maskAddress, prefixMatch, type Prefix } from '../lib/addr.js';
+import { MAX_PORTS } from '../dataplane/counters.js';
 
 /**
  * `tentative` until Duplicate Address Detection finishes (RFC 4862 §5.4): a tentative address
@@ -38,7 +39,8 @@ export interface InterfaceConfig {
   readonly linkLocalState?: AddressState;
 }
 
-export const MAX_PORTS = 64;
+/** One router port per lane port slot (src/dataplane/counters.ts sizes the tables). */
+export { MAX_PORTS };
 /** RFC 8200 §5: every IPv6 link carries at least 1280 octets; 1500 is Ethernet's (RFC 2464 §2). */
 export const MIN_IPV6_MTU = 1280;
 export const DEFAULT_MTU = 1500;
