@@ -1,0 +1,304 @@
+/**
+ * The stack core over a recording Datapath (fake-datapath.ts), on a ManualClock and a
+ * SeededRng: what it publishes to the lanes, how it answers punted packets, and what it
+ * injects. Input packets are built with the wire codecs; output is decoded with them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatIpv6, linkLocalFromMac, multicastMac, solicitedNodeMulticast, UNSPECIFIED } from '../../src/lib/addr.js';
+import { ManualClock } from '../../src/lib/clock.js';
+import { SeededRng } from '../../src/lib/rng.js';
+import { Stack, type StackLogger } from '../../src/stack/stack.js';
+import { EchoResponder } from '../../src/protocols/echo/echo.js';
+import type { ReceivedUdp, StackApi } from '../../src/stack/stack-api.js';
+import type { MetricLabels, ModuleContext, ModuleLogger } from '../../src/protocols/module.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE } from '../../src/dataplane/punt.js';
+import { NH_CONNECTED, NH_GATEWAY, NH_LOCAL, type FibView } from '../../src/shm/fib.js';
+import { NBR_REACHABLE, NBR_STALE } from '../../src/shm/neighbors.js';
+import { decodeEthernetHeader, ETH_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { decodeIpv6Header, encodeIpv6Header, IPPROTO, IPV6_HEADER_LEN, type Ipv6Header } from '../../src/wire/ipv6.js';
+import { verifyIcmpv6Checksum } from '../../src/wire/icmpv6.js';
+import { decodeIcmpv6Message, encodeIcmpv6Message, icmpv6MessageLength, type AnyIcmpv6Message } from '../../src/wire/icmpv6-message.js';
+import { encodeUdpDatagram } from '../../src/wire/udp.js';
+import { FakeDatapath, type Injected } from './fake-datapath.js';
+import { HOST, HOST_MAC, HOST_MAC_2, ROUTER_GLOBAL, ROUTER_MAC, ip } from './fixtures.js';
+
+const ROUTER_LL = linkLocalFromMac(ROUTER_MAC);
+const HOST_2 = ip('2001:db8:1::77');
+const FAR = ip('2001:db8:2::5');
+const HOST_PORT = 7;
+
+const quietLog: StackLogger = { info() {}, warn() {}, debug() {} };
+const quietModuleLog: ModuleLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/** A ModuleContext around `api` whose metrics can be read back by name. */
+function moduleContext(api: StackApi): { ctx: ModuleContext; metric(name: string): number } {
+  const collectors = new Map<string, (emit: (labels: MetricLabels, value: number) => void) => void>();
+  const register = (spec: { name: string }, collect: (emit: (labels: MetricLabels, value: number) => void) => void) => void collectors.set(spec.name, collect);
+  const ctx: ModuleContext = {
+    api,
+    log: quietModuleLog,
+    limited: () => quietModuleLog,
+    metrics: { gauge: register, counter: register },
+    commands: { register() {} },
+    stateDir: '',
+  };
+  const metric = (name: string) => {
+    let total = 0;
+    const collect = collectors.get(name);
+    if (collect === undefined) throw new Error(`no metric ${name} registered`);
+    collect((_labels, value) => (total += value));
+    return total;
+  };
+  return { ctx, metric };
+}
+
+function setup(opts: { hostPort?: number } = {}) {
+  const clock = new ManualClock(0);
+  const datapath = new FakeDatapath();
+  const stack = new Stack({ clock, rng: new SeededRng(42), datapath, log: quietLog, ...(opts.hostPort === undefined ? {} : { hostPort: opts.hostPort }) });
+  stack.addInterface({ name: 'lan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses: [{ addr: ROUTER_GLOBAL, prefixLen: 64 }], ra: null });
+  stack.publishTables();
+  return { clock, datapath, stack };
+}
+
+/** Lets the stack's coalesced (microtask) publishes run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function ipv6(src: Uint8Array, dst: Uint8Array, nextHeader: number, hopLimit: number, upper: Uint8Array): Uint8Array {
+  const pkt = new Uint8Array(IPV6_HEADER_LEN + upper.length);
+  encodeIpv6Header({ trafficClass: 0, flowLabel: 0, payloadLength: upper.length, nextHeader, hopLimit, src, dst }, pkt, 0);
+  pkt.set(upper, IPV6_HEADER_LEN);
+  return pkt;
+}
+
+function icmpv6(src: Uint8Array, dst: Uint8Array, hopLimit: number, msg: AnyIcmpv6Message): Uint8Array {
+  const upper = new Uint8Array(icmpv6MessageLength(msg));
+  encodeIcmpv6Message(msg, src, dst, upper, 0);
+  return ipv6(src, dst, IPPROTO.ICMPV6, hopLimit, upper);
+}
+
+function udp(src: Uint8Array, dst: Uint8Array, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  const upper = new Uint8Array(8 + payload.length);
+  encodeUdpDatagram({ srcPort, dstPort, payload }, src, dst, upper, 0);
+  return ipv6(src, dst, IPPROTO.UDP, 64, upper);
+}
+
+interface SentPacket {
+  readonly ethDst: Uint8Array | null;
+  readonly ethSrc: Uint8Array | null;
+  readonly ip: Ipv6Header;
+  readonly packet: Uint8Array;
+}
+
+/** Splits an injected frame (INJECT_RAW on the TAP: Ethernet; INJECT_ROUTE: bare IPv6). */
+function sent(i: Injected): SentPacket {
+  let off = 0;
+  let ethDst: Uint8Array | null = null;
+  let ethSrc: Uint8Array | null = null;
+  if (i.flags === INJECT_RAW) {
+    const eth = decodeEthernetHeader(i.data, 0);
+    assert.ok(eth.ok);
+    assert.equal(eth.value.etherType, 0x86dd);
+    [ethDst, ethSrc, off] = [eth.value.dst, eth.value.src, ETH_HEADER_LEN];
+  }
+  const h = decodeIpv6Header(i.data, off);
+  assert.ok(h.ok);
+  assert.equal(h.value.payloadLength, i.data.length - off - IPV6_HEADER_LEN);
+  return { ethDst, ethSrc, ip: h.value, packet: i.data.subarray(off) };
+}
+
+/** The ICMPv6 message of a sent packet, its checksum verified. */
+function icmpOf(p: SentPacket): AnyIcmpv6Message {
+  assert.equal(p.ip.nextHeader, IPPROTO.ICMPV6);
+  assert.ok(verifyIcmpv6Checksum(p.packet, 0, IPV6_HEADER_LEN, p.packet.length - IPV6_HEADER_LEN), 'ICMPv6 checksum');
+  const m = decodeIcmpv6Message(p.packet, IPV6_HEADER_LEN);
+  assert.ok(m.ok, 'the ICMPv6 message decodes');
+  return m.value;
+}
+
+function only<T>(list: readonly T[]): T {
+  assert.equal(list.length, 1, `expected exactly one, got ${list.length}`);
+  return list[0]!;
+}
+
+/** What the lane would do with `addr`: kind/port/mtu of the FIB nexthop, or null. */
+function route(view: FibView, addr: Uint8Array): { kind: number; port: number; mtu: number } | null {
+  const nh = view.lookup(addr, 0);
+  return nh < 0 ? null : { kind: view.nexthopKind(nh), port: view.nexthopPort(nh), mtu: view.nexthopMtu(nh) };
+}
+
+test('publishTables publishes the port, the FIB (connected, local and static routes) and the neighbour table', async () => {
+  const clock = new ManualClock(0);
+  const datapath = new FakeDatapath();
+  const stack = new Stack({ clock, rng: new SeededRng(42), datapath, log: quietLog });
+  stack.addInterface({ name: 'lan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses: [{ addr: ROUTER_GLOBAL, prefixLen: 64 }], ra: null });
+  stack.addRoute({ prefix: ip('2001:db8:100::'), prefixLen: 48, origin: 'static', preference: 10, metric: 0, kind: 'unicast', nexthops: [{ port: 0, gateway: ip('fe80::2') }] });
+  assert.deepEqual([datapath.fibs.length, datapath.portTables.length, datapath.neighborTables.length], [0, 0, 0], 'nothing before publishTables');
+  stack.publishTables();
+
+  assert.deepEqual(datapath.lastPorts(), [
+    { port: 0, kind: 'tap', up: true, mtu: 1500, mac: ROUTER_MAC, host: false, linkLocal: ROUTER_LL, errorSource: ROUTER_GLOBAL },
+  ]);
+  const fib = datapath.lastFib();
+  const described = fib.routes.map((r) => {
+    const nh = fib.nexthops[r.nexthop]!;
+    return `${formatIpv6(r.prefix)}/${r.len} kind=${nh.kind} port=${nh.port} mtu=${nh.mtu ?? 0} gw=${nh.gateway ? formatIpv6(nh.gateway) : '-'}`;
+  });
+  assert.deepEqual(described.sort(), [
+    `2001:db8:100::/48 kind=${NH_GATEWAY} port=0 mtu=1500 gw=fe80::2`,
+    `2001:db8:1::/64 kind=${NH_CONNECTED} port=0 mtu=1500 gw=-`,
+    `2001:db8:1::1/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
+    `${formatIpv6(ROUTER_LL)}/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
+  ].sort());
+  const view = datapath.fibView();
+  assert.deepEqual(route(view, HOST), { kind: NH_CONNECTED, port: 0, mtu: 1500 });
+  assert.deepEqual(route(view, ROUTER_GLOBAL), { kind: NH_LOCAL, port: 0, mtu: 0 });
+  assert.equal(route(view, FAR), null);
+  assert.deepEqual(datapath.lastNeighbors(), []);
+
+  // A neighbour learnt from an NS's source link-layer address is STALE (RFC 4861 §7.2.3) and published.
+  datapath.punt(icmpv6(HOST, solicitedNodeMulticast(ROUTER_GLOBAL), 255, { type: 'neighborSolicitation', target: ROUTER_GLOBAL, options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }] }), 0, PUNT_MULTICAST);
+  await settle();
+  assert.deepEqual(datapath.lastNeighbors(), [{ port: 0, addr: HOST, mac: HOST_MAC, state: NBR_STALE }]);
+  stack.stop();
+});
+
+test('an Echo Request punted to the router gets an Echo Reply injected when the echo module runs', () => {
+  const { datapath, stack } = setup();
+  const request = icmpv6(HOST, ROUTER_GLOBAL, 64, { type: 'echoRequest', identifier: 0x4242, sequence: 9, data: Uint8Array.of(1, 2, 3, 4, 5) });
+  datapath.punt(request, 0, PUNT_LOCAL);
+  assert.deepEqual(datapath.take(), [], 'no responder yet');
+  assert.equal(stack.drops.no_listener, 1);
+
+  const echo = new EchoResponder();
+  const { ctx, metric } = moduleContext(stack.api('echo'));
+  echo.start(ctx, { enabled: true });
+  datapath.punt(request, 0, PUNT_LOCAL);
+  const out = only(datapath.take());
+  assert.deepEqual([out.port, out.flags], [0, INJECT_ROUTE]);
+  const reply = sent(out);
+  assert.deepEqual([reply.ip.src, reply.ip.dst], [ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(reply), { type: 'echoReply', identifier: 0x4242, sequence: 9, data: Uint8Array.of(1, 2, 3, 4, 5) });
+  assert.deepEqual([metric('echo_requests_total'), metric('echo_replies_total')], [1, 1]);
+  echo.stop();
+  stack.stop();
+});
+
+test('an NS for the router\'s address gets a solicited NA with its MAC, sent to the solicitor\'s MAC', () => {
+  const { datapath, stack } = setup();
+  const ns = icmpv6(HOST, solicitedNodeMulticast(ROUTER_GLOBAL), 255, { type: 'neighborSolicitation', target: ROUTER_GLOBAL, options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }] });
+  datapath.punt(ns, 0, PUNT_MULTICAST);
+  const out = only(datapath.take());
+  assert.deepEqual([out.port, out.flags], [0, INJECT_RAW]);
+  const na = sent(out);
+  assert.deepEqual([na.ethDst, na.ethSrc], [HOST_MAC, ROUTER_MAC]);
+  assert.deepEqual([na.ip.src, na.ip.dst, na.ip.hopLimit], [ROUTER_GLOBAL, HOST, 255]);
+  assert.deepEqual(icmpOf(na), {
+    type: 'neighborAdvertisement', router: true, solicited: true, override: true, target: ROUTER_GLOBAL,
+    options: [{ type: 'targetLinkLayerAddress', mac: ROUTER_MAC }],
+  });
+  stack.stop();
+});
+
+test('PUNT_RESOLVE: an NS to the solicited-node group, then the queued packet goes out to the MAC the NA gave', async () => {
+  const { datapath, stack } = setup();
+  const forwarded = udp(FAR, HOST_2, 4000, 53, Uint8Array.of(9, 9, 9));
+  forwarded[7] = 63;
+  datapath.punt(forwarded, 1, PUNT_RESOLVE, 0);
+
+  const nsOut = only(datapath.take());
+  assert.deepEqual([nsOut.port, nsOut.flags], [0, INJECT_RAW]);
+  const ns = sent(nsOut);
+  const group = solicitedNodeMulticast(HOST_2);
+  assert.deepEqual([ns.ethDst, ns.ethSrc], [multicastMac(group), ROUTER_MAC]);
+  assert.deepEqual([ns.ip.src, ns.ip.dst, ns.ip.hopLimit], [ROUTER_GLOBAL, group, 255]);
+  assert.deepEqual(icmpOf(ns), { type: 'neighborSolicitation', target: HOST_2, options: [{ type: 'sourceLinkLayerAddress', mac: ROUTER_MAC }] });
+
+  const na = icmpv6(HOST_2, ROUTER_GLOBAL, 255, {
+    type: 'neighborAdvertisement', router: false, solicited: true, override: true, target: HOST_2,
+    options: [{ type: 'targetLinkLayerAddress', mac: HOST_MAC_2 }],
+  });
+  datapath.punt(na, 0, PUNT_LOCAL);
+  const out = only(datapath.take());
+  assert.deepEqual([out.port, out.flags], [0, INJECT_RAW]);
+  const released = sent(out);
+  assert.deepEqual([released.ethDst, released.ethSrc], [HOST_MAC_2, ROUTER_MAC]);
+  assert.deepEqual(released.packet, forwarded, 'the queued packet, unchanged');
+  await settle();
+  assert.deepEqual(datapath.lastNeighbors(), [{ port: 0, addr: HOST_2, mac: HOST_MAC_2, state: NBR_REACHABLE }]);
+  stack.stop();
+});
+
+test('UDP to a bound port reaches the handler; to an unbound one it goes to the host port, or is counted no_listener', () => {
+  const withHost = setup({ hostPort: HOST_PORT });
+  const got: ReceivedUdp[] = [];
+  const unbind = withHost.stack.api('test').bindUdp(5000, (d) => got.push(d));
+  withHost.datapath.punt(udp(HOST, ROUTER_GLOBAL, 40000, 5000, Uint8Array.of(0xca, 0xfe)), 0, PUNT_LOCAL);
+  assert.deepEqual(got, [{ port: 0, src: HOST, dst: ROUTER_GLOBAL, srcPort: 40000, dstPort: 5000, hopLimit: 64, payload: Uint8Array.of(0xca, 0xfe) }]);
+  assert.deepEqual(withHost.datapath.take(), []);
+
+  const unbound = udp(HOST, ROUTER_GLOBAL, 40000, 5001, Uint8Array.of(1));
+  withHost.datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.deepEqual(withHost.datapath.take(), [{ port: HOST_PORT, flags: INJECT_RAW, data: unbound }]);
+  assert.equal(withHost.stack.drops.no_listener, 0);
+  unbind();
+  withHost.datapath.punt(udp(HOST, ROUTER_GLOBAL, 40000, 5000, Uint8Array.of(2)), 0, PUNT_LOCAL);
+  assert.equal(got.length, 1, 'no delivery after unbinding');
+  assert.equal(withHost.datapath.take().length, 1, 'it went to the host port instead');
+  withHost.stack.stop();
+
+  const noHost = setup();
+  noHost.datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.deepEqual(noHost.datapath.take(), []);
+  assert.equal(noHost.stack.drops.no_listener, 1);
+  noHost.stack.stop();
+});
+
+test('a bad or zero UDP checksum is counted bad_checksum and delivered nowhere (RFC 8200 §8.1)', () => {
+  const { datapath, stack } = setup({ hostPort: HOST_PORT });
+  const got: ReceivedUdp[] = [];
+  stack.api('test').bindUdp(5000, (d) => got.push(d));
+  const corrupted = udp(HOST, ROUTER_GLOBAL, 40000, 5000, Uint8Array.of(1, 2, 3, 4));
+  corrupted[IPV6_HEADER_LEN + 8] ^= 0xff;
+  const zero = udp(HOST, ROUTER_GLOBAL, 40000, 5000, Uint8Array.of(1, 2, 3, 4));
+  zero[IPV6_HEADER_LEN + 6] = 0;
+  zero[IPV6_HEADER_LEN + 7] = 0;
+  datapath.punt(corrupted, 0, PUNT_LOCAL);
+  datapath.punt(zero, 0, PUNT_LOCAL);
+  assert.equal(stack.drops.bad_checksum, 2);
+  assert.deepEqual(got, []);
+  assert.deepEqual(datapath.take(), []);
+  stack.stop();
+});
+
+test('ND with hop limit 254 is dropped as nd_hop_limit (RFC 4861 §7.1.1) and answered by nothing', () => {
+  const { datapath, stack } = setup();
+  const ns = icmpv6(HOST, solicitedNodeMulticast(ROUTER_GLOBAL), 254, { type: 'neighborSolicitation', target: ROUTER_GLOBAL, options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }] });
+  datapath.punt(ns, 0, PUNT_MULTICAST);
+  assert.equal(stack.drops.nd_hop_limit, 1);
+  assert.deepEqual(datapath.take(), []);
+  assert.equal(stack.neighbors.lookup(0, HOST), undefined, 'nothing learnt from it');
+  stack.stop();
+});
+
+test('updateInterface adds an address: its connected and local routes are in the next FIB, and DAD probes it', async () => {
+  const { datapath, stack } = setup();
+  const added = ip('2001:db8:9::1');
+  const fibsBefore = datapath.fibs.length;
+  assert.equal(route(datapath.fibView(), ip('2001:db8:9::5')), null);
+  stack.updateInterface(0, { addresses: [{ addr: ROUTER_GLOBAL, prefixLen: 64 }, { addr: added, prefixLen: 64 }], mtu: 1500, ra: null });
+  await settle();
+  assert.equal(datapath.fibs.length, fibsBefore + 1, 'one coalesced FIB publish');
+  const view = datapath.fibView();
+  assert.deepEqual(route(view, ip('2001:db8:9::5')), { kind: NH_CONNECTED, port: 0, mtu: 1500 });
+  assert.deepEqual(route(view, added), { kind: NH_LOCAL, port: 0, mtu: 0 });
+  assert.deepEqual(route(view, HOST), { kind: NH_CONNECTED, port: 0, mtu: 1500 }, 'the old prefix stays');
+  // RFC 4862 §5.4.2: the new address is probed from :: to its solicited-node group.
+  const dad = sent(only(datapath.take()));
+  assert.deepEqual([dad.ip.src, dad.ip.dst, dad.ip.hopLimit], [UNSPECIFIED, solicitedNodeMulticast(added), 255]);
+  assert.deepEqual(icmpOf(dad), { type: 'neighborSolicitation', target: added, options: [] });
+  stack.stop();
+});
