@@ -5,6 +5,9 @@
 import type { Config } from '../config/schema.js';
 import type { ProtocolModule } from '../protocols/module.js';
 import { EchoResponder, type EchoConfig } from '../protocols/echo/echo.js';
+import { RipngModule } from '../protocols/ripng/ripng.js';
+import type { RipngConfig } from '../protocols/ripng/config.js';
+import { resolveRipngConfig } from '../config/sections/ripng.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -20,4 +23,9 @@ function entry<C>(e: ModuleEntry<C>): ModuleEntry<unknown> {
 export const MODULES: readonly ModuleEntry<unknown>[] = [
   // The echo responder has no config section: a router answers pings (RFC 4443 §4.1 MUST).
   entry<EchoConfig>({ name: 'echo', config: () => ({ enabled: true }), create: () => new EchoResponder() }),
+  entry<RipngConfig>({
+    name: 'ripng',
+    config: (c) => resolveRipngConfig(c.ripng, c.interfaces.map((i) => i.name)),
+    create: () => new RipngModule(),
+  }),
 ];

@@ -8,6 +8,7 @@ import { interfacesSection } from './interfaces.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
 import { ndSection } from './nd.js';
+import { ripngSection } from './ripng.js';
 import { routesSection } from './routes.js';
 import { stateDirSection } from './state-dir.js';
 
@@ -16,6 +17,7 @@ export const SECTIONS = [
   routesSection,
   dataplaneSection,
   ndSection,
+  ripngSection,
   metricsSection,
   logSection,
   controlSection,
