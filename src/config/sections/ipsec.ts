@@ -1,0 +1,152 @@
+/**
+ * `ipsec`: manually keyed SAs and the security policy database, carrying what `setkey`'s
+ * `add` / `spdadd` (or `ip xfrm state add` / `ip xfrm policy add`) carry. docs/ipsec.md
+ * maps the two syntaxes onto these keys.
+ */
+import { z } from 'zod';
+import { ENCRYPTIONS, INTEGRITIES, type EncryptionName, type IntegrityName } from '../../ipsec/algorithms.js';
+import { MAX_REPLAY_WINDOW, MAX_SA_SLOTS } from '../../shm/ipsec-tables.js';
+import { flag, intInRange, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
+import { defineSection } from '../registry.js';
+
+const UINT32_MAX = 0xffff_ffff;
+
+function hexKey() {
+  const expected = 'a key in hex like 0x00112233… (or "" for none)';
+  return z
+    .string({ error: expected })
+    .regex(/^(0x)?([0-9a-fA-F]{2})*$/, { error: expected })
+    .transform((s) => s.replace(/^0x/, '').toLowerCase());
+}
+
+const encryptionNames = Object.keys(ENCRYPTIONS) as [EncryptionName, ...EncryptionName[]];
+const integrityNames = Object.keys(INTEGRITIES) as [IntegrityName, ...IntegrityName[]];
+
+const lifetimeSchema = z
+  .strictObject({
+    softBytes: intInRange(0, Number.MAX_SAFE_INTEGER, ' bytes (0: none)').default(0),
+    hardBytes: intInRange(0, Number.MAX_SAFE_INTEGER, ' bytes (0: none)').default(0),
+    softSeconds: intInRange(0, UINT32_MAX, ' seconds (0: none)').default(0),
+    hardSeconds: intInRange(0, UINT32_MAX, ' seconds (0: none)').default(0),
+  })
+  .prefault({});
+
+const saSchema = z
+  .strictObject({
+    spi: intInRange(256, UINT32_MAX, ' (RFC 4303 §2.1 reserves 0-255)'),
+    direction: z.enum(['in', 'out'], { error: 'in or out' }),
+    mode: z.enum(['transport', 'tunnel'], { error: 'transport or tunnel' }).default('transport'),
+    src: ipv6UnicastAddress(),
+    dst: ipv6UnicastAddress(),
+    encryption: z.enum(encryptionNames, { error: `one of ${encryptionNames.join(', ')}` }),
+    encKey: hexKey().default(''),
+    integrity: z.enum(integrityNames, { error: `one of ${integrityNames.join(', ')}` }).default('none'),
+    authKey: hexKey().default(''),
+    esn: flag().default(false),
+    replayWindow: intInRange(0, MAX_REPLAY_WINDOW, ' packets (a multiple of 32; 0 disables anti-replay)')
+      .refine((n) => n % 32 === 0, { error: `a multiple of 32 from 0 to ${MAX_REPLAY_WINDOW}` })
+      .default(64),
+    initialSeq: intInRange(0, Number.MAX_SAFE_INTEGER).default(0),
+    lifetime: lifetimeSchema,
+  })
+  .superRefine((sa, ctx) => {
+    const enc = ENCRYPTIONS[sa.encryption];
+    if (sa.encKey.length / 2 !== enc.keyBytes) {
+      const what = enc.aead ? `${enc.keyBytes} bytes: the AES key and the 4-byte salt (RFC 4106 §8.1)` : `${enc.keyBytes} bytes`;
+      ctx.addIssue({ code: 'custom', path: ['encKey'], message: `a key of ${what} for ${sa.encryption}` });
+    }
+    if (enc.aead && sa.integrity !== 'none') {
+      ctx.addIssue({ code: 'custom', path: ['integrity'], message: `none with ${sa.encryption}, which authenticates by itself (RFC 4106 §2)` });
+    }
+    if (sa.encryption === 'null' && sa.integrity === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'an integrity algorithm with null encryption (RFC 4303 §3.2)' });
+    }
+    if (!enc.aead && sa.integrity === 'none' && sa.encryption !== 'null') {
+      ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'hmac-sha256-128 with AES-CBC: confidentiality without integrity invites attacks (RFC 4303 §3.2)' });
+    }
+    if (sa.authKey.length / 2 !== INTEGRITIES[sa.integrity].keyBytes) {
+      ctx.addIssue({ code: 'custom', path: ['authKey'], message: `a key of ${INTEGRITIES[sa.integrity].keyBytes} bytes for ${sa.integrity}` });
+    }
+    if (!sa.esn && sa.initialSeq > UINT32_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['initialSeq'], message: `at most ${UINT32_MAX} without esn: true (RFC 4303 §2.2)` });
+    }
+    const l = sa.lifetime;
+    if (l.softBytes > 0 && l.hardBytes > 0 && l.softBytes >= l.hardBytes) {
+      ctx.addIssue({ code: 'custom', path: ['lifetime', 'softBytes'], message: `fewer than hardBytes (${l.hardBytes})` });
+    }
+    if (l.softSeconds > 0 && l.hardSeconds > 0 && l.softSeconds >= l.hardSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['lifetime', 'softSeconds'], message: `fewer than hardSeconds (${l.hardSeconds})` });
+    }
+  });
+
+const PROTOCOLS = { any: -1, tcp: 6, udp: 17, icmpv6: 58 } as const;
+
+const portRange = () => {
+  const expected = 'a port like 53 or a range like "1024-65535"';
+  return z
+    .union([intInRange(0, 65535), z.string().regex(/^\d{1,5}-\d{1,5}$/)], { error: expected })
+    .transform((v, ctx) => {
+      const [lo, hi] = typeof v === 'number' ? [v, v] : (v.split('-').map(Number) as [number, number]);
+      if (lo > hi || hi > 65535) ctx.addIssue({ code: 'custom', message: expected });
+      return [lo, hi] as [number, number];
+    });
+};
+
+const policySchema = z
+  .strictObject({
+    direction: z.enum(['in', 'out'], { error: 'in or out' }),
+    action: z.enum(['protect', 'bypass', 'discard'], { error: 'protect, bypass or discard' }).default('protect'),
+    src: ipv6NetworkPrefix().default('::/0'),
+    dst: ipv6NetworkPrefix().default('::/0'),
+    proto: z
+      .union([z.enum(['any', 'tcp', 'udp', 'icmpv6']), intInRange(0, 255)], { error: 'any, tcp, udp, icmpv6 or a protocol number 0-255' })
+      .default('any')
+      .transform((p) => (typeof p === 'number' ? p : PROTOCOLS[p])),
+    srcPort: portRange().optional(),
+    dstPort: portRange().optional(),
+    icmpType: intInRange(0, 255).optional(),
+    icmpCode: intInRange(0, 255).optional(),
+    sa: intInRange(256, UINT32_MAX, ' (the SPI of an SA)').optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.action === 'protect' && p.sa === undefined) ctx.addIssue({ code: 'custom', path: ['sa'], message: 'the SPI of the SA that protects this traffic' });
+    if (p.action !== 'protect' && p.sa !== undefined) ctx.addIssue({ code: 'custom', path: ['sa'], message: `no SA on a ${p.action} policy` });
+    if ((p.srcPort !== undefined || p.dstPort !== undefined) && p.proto !== PROTOCOLS.tcp && p.proto !== PROTOCOLS.udp) {
+      ctx.addIssue({ code: 'custom', path: [p.srcPort !== undefined ? 'srcPort' : 'dstPort'], message: 'ports only with proto: tcp or udp' });
+    }
+    if ((p.icmpType !== undefined || p.icmpCode !== undefined) && p.proto !== PROTOCOLS.icmpv6) {
+      ctx.addIssue({ code: 'custom', path: [p.icmpType !== undefined ? 'icmpType' : 'icmpCode'], message: 'ICMPv6 type and code only with proto: icmpv6' });
+    }
+  });
+
+export const ipsecSection = defineSection(
+  'ipsec',
+  z
+    .strictObject({
+      sas: listOf(saSchema, 'security associations').default([]),
+      policies: listOf(policySchema, 'security policies (first match wins)').default([]),
+    })
+    .superRefine((v, ctx) => {
+      if (ctx.issues.length > 0) return;
+      if (v.sas.length > MAX_SA_SLOTS) ctx.addIssue({ code: 'custom', path: ['sas'], message: `at most ${MAX_SA_SLOTS} SAs` });
+      const seen = new Map<string, number>();
+      v.sas.forEach((sa, i) => {
+        const key = `${sa.direction}/${sa.spi}`;
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else ctx.addIssue({ code: 'custom', path: ['sas', i, 'spi'], message: `an SPI no other ${sa.direction}bound SA has (sas[${first}] has ${sa.spi})` });
+      });
+      v.policies.forEach((p, i) => {
+        if (p.sa === undefined) return;
+        if (!seen.has(`${p.direction}/${p.sa}`)) {
+          ctx.addIssue({ code: 'custom', path: ['policies', i, 'sa'], message: `the SPI of an ${p.direction}bound SA in ipsec.sas` });
+        }
+      });
+    })
+    .optional(),
+  { summary: 'ESP security associations (manual keys) and the security policy database.', reload: { kind: 'in-place' } },
+);
+
+export type IpsecConfig = NonNullable<z.output<typeof ipsecSection.schema>>;
+export type SaConfig = IpsecConfig['sas'][number];
+export type PolicyConfig = IpsecConfig['policies'][number];

@@ -1,0 +1,307 @@
+/**
+ * The ESP stage of a lane (RFC 4303; RFC 4301 processing model), over packets in pool slots.
+ *
+ *   inbound  (ESP addressed to the router): SPI → SA (SAD hash) → home-lane check → replay
+ *            check → verify and decrypt in place → replay update → trailer → decapsulate
+ *            (tunnel: the inner packet, which the lane processes again; transport: the
+ *            original packet rebuilt in place, which the lane punts) → inbound SPD check
+ *            that the packet came under the policy that requires this SA (RFC 4301 §5.2).
+ *   outbound (after the FIB verdict): SPD lookup → protect: encapsulate in place using the
+ *            headroom (tunnel: a new outer IPv6 header in front; transport: the IPv6
+ *            header moves forward to make room for ESP behind it) → next sequence number →
+ *            encrypt → the lane routes the outer packet.
+ *
+ * Results are numbers, never objects: ≥ 0 is an offset or an index, and a drop is the
+ * negated counter index from counters.ts (every failure is counted by reason, never logged).
+ * The stage writes only the state of SAs whose home lane is this lane, so sequence numbers
+ * and replay windows have a single writer.
+ *
+ * Crypto: the node:crypto transforms (ipsec/transform.ts) are built when an SA appears in a
+ * new table generation — on table change, not per packet. node:crypto itself allocates per
+ * packet; that is the fallback path the native helper is measured against.
+ */
+import { ESP_HEADER_LEN, ESP_NEXT_HEADER_IPV6, ESP_BAD_PADDING, checkEspTrailer, espPadLength, writeEspTrailer } from '../wire/esp.js';
+import { IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_PAYLOAD_LEN, IP6_OFF_SRC, IP6_OFF_HOP_LIMIT, IPPROTO } from '../wire/ipv6.js';
+import { readU32, writeU32 } from '../wire/bytes.js';
+import { replayCheck, replayUpdate } from '../ipsec/replay.js';
+import { nodeTransform, OPEN_INTEGRITY_FAILED, type EspTransform } from '../ipsec/transform.js';
+import { encryptionByCode, integrityByCode } from '../ipsec/algorithms.js';
+import {
+  ACTION_DISCARD,
+  ACTION_PROTECT,
+  DIR_IN,
+  DIR_OUT,
+  REPLAY_WORDS,
+  SA_ESN,
+  SA_TUNNEL,
+  ST,
+  STATE_FIELDS,
+  type IpsecState,
+  type IpsecView,
+} from '../shm/ipsec-tables.js';
+import { C } from './counters.js';
+
+/** Inbound results besides drops: what the lane does with outIp/outLen next. */
+export const ESP_IN_TUNNEL = 1;
+export const ESP_IN_TRANSPORT = 2;
+/** Outbound: no policy applies, or a bypass policy: forward as usual. */
+export const ESP_BYPASS = -1_000_000;
+
+/** Outer hop limit of tunnel packets (RFC 8200 §3: the sender's choice; Linux's default). */
+const TUNNEL_HOP_LIMIT = 64;
+const TWO_32 = 0x1_0000_0000;
+const SEQ_MAX_32 = 0xffff_ffff;
+
+export class EspStage {
+  /** Where the packet is after inbound() or encapsulate(): the IPv6 header and its length. */
+  outIp = 0;
+  outLen = 0;
+  /** The inbound SA index after a successful inbound(). */
+  outSa = -1;
+  private transforms: (EspTransform | null)[] = [];
+  private uids: number[] = [];
+  private view: IpsecView | null = null;
+  private readonly f: Float64Array;
+  private readonly bitmap: Uint32Array;
+
+  constructor(
+    state: IpsecState,
+    private readonly lane: number,
+  ) {
+    this.f = state.f;
+    this.bitmap = state.bitmap;
+  }
+
+  /** True when any policy exists: the lane skips the outbound lookup entirely otherwise. */
+  get active(): boolean {
+    return this.view !== null && this.view.policyCount > 0;
+  }
+
+  /** Binds a table generation; rebuilds cipher state only for SAs whose uid changed. */
+  bind(view: IpsecView): void {
+    this.view = view;
+    const n = view.saCount;
+    if (this.transforms.length !== n) {
+      this.transforms = new Array<EspTransform | null>(n).fill(null);
+      this.uids = new Array<number>(n).fill(0);
+    }
+    for (let sa = 0; sa < n; sa++) {
+      const uid = view.uid(sa);
+      if (this.uids[sa] === uid && this.transforms[sa] !== null) continue;
+      this.uids[sa] = uid;
+      this.transforms[sa] = nodeTransform(
+        { encryption: encryptionByCode(view.encryption(sa))!, integrity: integrityByCode(view.integrity(sa))!, encKey: view.encKey(sa), authKey: view.authKey(sa) },
+        (view.flags(sa) & SA_ESN) !== 0,
+      );
+    }
+  }
+
+  /**
+   * The ESP packet at `ip` (IPv6 header directly followed by ESP, addressed to the router).
+   * Returns ESP_IN_TUNNEL or ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
+   */
+  inbound(b: Uint8Array, ip: number, ipLen: number): number {
+    const view = this.view;
+    const esp = ip + IPV6_HEADER_LEN;
+    const espLen = ipLen - IPV6_HEADER_LEN;
+    if (view === null || espLen < ESP_HEADER_LEN) return -C.esp_unknown_spi;
+    const sa = view.findInbound(readU32(b, esp));
+    if (sa < 0) return -C.esp_unknown_spi;
+    // Single writer per SA; packets met on another lane are not processed here.
+    if (view.homeLane(sa) !== this.lane) return -C.esp_wrong_lane;
+    const t = this.transforms[sa]!;
+    const slot = view.stateSlot(sa);
+    const f = this.f;
+    const s = slot * STATE_FIELDS;
+    const flags = view.flags(sa);
+    const window = view.replayWindow(sa);
+    const esn = (flags & SA_ESN) !== 0;
+    const seqLo = readU32(b, esp + 4);
+    const words = slot * REPLAY_WORDS;
+    let seq: number;
+    if (window > 0) {
+      seq = replayCheck(this.bitmap, words, window, f[s + ST.replayTop]!, seqLo, esn);
+      if (seq < 0) {
+        f[s + ST.replay]!++;
+        return -C.esp_replay;
+      }
+    } else {
+      // No anti-replay (RFC 4303 §3.4.3: the receiver may disable it): the high half is
+      // taken as the one in use, which is all a receiver without a window can do.
+      seq = esn ? Math.floor(f[s + ST.replayTop]! / TWO_32) * TWO_32 + seqLo : seqLo;
+    }
+    const ptLen = t.open(b, esp, espLen, esn ? Math.floor(seq / TWO_32) : 0);
+    if (ptLen === OPEN_INTEGRITY_FAILED) {
+      f[s + ST.integrity]!++;
+      return -C.esp_integrity;
+    }
+    // §3.4.3: the window moves only for packets whose ICV verified.
+    if (window > 0) f[s + ST.replayTop] = replayUpdate(this.bitmap, words, window, f[s + ST.replayTop]!, seq);
+    else if (seq > f[s + ST.replayTop]!) f[s + ST.replayTop] = seq;
+    const pt = esp + ESP_HEADER_LEN + t.ivLen;
+    const payloadLen = checkEspTrailer(b, pt, ptLen);
+    if (payloadLen === ESP_BAD_PADDING) {
+      f[s + ST.badPadding]!++;
+      return -C.esp_bad_padding;
+    }
+    const nextHeader = b[pt + ptLen - 1]!;
+    f[s + ST.packets]!++;
+    f[s + ST.bytes] = f[s + ST.bytes]! + payloadLen;
+    if ((flags & SA_TUNNEL) !== 0) {
+      // RFC 4303 §2.6: a tunnel SA carries IPv6 (41); 59 is a dummy packet to discard.
+      if (nextHeader !== ESP_NEXT_HEADER_IPV6) return -C.esp_bad_inner;
+      if (payloadLen < IPV6_HEADER_LEN || b[pt]! >> 4 !== 6) return -C.esp_bad_inner;
+      const innerLen = IPV6_HEADER_LEN + ((b[pt + IP6_OFF_PAYLOAD_LEN]! << 8) | b[pt + IP6_OFF_PAYLOAD_LEN + 1]!);
+      if (innerLen > payloadLen) return -C.esp_bad_inner;
+      this.outIp = pt;
+      this.outLen = innerLen;
+    } else {
+      if (nextHeader === IPPROTO.NONE) return -C.esp_bad_inner;
+      // Transport: the IPv6 header moves up against the payload, with the ESP trailer's
+      // Next Header in place of 50.
+      const newIp = pt - IPV6_HEADER_LEN;
+      b.copyWithin(newIp, ip, ip + IPV6_HEADER_LEN);
+      b[newIp + IP6_OFF_NEXT_HEADER] = nextHeader;
+      b[newIp + IP6_OFF_PAYLOAD_LEN] = payloadLen >> 8;
+      b[newIp + IP6_OFF_PAYLOAD_LEN + 1] = payloadLen & 0xff;
+      this.outIp = newIp;
+      this.outLen = IPV6_HEADER_LEN + payloadLen;
+    }
+    // RFC 4301 §5.2 step 4: the decrypted packet must match an inbound policy that
+    // requires this very SA; anything else is dropped even though it authenticated.
+    const policy = this.lookup(DIR_IN, b, this.outIp, this.outLen);
+    if (policy < 0 || view.policyAction(policy) !== ACTION_PROTECT || view.policySa(policy) !== sa) {
+      f[s + ST.policyMismatch]!++;
+      return -C.esp_policy_mismatch;
+    }
+    this.outSa = sa;
+    return (flags & SA_TUNNEL) !== 0 ? ESP_IN_TUNNEL : ESP_IN_TRANSPORT;
+  }
+
+  /**
+   * A cleartext packet arriving for local delivery or forwarding: if an inbound policy says
+   * its traffic must come protected, it is a policy violation (RFC 4301 §5.2 step 3a).
+   * Returns 0, or −(drop counter).
+   */
+  inboundCleartext(b: Uint8Array, ip: number, ipLen: number): number {
+    if (!this.active) return 0;
+    const policy = this.lookup(DIR_IN, b, ip, ipLen);
+    if (policy < 0) return 0;
+    const action = this.view!.policyAction(policy);
+    if (action === ACTION_PROTECT) return -C.esp_policy_mismatch;
+    if (action === ACTION_DISCARD) return -C.esp_policy_discard;
+    return 0;
+  }
+
+  /**
+   * Outbound SPD lookup for the packet at `ip`. Returns the SA index to protect it with,
+   * ESP_BYPASS, or −(drop counter) for discard (and for protect whose SA is gone: RFC 4301
+   * §4.4.1 gives protected traffic no way out in cleartext).
+   */
+  outbound(b: Uint8Array, ip: number, ipLen: number): number {
+    const policy = this.lookup(DIR_OUT, b, ip, ipLen);
+    if (policy < 0) return ESP_BYPASS;
+    const view = this.view!;
+    const action = view.policyAction(policy);
+    if (action === ACTION_DISCARD) return -C.esp_policy_discard;
+    if (action !== ACTION_PROTECT) return ESP_BYPASS;
+    const sa = view.policySa(policy);
+    return sa < 0 ? -C.esp_policy_discard : sa;
+  }
+
+  /** The SA's home lane, for the lane to decide whether to hand the packet over. */
+  homeLane(sa: number): number {
+    return this.view!.homeLane(sa);
+  }
+
+  /** Bytes the SA adds to a packet of `len` (ICMPv6 Packet Too Big subtracts it from the MTU). */
+  overhead(sa: number, len: number): number {
+    const t = this.transforms[sa]!;
+    const tunnel = (this.view!.flags(sa) & SA_TUNNEL) !== 0;
+    const inner = tunnel ? len : len - IPV6_HEADER_LEN;
+    return (tunnel ? IPV6_HEADER_LEN : 0) + ESP_HEADER_LEN + t.ivLen + espPadLength(inner, t.blockSize) + 2 + t.icvLen;
+  }
+
+  /**
+   * Encapsulates and encrypts the packet at `ip` under SA `sa` in place: the headroom in
+   * front takes the new headers, the slot's tail the trailer and ICV. Sets outIp/outLen
+   * and returns outIp, or −(drop counter).
+   */
+  encapsulate(b: Uint8Array, ip: number, ipLen: number, sa: number): number {
+    const view = this.view!;
+    const t = this.transforms[sa]!;
+    const flags = view.flags(sa);
+    const f = this.f;
+    const s = view.stateSlot(sa) * STATE_FIELDS;
+    const seq = f[s + ST.seqOut]! + 1;
+    // RFC 4303 §3.3.3: without ESN the counter must not cycle; the SA is spent (a new one
+    // must be keyed). With ESN the 64-bit space outlives any SA.
+    if ((flags & SA_ESN) === 0 && seq > SEQ_MAX_32) {
+      f[s + ST.seqOverflow]!++;
+      return -C.esp_seq_overflow;
+    }
+    f[s + ST.seqOut] = seq;
+    const seqHi = Math.floor(seq / TWO_32);
+    const tunnel = (flags & SA_TUNNEL) !== 0;
+    const hdr = ESP_HEADER_LEN + t.ivLen;
+    let outIp: number;
+    let pt: number;
+    let payloadLen: number;
+    let nextHeader: number;
+    if (tunnel) {
+      outIp = ip - hdr - IPV6_HEADER_LEN;
+      pt = ip;
+      payloadLen = ipLen;
+      nextHeader = ESP_NEXT_HEADER_IPV6;
+      // Outer header (RFC 4301 §5.1.2.1): traffic class copied from the inner one, a fresh
+      // hop limit, the SA's tunnel endpoints.
+      b[outIp] = b[ip]!;
+      b[outIp + 1] = b[ip + 1]! & 0xf0;
+      b[outIp + 2] = 0;
+      b[outIp + 3] = 0;
+      b[outIp + IP6_OFF_HOP_LIMIT] = TUNNEL_HOP_LIMIT;
+      const vb = view.bytes;
+      b.set(vb.subarray(view.tunnelSrcOffset(sa), view.tunnelSrcOffset(sa) + 16), outIp + IP6_OFF_SRC);
+      b.set(vb.subarray(view.tunnelDstOffset(sa), view.tunnelDstOffset(sa) + 16), outIp + IP6_OFF_DST);
+    } else {
+      outIp = ip - hdr;
+      pt = ip + IPV6_HEADER_LEN;
+      payloadLen = ipLen - IPV6_HEADER_LEN;
+      nextHeader = b[ip + IP6_OFF_NEXT_HEADER]!;
+      b.copyWithin(outIp, ip, ip + IPV6_HEADER_LEN);
+    }
+    const esp = outIp + IPV6_HEADER_LEN;
+    b[outIp + IP6_OFF_NEXT_HEADER] = IPPROTO.ESP;
+    writeU32(b, esp, view.spi(sa));
+    writeU32(b, esp + 4, seq % TWO_32);
+    const pad = espPadLength(payloadLen, t.blockSize);
+    const ptLen = payloadLen + writeEspTrailer(b, pt + payloadLen, pad, nextHeader);
+    const espLen = t.seal(b, esp, ptLen, (flags & SA_ESN) !== 0 ? seqHi : 0);
+    b[outIp + IP6_OFF_PAYLOAD_LEN] = espLen >> 8;
+    b[outIp + IP6_OFF_PAYLOAD_LEN + 1] = espLen & 0xff;
+    f[s + ST.packets]!++;
+    f[s + ST.bytes] = f[s + ST.bytes]! + payloadLen;
+    this.outIp = outIp;
+    this.outLen = IPV6_HEADER_LEN + espLen;
+    return outIp;
+  }
+
+  /** The SPD selectors of the packet at `ip`: protocol, then ports or ICMPv6 type/code. */
+  private lookup(direction: number, b: Uint8Array, ip: number, ipLen: number): number {
+    const view = this.view;
+    if (view === null || view.policyCount === 0) return -1;
+    const proto = b[ip + IP6_OFF_NEXT_HEADER]!;
+    const l4 = ip + IPV6_HEADER_LEN;
+    let sport = -1;
+    let dport = -1;
+    if ((proto === IPPROTO.UDP || proto === IPPROTO.TCP) && ipLen >= IPV6_HEADER_LEN + 4) {
+      sport = (b[l4]! << 8) | b[l4 + 1]!;
+      dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+    } else if (proto === IPPROTO.ICMPV6 && ipLen >= IPV6_HEADER_LEN + 2) {
+      sport = b[l4]!;
+      dport = b[l4 + 1]!;
+    }
+    return view.lookupPolicy(direction, b, ip + IP6_OFF_SRC, ip + IP6_OFF_DST, proto, sport, dport);
+  }
+}
+
