@@ -52,6 +52,15 @@ export const DROPS = [
   { name: 'ext_header_chain', help: 'Extension header chain truncated or too long' },
   { name: 'port_down', help: 'Ingress or egress port is down' },
   { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
+  { name: 'esp_unknown_spi', help: 'ESP to the router with no inbound SA for its SPI (RFC 4303 §3.4.2)' },
+  { name: 'esp_wrong_lane', help: 'ESP met on a lane other than its SA\'s home lane' },
+  { name: 'esp_replay', help: 'ESP sequence number replayed or left of the window (RFC 4303 §3.4.3)' },
+  { name: 'esp_integrity', help: 'ESP ICV did not verify (RFC 4303 §3.4.4)' },
+  { name: 'esp_bad_padding', help: 'ESP padding not the RFC 4303 §2.4 pattern after decryption' },
+  { name: 'esp_bad_inner', help: 'ESP Next Header or inner packet not valid for the SA mode (RFC 4303 §2.6)' },
+  { name: 'esp_policy_mismatch', help: 'Packet not under the policy that requires its protection (RFC 4301 §5.2)' },
+  { name: 'esp_policy_discard', help: 'A discard policy matched, or a protect policy\'s SA is gone (RFC 4301 §4.4.1)' },
+  { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
 ] as const satisfies readonly CounterDef[];
 
 export type TrafficCounter = (typeof TRAFFIC)[number]['name'];
