@@ -8,6 +8,8 @@ import { EchoResponder, type EchoConfig } from '../protocols/echo/echo.js';
 import { RipngModule } from '../protocols/ripng/ripng.js';
 import type { RipngConfig } from '../protocols/ripng/config.js';
 import { resolveRipngConfig } from '../config/sections/ripng.js';
+import { Dhcpv6Module } from '../protocols/dhcpv6/dhcpv6.js';
+import type { Dhcpv6Config } from '../config/sections/dhcpv6.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -23,6 +25,7 @@ function entry<C>(e: ModuleEntry<C>): ModuleEntry<unknown> {
 export const MODULES: readonly ModuleEntry<unknown>[] = [
   // The echo responder has no config section: a router answers pings (RFC 4443 §4.1 MUST).
   entry<EchoConfig>({ name: 'echo', config: () => ({ enabled: true }), create: () => new EchoResponder() }),
+  entry<Dhcpv6Config>({ name: 'dhcpv6', config: (c) => (c.dhcpv6?.enabled ? c.dhcpv6 : null), create: () => new Dhcpv6Module() }),
   entry<RipngConfig>({
     name: 'ripng',
     config: (c) => resolveRipngConfig(c.ripng, c.interfaces.map((i) => i.name)),

@@ -4,6 +4,7 @@
  */
 import { controlSection } from './control.js';
 import { dataplaneSection } from './dataplane.js';
+import { dhcpv6Section } from './dhcpv6.js';
 import { interfacesSection } from './interfaces.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
@@ -18,6 +19,7 @@ export const SECTIONS = [
   dataplaneSection,
   ndSection,
   ripngSection,
+  dhcpv6Section,
   metricsSection,
   logSection,
   controlSection,

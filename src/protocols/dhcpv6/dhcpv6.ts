@@ -1,0 +1,363 @@
+/**
+ * The dhcpv6 protocol module: the server (server.ts) and the relay agent (RFC 8415 §19) on
+ * UDP 547, their sockets, durable DUID and leases, control commands and metrics.
+ *
+ * Receiving (§18.3, §19.1): servers and relays join All_DHCP_Relay_Agents_and_Servers
+ * (ff02::1:2) on the interfaces they serve. A Relay-forw is unwrapped to the client's
+ * message; its innermost link-address names the client's link (§19.1.1), and the Reply goes
+ * back wrapped in Relay-repl messages that echo each relay's addresses and Interface-ID
+ * (§18.3.10, §19.2), to the outermost relay's address on port 547.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, prefixContains } from '../../lib/addr.js';
+import {
+  decodeDhcp6,
+  DHCP6_CLIENT_PORT,
+  DHCP6_MSG,
+  DHCP6_MSG_NAMES,
+  DHCP6_SERVER_PORT,
+  encodeDhcp6ToBytes,
+  findOption,
+  formatDuid,
+  HOP_COUNT_LIMIT,
+  parseDuid,
+  type Dhcp6ClientMessage,
+  type Dhcp6Message,
+  type Dhcp6RelayMessage,
+  type Duid,
+} from '../../wire/dhcpv6.js';
+import type { Dhcpv6Config } from '../../config/sections/dhcpv6.js';
+import type { ReceivedUdp, StackApi, Unsubscribe } from '../../stack/stack-api.js';
+import type { RouterInterface } from '../../stack/interfaces.js';
+import type { ModuleContext, ModuleLogger, ModuleStatus, ProtocolModule } from '../module.js';
+import { defaultPreference } from '../../stack/rib.js';
+import { LeaseStore } from './lease-store.js';
+import { Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
+import { formatRows } from './table.js';
+
+export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
+
+const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...SERVER_DROPS] as const;
+type ModuleDrop = (typeof MODULE_DROPS)[number];
+
+/** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
+const DUID_EPOCH_S = 946_684_800;
+const EXPIRE_EVERY_MS = 10_000;
+
+export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
+  readonly name = 'dhcpv6';
+  private api: StackApi | null = null;
+  private config: Dhcpv6Config | null = null;
+  private server: Dhcp6Server | null = null;
+  private store: LeaseStore | null = null;
+  private duid: Duid | null = null;
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private readonly joined: Array<[number, Uint8Array]> = [];
+  private expireTimer: { cancel(): void } | null = null;
+  private dropLog: ModuleLogger | null = null;
+  readonly received = new Map<string, number>();
+  readonly sent = new Map<string, number>();
+  readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
+
+  start(ctx: ModuleContext, config: Dhcpv6Config): void {
+    this.api = ctx.api;
+    this.config = config;
+    this.dropLog = ctx.limited('dhcpv6.drop');
+    this.duid = this.loadDuid(ctx);
+    if (config.server) {
+      this.store = new LeaseStore(ctx.stateDir);
+      this.store.open();
+      const epochBase = Date.now() - ctx.api.clock.now();
+      this.server = new Dhcp6Server(config.server, this.duid, this.store, () => epochBase + ctx.api.clock.now());
+      this.server.expire();
+      this.syncRoutes();
+      this.scheduleExpiry();
+    }
+    const servedNames = [...(config.server?.interfaces.map((i) => i.name) ?? []), ...(config.relay?.interfaces ?? [])];
+    for (const name of servedNames) {
+      const iface = this.iface(name);
+      if (iface) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+    }
+    if (servedNames.length > 0 || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
+    this.registerCommands(ctx);
+    this.registerMetrics(ctx);
+    ctx.log.info({ duid: formatDuid(this.duid), leases: this.store?.size ?? 0 }, 'dhcpv6 started');
+  }
+
+  reconfigure(): boolean {
+    // Pools, links and sockets are all derived from the config: a restart is exact, and the
+    // leases and DUID are durable, so it loses nothing.
+    return false;
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribes.splice(0)) off();
+    for (const [port, group] of this.joined.splice(0)) this.api?.leaveGroup(port, group);
+    this.expireTimer?.cancel();
+    this.expireTimer = null;
+    for (const r of this.api?.routes() ?? []) this.api!.withdrawRoute(r.prefix, r.prefixLen);
+    this.store?.close();
+    this.store = null;
+    this.server = null;
+  }
+
+  status(): ModuleStatus {
+    const leases = this.server?.leases() ?? [];
+    return {
+      data: { duid: this.duid ? formatDuid(this.duid) : null, leases: leases.length, drops: Object.fromEntries(this.drops) },
+      text: `dhcpv6: DUID ${this.duid ? formatDuid(this.duid) : '-'}, ${leases.length} leases`,
+    };
+  }
+
+  // ------------------------------------------------------------ receive path
+
+  private receive547(d: ReceivedUdp): void {
+    const decoded = decodeDhcp6(d.payload);
+    if (!decoded.ok) {
+      this.drop('malformed', d, decoded.reason);
+      return;
+    }
+    const msg = decoded.value;
+    this.count(this.received, msg.msgType);
+    const ingress = this.ifaceByPort(d.port);
+    if (ingress === undefined) return;
+    const relay = this.config?.relay;
+    if (relay && relay.interfaces.includes(ingress.name)) {
+      this.relayForward(ingress, d, msg);
+      return;
+    }
+    if (relay && ingress.name === relay.upstream && msg.msgType === DHCP6_MSG.RELAY_REPL && !this.config?.server?.interfaces.some((i) => i.name === ingress.name)) {
+      this.relayReply(d, msg as Dhcp6RelayMessage);
+      return;
+    }
+    if (this.server) this.serve(ingress, d, msg);
+  }
+
+  private serve(ingress: RouterInterface, d: ReceivedUdp, msg: Dhcp6Message): void {
+    // Unwrap relays outermost first (§19.2): the innermost link-address names the client's link.
+    const relays: Dhcp6RelayMessage[] = [];
+    let inner: Dhcp6Message = msg;
+    while (inner.type === 'relay') {
+      if (inner.msgType !== DHCP6_MSG.RELAY_FORW) return this.drop('not-for-a-server', d);
+      relays.push(inner);
+      const carried = findOption(inner.options, 'relayMessage');
+      if (carried === undefined) return this.drop('relay-without-message', d);
+      inner = carried.message;
+    }
+    const linkName = relays.length === 0 ? ingress.name : this.linkFor(relays[relays.length - 1]!.linkAddress);
+    if (linkName === null) return this.drop('unserved-link', d);
+    const linkIface = this.iface(linkName);
+    const link: ServerLink = {
+      name: linkName,
+      onLink: linkIface ? linkIface.addresses.filter((a) => !isLinkLocal(a.addr)).map((a) => ({ addr: a.addr, len: a.prefixLen })) : [],
+      unicastAddress: linkIface?.globalAddress() ?? null,
+      peer: relays.length === 0 ? { port: d.port, address: formatIpv6(d.src) } : null,
+    };
+    const unicast = relays.length === 0 && !isMulticast(d.dst);
+    const verdict = this.server!.handle(linkName, link, inner as Dhcp6ClientMessage, unicast);
+    if ('drop' in verdict) return this.drop(verdict.drop, d);
+    this.syncRoutes();
+    let reply: Dhcp6Message = verdict.reply;
+    for (let i = relays.length - 1; i >= 0; i--) {
+      const r = relays[i]!;
+      const interfaceId = findOption(r.options, 'interfaceId');
+      // §18.3.10: the Relay-repl copies hop-count, link-address, peer-address and Interface-ID.
+      reply = {
+        type: 'relay',
+        msgType: DHCP6_MSG.RELAY_REPL,
+        hopCount: r.hopCount,
+        linkAddress: r.linkAddress,
+        peerAddress: r.peerAddress,
+        options: [...(interfaceId ? [interfaceId] : []), { kind: 'relayMessage', message: reply }],
+      };
+    }
+    this.send(d.port, d.src, relays.length === 0 ? DHCP6_CLIENT_PORT : DHCP6_SERVER_PORT, reply, isMulticast(d.dst) ? undefined : d.dst);
+  }
+
+  /** The served interface whose prefixes or pools hold `linkAddress`. */
+  private linkFor(linkAddress: Uint8Array): string | null {
+    for (const s of this.config?.server?.interfaces ?? []) {
+      const iface = this.iface(s.name);
+      if (iface?.addresses.some((a) => !isLinkLocal(a.addr) && prefixContains({ addr: a.addr, len: a.prefixLen }, linkAddress))) return s.name;
+      const pool = s.addressPool;
+      if (pool && formatIpv6(linkAddress) >= pool.start && formatIpv6(linkAddress) <= pool.end) return s.name;
+    }
+    return null;
+  }
+
+  /**
+   * Routes each delegated prefix to the requesting router that holds it (RFC 8415 §6.3: the
+   * delegating router routes the prefix toward the requesting router), and withdraws the
+   * routes of prefixes released or expired. Derived from the durable leases, so a restart
+   * restores them.
+   */
+  private syncRoutes(): void {
+    const api = this.api!;
+    const wanted = new Map<string, { prefix: Uint8Array; len: number; port: number; gateway: Uint8Array }>();
+    for (const l of this.server?.leases() ?? []) {
+      if (l.kind !== 'pd' || l.via === undefined || l.declined) continue;
+      wanted.set(`${l.address}/${l.prefixLen}`, { prefix: parseIpv6(l.address)!, len: l.prefixLen, port: l.via.port, gateway: parseIpv6(l.via.address)! });
+    }
+    for (const r of api.routes()) {
+      if (!wanted.has(`${formatIpv6(r.prefix)}/${r.prefixLen}`)) api.withdrawRoute(r.prefix, r.prefixLen);
+    }
+    const have = new Set(api.routes().map((r) => `${formatIpv6(r.prefix)}/${r.prefixLen}|${r.nexthops[0]?.port}|${r.nexthops[0]?.gateway ? formatIpv6(r.nexthops[0].gateway) : ''}`));
+    for (const [key, w] of wanted) {
+      if (have.has(`${key}|${w.port}|${formatIpv6(w.gateway)}`)) continue;
+      api.addRoute({ prefix: w.prefix, prefixLen: w.len, preference: defaultPreference('dhcpv6'), metric: 0, kind: 'unicast', nexthops: [{ port: w.port, gateway: w.gateway }] });
+    }
+  }
+
+  // ------------------------------------------------------------ relay agent (§19)
+
+  private relayForward(ingress: RouterInterface, d: ReceivedUdp, msg: Dhcp6Message): void {
+    const relay = this.config!.relay!;
+    let hopCount = 0;
+    if (msg.type === 'relay') {
+      if (msg.msgType !== DHCP6_MSG.RELAY_FORW) return this.drop('not-for-a-relay', d);
+      // §19.1.2: "If the hop-count in the message is greater than or equal to HOP_COUNT_LIMIT, the relay agent discards the received message."
+      if (msg.hopCount >= HOP_COUNT_LIMIT) return this.drop('relay-hop-limit', d);
+      hopCount = msg.hopCount + 1;
+    } else if (msg.msgType === DHCP6_MSG.ADVERTISE || msg.msgType === DHCP6_MSG.REPLY || msg.msgType === DHCP6_MSG.RECONFIGURE) {
+      return this.drop('not-for-a-relay', d);
+    }
+    // §19.1.1: link-address is a global address of the client's link (or unspecified, with
+    // an Interface-ID); the Interface-ID lets the reply find its way back either way.
+    const forward: Dhcp6RelayMessage = {
+      type: 'relay',
+      msgType: DHCP6_MSG.RELAY_FORW,
+      hopCount,
+      linkAddress: ingress.globalAddress() ?? new Uint8Array(16),
+      peerAddress: d.src,
+      options: [{ kind: 'interfaceId', id: new TextEncoder().encode(ingress.name) }, { kind: 'relayMessage', message: msg }],
+    };
+    const upstream = this.iface(relay.upstream);
+    if (upstream === undefined) return;
+    if (relay.servers.length === 0) this.send(upstream.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_SERVER_PORT, forward);
+    for (const server of relay.servers) this.send(undefined, parseIpv6(server)!, DHCP6_SERVER_PORT, forward);
+  }
+
+  private relayReply(d: ReceivedUdp, msg: Dhcp6RelayMessage): void {
+    const carried = findOption(msg.options, 'relayMessage');
+    if (carried === undefined) return this.drop('relay-without-message', d);
+    const id = findOption(msg.options, 'interfaceId');
+    const name = id ? new TextDecoder().decode(id.id) : null;
+    const out = name !== null && this.config!.relay!.interfaces.includes(name) ? this.iface(name) : undefined;
+    if (out === undefined) return this.drop('relay-unknown-interface', d);
+    // §19.2: the inner message goes to peer-address; to the client port, unless it is for
+    // another relay (a Relay-repl), which listens on the server port.
+    const dstPort = carried.message.type === 'relay' ? DHCP6_SERVER_PORT : DHCP6_CLIENT_PORT;
+    this.send(out.port, msg.peerAddress, dstPort, carried.message);
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private send(port: number | undefined, dst: Uint8Array, dstPort: number, msg: Dhcp6Message, src?: Uint8Array): void {
+    const linkScoped = isLinkLocal(dst) || isMulticast(dst);
+    const useSrc = src ?? (port !== undefined && linkScoped ? this.ifaceByPort(port)?.linkLocal() : undefined);
+    this.api!.sendUdp({
+      ...(port !== undefined ? { port } : {}),
+      ...(useSrc !== undefined && !isUnspecified(useSrc) ? { src: useSrc } : {}),
+      dst,
+      srcPort: DHCP6_SERVER_PORT,
+      dstPort,
+      payload: encodeDhcp6ToBytes(msg),
+    });
+    this.count(this.sent, msg.msgType);
+  }
+
+  private drop(reason: ModuleDrop, d: ReceivedUdp, detail?: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.dropLog?.debug({ reason, from: formatIpv6(d.src), port: d.port, ...(detail ? { detail } : {}) }, 'dhcpv6 message dropped');
+  }
+
+  private count(map: Map<string, number>, msgType: number): void {
+    const name = DHCP6_MSG_NAMES[msgType] ?? 'unknown';
+    map.set(name, (map.get(name) ?? 0) + 1);
+  }
+
+  private iface(name: string): RouterInterface | undefined {
+    return this.api!.interfaces().find((i) => i.name === name);
+  }
+
+  private ifaceByPort(port: number): RouterInterface | undefined {
+    return this.api!.interfaces().find((i) => i.port === port);
+  }
+
+  private join(port: number, group: Uint8Array): void {
+    this.api!.joinGroup(port, group);
+    this.joined.push([port, group]);
+  }
+
+  private scheduleExpiry(): void {
+    this.expireTimer = this.api!.clock.setTimer(EXPIRE_EVERY_MS, () => {
+      if (this.server?.expire()) this.syncRoutes();
+      this.scheduleExpiry();
+    });
+  }
+
+  /** The router's DUID-LLT (§11.2), made once from an interface MAC and kept in the state directory. */
+  private loadDuid(ctx: ModuleContext): Duid {
+    const file = join(ctx.stateDir, 'duid');
+    if (existsSync(file)) {
+      const d = parseDuid(readFileSync(file, 'utf8').trim());
+      if (d !== null) return d;
+      ctx.log.warn({ file }, 'unreadable DUID file: making a new DUID');
+    }
+    const mac = ctx.api.interfaces().find((i) => i.mac !== null)?.mac;
+    const time = (Math.floor(Date.now() / 1000) - DUID_EPOCH_S) >>> 0;
+    const duid: Duid = mac
+      ? { type: 1, hwType: 1, time, linkLayer: Uint8Array.from(mac) }
+      : { type: 2, enterprise: 32473, identifier: Uint8Array.from(Buffer.from(time.toString(16).padStart(8, '0'), 'hex')) };
+    writeFileSync(file, `${formatDuid(duid)}\n`);
+    return duid;
+  }
+
+  // ------------------------------------------------------------ control and metrics
+
+  private registerCommands(ctx: ModuleContext): void {
+    ctx.commands.register(['show', 'dhcp', 'leases'], () => {
+      const rows = (this.server?.leases() ?? []).map((l) => ({
+        lease: l.kind === 'na' ? l.address : `${l.address}/${l.prefixLen}`,
+        kind: l.kind === 'na' ? 'IA_NA' : 'IA_PD',
+        duid: l.duid,
+        iaid: l.iaid,
+        state: l.declined ? 'declined' : 'bound',
+        expires: new Date(l.expiresAt).toISOString(),
+      }));
+      return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'state', 'expires'], rows) };
+    }, 'the DHCPv6 server\'s leases');
+    ctx.commands.register(['show', 'dhcp', 'pools'], () => {
+      const rows = (this.server?.poolStats() ?? []).map((p) => ({ pool: p.pool, kind: p.kind, size: p.size.toString(), used: p.used, free: (p.size - BigInt(p.used)).toString() }));
+      return { data: { pools: rows }, text: formatRows(['pool', 'kind', 'size', 'used', 'free'], rows) };
+    }, 'the DHCPv6 server\'s pools and their use');
+    ctx.commands.register(['dhcp', 'release'], (_req, rest) => {
+      if (rest.length !== 1) throw new Error('usage: dhcp release ADDRESS|PREFIX/LEN');
+      if (!this.server?.releaseLease(rest[0]!)) throw new Error(`no lease ${rest[0]}`);
+      return { data: { released: rest[0] }, text: `released ${rest[0]}` };
+    }, 'forget a DHCPv6 lease, as if the client had released it');
+  }
+
+  private registerMetrics(ctx: ModuleContext): void {
+    ctx.metrics.counter({ name: 'dhcpv6_messages_total', help: 'DHCPv6 messages by direction and type', labelNames: ['direction', 'type'] }, (emit) => {
+      for (const name of Object.values(DHCP6_MSG_NAMES)) {
+        emit({ direction: 'in', type: name }, this.received.get(name) ?? 0);
+        emit({ direction: 'out', type: name }, this.sent.get(name) ?? 0);
+      }
+    });
+    ctx.metrics.counter({ name: 'dhcpv6_drops_total', help: 'DHCPv6 messages dropped, by reason', labelNames: ['reason'] }, (emit) => {
+      for (const [reason, n] of this.drops) emit({ reason }, n);
+    });
+    const pools = (what: 'size' | 'used' | 'free') => (emit: (l: { pool: string }, v: number) => void) => {
+      for (const p of this.server?.poolStats() ?? []) {
+        const size = Number(p.size);
+        emit({ pool: p.pool }, what === 'size' ? size : what === 'used' ? p.used : size - p.used);
+      }
+    };
+    ctx.metrics.gauge({ name: 'dhcpv6_pool_size', help: 'Addresses or prefixes in each DHCPv6 pool', labelNames: ['pool'] }, pools('size'));
+    ctx.metrics.gauge({ name: 'dhcpv6_pool_used', help: 'Leases bound from each DHCPv6 pool', labelNames: ['pool'] }, pools('used'));
+    ctx.metrics.gauge({ name: 'dhcpv6_pool_free', help: 'Free entries in each DHCPv6 pool', labelNames: ['pool'] }, pools('free'));
+  }
+}
+

@@ -1,0 +1,127 @@
+/**
+ * Durable DHCPv6 bindings (DESIGN.md, "State that must survive restarts"): an append-only
+ * journal of JSON lines, each write followed by fdatasync before the Reply that depends on
+ * it is sent, so a `kill -9` never forgets a lease a client was told about. When the journal
+ * grows past a bound it is compacted: the live set is written to a temporary file, fsynced,
+ * renamed over the snapshot, and the journal is truncated (rename is atomic on POSIX).
+ *
+ * A torn last line (a crash mid-append) is ignored on load: its Reply was never sent.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, fdatasyncSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface StoredLease {
+  readonly kind: 'na' | 'pd';
+  /** Client DUID, colon hex. */
+  readonly duid: string;
+  readonly iaid: number;
+  /** Address, or prefix without its length. */
+  readonly address: string;
+  /** 128 for addresses. */
+  readonly prefixLen: number;
+  readonly preferredLifetime: number;
+  readonly validLifetime: number;
+  /** Wall-clock milliseconds since the epoch: monotonic clocks restart with the process. */
+  readonly expiresAt: number;
+  /** Declined addresses (§18.3.8) are kept out of the pool until they expire. */
+  readonly declined?: boolean;
+  /** For delegated prefixes: the requesting router's address and the port it is on, the route's next hop. */
+  readonly via?: { readonly port: number; readonly address: string };
+}
+
+type JournalEntry = { readonly op: 'put'; readonly lease: StoredLease } | { readonly op: 'del'; readonly key: string };
+
+export function leaseKey(l: Pick<StoredLease, 'kind' | 'address' | 'prefixLen'>): string {
+  return `${l.kind}/${l.address}/${l.prefixLen}`;
+}
+
+const COMPACT_AFTER = 4096;
+
+export class LeaseStore {
+  private readonly snapshotPath: string;
+  private readonly journalPath: string;
+  private readonly leases = new Map<string, StoredLease>();
+  private journalFd = -1;
+  private journalLines = 0;
+
+  constructor(dir: string, fileName = 'leases') {
+    this.snapshotPath = join(dir, `${fileName}.json`);
+    this.journalPath = join(dir, `${fileName}.journal`);
+  }
+
+  /** Loads the snapshot and replays the journal. */
+  open(): void {
+    if (existsSync(this.snapshotPath)) {
+      const parsed = JSON.parse(readFileSync(this.snapshotPath, 'utf8')) as StoredLease[];
+      for (const l of parsed) this.leases.set(leaseKey(l), l);
+    }
+    if (existsSync(this.journalPath)) {
+      for (const line of readFileSync(this.journalPath, 'utf8').split('\n')) {
+        if (line === '') continue;
+        let entry: JournalEntry;
+        try {
+          entry = JSON.parse(line) as JournalEntry;
+        } catch {
+          break;
+        }
+        if (entry.op === 'put') this.leases.set(leaseKey(entry.lease), entry.lease);
+        else this.leases.delete(entry.key);
+        this.journalLines++;
+      }
+    }
+    this.journalFd = openSync(this.journalPath, 'a');
+    if (this.journalLines > 0) this.compact();
+  }
+
+  all(): IterableIterator<StoredLease> {
+    return this.leases.values();
+  }
+
+  get(key: string): StoredLease | undefined {
+    return this.leases.get(key);
+  }
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  put(lease: StoredLease): void {
+    this.leases.set(leaseKey(lease), lease);
+    this.append({ op: 'put', lease });
+  }
+
+  delete(key: string): void {
+    if (!this.leases.delete(key)) return;
+    this.append({ op: 'del', key });
+  }
+
+  close(): void {
+    if (this.journalFd < 0) return;
+    this.compact();
+    closeSync(this.journalFd);
+    this.journalFd = -1;
+  }
+
+  private append(entry: JournalEntry): void {
+    if (this.journalFd < 0) throw new Error('lease store is not open');
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+    fdatasyncSync(this.journalFd);
+    if (++this.journalLines >= COMPACT_AFTER) this.compact();
+  }
+
+  /** Snapshot via temporary file + fsync + rename, then an empty journal. */
+  private compact(): void {
+    const tmp = `${this.snapshotPath}.tmp`;
+    const fd = openSync(tmp, 'w');
+    writeSync(fd, JSON.stringify([...this.leases.values()]));
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.snapshotPath);
+    const dirFd = openSync(join(this.snapshotPath, '..'), 'r');
+    fsyncSync(dirFd);
+    closeSync(dirFd);
+    ftruncateSync(this.journalFd, 0);
+    fsyncSync(this.journalFd);
+    this.journalLines = 0;
+  }
+}
