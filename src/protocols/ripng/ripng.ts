@@ -120,6 +120,8 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
   private triggerPending = false;
   /** False until start() has sent its first messages: redistribution during start is not a change. */
   private started = false;
+  /** Above 0 while a message or a sweep is processed: the RIB calls back into bestChanged() then, and one update must cover the whole batch. */
+  private batching = 0;
   private stopped = false;
   readonly badPackets = Object.fromEntries(RIPNG_BAD_PACKETS.map((r) => [r, 0])) as Record<RipngBadPacket, number>;
   readonly badRoutes = Object.fromEntries(RIPNG_BAD_ROUTES.map((r) => [r, 0])) as Record<RipngBadRoute, number>;
@@ -306,7 +308,9 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
         continue;
       }
       const metric = Math.min(rte.metric + port.config.metricIn, RIPNG_INFINITY);
+      this.batching++;
       const what = this.table.learn(rte.prefix, rte.prefixLen, metric, rte.tag, port.iface.port, nextHop, now, this.config.ageStatic);
+      this.batching--;
       this.decision(rte, what, { interface: port.iface.name, from: formatIpv6(d.src), metric });
     }
     this.flush();
@@ -409,7 +413,9 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     this.sweepTimer = this.api.clock.setTimer(at - this.api.clock.now(), () => {
       this.sweepTimer = null;
       this.sweepAt = Infinity;
+      this.batching++;
       const next = this.table.sweep(this.api.clock.now());
+      this.batching--;
       if (next !== Infinity) this.scheduleSweep(Math.max(next, this.api.clock.now() + SWEEP_COALESCE_MS));
       this.flush();
     });
@@ -431,7 +437,7 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
    * for a random 1–5 s; changes in the meantime go out together when the hold-down ends.
    */
   private flush(): void {
-    if (!this.triggerPending || this.holdDown !== null || !this.started || this.stopped) return;
+    if (!this.triggerPending || this.holdDown !== null || this.batching > 0 || !this.started || this.stopped) return;
     this.triggerPending = false;
     const changed = [...this.table.routes.values()].filter((r) => r.changed);
     this.table.clearChangeFlags();
