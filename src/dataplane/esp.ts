@@ -209,6 +209,19 @@ export class EspStage {
     return sa < 0 ? -C.esp_policy_discard : sa;
   }
 
+  isTunnel(sa: number): boolean {
+    return (this.view!.flags(sa) & SA_TUNNEL) !== 0;
+  }
+
+  /** The table bytes that tunnelDstOffset() indexes. */
+  tableBytes(): Uint8Array {
+    return this.view!.bytes;
+  }
+
+  tunnelDstOffset(sa: number): number {
+    return this.view!.tunnelDstOffset(sa);
+  }
+
   /** The SA's home lane, for the lane to decide whether to hand the packet over. */
   homeLane(sa: number): number {
     return this.view!.homeLane(sa);

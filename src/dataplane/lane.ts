@@ -29,6 +29,7 @@ import {
   IP6_OFF_NEXT_HEADER,
   IP6_OFF_PAYLOAD_LEN,
   IP6_OFF_SRC,
+  IPPROTO,
 } from '../wire/ipv6.js';
 import {
   WALK_DISCARD,
@@ -57,6 +58,7 @@ import {
   VERDICT_PUNTED,
 } from './trace.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from './punt.js';
+import { ESP_BYPASS, ESP_IN_TUNNEL, type EspStage } from './esp.js';
 
 export interface LaneTables {
   readonly fib: FibView;
@@ -103,6 +105,10 @@ export class Lane {
   private traceEntry = -1;
   private readonly traceBytes: Uint8Array;
   private readonly traceStamp: Float64Array;
+  /** The ESP stage (esp.ts), when IPsec is configured; null keeps the lane free of it. */
+  private esp: EspStage | null = null;
+  /** The packet being processed came out of an ESP tunnel (its policy was checked there). */
+  private decapsulated = false;
 
   constructor(
     private readonly pool: PacketPool,
@@ -127,6 +133,11 @@ export class Lane {
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
     this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
     this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
+  }
+
+  /** Attaches the ESP stage; the caller binds its tables in refresh(). */
+  setEsp(stage: EspStage | null): void {
+    this.esp = stage;
   }
 
   reconfigureIcmp(rate: number, burst: number): void {
@@ -200,6 +211,14 @@ export class Lane {
       ip += ETH_HEADER_LEN;
       ipLen -= ETH_HEADER_LEN;
     }
+    this.decapsulated = false;
+    this.processIp(ip, ipLen, port);
+  }
+
+  /** An IPv6 packet from `port`: a received one, or the inner packet of an ESP tunnel. */
+  private processIp(ip: number, ipLen: number, port: number): void {
+    const b = this.b;
+    const ports = this.tables.ports;
 
     // Validate (RFC 8200 §3). Trailing bytes beyond Payload Length (Ethernet padding) are trimmed.
     if (ipLen < IPV6_HEADER_LEN) return this.drop(port, C.truncated);
@@ -236,6 +255,14 @@ export class Lane {
       return this.drop(port, C.no_route);
     }
     const kind = fib.nexthopKind(nh);
+    const esp = this.esp;
+    if (esp !== null && !this.decapsulated) {
+      // RFC 4301 §5.2: ESP for the router is decrypted here; cleartext that an inbound policy
+      // says must arrive protected is dropped.
+      if (kind === NH_LOCAL && b[ip + IP6_OFF_NEXT_HEADER] === IPPROTO.ESP) return this.espInbound(esp, ip, ipLen, port);
+      const verdict = esp.inboundCleartext(b, ip, ipLen);
+      if (verdict < 0) return this.drop(port, -verdict);
+    }
     if (kind === NH_LOCAL) return this.punt(ip, ipLen, port, PUNT_LOCAL, NO_SLOT);
     if (routerAlert) return this.punt(ip, ipLen, port, PUNT_ROUTER_ALERT, NO_SLOT);
     if (kind === NH_BLACKHOLE) return this.drop(port, C.blackhole);
@@ -263,6 +290,13 @@ export class Lane {
     if (egress !== port && isLinkLocal(b, src) && !fromHost) {
       this.sendError(ICMP6.DST_UNREACH, 2, 0, ip, ipLen, port);
       return this.drop(port, C.scope);
+    }
+    if (esp !== null && esp.active) {
+      const sa = esp.outbound(b, ip, ipLen);
+      if (sa !== ESP_BYPASS) {
+        if (sa < 0) return this.drop(port, -sa);
+        return this.espOutbound(esp, ip, ipLen, port, sa, true, !fromHost);
+      }
     }
     let mtu = fib.nexthopMtu(nh);
     const portMtu = ports.mtu(egress);
@@ -429,6 +463,15 @@ export class Lane {
     const b = this.b;
     const dst = ip + IP6_OFF_DST;
     if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst, false);
+    // The router's own traffic that a policy protects (transport mode between routers).
+    const esp = this.esp;
+    if (esp !== null && esp.active) {
+      const sa = esp.outbound(b, ip, ipLen);
+      if (sa !== ESP_BYPASS) {
+        if (sa < 0) return this.dropOriginated(port);
+        return this.espOutbound(esp, ip, ipLen, port, sa, false, false);
+      }
+    }
     const fib = this.tables.fib;
     const nh = fib.lookup(b, dst);
     if (nh < 0) return this.dropOriginated(port);
@@ -468,6 +511,50 @@ export class Lane {
       this.count(port, C.injected);
       ring.release();
     }
+  }
+
+  /** Inbound ESP (esp.ts): tunnel packets are processed again as received; transport ones are punted. */
+  private espInbound(esp: EspStage, ip: number, ipLen: number, port: number): void {
+    const r = esp.inbound(this.b, ip, ipLen);
+    if (r < 0) return this.drop(port, -r);
+    if (r === ESP_IN_TUNNEL) {
+      this.decapsulated = true;
+      return this.processIp(esp.outIp, esp.outLen, port);
+    }
+    return this.punt(esp.outIp, esp.outLen, port, PUNT_LOCAL, NO_SLOT);
+  }
+
+  /**
+   * Encapsulates under `sa` and routes the outer packet (towards the SA's tunnel endpoint,
+   * or the packet's own destination in transport mode). The MTU check comes first, on the
+   * size the packet will have: Packet Too Big reports the MTU less the ESP overhead, so the
+   * sender's next packets fit once encrypted (RFC 4301 §8.2.1).
+   */
+  private espOutbound(esp: EspStage, ip: number, ipLen: number, port: number, sa: number, received: boolean, decrement: boolean): void {
+    const b = this.b;
+    const fib = this.tables.fib;
+    const tunnel = esp.isTunnel(sa);
+    const nh = tunnel ? fib.lookup(esp.tableBytes(), esp.tunnelDstOffset(sa)) : fib.lookup(b, ip + IP6_OFF_DST);
+    const kind = nh < 0 ? NH_REJECT : fib.nexthopKind(nh);
+    if (kind === NH_REJECT || kind === NH_BLACKHOLE || kind === NH_LOCAL) {
+      return received ? this.drop(port, C.no_route) : this.dropOriginated(port);
+    }
+    const egress = fib.nexthopPort(nh);
+    if (!this.tables.ports.isUp(egress)) return received ? this.drop(port, C.port_down) : this.dropOriginated(port);
+    let mtu = fib.nexthopMtu(nh);
+    const portMtu = this.tables.ports.mtu(egress);
+    if (mtu === 0 || mtu > portMtu) mtu = portMtu;
+    const overhead = esp.overhead(sa, ipLen);
+    if (ipLen + overhead > mtu) {
+      if (!received) return this.dropOriginated(port);
+      this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu - overhead, ip, ipLen, port);
+      return this.drop(port, C.too_big);
+    }
+    if (decrement) b[ip + IP6_OFF_HOP_LIMIT]!--;
+    const out = esp.encapsulate(b, ip, ipLen, sa);
+    if (out < 0) return received ? this.drop(port, -out) : this.dropOriginated(port);
+    if (kind === NH_GATEWAY) this.output(out, esp.outLen, port, egress, fib.bytes, fib.gatewayOffset(nh), received);
+    else this.output(out, esp.outLen, port, egress, b, out + IP6_OFF_DST, received);
   }
 
   private isPortMac(frame: number, port: number): boolean {

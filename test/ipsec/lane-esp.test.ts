@@ -1,0 +1,139 @@
+/**
+ * ESP in a whole lane (in-process, MemoryEngine; test/dataplane/harness.ts topology): the
+ * router protects H1's LAN (2001:db8:1::/64) towards H3's (2001:db8:3::/64) through a
+ * tunnel whose far end is H2 (2001:db8:2::20, on port 1). A second ESP stage with the
+ * mirrored SAs plays the peer: it decrypts what the lane sends and encrypts what it receives.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
+import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
+import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
+import { C } from '../../src/dataplane/counters.js';
+import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
+import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
+
+const KEY_A = '0x' + '41'.repeat(16) + '01020304';
+const KEY_B = '0x' + '42'.repeat(16) + '05060708';
+
+function stage(raw: unknown): EspStage {
+  const r = ipsecSection.schema.safeParse(raw);
+  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
+  const cfg = r.data as IpsecConfig;
+  const state = IpsecState.create();
+  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
+  const sas = installed.map(saRecord);
+  const policies = policyRecords(cfg.policies, installed);
+  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
+  encodeIpsecTables(sas, policies, region);
+  const view = new IpsecView();
+  view.bind(region, 0);
+  const s = new EspStage(state, 0);
+  s.bind(view);
+  return s;
+}
+
+const ROUTER = '2001:db8:2::1';
+const PEER = '2001:db8:2::20';
+const common = { mode: 'tunnel', encryption: 'aes-gcm-128' };
+const routerStage = () =>
+  stage({
+    sas: [
+      { spi: 0x1000, direction: 'out', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
+      { spi: 0x2000, direction: 'in', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
+    ],
+    policies: [
+      { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
+      { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
+    ],
+  });
+const peerStage = () =>
+  stage({
+    sas: [
+      { spi: 0x1000, direction: 'in', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
+      { spi: 0x2000, direction: 'out', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
+    ],
+    policies: [
+      { direction: 'in', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
+      { direction: 'out', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
+    ],
+  });
+
+/** Copies `pkt` into a slot-like buffer at offset 128 so a stage can work on it in place. */
+function slotted(pkt: Uint8Array): { b: Uint8Array; ip: number } {
+  const b = new Uint8Array(2048);
+  b.set(pkt, 128);
+  return { b, ip: 128 };
+}
+
+function setup(t: { after: (fn: () => void) => void }) {
+  const h = new LaneHarness();
+  t.after(() => h.close());
+  h.lane.setEsp(routerStage());
+  return h;
+}
+
+test('forwarded traffic matching an outbound policy leaves as tunnel-mode ESP towards the peer, which decrypts it', (t) => {
+  const h = setup(t);
+  const pkt = ipv6Packet({ src: H1, dst: H3, echoData: 100 });
+  const out = h.run(TAP0, fromH1(pkt));
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.port, TAP1, 'towards the tunnel endpoint, not H3’s own port');
+  const frame = out[0]!.frame;
+  assert.deepEqual(frame.subarray(0, 6), H2_MAC);
+  const outer = frame.subarray(14);
+  assert.equal(outer[6], IPPROTO.ESP);
+  const { b, ip } = slotted(outer);
+  const peer = peerStage();
+  assert.equal(peer.inbound(b, ip, outer.length), ESP_IN_TUNNEL);
+  const inner = b.slice(peer.outIp, peer.outIp + peer.outLen);
+  const want = pkt.slice();
+  want[7] = want[7]! - 1;
+  assert.deepEqual(inner, want, 'the original packet, hop limit decremented');
+  assert.equal(h.counter(TAP0, C.forwarded), 1);
+});
+
+test('ESP from the peer is decrypted, checked against the inbound policy and forwarded to H1; the books balance', (t) => {
+  const h = setup(t);
+  const peer = peerStage();
+  const pkt = ipv6Packet({ src: H3, dst: H1, echoData: 40 });
+  const { b, ip } = slotted(pkt);
+  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length));
+  const esp = b.slice(outIp, outIp + peer.outLen);
+  const out = h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.port, TAP0);
+  assert.deepEqual(out[0]!.frame.subarray(0, 6), H1_MAC);
+  const inner = out[0]!.frame.subarray(14);
+  assert.deepEqual(inner.subarray(8, 40), pkt.subarray(8, 40));
+  assert.equal(inner[7], pkt[7]! - 1);
+  // The same ESP packet again is a replay.
+  h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
+  assert.equal(h.counter(TAP1, C.esp_replay), 1);
+  // Cleartext for the protected flow, straight from H3's LAN, is refused (RFC 4301 §5.2).
+  h.run(TUN2, pkt);
+  assert.equal(h.counter(TUN2, C.esp_policy_mismatch), 1);
+  // Unknown SPI.
+  const bogus = esp.slice();
+  bogus[IPV6_HEADER_LEN + 3] ^= 0xff;
+  h.run(TAP1, ethFrame(R1_MAC, H2_MAC, bogus));
+  assert.equal(h.counter(TAP1, C.esp_unknown_spi), 1);
+  for (const port of [TAP1, TUN2]) {
+    assert.equal(h.counter(port, C.rx_packets), h.counter(port, C.forwarded) + h.counter(port, C.punted) + h.drops(port), `rx = forwarded + punted + Σ drops on port ${port}`);
+  }
+});
+
+test('a packet that would outgrow the MTU once encrypted gets Packet Too Big with the MTU less the ESP overhead', (t) => {
+  const h = setup(t);
+  const pkt = ipv6Packet({ src: H1, dst: H3, echoData: 1500 - 48 - 20 });
+  const out = h.run(TAP0, fromH1(pkt));
+  assert.equal(h.counter(TAP0, C.too_big), 1);
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.port, TAP0);
+  const icmp = out[0]!.frame.subarray(14 + 40);
+  assert.equal(icmp[0], 2, 'Packet Too Big');
+  const mtu = (icmp[4]! << 24) | (icmp[5]! << 16) | (icmp[6]! << 8) | icmp[7]!;
+  assert.ok(mtu < 1500 - 40 - 8 - 8 - 16 && mtu > 1400, `reported MTU ${mtu}`);
+  assert.deepEqual(out[0]!.frame.subarray(6, 12), R0_MAC);
+});
