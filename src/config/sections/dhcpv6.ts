@@ -1,7 +1,6 @@
 /**
- * `dhcpv6`: the DHCPv6 server (RFC 8415 §18.3), the client on a WAN interface with prefix
- * delegation split into /64s for LAN interfaces (§18.2, WIDE's prefix-interface/sla-id), and
- * the relay agent (§19). Each part is optional; the section absent means DHCPv6 is off.
+ * `dhcpv6`: the DHCPv6 server (RFC 8415 §18.3) and the relay agent (§19). Each part is
+ * optional; the section absent means DHCPv6 is off.
  */
 import { z } from 'zod';
 import { parseIpv6, parsePrefix } from '../../lib/addr.js';
@@ -71,22 +70,6 @@ const serverSchema = z
     if (s.t1 !== 0 && s.t2 !== 0 && s.t1 > s.t2) ctx.addIssue({ code: 'custom', path: ['t1'], message: `at most t2 (${s.t2}) (RFC 8415 §21.4)` });
   });
 
-const prefixInterfaceSchema = z.strictObject({
-  name: interfaceName(),
-  /** WIDE's sla-id: which /64 of the delegated prefix this interface gets. */
-  slaId: intInRange(0, 0xffff),
-});
-
-const clientSchema = z.strictObject({
-  interface: interfaceName(),
-  /** Stateless mode: Information-request only (§18.2.6). */
-  informationOnly: flag().default(false),
-  requestAddress: flag().default(true),
-  requestPrefix: flag().default(true),
-  rapidCommit: flag().default(false),
-  prefixInterfaces: listOf(prefixInterfaceSchema, 'prefix interfaces').default([]),
-});
-
 const relaySchema = z.strictObject({
   /** Client-facing interfaces. */
   interfaces: listOf(interfaceName(), 'interface names', 1),
@@ -101,12 +84,11 @@ export const dhcpv6Section = defineSection(
     .strictObject({
       enabled: flag().default(true),
       server: serverSchema.optional(),
-      client: clientSchema.optional(),
       relay: relaySchema.optional(),
     })
     .optional(),
   {
-    summary: 'DHCPv6 server (address and prefix pools), client with prefix delegation, and relay agent.',
+    summary: 'DHCPv6 server (address and prefix pools) and relay agent.',
     reload: { kind: 'restart-module', module: 'dhcpv6 (leases are durable, so a restart keeps them)' },
   },
   (cfg, ctx) => {
@@ -115,10 +97,6 @@ export const dhcpv6Section = defineSection(
       if (!ctx.interfaceNames.has(name)) ctx.report(path, `the name of a configured interface (${[...ctx.interfaceNames].join(', ')})`);
     };
     cfg.server?.interfaces.forEach((i, n) => check(['server', 'interfaces', n, 'name'], i.name));
-    if (cfg.client) {
-      check(['client', 'interface'], cfg.client.interface);
-      cfg.client.prefixInterfaces.forEach((p, n) => check(['client', 'prefixInterfaces', n, 'name'], p.name));
-    }
     if (cfg.relay) {
       cfg.relay.interfaces.forEach((name, n) => check(['relay', 'interfaces', n], name));
       check(['relay', 'upstream'], cfg.relay.upstream);
@@ -132,5 +110,4 @@ export const dhcpv6Section = defineSection(
 
 export type Dhcpv6Config = NonNullable<z.output<typeof dhcpv6Section.schema>>;
 export type Dhcpv6ServerConfig = NonNullable<Dhcpv6Config['server']>;
-export type Dhcpv6ClientConfig = NonNullable<Dhcpv6Config['client']>;
 export type Dhcpv6RelayConfig = NonNullable<Dhcpv6Config['relay']>;
