@@ -1,0 +1,159 @@
+/** The DHCPv6 server's decisions (RFC 8415 §18.3) on a manual clock, with a real lease journal. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatIpv6, parseIpv6 } from '../../../src/lib/addr.js';
+import { DHCP6_MSG, DHCP6_STATUS, findOption, parseDuid, type Dhcp6ClientMessage, type Dhcp6Option } from '../../../src/wire/dhcpv6.js';
+import { LeaseStore } from '../../../src/protocols/dhcpv6/lease-store.js';
+import { Dhcp6Server, type ServerLink, type ServerSettings, type ServerVerdict } from '../../../src/protocols/dhcpv6/server.js';
+
+const SERVER_DUID = parseDuid('00:03:00:01:02:00:00:00:00:fe')!;
+const CLIENT = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
+const OTHER = '00:03:00:01:02:00:00:00:00:02';
+
+const SETTINGS: ServerSettings = {
+  interfaces: [
+    { name: 'lan0', addressPool: { start: '2001:db8:1::1000', end: '2001:db8:1::1001' }, prefixPool: { prefix: '2001:db8:100::/48', delegatedLength: 56 }, preference: 7, rapidCommit: true, unicast: false },
+  ],
+  preferredLifetime: 100,
+  validLifetime: 200,
+  t1: 0,
+  t2: 0,
+  dnsServers: ['2001:db8:1::53'],
+  domains: ['turtle6.test'],
+  reservations: [{ duid: OTHER, address: '2001:db8:1::77' }],
+};
+const LINK: ServerLink = { name: 'lan0', onLink: [{ addr: parseIpv6('2001:db8:1::')!, len: 64 }], unicastAddress: null, peer: { port: 0, address: 'fe80::1' } };
+
+function setup(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 't6-d6unit-'));
+  let now = 1_000_000;
+  const store = new LeaseStore(dir);
+  store.open();
+  const server = new Dhcp6Server(SETTINGS, SERVER_DUID, store, () => now);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, store, server, advance: (s: number) => (now += s * 1000), now: () => now };
+}
+
+function msg(msgType: number, duid: string, options: Dhcp6Option[], withServer = false): Dhcp6ClientMessage {
+  return {
+    type: 'client',
+    msgType,
+    transactionId: 0x123456,
+    options: [{ kind: 'clientId', duid: parseDuid(duid)! }, ...(withServer ? [{ kind: 'serverId' as const, duid: SERVER_DUID }] : []), ...options],
+  };
+}
+
+const IAS: Dhcp6Option[] = [
+  { kind: 'iaNa', iaid: 1, t1: 0, t2: 0, options: [] },
+  { kind: 'iaPd', iaid: 1, t1: 0, t2: 0, options: [] },
+  { kind: 'oro', codes: [23, 24] },
+];
+
+function reply(v: ServerVerdict): Dhcp6ClientMessage {
+  if ('drop' in v) throw new Error(`dropped: ${v.drop}`);
+  return v.reply;
+}
+
+function leasesOf(m: Dhcp6ClientMessage): { address: string; prefix: string; t1: number; t2: number } {
+  const na = findOption(m.options, 'iaNa')!;
+  const pd = findOption(m.options, 'iaPd')!;
+  const a = findOption(na.options, 'iaAddr');
+  const p = findOption(pd.options, 'iaPrefix');
+  return { address: a ? formatIpv6(a.address) : '-', prefix: p ? `${formatIpv6(p.prefix)}/${p.prefixLen}` : '-', t1: na.t1, t2: na.t2 };
+}
+
+test('Solicit → Advertise (with Preference and DNS), Request → Reply binds the same leases, durably', (t) => {
+  const { dir, server } = setup(t);
+  const adv = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS), false));
+  assert.equal(adv.msgType, DHCP6_MSG.ADVERTISE);
+  assert.equal(adv.transactionId, 0x123456);
+  assert.equal(findOption(adv.options, 'preference')?.value, 7);
+  assert.deepEqual(findOption(adv.options, 'domainList')?.domains, ['turtle6.test']);
+  const offered = leasesOf(adv);
+  assert.deepEqual(offered, { address: '2001:db8:1::1000', prefix: '2001:db8:100::/56', t1: 50, t2: 80 });
+  assert.equal(server.leases().length, 0, 'an Advertise commits nothing');
+  const rep = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, CLIENT, IAS, true), false));
+  assert.equal(rep.msgType, DHCP6_MSG.REPLY);
+  assert.deepEqual(leasesOf(rep), offered);
+  // The journal alone brings the leases back (a kill -9 leaves no snapshot behind).
+  const reopened = new LeaseStore(dir);
+  reopened.open();
+  assert.deepEqual([...reopened.all()].map((l) => `${l.kind} ${l.address}/${l.prefixLen} ${l.duid}`).sort(), [
+    `na 2001:db8:1::1000/128 ${CLIENT}`,
+    `pd 2001:db8:100::/56 ${CLIENT}`,
+  ]);
+  reopened.close();
+});
+
+test('Rapid Commit: a Solicit gets a Reply and binds at once', (t) => {
+  const { server } = setup(t);
+  const rep = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, [...IAS, { kind: 'rapidCommit' }]), false));
+  assert.equal(rep.msgType, DHCP6_MSG.REPLY);
+  assert.ok(findOption(rep.options, 'rapidCommit'));
+  assert.equal(server.leases().length, 2);
+});
+
+test('Renew extends, Release forgets, and a Renew after Release finds NoBinding', (t) => {
+  const { server, advance, now } = setup(t);
+  reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, CLIENT, IAS, true), false));
+  const firstExpiry = server.leases()[0]!.expiresAt;
+  advance(60);
+  const held = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.RENEW, CLIENT, IAS, true), false));
+  assert.equal(leasesOf(held).address, '2001:db8:1::1000');
+  assert.equal(server.leases()[0]!.expiresAt, firstExpiry + 60_000);
+  assert.equal(server.leases()[0]!.expiresAt, now() + 200_000);
+  const rel = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.RELEASE, CLIENT, held.options.filter((o) => o.kind !== 'serverId' && o.kind !== 'clientId'), true), false));
+  assert.equal(findOption(rel.options, 'statusCode')?.status, DHCP6_STATUS.SUCCESS);
+  assert.equal(server.leases().length, 0);
+  const again = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.RENEW, CLIENT, IAS, true), false));
+  assert.equal(findOption(findOption(again.options, 'iaNa')!.options, 'statusCode')?.status, DHCP6_STATUS.NO_BINDING);
+});
+
+test('a reservation by DUID wins over the pool, and a full pool answers NoAddrsAvail', (t) => {
+  const { server } = setup(t);
+  const r = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, OTHER, IAS, true), false));
+  assert.equal(leasesOf(r).address, '2001:db8:1::77');
+  for (const mac of ['aa', 'bb']) reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, `00:03:00:01:02:00:00:00:00:${mac}`, IAS, true), false));
+  const full = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, '00:03:00:01:02:00:00:00:00:cc', IAS, true), false));
+  assert.equal(findOption(findOption(full.options, 'iaNa')!.options, 'statusCode')?.status, DHCP6_STATUS.NO_ADDRS_AVAIL);
+});
+
+test('leases expire after their valid lifetime and their addresses return to the pool', (t) => {
+  const { server, advance } = setup(t);
+  reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, CLIENT, IAS, true), false));
+  advance(199);
+  assert.equal(server.expire(), 0);
+  advance(1);
+  assert.equal(server.expire(), 2);
+  assert.deepEqual(server.poolStats().map((p) => p.used), [0, 0]);
+});
+
+test('§16 validation: each malformed exchange is dropped with its reason', (t) => {
+  const { server } = setup(t);
+  const drop = (v: ServerVerdict) => ('drop' in v ? v.drop : 'replied');
+  assert.equal(drop(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS, true), false)), 'unexpected-server-id');
+  assert.equal(drop(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, CLIENT, IAS), false)), 'wrong-server-id');
+  assert.equal(drop(server.handle('lan0', LINK, { type: 'client', msgType: DHCP6_MSG.SOLICIT, transactionId: 1, options: IAS }, false)), 'missing-client-id');
+  assert.equal(drop(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, [...IAS, IAS[0]!]), false)), 'duplicate-ia');
+  assert.equal(drop(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS), true)), 'unicast-not-allowed');
+  assert.equal(drop(server.handle('lan0', LINK, msg(DHCP6_MSG.ADVERTISE, CLIENT, IAS), false)), 'not-for-a-server');
+  assert.equal(drop(server.handle('lan9', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS), false)), 'unserved-link');
+  // §18.3.2: a unicast Request without the Unicast option gets UseMulticast, not a lease.
+  const use = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.REQUEST, CLIENT, IAS, true), true));
+  assert.equal(findOption(use.options, 'statusCode')?.status, DHCP6_STATUS.USE_MULTICAST);
+  assert.equal(server.leases().length, 0);
+});
+
+test('Confirm answers on-link or NotOnLink; Information-request gets the DNS options', (t) => {
+  const { server } = setup(t);
+  const confirm = (addr: string) =>
+    reply(server.handle('lan0', LINK, msg(DHCP6_MSG.CONFIRM, CLIENT, [{ kind: 'iaNa', iaid: 1, t1: 0, t2: 0, options: [{ kind: 'iaAddr', address: parseIpv6(addr)!, preferred: 0, valid: 0, options: [] }] }]), false));
+  assert.equal(findOption(confirm('2001:db8:1::1000').options, 'statusCode')?.status, DHCP6_STATUS.SUCCESS);
+  assert.equal(findOption(confirm('2001:db8:9::1').options, 'statusCode')?.status, DHCP6_STATUS.NOT_ON_LINK);
+  const info = reply(server.handle('lan0', LINK, { type: 'client', msgType: DHCP6_MSG.INFORMATION_REQUEST, transactionId: 9, options: [] }, false));
+  assert.deepEqual(findOption(info.options, 'dnsServers')?.servers.map((s) => formatIpv6(s)), ['2001:db8:1::53']);
+  assert.equal(findOption(info.options, 'iaNa'), undefined);
+});
