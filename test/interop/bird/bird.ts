@@ -3,7 +3,7 @@
  * under a private directory (PEERS.md), started with `bird -c -s -P` (it forks by itself)
  * and queried with birdc.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireCommand, type Netns, type TestBed } from '../../helpers/netns.js';
@@ -15,6 +15,10 @@ export interface Bird {
   birdc(...words: string[]): string;
   /** The prefixes of `show route` that BIRD installed (a best route of any protocol). */
   routes(): Map<string, string>;
+  /** How many routes of `protocol` (ripng1, static1, …) BIRD holds as best (`show route protocol P count`). */
+  count(protocol: string): number;
+  /** The daemon's PID (from its pid file). */
+  pid(): number;
 }
 
 export interface RipInterface {
@@ -23,6 +27,8 @@ export interface RipInterface {
   readonly update?: number;
   readonly timeout?: number;
   readonly garbage?: number;
+  /** BIRD's interface cost, added to every metric received there (default 1). */
+  readonly metric?: number;
 }
 
 /**
@@ -38,7 +44,7 @@ export function startBird(bed: TestBed, ns: Netns, routerId: string, interfaces:
   const conf = join(dir, 'bird.conf');
   const socket = join(dir, 'bird.ctl');
   const ifaces = interfaces
-    .map((i) => `  interface "${i.name}" { update time ${i.update ?? 30}; timeout time ${i.timeout ?? 180}; garbage time ${i.garbage ?? 120}; };`)
+    .map((i) => `  interface "${i.name}" { update time ${i.update ?? 30}; timeout time ${i.timeout ?? 180}; garbage time ${i.garbage ?? 120}; metric ${i.metric ?? 1}; };`)
     .join('\n');
   writeFileSync(
     conf,
@@ -54,12 +60,19 @@ ${ifaces}
 ${extra}
 `,
   );
-  ns.runOk('bird', ['-c', conf, '-s', socket, '-P', join(dir, 'bird.pid')]);
+  const pidFile = join(dir, 'bird.pid');
+  ns.runOk('bird', ['-c', conf, '-s', socket, '-P', pidFile]);
   const birdc = (...words: string[]) => ns.runOk('birdc', ['-s', socket, ...words]);
   return {
     ns,
     socket,
     birdc,
+    count: (protocol) => {
+      // "10000 of 10000 routes for 10000 networks in table master6"
+      const m = /(\d+) of \d+ routes/.exec(birdc('show', 'route', 'protocol', protocol, 'count'));
+      return m ? Number(m[1]) : 0;
+    },
+    pid: () => Number(readFileSync(pidFile, 'utf8').trim()),
     routes: () => {
       const out = new Map<string, string>();
       let current = '';
