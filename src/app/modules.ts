@@ -10,6 +10,8 @@ import type { RipngConfig } from '../protocols/ripng/config.js';
 import { resolveRipngConfig } from '../config/sections/ripng.js';
 import { Dhcpv6Module } from '../protocols/dhcpv6/dhcpv6.js';
 import type { Dhcpv6Config } from '../config/sections/dhcpv6.js';
+import { IpsecModule } from '../protocols/ipsec/ipsec.js';
+import type { IpsecConfig } from '../config/sections/ipsec.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -31,4 +33,5 @@ export const MODULES: readonly ModuleEntry<unknown>[] = [
     config: (c) => resolveRipngConfig(c.ripng, c.interfaces.map((i) => i.name)),
     create: () => new RipngModule(),
   }),
+  entry<IpsecConfig>({ name: 'ipsec', config: (c) => c.ipsec ?? null, create: () => new IpsecModule() }),
 ];

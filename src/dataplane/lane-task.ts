@@ -26,6 +26,9 @@ export interface LaneTask {
   readonly fib: SnapshotHandle;
   readonly neighbors: SnapshotHandle;
   readonly ports: SnapshotHandle;
+  /** The SPD/SAD snapshot and the per-SA state block (shm/ipsec-tables.ts). */
+  readonly ipsec: SnapshotHandle;
+  readonly ipsecState: SharedArrayBuffer;
   readonly queues: readonly LaneQueue[];
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly batch: number;

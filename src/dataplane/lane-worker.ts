@@ -8,8 +8,10 @@ import { SpscRing } from '../shm/ring.js';
 import { SnapshotReader } from '../shm/snapshot.js';
 import { FibView } from '../shm/fib.js';
 import { NeighborView } from '../shm/neighbors.js';
+import { IpsecState, IpsecView } from '../shm/ipsec-tables.js';
 import { createEngine } from '../io/engine.js';
 import { Lane, type LaneTables } from './lane.js';
+import { EspStage } from './esp.js';
 import { PortTableView } from './port-table.js';
 import { injectRingOffset, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
@@ -31,11 +33,18 @@ import {
 /** How long an idle lane sleeps before it looks at its control word again. */
 const IDLE_WAIT_MS = 100;
 
-/** Table views rebound when the control plane publishes a new generation. */
+/**
+ * Table views rebound when the control plane publishes a new generation. The ESP stage is
+ * attached to the lane only while the SPD or SAD holds anything, so a router without IPsec
+ * runs the lane without it (and ESP addressed to it is punted like any other protocol).
+ */
 class SnapshotTables implements LaneTables {
   readonly fib = new FibView();
   readonly neighbors = new NeighborView();
   readonly ports = new PortTableView();
+  private readonly ipsec = new IpsecView();
+  private readonly esp: EspStage;
+  private lane: Lane | null = null;
   private readonly readers: SnapshotReader[];
 
   constructor(task: LaneTask) {
@@ -43,7 +52,22 @@ class SnapshotTables implements LaneTables {
       new SnapshotReader(task.fib, task.lane),
       new SnapshotReader(task.neighbors, task.lane),
       new SnapshotReader(task.ports, task.lane),
+      new SnapshotReader(task.ipsec, task.lane),
     ];
+    this.esp = new EspStage(new IpsecState(task.ipsecState), task.lane);
+  }
+
+  /** The lane whose ESP stage follows the IPsec snapshot; binds the current one. */
+  attach(lane: Lane): void {
+    this.lane = lane;
+    this.bindIpsec();
+  }
+
+  private bindIpsec(): void {
+    // Binding builds cipher state for new SAs: once per table generation, never per packet.
+    this.esp.bind(this.ipsec);
+    const any = this.ipsec.saCount > 0 || this.ipsec.policyCount > 0;
+    this.lane?.setEsp(any ? this.esp : null);
   }
 
   beforeWait(): void {
@@ -51,10 +75,14 @@ class SnapshotTables implements LaneTables {
   }
 
   refresh(): void {
-    const [fib, nbr, ports] = this.readers as [SnapshotReader, SnapshotReader, SnapshotReader];
+    const [fib, nbr, ports, ipsec] = this.readers as [SnapshotReader, SnapshotReader, SnapshotReader, SnapshotReader];
     if (fib.acquire()) this.fib.bind(fib.bytes, 0);
     if (nbr.acquire()) this.neighbors.bind(nbr.bytes, 0);
     if (ports.acquire()) this.ports.bind(ports.bytes, 0);
+    if (ipsec.acquire()) {
+      this.ipsec.bind(ipsec.bytes, 0);
+      this.bindIpsec();
+    }
   }
 }
 
@@ -75,6 +103,7 @@ export default function runLane(task: LaneTask): string {
     icmpBurst: Atomics.load(ctl, CTRL_ICMP_BURST),
     now: () => performance.now(),
   }, { control: new Int32Array(task.trace), ring: traceRing });
+  tables.attach(lane);
   Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
   Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
   let icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);

@@ -10,7 +10,8 @@ import { SnapshotWriter } from '../shm/snapshot.js';
 import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { encodeNeighbors, neighborsByteLength } from '../shm/neighbors.js';
 import { wakeEngine } from '../io/engine.js';
-import type { Datapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
+import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
+import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
 import { counterBytes } from './counters.js';
 import {
@@ -71,6 +72,10 @@ export class LaneSet implements Datapath {
   private readonly fib: SnapshotWriter;
   private readonly neighbors: SnapshotWriter;
   private readonly ports: SnapshotWriter;
+  private readonly ipsecTables: SnapshotWriter;
+  /** Per-SA sequence numbers, replay windows and counters: written by home lanes, read here. */
+  private readonly ipsecState = IpsecState.create();
+  readonly ipsec: IpsecDatapath;
   private puntHandler: PuntHandler = () => {};
   private stopping = false;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -80,6 +85,12 @@ export class LaneSet implements Datapath {
     this.fib = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
     this.neighbors = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
     this.ports = new SnapshotWriter({ readers, initialBytes: PORT_TABLE_BYTES, maxBytes: PORT_TABLE_BYTES * 2 });
+    this.ipsecTables = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    this.ipsec = {
+      lanes: opts.lanes,
+      state: this.ipsecState,
+      publishIpsec: (sas, policies) => this.publishIpsec(sas, policies),
+    };
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
     for (let id = 0; id < opts.lanes; id++) {
@@ -144,6 +155,8 @@ export class LaneSet implements Datapath {
       fib: this.fib.handle,
       neighbors: this.neighbors.handle,
       ports: this.ports.handle,
+      ipsec: this.ipsecTables.handle,
+      ipsecState: this.ipsecState.sab,
       queues: lane.queues,
       io: this.opts.io,
       batch: this.opts.batch,
@@ -154,12 +167,17 @@ export class LaneSet implements Datapath {
       // then run the lane again on the thread piscina starts in its place.
       lane.restarts++;
       this.events.laneDied(lane.id, err);
-      for (const w of [this.fib, this.neighbors, this.ports]) w.releaseReader(lane.id);
+      for (const w of this.writers()) w.releaseReader(lane.id);
       this.submit(lane);
     });
   }
 
+  private writers(): SnapshotWriter[] {
+    return [this.fib, this.neighbors, this.ports, this.ipsecTables];
+  }
+
   // ---- Datapath ------------------------------------------------------------------------
+
 
   onPunt(handler: PuntHandler): void {
     this.puntHandler = handler;
@@ -192,13 +210,17 @@ export class LaneSet implements Datapath {
     this.publish(this.ports, (dst) => encodePortTable(entries, dst), PORT_TABLE_BYTES);
   }
 
+  publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {
+    this.publish(this.ipsecTables, (dst) => encodeIpsecTables(sas, policies, dst), ipsecTablesByteLength(sas, policies));
+  }
+
   private publish(writer: SnapshotWriter, encode: (dst: Uint8Array) => number, size: number): void {
     if (writer.publish(encode, size)) return;
     // A lane is still on the generation before last: retry shortly (the writer never waits).
     if (this.flushTimer !== null) return;
     this.flushTimer = setInterval(() => {
       let pending = false;
-      for (const w of [this.fib, this.neighbors, this.ports]) {
+      for (const w of this.writers()) {
         w.flushPending();
         pending ||= w.hasPending();
       }

@@ -5,6 +5,7 @@
  */
 import type { FibNexthop, FibRoute } from '../shm/fib.js';
 import type { PortEntry } from '../dataplane/port-table.js';
+import type { IpsecState, PolicyRecord, SaRecord } from '../shm/ipsec-tables.js';
 
 export interface NeighborSnapshotEntry {
   readonly port: number;
@@ -23,4 +24,18 @@ export interface Datapath {
   publishPorts(entries: readonly PortEntry[]): void;
   /** Registers the receiver of punted packets (one; the stack). The packet is a private copy. */
   onPunt(handler: PuntHandler): void;
+  /** The ESP tables, when this data path runs ESP (the lanes do; recording fakes may not). */
+  readonly ipsec?: IpsecDatapath;
+}
+
+/**
+ * The SPD/SAD side of the data path (shm/ipsec-tables.ts): a snapshot the control plane
+ * publishes, and the per-SA state block the lanes write and the control plane reads
+ * (sequence numbers, counters, bytes for lifetimes).
+ */
+export interface IpsecDatapath {
+  /** How many lanes there are: an SA's home lane is chosen among them. */
+  readonly lanes: number;
+  readonly state: IpsecState;
+  publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void;
 }

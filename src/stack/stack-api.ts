@@ -8,6 +8,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import type { RouterInterface } from './interfaces.js';
 import type { RibRoute, RouteOrigin } from './rib.js';
+import type { IpsecDatapath } from './datapath.js';
 
 export type Unsubscribe = () => void;
 
@@ -45,6 +46,19 @@ export interface SendOptions {
   readonly routerAlert?: number;
 }
 
+/** Lifetimes (seconds) under which a module's prefix is advertised in RA Prefix Information (RFC 4861 §4.6.2). */
+export interface AdvertiseLifetimes {
+  readonly validLifetime: number;
+  readonly preferredLifetime: number;
+}
+
+/** Resolver information a module learned (DHCPv6 options 23/24), for the DNS module to consume. */
+export interface DnsInfo {
+  readonly source: string;
+  readonly servers: readonly Uint8Array[];
+  readonly domains: readonly string[];
+}
+
 export interface InterfaceEvent {
   readonly type: 'address-added' | 'address-removed' | 'address-state' | 'link-up' | 'link-down';
   readonly iface: RouterInterface;
@@ -79,4 +93,25 @@ export interface StackApi {
   /** Called when the best route of a prefix changes (added, replaced or withdrawn: best undefined). */
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe;
   readonly origin: RouteOrigin;
+
+  // The four below are optional only so that recording test fakes of other modules need not
+  // implement them; the Stack always does.
+  /**
+   * Assigns an address this module obtained (a DHCPv6 lease, a /64 of a delegated prefix) to
+   * `port`, with its connected route; with `advertise`, its prefix also goes into the port's
+   * Router Advertisements (when the port advertises) with those lifetimes. Calling it again
+   * updates the lifetimes. Configured addresses are untouched by reloads and vice versa.
+   */
+  addInterfaceAddress?(port: number, addr: Uint8Array, prefixLen: number, opts?: { readonly advertise?: AdvertiseLifetimes }): void;
+  /** Removes an address added by addInterfaceAddress, its connected route and its RA prefix. */
+  removeInterfaceAddress?(port: number, addr: Uint8Array): void;
+  /** Replaces the resolver information published under `source` (empty lists withdraw it). */
+  publishDnsServers?(source: string, servers: readonly Uint8Array[], domains: readonly string[]): void;
+  /** Every source's published resolver information. */
+  dnsServers?(): readonly DnsInfo[];
+  /**
+   * The data path's SPD/SAD (the `ipsec` module publishes them; the stack writes nothing
+   * else there). Absent when the data path has no ESP, as in recording test fakes.
+   */
+  readonly ipsec?: IpsecDatapath | undefined;
 }

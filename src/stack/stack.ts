@@ -15,6 +15,7 @@ import {
   formatIpv6,
   isLinkLocal,
   isMulticast,
+  maskAddress,
   multicastMac,
   solicitedNodeMulticast,
 } from '../lib/addr.js';
@@ -35,11 +36,11 @@ import { decodeNdMessage, type NdMessage } from '../wire/nd.js';
 import { ICMP6, mayGenerateErrorAbout, writeIcmpv6Error } from '../wire/icmpv6.js';
 import { InterfaceTable, type RouterInterface } from './interfaces.js';
 import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
-import { RouterAdvertiser, type RaConfig } from './ra.js';
+import { RouterAdvertiser, type RaConfig, type RaPrefix } from './ra.js';
 import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
-import type { Datapath } from './datapath.js';
-import type { InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
+import type { Datapath, IpsecDatapath } from './datapath.js';
+import type { AdvertiseLifetimes, DnsInfo, InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../dataplane/punt.js';
 import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
 import type { PortEntry } from '../dataplane/port-table.js';
@@ -105,6 +106,9 @@ export class Stack {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
+  /** Prefixes modules asked to advertise (DHCPv6-PD /64s), per port, keyed by formatted prefix. */
+  private readonly modulePrefixes = new Map<number, Map<string, RaPrefix>>();
+  private readonly dns = new Map<string, DnsInfo>();
   private readonly errorBucket: TokenBucket;
   private started = false;
   readonly clock: Clock;
@@ -162,7 +166,7 @@ export class Stack {
     if (iface.kind === 'tap') {
       if (next.ra) {
         this.raConfigs.set(port, next.ra);
-        if (this.started) this.ra.configure(port, next.ra);
+        if (this.started) this.ra.configure(port, this.advertisedRa(port)!);
       } else if (this.raConfigs.has(port)) {
         const previous = this.raConfigs.get(port)!;
         this.raConfigs.delete(port);
@@ -170,6 +174,67 @@ export class Stack {
         if (this.started) this.ra.configure(port, { ...previous, enabled: false });
       }
     }
+  }
+
+  /**
+   * Assigns an address a module obtained (origin 'dhcpv6'), or updates the RA lifetimes of
+   * one it holds. RFC 8415 §18.2.10.1: the client performs DAD on addresses it receives, so
+   * new addresses on a TAP go through DAD like configured ones.
+   */
+  addModuleAddress(port: number, addr: Uint8Array, prefixLen: number, advertise: AdvertiseLifetimes | undefined): void {
+    const iface = this.interfaces.byPort(port);
+    if (!iface) throw new RangeError(`no port ${port}`);
+    if (iface.findAddress(addr) === undefined) {
+      this.interfaces.addAddress(port, addr, prefixLen, 'dhcpv6', 'preferred');
+      if (this.started && iface.kind === 'tap') this.neighbors.startDad(port, addr, 1);
+      this.refreshConnected();
+      this.publishPorts();
+    }
+    const prefix = maskAddress(addr, prefixLen);
+    const key = `${formatIpv6(prefix)}/${prefixLen}`;
+    const prefixes = this.modulePrefixes.get(port) ?? new Map<string, RaPrefix>();
+    const before = prefixes.get(key);
+    if (advertise === undefined) {
+      if (!prefixes.delete(key)) return;
+    } else {
+      if (before?.validLifetime === advertise.validLifetime && before.preferredLifetime === advertise.preferredLifetime) return;
+      prefixes.set(key, { prefix, prefixLen, onLink: true, autonomous: prefixLen === 64, ...advertise });
+    }
+    this.modulePrefixes.set(port, prefixes);
+    this.reconfigureRa(port);
+  }
+
+  removeModuleAddress(port: number, addr: Uint8Array): void {
+    const iface = this.interfaces.byPort(port);
+    const address = iface?.findAddress(addr);
+    if (!iface || address === undefined || address.origin !== 'dhcpv6') return;
+    this.interfaces.removeAddress(port, addr);
+    this.refreshConnected();
+    this.publishPorts();
+    if (this.modulePrefixes.get(port)?.delete(`${formatIpv6(maskAddress(addr, address.prefixLen))}/${address.prefixLen}`)) this.reconfigureRa(port);
+  }
+
+  publishDns(info: DnsInfo): void {
+    if (info.servers.length === 0 && info.domains.length === 0) this.dns.delete(info.source);
+    else this.dns.set(info.source, info);
+  }
+
+  dnsInfo(): DnsInfo[] {
+    return [...this.dns.values()];
+  }
+
+  /** The port's configured RA with the modules' prefixes added; undefined where the port does not advertise. */
+  private advertisedRa(port: number): RaConfig | undefined {
+    const cfg = this.raConfigs.get(port);
+    const extra = this.modulePrefixes.get(port);
+    if (cfg === undefined || extra === undefined || extra.size === 0) return cfg;
+    const own = cfg.prefixes.filter((p) => !extra.has(`${formatIpv6(maskAddress(p.prefix, p.prefixLen))}/${p.prefixLen}`));
+    return { ...cfg, prefixes: [...own, ...extra.values()] };
+  }
+
+  private reconfigureRa(port: number): void {
+    const ra = this.advertisedRa(port);
+    if (this.started && ra !== undefined) this.ra.configure(port, ra);
   }
 
   /** Recomputes the connected and local routes of every port from their addresses. */
@@ -192,7 +257,7 @@ export class Stack {
    * kernel sides are up: writes to a TAP whose peer is down fail.
    */
   start(): void {
-    for (const [port, ra] of this.raConfigs) this.ra.configure(port, ra);
+    for (const port of this.raConfigs.keys()) this.ra.configure(port, this.advertisedRa(port)!);
     for (const iface of this.interfaces.all()) {
       if (iface.kind !== 'tap') continue;
       for (const a of iface.addresses) this.neighbors.startDad(iface.port, a.addr, 1);
@@ -206,6 +271,11 @@ export class Stack {
 
   addRoute(route: RibRoute): void {
     this.rib.add(route);
+  }
+
+  /** The data path's ESP tables, which only the ipsec module publishes (through its StackApi). */
+  ipsecDatapath(): IpsecDatapath | undefined {
+    return this.opts.datapath.ipsec;
   }
 
   /** A StackApi for one module; its routes carry `origin`. */
@@ -525,5 +595,20 @@ class ModuleApi implements StackApi {
   }
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe {
     return this.stack.rib.subscribe((ev) => fn(ev.prefix, ev.prefixLen, ev.best));
+  }
+  get ipsec(): IpsecDatapath | undefined {
+    return this.stack.ipsecDatapath();
+  }
+  addInterfaceAddress(port: number, addr: Uint8Array, prefixLen: number, opts?: { readonly advertise?: AdvertiseLifetimes }): void {
+    this.stack.addModuleAddress(port, addr, prefixLen, opts?.advertise);
+  }
+  removeInterfaceAddress(port: number, addr: Uint8Array): void {
+    this.stack.removeModuleAddress(port, addr);
+  }
+  publishDnsServers(source: string, servers: readonly Uint8Array[], domains: readonly string[]): void {
+    this.stack.publishDns({ source, servers, domains });
+  }
+  dnsServers(): readonly DnsInfo[] {
+    return this.stack.dnsInfo();
   }
 }

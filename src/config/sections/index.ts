@@ -6,6 +6,7 @@ import { controlSection } from './control.js';
 import { dataplaneSection } from './dataplane.js';
 import { dhcpv6Section } from './dhcpv6.js';
 import { interfacesSection } from './interfaces.js';
+import { ipsecSection } from './ipsec.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
 import { ndSection } from './nd.js';
@@ -20,6 +21,7 @@ export const SECTIONS = [
   ndSection,
   ripngSection,
   dhcpv6Section,
+  ipsecSection,
   metricsSection,
   logSection,
   controlSection,

@@ -1,0 +1,227 @@
+/**
+ * `ipsec`: manual keying, the `setkey` of turtle6. It turns the `ipsec:` config into the
+ * SAD/SPD records the lanes read (ipsec/model.ts), publishes them through the StackApi,
+ * watches SA lifetimes, and answers `show ipsec sa|policy` and `ipsec flush`.
+ *
+ * Lifetimes (RFC 4301 §4.4.2.1): byte counts come from the SA state block the home lane
+ * writes; time counts from when the SA was installed (setkey's `-lh`/`-ls` addtime). The soft
+ * limit raises an event (a warning and a counter) so that a keying daemon could rekey; the
+ * hard limit removes the SA. Its policies stay, so the traffic they cover is discarded, never
+ * sent in the clear (RFC 4301 §4.4.1: a protect entry has no fallback to cleartext).
+ *
+ * An SA removed by its hard lifetime or by `ipsec flush` stays removed until the config
+ * changes it (new keys, a new SPI): a reload that touches another SA must not resurrect it.
+ */
+import type { IpsecDatapath } from '../../stack/datapath.js';
+import type { TimerHandle } from '../../lib/clock.js';
+import type { IpsecConfig } from '../../config/sections/ipsec.js';
+import { ST } from '../../shm/ipsec-tables.js';
+import { SaSlots, policyRecords, saIdentity, saRecord, type InstalledSa } from '../../ipsec/model.js';
+import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
+import { renderPolicies, renderSas, type PolicyRow, type SaRow } from './show.js';
+
+/** How often lifetimes are checked; the granularity of a seconds lifetime. */
+export const LIFETIME_CHECK_MS = 1000;
+
+/** Per-SA drop reasons in the state block, as metric labels and show fields. */
+const SA_DROPS = {
+  replay: ST.replay,
+  integrity: ST.integrity,
+  bad_padding: ST.badPadding,
+  policy_mismatch: ST.policyMismatch,
+  seq_overflow: ST.seqOverflow,
+} as const;
+
+type SaLifeState = 'mature' | 'dying';
+
+interface LiveSa {
+  readonly installed: InstalledSa;
+  state: SaLifeState;
+}
+
+export class IpsecModule implements ProtocolModule<IpsecConfig> {
+  readonly name = 'ipsec';
+  private ctx!: ModuleContext;
+  private dp!: IpsecDatapath;
+  private slots!: SaSlots;
+  private config: IpsecConfig = { sas: [], policies: [] };
+  private live: LiveSa[] = [];
+  /** Identities of SAs removed by a hard lifetime or a flush (see the file comment). */
+  private readonly removed = new Set<string>();
+  private timer: TimerHandle | null = null;
+  private softExpirations = 0;
+  private hardExpirations = 0;
+  private flushes = 0;
+
+  start(ctx: ModuleContext, config: IpsecConfig): void {
+    const dp = ctx.api.ipsec;
+    if (dp === undefined) throw new Error('this data path has no ESP tables: the ipsec module cannot run on it');
+    this.ctx = ctx;
+    this.dp = dp;
+    this.slots = new SaSlots(dp.state);
+    this.apply(config);
+    this.registerMetrics();
+    ctx.commands.register(['show', 'ipsec', 'sa'], () => this.showSas(), 'the security associations, like setkey -D (keys are not shown)');
+    ctx.commands.register(['show', 'ipsec', 'policy'], () => this.showPolicies(), 'the security policies in match order, like setkey -DP');
+    ctx.commands.register(['ipsec', 'flush'], () => this.flush(), 'remove every SA, like setkey -F; policies stay, so protected traffic is discarded');
+    this.scheduleCheck();
+  }
+
+  /** In place: unchanged SAs keep their state slot, so their sequence numbers go on. */
+  reconfigure(next: IpsecConfig): boolean {
+    const wanted = new Set(next.sas.map(saIdentity));
+    for (const id of this.removed) if (!wanted.has(id)) this.removed.delete(id);
+    this.apply(next);
+    return true;
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    // Without the module nothing is protected or expected protected: empty tables.
+    this.slots.assign([], this.dp.lanes, this.ctx.api.clock.now());
+    this.live = [];
+    this.dp.publishIpsec([], []);
+  }
+
+  status(): ModuleStatus {
+    const data = { sas: this.live.length, policies: this.config.policies.length, softExpirations: this.softExpirations, hardExpirations: this.hardExpirations, flushes: this.flushes };
+    return { data, text: `ipsec: ${data.sas} SAs, ${data.policies} policies, ${data.softExpirations} soft and ${data.hardExpirations} hard expirations` };
+  }
+
+  /** Test hook and the timer's body: applies soft and hard lifetimes now. */
+  checkLifetimes(): void {
+    const now = this.ctx.api.clock.now();
+    let changed = false;
+    for (const sa of [...this.live]) {
+      const l = sa.installed.config.lifetime;
+      const bytes = this.dp.state.field(sa.installed.slot, ST.bytes);
+      const seconds = (now - sa.installed.installedAt) / 1000;
+      const over = (limit: number, value: number) => limit > 0 && value >= limit;
+      const fields = { spi: hex(sa.installed.config.spi), direction: sa.installed.config.direction, bytes, seconds: Math.floor(seconds) };
+      if (over(l.hardBytes, bytes) || over(l.hardSeconds, seconds)) {
+        this.hardExpirations++;
+        this.ctx.log.warn(fields, 'SA reached its hard lifetime and is removed; its policies now discard (RFC 4301 §4.4.2.1)');
+        this.removeSa(sa);
+        changed = true;
+      } else if (sa.state === 'mature' && (over(l.softBytes, bytes) || over(l.softSeconds, seconds))) {
+        sa.state = 'dying';
+        this.softExpirations++;
+        this.ctx.log.warn(fields, 'SA reached its soft lifetime: rekey it before the hard lifetime removes it');
+      }
+    }
+    if (changed) this.publish();
+  }
+
+  private scheduleCheck(): void {
+    this.timer = this.ctx.api.clock.setTimer(LIFETIME_CHECK_MS, () => {
+      this.checkLifetimes();
+      this.scheduleCheck();
+    });
+  }
+
+  private apply(config: IpsecConfig): void {
+    this.config = config;
+    const sas = config.sas.filter((sa) => !this.removed.has(saIdentity(sa)));
+    const before = new Map(this.live.map((s) => [s.installed, s.state]));
+    const installed = this.slots.assign(sas, this.dp.lanes, this.ctx.api.clock.now());
+    this.live = installed.map((i) => ({ installed: i, state: before.get(i) ?? 'mature' }));
+    this.publish();
+  }
+
+  private removeSa(sa: LiveSa): void {
+    this.slots.remove(sa.installed);
+    this.removed.add(saIdentity(sa.installed.config));
+    this.live = this.live.filter((s) => s !== sa);
+  }
+
+  private publish(): void {
+    const installed = this.live.map((s) => s.installed);
+    this.dp.publishIpsec(installed.map(saRecord), policyRecords(this.config.policies, installed));
+  }
+
+  private flush(): ModuleStatus {
+    const n = this.live.length;
+    for (const sa of [...this.live]) this.removeSa(sa);
+    this.flushes++;
+    this.publish();
+    this.ctx.log.info({ sas: n }, 'ipsec flush: every SA removed');
+    return { data: { removed: n }, text: `${n} SAs removed\n` };
+  }
+
+  saRows(): SaRow[] {
+    const st = this.dp.state;
+    return this.live.map(({ installed: i, state }) => {
+      const c = i.config;
+      const f = (field: number) => st.field(i.slot, field);
+      return {
+        spi: c.spi,
+        direction: c.direction,
+        mode: c.mode,
+        src: c.src,
+        dst: c.dst,
+        encryption: c.encryption,
+        integrity: c.integrity,
+        esn: c.esn,
+        replayWindow: c.replayWindow,
+        homeLane: i.homeLane,
+        state,
+        // Outbound: the last number sent; inbound: the highest authenticated one received.
+        seq: c.direction === 'out' ? f(ST.seqOut) : f(ST.replayTop),
+        packets: f(ST.packets),
+        bytes: f(ST.bytes),
+        drops: Object.fromEntries(Object.entries(SA_DROPS).map(([k, field]) => [k, f(field)])) as Record<keyof typeof SA_DROPS, number>,
+        ageSeconds: Math.floor((this.ctx.api.clock.now() - i.installedAt) / 1000),
+        lifetime: c.lifetime,
+      };
+    });
+  }
+
+  policyRows(): PolicyRow[] {
+    const installed = new Set(this.live.map((s) => `${s.installed.config.direction}/${s.installed.config.spi}`));
+    return this.config.policies.map((p, index) => ({
+      index,
+      direction: p.direction,
+      action: p.action,
+      src: p.src,
+      dst: p.dst,
+      proto: p.proto,
+      srcPort: p.srcPort ?? null,
+      dstPort: p.dstPort ?? null,
+      icmpType: p.icmpType ?? null,
+      icmpCode: p.icmpCode ?? null,
+      sa: p.sa ?? null,
+      saInstalled: p.sa === undefined ? null : installed.has(`${p.direction}/${p.sa}`),
+    }));
+  }
+
+  private showSas(): ModuleStatus {
+    return renderSas(this.saRows());
+  }
+
+  private showPolicies(): ModuleStatus {
+    return renderPolicies(this.policyRows());
+  }
+
+  private registerMetrics(): void {
+    const m = this.ctx.metrics;
+    const labels = ['spi', 'direction'] as const;
+    const each = (fn: (row: SaRow, labels: { spi: string; direction: string }) => void) => {
+      for (const row of this.saRows()) fn(row, { spi: hex(row.spi), direction: row.direction });
+    };
+    m.gauge({ name: 'ipsec_sas', help: 'Security associations installed' }, (emit) => emit({}, this.live.length));
+    m.gauge({ name: 'ipsec_policies', help: 'Security policies in the SPD' }, (emit) => emit({}, this.config.policies.length));
+    m.counter({ name: 'ipsec_sa_packets_total', help: 'Packets an SA protected (out) or accepted (in)', labelNames: labels }, (emit) => each((r, l) => emit(l, r.packets)));
+    m.counter({ name: 'ipsec_sa_bytes_total', help: 'Payload bytes an SA protected (out) or accepted (in)', labelNames: labels }, (emit) => each((r, l) => emit(l, r.bytes)));
+    m.counter(
+      { name: 'ipsec_sa_drops_total', help: 'Packets of an SA dropped, by reason', labelNames: [...labels, 'reason'] },
+      (emit) => each((r, l) => { for (const [reason, n] of Object.entries(r.drops)) emit({ ...l, reason }, n); }),
+    );
+    m.counter({ name: 'ipsec_sa_soft_expirations_total', help: 'SAs that reached their soft lifetime' }, (emit) => emit({}, this.softExpirations));
+    m.counter({ name: 'ipsec_sa_hard_expirations_total', help: 'SAs removed by their hard lifetime' }, (emit) => emit({}, this.hardExpirations));
+  }
+}
+
+export function hex(spi: number): string {
+  return `0x${spi.toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,205 @@
+/**
+ * The ipsec module on a ManualClock over a recording ESP data path: what it publishes, what
+ * a reload keeps (sequence numbers), lifetimes (soft event, hard removal, traffic then
+ * discarded by the policy), flush, show and metrics.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/lib/clock.js';
+import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength, type PolicyRecord, type SaRecord } from '../../../src/shm/ipsec-tables.js';
+import { ipsecSection, type IpsecConfig } from '../../../src/config/sections/ipsec.js';
+import { IpsecModule, LIFETIME_CHECK_MS } from '../../../src/protocols/ipsec/ipsec.js';
+import type { IpsecDatapath } from '../../../src/stack/datapath.js';
+import type { StackApi } from '../../../src/stack/stack-api.js';
+import type { MetricEmit, ModuleCommandRequest, ModuleContext, ModuleLogger, ModuleStatus } from '../../../src/protocols/module.js';
+import { EspStage, ESP_BYPASS } from '../../../src/dataplane/esp.js';
+import { C } from '../../../src/dataplane/counters.js';
+import { ipv6Packet } from '../../dataplane/harness.js';
+import { parseIpv6 } from '../../../src/lib/addr.js';
+
+const KEY_A = '0x' + '41'.repeat(16) + '01020304';
+const KEY_B = '0x' + '42'.repeat(16) + '05060708';
+
+class RecordingDatapath implements IpsecDatapath {
+  readonly lanes = 2;
+  readonly state = IpsecState.create();
+  readonly published: Array<{ sas: readonly SaRecord[]; policies: readonly PolicyRecord[] }> = [];
+  publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {
+    this.published.push({ sas, policies });
+  }
+  last() {
+    return this.published.at(-1)!;
+  }
+  /** The last published tables as a lane stage on lane `lane` sees them. */
+  stage(lane: number): EspStage {
+    const { sas, policies } = this.last();
+    const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
+    encodeIpsecTables(sas, policies, region);
+    const view = new IpsecView();
+    view.bind(region, 0);
+    const s = new EspStage(this.state, lane);
+    s.bind(view);
+    return s;
+  }
+}
+
+interface Logged {
+  readonly level: string;
+  readonly msg: string;
+}
+
+function harness(raw: unknown) {
+  const clock = new ManualClock(5_000);
+  const dp = new RecordingDatapath();
+  const commands = new Map<string, (req: ModuleCommandRequest, rest: string[]) => ModuleStatus | Promise<ModuleStatus>>();
+  const collectors = new Map<string, (emit: MetricEmit) => void>();
+  const logged: Logged[] = [];
+  const logAt = (level: string) => (o: object | string, msg?: string) => logged.push({ level, msg: typeof o === 'string' ? o : msg ?? '' });
+  const log: ModuleLogger = { trace: logAt('trace'), debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
+  const api = { clock, ipsec: dp } as unknown as StackApi;
+  const ctx: ModuleContext = {
+    api,
+    log,
+    limited: () => log,
+    metrics: {
+      gauge: (spec, collect) => void collectors.set(spec.name, collect),
+      counter: (spec, collect) => void collectors.set(spec.name, collect),
+    },
+    commands: { register: (path, handler) => void commands.set(path.join(' '), handler) },
+    stateDir: '/nonexistent',
+  };
+  const module = new IpsecModule();
+  module.start(ctx, config(raw));
+  const run = async (cmd: string) => (await commands.get(cmd)!({ command: cmd.split(' ') }, [])) as ModuleStatus;
+  const metric = (name: string) => {
+    const out: Array<{ labels: object; value: number }> = [];
+    collectors.get(name)!((labels, value) => out.push({ labels, value }));
+    return out;
+  };
+  return { clock, dp, module, run, metric, logged };
+}
+
+function config(raw: unknown): IpsecConfig {
+  const r = ipsecSection.schema.safeParse(raw);
+  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
+  return r.data as IpsecConfig;
+}
+
+const OUT_SA = { spi: 0x1000, direction: 'out', mode: 'tunnel', src: '2001:db8:2::1', dst: '2001:db8:2::20', encryption: 'aes-gcm-128', encKey: KEY_A };
+const IN_SA = { spi: 0x2000, direction: 'in', mode: 'tunnel', src: '2001:db8:2::20', dst: '2001:db8:2::1', encryption: 'aes-gcm-128', encKey: KEY_B };
+const POLICIES = [
+  { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
+  { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
+];
+const H1 = '2001:db8:1::10';
+const H3 = '2001:db8:3::30';
+
+/** What the outbound SPD does with a packet from H1's LAN to H3's under the published tables. */
+function outboundVerdict(dp: RecordingDatapath): number {
+  const stage = dp.stage(0);
+  const pkt = ipv6Packet({ src: parseIpv6(H1)!, dst: parseIpv6(H3)!, echoData: 8 });
+  const b = new Uint8Array(512);
+  b.set(pkt, 128);
+  return stage.outbound(b, 128, pkt.length);
+}
+
+test('start publishes the SAs (home lane = SPI mod lanes) and the policies pointing at them', () => {
+  const { dp } = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES });
+  const { sas, policies } = dp.last();
+  assert.deepEqual(sas.map((s) => [s.spi, s.inbound, s.tunnel, s.homeLane]), [[0x1000, false, true, 0x1000 % 2], [0x2000, true, true, 0x2000 % 2]]);
+  assert.deepEqual(policies.map((p) => p.sa), [0, 1]);
+  assert.equal(outboundVerdict(dp), 0, 'the outbound policy selects SA 0');
+});
+
+test('a reload that adds an SA keeps the existing SA’s slot and sequence number; a changed SA starts afresh', () => {
+  const { dp, module } = harness({ sas: [OUT_SA], policies: [POLICIES[0]] });
+  const slot = dp.last().sas[0]!.stateSlot;
+  dp.state.f[slot * 16 + ST.seqOut] = 41; // a lane sent 41 packets
+  const extra = { ...IN_SA, spi: 0x3000 };
+  assert.equal(module.reconfigure(config({ sas: [OUT_SA, extra], policies: [POLICIES[0]] })), true);
+  const after = dp.last().sas;
+  assert.equal(after[0]!.stateSlot, slot);
+  assert.equal(dp.state.field(slot, ST.seqOut), 41);
+  assert.notEqual(after[1]!.stateSlot, slot);
+  module.reconfigure(config({ sas: [{ ...OUT_SA, encKey: KEY_B }], policies: [POLICIES[0]] }));
+  assert.equal(dp.state.field(dp.last().sas[0]!.stateSlot, ST.seqOut), 0, 'new keys, new SA: a fresh sequence number');
+});
+
+test('byte lifetimes: soft raises one event, hard removes the SA and its traffic is then discarded', async () => {
+  const lifetime = { softBytes: 1000, hardBytes: 2000 };
+  const { dp, clock, module, run, metric, logged } = harness({ sas: [{ ...OUT_SA, lifetime }, IN_SA], policies: POLICIES });
+  const slot = dp.last().sas[0]!.stateSlot;
+  dp.state.f[slot * 16 + ST.bytes] = 1500;
+  clock.advance(LIFETIME_CHECK_MS);
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(metric('ipsec_sa_soft_expirations_total')[0]!.value, 1, 'one soft event, not one per check');
+  assert.equal(logged.filter((l) => l.level === 'warn' && l.msg.includes('soft lifetime')).length, 1);
+  const shown = (await run('show ipsec sa')).data as Array<{ spi: number; state: string }>;
+  assert.equal(shown.find((s) => s.spi === 0x1000)!.state, 'dying');
+  assert.equal(dp.last().sas.length, 2, 'still installed');
+
+  dp.state.f[slot * 16 + ST.bytes] = 2000;
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(metric('ipsec_sa_hard_expirations_total')[0]!.value, 1);
+  assert.deepEqual(dp.last().sas.map((s) => s.spi), [0x2000]);
+  assert.equal(dp.last().policies[0]!.sa, -1, 'the policy stays, with no SA');
+  assert.equal(outboundVerdict(dp), -C.esp_policy_discard, 'protected traffic is discarded, never sent in the clear');
+  const policies = (await run('show ipsec policy')).data as Array<{ saInstalled: boolean | null }>;
+  assert.deepEqual(policies.map((p) => p.saInstalled), [false, true]);
+
+  // A reload that changes only the other SA does not bring the expired one back…
+  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime }, { ...IN_SA, replayWindow: 128 }], policies: POLICIES }));
+  assert.deepEqual(dp.last().sas.map((s) => s.spi), [0x2000]);
+  // …new keys for it do.
+  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies: POLICIES }));
+  assert.deepEqual(dp.last().sas.map((s) => s.spi), [0x1000, 0x2000]);
+});
+
+test('time lifetimes count from installation', () => {
+  const { dp, clock, metric } = harness({ sas: [{ ...OUT_SA, lifetime: { softSeconds: 10, hardSeconds: 20 } }], policies: [POLICIES[0]] });
+  clock.advance(9 * LIFETIME_CHECK_MS);
+  assert.equal(metric('ipsec_sa_soft_expirations_total')[0]!.value, 0);
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(metric('ipsec_sa_soft_expirations_total')[0]!.value, 1);
+  clock.advance(9 * LIFETIME_CHECK_MS);
+  assert.equal(dp.last().sas.length, 1);
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(dp.last().sas.length, 0);
+  assert.equal(metric('ipsec_sas')[0]!.value, 0);
+});
+
+test('ipsec flush removes every SA; policies stay and discard; stop empties the tables', async () => {
+  const { dp, module, run } = harness({ sas: [OUT_SA, IN_SA], policies: [{ direction: 'out', dst: '2001:db8:9::/64', action: 'bypass' }, ...POLICIES] });
+  const r = await run('ipsec flush');
+  assert.deepEqual(r.data, { removed: 2 });
+  assert.equal(dp.last().sas.length, 0);
+  assert.equal(dp.last().policies.length, 3);
+  assert.equal(outboundVerdict(dp), -C.esp_policy_discard);
+  assert.match((await run('show ipsec sa')).text, /No SAD entries/);
+  const text = (await run('show ipsec policy')).text;
+  assert.match(text, /2001:db8:9::\/64\[any\] any\n\tout none/);
+  assert.match(text, /esp spi=4096\(0x00001000\) \(SA not installed: discards\)/);
+  module.stop();
+  assert.deepEqual(dp.last(), { sas: [], policies: [] });
+  assert.equal(outboundVerdict(dp), ESP_BYPASS);
+});
+
+test('show ipsec sa and the per-SA metrics read the lanes’ state block', async () => {
+  const { dp, run, metric } = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES });
+  const [out, inb] = dp.last().sas;
+  dp.state.f[out!.stateSlot * 16 + ST.seqOut] = 7;
+  dp.state.f[out!.stateSlot * 16 + ST.packets] = 7;
+  dp.state.f[out!.stateSlot * 16 + ST.bytes] = 700;
+  dp.state.f[inb!.stateSlot * 16 + ST.replay] = 3;
+  const r = await run('show ipsec sa');
+  assert.match(r.text, /2001:db8:2::1 2001:db8:2::20\n\tesp mode=tunnel spi=4096\(0x00001000\) dir=out lane=0\n\tE: aes-gcm-128\n\tseq=0x00000007/);
+  assert.match(r.text, /current: 700\(bytes\)/);
+  assert.doesNotMatch(r.text, /4141/, 'keys are never shown');
+  assert.doesNotMatch(JSON.stringify(r.data), /4141/);
+  assert.deepEqual(metric('ipsec_sa_packets_total'), [
+    { labels: { spi: '0x00001000', direction: 'out' }, value: 7 },
+    { labels: { spi: '0x00002000', direction: 'in' }, value: 0 },
+  ]);
+  const replay = metric('ipsec_sa_drops_total').find((m) => (m.labels as { reason: string; direction: string }).reason === 'replay' && (m.labels as { direction: string }).direction === 'in');
+  assert.equal(replay!.value, 3);
+});
