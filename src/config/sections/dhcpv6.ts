@@ -1,5 +1,6 @@
 /**
- * `dhcpv6`: the DHCPv6 server (RFC 8415 §18.3) and the relay agent (§19). Each part is
+ * `dhcpv6`: the DHCPv6 server (RFC 8415 §18.3), the relay agent (§19) and the client
+ * (§18.2) with prefix delegation on a WAN interface. Each part is
  * optional; the section absent means DHCPv6 is off.
  */
 import { z } from 'zod';
@@ -78,6 +79,29 @@ const relaySchema = z.strictObject({
   servers: listOf(ipv6UnicastAddress(), 'IPv6 addresses').default([]),
 });
 
+const prefixInterfaceSchema = z.strictObject({
+  /** A LAN interface that gets a /64 of the delegated prefix (WIDE's `prefix-interface`). */
+  name: interfaceName(),
+  /** The sub-prefix ID (WIDE's `sla-id`): it fills the bits between the delegated length and /64. */
+  slaId: intInRange(0, UINT32_MAX),
+  /** The router's interface identifier in that /64 (WIDE's `ifid`): 1 gives ::1. */
+  hostId: intInRange(1, UINT32_MAX).default(1),
+});
+
+const clientSchema = z.strictObject({
+  /** The WAN interface the client runs on. */
+  interface: interfaceName(),
+  /** stateful: IA_NA and/or IA_PD (§18.2.1); stateless: Information-request only (§18.2.6). */
+  mode: z.enum(['stateful', 'stateless'], { error: 'stateful or stateless' }).default('stateful'),
+  requestAddress: flag().default(true),
+  requestPrefix: flag().default(true),
+  /** A prefix-length hint in the IA_PD (§18.2.1); 0 sends none. */
+  prefixLengthHint: intInRange(0, 64).default(0),
+  rapidCommit: flag().default(false),
+  releaseOnStop: flag().default(true),
+  prefixInterfaces: listOf(prefixInterfaceSchema, 'prefix interfaces').default([]),
+});
+
 export const dhcpv6Section = defineSection(
   'dhcpv6',
   z
@@ -85,10 +109,11 @@ export const dhcpv6Section = defineSection(
       enabled: flag().default(true),
       server: serverSchema.optional(),
       relay: relaySchema.optional(),
+      client: clientSchema.optional(),
     })
     .optional(),
   {
-    summary: 'DHCPv6 server (address and prefix pools) and relay agent.',
+    summary: 'DHCPv6 server (address and prefix pools), relay agent, and client with prefix delegation.',
     reload: { kind: 'restart-module', module: 'dhcpv6 (leases are durable, so a restart keeps them)' },
   },
   (cfg, ctx) => {
@@ -105,9 +130,27 @@ export const dhcpv6Section = defineSection(
         if (served.has(name)) ctx.report(['relay', 'interfaces', n], `an interface the server does not also serve (${name} is in server.interfaces)`);
       });
     }
+    if (cfg.client) {
+      const client = cfg.client;
+      check(['client', 'interface'], client.interface);
+      const seen = new Set<string>();
+      client.prefixInterfaces.forEach((p, n) => {
+        check(['client', 'prefixInterfaces', n, 'name'], p.name);
+        if (p.name === client.interface) ctx.report(['client', 'prefixInterfaces', n, 'name'], `a LAN interface, not the client's own ${client.interface}`);
+        if (seen.has(p.name)) ctx.report(['client', 'prefixInterfaces', n, 'name'], `each interface once (${p.name} is listed twice)`);
+        seen.add(p.name);
+      });
+      if (client.prefixInterfaces.length > 0 && (client.mode !== 'stateful' || !client.requestPrefix)) {
+        ctx.report(['client', 'prefixInterfaces'], 'no prefix interfaces unless the client requests a prefix (mode stateful, requestPrefix true)');
+      }
+      if (cfg.relay?.interfaces.includes(client.interface) || cfg.server?.interfaces.some((i) => i.name === client.interface)) {
+        ctx.report(['client', 'interface'], `an interface the server and relay do not serve (${client.interface} is served)`);
+      }
+    }
   },
 );
 
 export type Dhcpv6Config = NonNullable<z.output<typeof dhcpv6Section.schema>>;
 export type Dhcpv6ServerConfig = NonNullable<Dhcpv6Config['server']>;
 export type Dhcpv6RelayConfig = NonNullable<Dhcpv6Config['relay']>;
+export type Dhcpv6ClientConfig = NonNullable<Dhcpv6Config['client']>;

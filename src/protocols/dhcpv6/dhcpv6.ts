@@ -1,6 +1,7 @@
 /**
  * The dhcpv6 protocol module: the server (server.ts) and the relay agent (RFC 8415 §19) on
- * UDP 547, their sockets, durable DUID and leases, control commands and metrics.
+ * UDP 547, the client (client.ts) on UDP 546 of the WAN interface, their sockets, durable
+ * DUID and leases, control commands and metrics.
  *
  * Receiving (§18.3, §19.1): servers and relays join All_DHCP_Relay_Agents_and_Servers
  * (ff02::1:2) on the interfaces they serve. A Relay-forw is unwrapped to the client's
@@ -34,16 +35,20 @@ import type { ModuleContext, ModuleLogger, ModuleStatus, ProtocolModule } from '
 import { defaultPreference } from '../../stack/rib.js';
 import { LeaseStore } from './lease-store.js';
 import { Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
+import { CLIENT_DROPS, Dhcp6Client, subnetAddress, type ClientState } from './client.js';
 import { formatRows } from './table.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
-const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...SERVER_DROPS] as const;
+const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...SERVER_DROPS, ...CLIENT_DROPS] as const;
 type ModuleDrop = (typeof MODULE_DROPS)[number];
 
 /** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
 const DUID_EPOCH_S = 946_684_800;
 const EXPIRE_EVERY_MS = 10_000;
+const INFINITE_LIFETIME = 0xffffffff;
+/** The source name under which the client publishes resolver information to the stack. */
+const DNS_SOURCE = 'dhcpv6-client';
 
 export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   readonly name = 'dhcpv6';
@@ -56,6 +61,12 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private readonly joined: Array<[number, Uint8Array]> = [];
   private expireTimer: { cancel(): void } | null = null;
   private dropLog: ModuleLogger | null = null;
+  private log: ModuleLogger | null = null;
+  private client: Dhcp6Client | null = null;
+  /** Addresses the client put on interfaces, so that a change or a stop removes exactly them. */
+  private clientAddresses: Array<{ port: number; addr: Uint8Array }> = [];
+  /** Delegated prefixes the client holds, with the reject routes of RFC 7084 WPD-5. */
+  private clientPrefixes: Array<{ prefix: Uint8Array; len: number }> = [];
   readonly received = new Map<string, number>();
   readonly sent = new Map<string, number>();
   readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
@@ -64,6 +75,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.api = ctx.api;
     this.config = config;
     this.dropLog = ctx.limited('dhcpv6.drop');
+    this.log = ctx.log;
     this.duid = this.loadDuid(ctx);
     if (config.server) {
       this.store = new LeaseStore(ctx.stateDir);
@@ -80,6 +92,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       if (iface) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
     }
     if (servedNames.length > 0 || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
+    if (config.client) this.startClient(ctx, config);
     this.registerCommands(ctx);
     this.registerMetrics(ctx);
     ctx.log.info({ duid: formatDuid(this.duid), leases: this.store?.size ?? 0 }, 'dhcpv6 started');
@@ -92,6 +105,9 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   }
 
   stop(): void {
+    // The client goes first: its Release must leave while the sockets and addresses exist.
+    this.client?.stop();
+    this.client = null;
     for (const off of this.unsubscribes.splice(0)) off();
     for (const [port, group] of this.joined.splice(0)) this.api?.leaveGroup(port, group);
     this.expireTimer?.cancel();
@@ -200,13 +216,98 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       wanted.set(`${l.address}/${l.prefixLen}`, { prefix: parseIpv6(l.address)!, len: l.prefixLen, port: l.via.port, gateway: parseIpv6(l.via.address)! });
     }
     for (const r of api.routes()) {
-      if (!wanted.has(`${formatIpv6(r.prefix)}/${r.prefixLen}`)) api.withdrawRoute(r.prefix, r.prefixLen);
+      // Reject routes belong to the client's delegated prefixes (applyClient).
+      if (r.kind === 'unicast' && !wanted.has(`${formatIpv6(r.prefix)}/${r.prefixLen}`)) api.withdrawRoute(r.prefix, r.prefixLen);
     }
     const have = new Set(api.routes().map((r) => `${formatIpv6(r.prefix)}/${r.prefixLen}|${r.nexthops[0]?.port}|${r.nexthops[0]?.gateway ? formatIpv6(r.nexthops[0].gateway) : ''}`));
     for (const [key, w] of wanted) {
       if (have.has(`${key}|${w.port}|${formatIpv6(w.gateway)}`)) continue;
       api.addRoute({ prefix: w.prefix, prefixLen: w.len, preference: defaultPreference('dhcpv6'), metric: 0, kind: 'unicast', nexthops: [{ port: w.port, gateway: w.gateway }] });
     }
+  }
+
+  // ------------------------------------------------------------ client (§18.2)
+
+  private startClient(ctx: ModuleContext, config: Dhcpv6Config): void {
+    const cfg = config.client!;
+    const api = ctx.api;
+    if (!api.addInterfaceAddress || !api.removeInterfaceAddress || !api.publishDnsServers) throw new Error('the DHCPv6 client needs a stack that assigns addresses');
+    const wan = this.iface(cfg.interface);
+    if (wan === undefined) throw new Error(`dhcpv6 client: no interface ${cfg.interface}`);
+    this.client = new Dhcp6Client(cfg, this.duid!, {
+      clock: api.clock,
+      rng: api.rng,
+      send: (msg, unicast) => {
+        this.api!.sendUdp({
+          port: wan.port,
+          // §18.2: "the client ... uses a link-local address" as the source of its messages.
+          ...(unicast === null ? { src: wan.linkLocal() } : {}),
+          dst: unicast ?? ALL_DHCP_RELAY_AGENTS_AND_SERVERS,
+          srcPort: DHCP6_CLIENT_PORT,
+          dstPort: DHCP6_SERVER_PORT,
+          payload: encodeDhcp6ToBytes(msg),
+        });
+        this.count(this.sent, msg.msgType);
+      },
+      leasesChanged: (state) => this.applyClient(state),
+      ignored: (reason) => {
+        this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+        this.dropLog?.debug({ reason }, 'dhcpv6 client ignored a message');
+      },
+    });
+    this.unsubscribes.push(api.bindUdp(DHCP6_CLIENT_PORT, (d) => {
+      if (d.port !== wan.port) return;
+      const decoded = decodeDhcp6(d.payload);
+      if (!decoded.ok || decoded.value.type !== 'client') return this.drop('malformed', d, decoded.ok ? 'relay message to a client' : decoded.reason);
+      this.count(this.received, decoded.value.msgType);
+      this.client?.receive(decoded.value);
+    }));
+    this.client.start();
+  }
+
+  /**
+   * Puts what the client holds on the interfaces: each IA_NA address on the WAN port (as a
+   * /128: RFC 8415 §6.3 leaves on-link prefixes to RAs), each delegated prefix as a /64 per
+   * prefix interface, announced in that port's RAs with the lease's remaining lifetimes,
+   * and a reject route for the whole delegated prefix (RFC 7084 WPD-5) so unused parts do
+   * not loop back upstream. Whatever is no longer held is removed: expiry or Release
+   * withdraws it everywhere.
+   */
+  private applyClient(state: ClientState): void {
+    const api = this.api!;
+    const cfg = this.config!.client!;
+    const wan = this.iface(cfg.interface)!;
+    const now = api.clock.now();
+    const wanted: Array<{ port: number; addr: Uint8Array; len: number; advertise?: { validLifetime: number; preferredLifetime: number } }> = [];
+    const prefixes: Array<{ prefix: Uint8Array; len: number }> = [];
+    for (const l of state.leases) {
+      const left = (s: number) => (s === INFINITE_LIFETIME ? s : Math.max(0, Math.floor(s - (now - l.receivedAt) / 1000)));
+      if (l.kind === 'na') {
+        wanted.push({ port: wan.port, addr: l.address, len: 128 });
+        continue;
+      }
+      prefixes.push({ prefix: l.address, len: l.prefixLen });
+      for (const p of cfg.prefixInterfaces) {
+        const lan = this.iface(p.name);
+        const addr = subnetAddress(l.address, l.prefixLen, p.slaId, BigInt(p.hostId));
+        if (lan === undefined || addr === null) {
+          this.log?.warn({ interface: p.name, slaId: p.slaId, delegated: `${formatIpv6(l.address)}/${l.prefixLen}` }, 'sla-id does not fit the delegated prefix');
+          continue;
+        }
+        wanted.push({ port: lan.port, addr, len: 64, advertise: { validLifetime: left(l.valid), preferredLifetime: left(l.preferred) } });
+      }
+    }
+    const key = (port: number, addr: Uint8Array) => `${port}|${formatIpv6(addr)}`;
+    const keep = new Set(wanted.map((w) => key(w.port, w.addr)));
+    for (const a of this.clientAddresses) if (!keep.has(key(a.port, a.addr))) api.removeInterfaceAddress!(a.port, a.addr);
+    for (const w of wanted) api.addInterfaceAddress!(w.port, w.addr, w.len, w.advertise ? { advertise: w.advertise } : {});
+    this.clientAddresses = wanted.map((w) => ({ port: w.port, addr: w.addr }));
+    const prefixKey = (p: { prefix: Uint8Array; len: number }) => `${formatIpv6(p.prefix)}/${p.len}`;
+    const keepPrefixes = new Set(prefixes.map(prefixKey));
+    for (const p of this.clientPrefixes) if (!keepPrefixes.has(prefixKey(p))) api.withdrawRoute(p.prefix, p.len);
+    for (const p of prefixes) api.addRoute({ prefix: p.prefix, prefixLen: p.len, preference: defaultPreference('dhcpv6'), metric: 0, kind: 'reject', nexthops: [] });
+    this.clientPrefixes = prefixes;
+    api.publishDnsServers!(DNS_SOURCE, state.dnsServers, state.domains);
   }
 
   // ------------------------------------------------------------ relay agent (§19)
@@ -332,6 +433,34 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const rows = (this.server?.poolStats() ?? []).map((p) => ({ pool: p.pool, kind: p.kind, size: p.size.toString(), used: p.used, free: (p.size - BigInt(p.used)).toString() }));
       return { data: { pools: rows }, text: formatRows(['pool', 'kind', 'size', 'used', 'free'], rows) };
     }, 'the DHCPv6 server\'s pools and their use');
+    ctx.commands.register(['show', 'dhcp', 'client'], () => {
+      const st = this.client?.state();
+      const now = ctx.api.clock.now();
+      const rows = (st?.leases ?? []).map((l) => ({
+        lease: l.kind === 'na' ? formatIpv6(l.address) : `${formatIpv6(l.address)}/${l.prefixLen}`,
+        kind: l.kind === 'na' ? 'IA_NA' : 'IA_PD',
+        preferred: l.preferred === INFINITE_LIFETIME ? 'infinite' : Math.max(0, Math.floor(l.preferred - (now - l.receivedAt) / 1000)),
+        valid: l.valid === INFINITE_LIFETIME ? 'infinite' : Math.max(0, Math.floor(l.valid - (now - l.receivedAt) / 1000)),
+      }));
+      const lans = this.clientAddresses.filter((a) => this.ifaceByPort(a.port)?.name !== this.config?.client?.interface).map((a) => ({ interface: this.ifaceByPort(a.port)?.name ?? '-', address: `${formatIpv6(a.addr)}/64` }));
+      const data = {
+        phase: st?.phase ?? 'off',
+        server: st?.server ? formatDuid(st.server) : null,
+        leases: rows,
+        prefixInterfaces: lans,
+        dnsServers: (st?.dnsServers ?? []).map(formatIpv6),
+        domains: st?.domains ?? [],
+        renewIn: st?.renewAt != null ? Math.max(0, Math.round((st.renewAt - now) / 1000)) : null,
+        rebindIn: st?.rebindAt != null ? Math.max(0, Math.round((st.rebindAt - now) / 1000)) : null,
+      };
+      const text = [
+        `state: ${data.phase}   server: ${data.server ?? '-'}   renew in: ${data.renewIn ?? '-'} s   rebind in: ${data.rebindIn ?? '-'} s`,
+        formatRows(['lease', 'kind', 'preferred', 'valid'], rows),
+        formatRows(['interface', 'address'], lans),
+        `DNS servers: ${data.dnsServers.join(' ') || '-'}   domains: ${data.domains.join(' ') || '-'}`,
+      ].join('\n');
+      return { data, text };
+    }, 'the DHCPv6 client: its leases, the /64s on LAN interfaces and DNS information');
     ctx.commands.register(['dhcp', 'release'], (_req, rest) => {
       if (rest.length !== 1) throw new Error('usage: dhcp release ADDRESS|PREFIX/LEN');
       if (!this.server?.releaseLease(rest[0]!)) throw new Error(`no lease ${rest[0]}`);
@@ -348,6 +477,11 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     });
     ctx.metrics.counter({ name: 'dhcpv6_drops_total', help: 'DHCPv6 messages dropped, by reason', labelNames: ['reason'] }, (emit) => {
       for (const [reason, n] of this.drops) emit({ reason }, n);
+    });
+    ctx.metrics.gauge({ name: 'dhcpv6_client_leases', help: 'Addresses (na) and delegated prefixes (pd) the DHCPv6 client holds', labelNames: ['kind'] }, (emit) => {
+      const leases = this.client?.state().leases ?? [];
+      emit({ kind: 'na' }, leases.filter((l) => l.kind === 'na').length);
+      emit({ kind: 'pd' }, leases.filter((l) => l.kind === 'pd').length);
     });
     const pools = (what: 'size' | 'used' | 'free') => (emit: (l: { pool: string }, v: number) => void) => {
       for (const p of this.server?.poolStats() ?? []) {
