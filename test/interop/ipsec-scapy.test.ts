@@ -1,0 +1,222 @@
+/**
+ * turtle6 ⇄ scapy's SecurityAssociation (an ESP implementation independent of turtle6) in
+ * namespaces, for {tunnel, transport} × {AES-GCM-128, AES-CBC-128 + HMAC-SHA-256-128}; and
+ * tshark decrypting what turtle6 put on the wire with the same keys.
+ *
+ *   h1 (2001:db8:1::10) ── lan0 (2001:db8:1::1) ── turtle6 ── lan1 (2001:db8:2::1) ── peer (scapy, 2001:db8:2::20)
+ *                                                                                      └─ "behind" 2001:db8:3::1
+ *
+ * Tunnel mode: h1 pings and sends UDP to 2001:db8:3::1; turtle6 encrypts towards the peer,
+ * which decrypts, answers, encrypts the answer, and h1 gets it. Transport mode: the peer
+ * pings the router's own address under ESP; the echo module's replies leave under ESP.
+ * Policies are scoped to the traffic under test, so Neighbor Discovery stays in the clear.
+ * The kernel's IPv6 is off on the peer's link: scapy answers ND itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { pollUntil, requireCommand, run, shortName, TestBed } from '../helpers/netns.js';
+import { startRouter } from '../helpers/router.js';
+import { ping } from '../e2e/topology.js';
+import { ENCRYPTIONS } from '../../src/ipsec/algorithms.js';
+
+const PYTHON = '/usr/bin/python3';
+const PEER_PY = resolve('test/interop/scapy-esp/peer.py');
+const ROUTER_MAC = '02:00:5e:00:02:01';
+const ROUTER = '2001:db8:2::1';
+const PEER = '2001:db8:2::20';
+const BEHIND = '2001:db8:3::1';
+const H1 = '2001:db8:1::10';
+const SPI_OUT = 0x1000; // the router sends with it
+const SPI_IN = 0x2000; // the peer sends with it
+
+interface Keys {
+  readonly encryption: 'aes-gcm-128' | 'aes-cbc-128';
+  readonly integrity: 'none' | 'hmac-sha256-128';
+  readonly out: { enc: string; auth: string };
+  readonly in: { enc: string; auth: string };
+}
+
+const GCM: Keys = {
+  encryption: 'aes-gcm-128',
+  integrity: 'none',
+  out: { enc: '4a4b4c4d4e4f505152535455565758590a0b0c0d', auth: '' },
+  in: { enc: '5a5b5c5d5e5f606162636465666768691a1b1c1d', auth: '' },
+};
+const CBC: Keys = {
+  encryption: 'aes-cbc-128',
+  integrity: 'hmac-sha256-128',
+  out: { enc: '0102030405060708090a0b0c0d0e0f10', auth: 'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf' },
+  in: { enc: '1112131415161718191a1b1c1d1e1f20', auth: 'c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf' },
+};
+
+interface PeerEvent {
+  event: string;
+  [k: string]: unknown;
+}
+
+function requireScapy(): void {
+  const r = run(PYTHON, ['-c', 'import scapy.layers.ipsec, cryptography']);
+  if (r.code !== 0) {
+    throw new Error(`this interop test needs scapy and cryptography for ${PYTHON}: apt-get install python3-scapy python3-cryptography (${r.stderr.trim()})`);
+  }
+}
+
+function saYaml(keys: Keys, spi: number, direction: 'in' | 'out', mode: string, src: string, dst: string, k: { enc: string; auth: string }): string {
+  return `    - { spi: ${spi}, direction: ${direction}, mode: ${mode}, src: ${src}, dst: ${dst}, encryption: ${keys.encryption}, encKey: "0x${k.enc}", integrity: ${keys.integrity}, authKey: "${k.auth ? `0x${k.auth}` : ''}" }\n`;
+}
+
+function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys): string {
+  const sas = saYaml(keys, SPI_OUT, 'out', mode, ROUTER, PEER, keys.out) + saYaml(keys, SPI_IN, 'in', mode, PEER, ROUTER, keys.in);
+  const policies =
+    mode === 'tunnel'
+      ? `    - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:3::/64, sa: ${SPI_OUT} }\n` +
+        `    - { direction: in, src: 2001:db8:3::/64, dst: 2001:db8:1::/64, sa: ${SPI_IN} }\n`
+      : // Only the echo exchange: ND between the two stays in the clear.
+        `    - { direction: out, src: ${ROUTER}/128, dst: ${PEER}/128, proto: icmpv6, icmpType: 129, sa: ${SPI_OUT} }\n` +
+        `    - { direction: in, src: ${PEER}/128, dst: ${ROUTER}/128, proto: icmpv6, icmpType: 128, sa: ${SPI_IN} }\n`;
+  return `ipsec:\n  sas:\n${sas}  policies:\n${policies}`;
+}
+
+/** tshark's esp_sa UAT entry for one SA (PEERS.md gives the 4.0 syntax). */
+function uat(spi: number, keys: Keys, k: { enc: string; auth: string }): string[] {
+  const enc = ENCRYPTIONS[keys.encryption].wireshark;
+  const auth = keys.integrity === 'none' ? '"NULL",""' : `"HMAC-SHA-256-128 [RFC4868]","0x${k.auth}"`;
+  return ['-o', `uat:esp_sa:"IPv6","*","*","0x${spi.toString(16).padStart(8, '0')}","${enc}","0x${k.enc}",${auth}`];
+}
+
+async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (fn: () => Promise<void>) => void }): Promise<void> {
+  requireScapy();
+  requireCommand('tcpdump', 'tcpdump');
+  requireCommand('tshark', 'tshark');
+  requireCommand('ping', 'iputils-ping');
+  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}`);
+  t.after(() => bed.cleanup());
+  const r = bed.netns('r');
+  const h1 = bed.netns('h1');
+  const peer = bed.netns('peer');
+  // The peer's link is scapy's alone: the kernel there must not answer ND or send anything.
+  for (const k of ['all', 'default']) peer.sysctl(`net.ipv6.conf.${k}.disable_ipv6`, '1');
+  const if1 = shortName('t6e');
+  const if2 = shortName('t6p');
+  const router = await startRouter(bed, r, `
+interfaces:
+  - name: ${if1}
+    addresses: [2001:db8:1::1/64]
+    netns: ${h1.name}
+  - name: ${if2}
+    mac: "${ROUTER_MAC}"
+    addresses: [${ROUTER}/64]
+    netns: ${peer.name}
+routes:
+  - { prefix: 2001:db8:3::/64, via: ${PEER} }
+dataplane: { lanes: 1, hostInterface: false }
+metrics: { listen: "" }
+${ipsecYaml(mode, keys)}`);
+  h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
+  h1.ip('link', 'set', if1, 'up');
+  h1.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:1::1', 'dev', if1);
+  peer.ip('link', 'set', if2, 'up');
+
+  // Capture the peer's side of the link for tshark: ESP only.
+  const capture = join(router.dir, 'esp.pcap');
+  const dump = bed.spawnIn(peer, 'tcpdump', ['-U', '--immediate-mode', '-i', if2, '-w', capture, 'ip6 and ip6[6] = 50']);
+  let dumpErr = '';
+  dump.stderr?.on('data', (d: Buffer) => (dumpErr += d.toString()));
+  await pollUntil('tcpdump to listen', () => dumpErr.includes('listening'));
+
+  const peerArgs = [
+    PEER_PY, '--iface', if2, '--addr', PEER, '--router', ROUTER, '--router-mac', ROUTER_MAC, '--mode', mode,
+    '--alg', keys.encryption.startsWith('aes-gcm') ? 'gcm' : 'cbc',
+    '--spi-in', String(SPI_OUT), '--spi-out', String(SPI_IN),
+    '--key-in', keys.out.enc, '--key-out', keys.in.enc, '--auth-in', keys.out.auth, '--auth-out', keys.in.auth,
+    ...(mode === 'tunnel' ? ['--behind', BEHIND] : ['--ping', '3']),
+  ];
+  const scapy = bed.spawnIn(peer, PYTHON, peerArgs);
+  let peerOut = '';
+  let peerErr = '';
+  scapy.stdout?.on('data', (d: Buffer) => (peerOut += d.toString()));
+  scapy.stderr?.on('data', (d: Buffer) => (peerErr += d.toString()));
+  const events = () => peerOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as PeerEvent);
+  await pollUntil('the scapy peer to sniff', () => {
+    if (scapy.exitCode !== null) throw new Error(`scapy peer exited: ${peerErr}`);
+    return events().some((e) => e.event === 'ready');
+  }, 20_000);
+
+  let expectedPackets: number;
+  if (mode === 'tunnel') {
+    const p = ping(h1, BEHIND);
+    assert.equal(p.code, 0, `h1's ping through the ESP tunnel:\n${p.out}\npeer:\n${peerOut}${peerErr}`);
+    // UDP too: the peer echoes the datagram back through the tunnel.
+    const udp = h1.run(PYTHON, ['-c', [
+      'import socket',
+      's = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)',
+      's.settimeout(5)',
+      `s.sendto(b"turtle6 udp over esp", ("${BEHIND}", 7))`,
+      'print(s.recvfrom(2048)[0].decode())',
+    ].join('\n')]);
+    assert.equal(udp.stdout.trim(), 'turtle6 udp over esp', `UDP echo through the tunnel: ${udp.stderr}`);
+    scapy.kill('SIGTERM');
+    expectedPackets = 4;
+  } else {
+    expectedPackets = 3;
+  }
+  await pollUntil('the scapy peer to finish', () => events().some((e) => e.event === 'done'), 30_000);
+  const done = events().find((e) => e.event === 'done')!;
+  assert.deepEqual(done.failures, [], `peer failures; peer output:\n${peerOut}${peerErr}`);
+  const seqs = done.seqs as number[];
+  assert.equal(seqs.length, expectedPackets, `ESP packets the peer decrypted: ${peerOut}`);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'turtle6 numbers an SA’s packets 1, 2, 3… (RFC 4303 §3.3.3)');
+  if (mode === 'tunnel') {
+    const inner = events().filter((e) => e.event === 'esp');
+    assert.ok(inner.every((e) => e.src === H1 && e.dst === BEHIND && (e.inner !== 'echo-request' || e.hlim === 63)), `inner packets as h1 sent them, hop limit decremented once: ${JSON.stringify(inner)}`);
+    assert.deepEqual(inner.map((e) => e.inner), ['echo-request', 'echo-request', 'echo-request', 'udp']);
+  } else {
+    assert.ok(events().filter((e) => e.event === 'esp').every((e) => e.ok === true));
+  }
+
+  // Both sides' books: the router's SAs carried exactly these packets, with no drops.
+  const sas = (await router.ctl(['show', 'ipsec', 'sa'])) as Array<{ spi: number; direction: string; packets: number; seq: number; drops: Record<string, number> }>;
+  const out = sas.find((s) => s.spi === SPI_OUT)!;
+  const inb = sas.find((s) => s.spi === SPI_IN)!;
+  assert.equal(out.packets, expectedPackets);
+  assert.equal(out.seq, expectedPackets);
+  assert.equal(inb.packets, expectedPackets);
+  assert.equal(inb.seq, expectedPackets, 'the highest authenticated sequence number received');
+  for (const sa of sas) assert.ok(Object.values(sa.drops).every((n) => n === 0), `no drops on SA ${sa.spi}: ${JSON.stringify(sa.drops)}`);
+  const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
+  assert.match(policyText, /out ipsec\n\tesp spi=4096\(0x00001000\)\n/);
+
+  // tshark decrypts turtle6's packets (and the peer's) with the keys, and finds nothing malformed.
+  await pollUntil('tcpdump to have written every ESP packet', () => run('tcpdump', ['-r', capture]).stdout.trim().split('\n').filter(Boolean).length >= 2 * expectedPackets, 10_000);
+  dump.kill('SIGINT');
+  await pollUntil('tcpdump to exit', () => dump.exitCode !== null || dump.signalCode !== null);
+  const esp = ['-o', 'esp.enable_encryption_decode:TRUE', '-o', 'esp.enable_authentication_check:TRUE', ...uat(SPI_OUT, keys, keys.out), ...uat(SPI_IN, keys, keys.in)];
+  const decoded = run('tshark', ['-n', '-r', capture, ...esp, '-T', 'fields', '-e', 'esp.spi', '-e', 'esp.sequence', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'icmpv6.type', '-e', 'udp.dstport', '-e', 'esp.icv_good']);
+  assert.equal(decoded.code, 0, decoded.stderr);
+  const rows = decoded.stdout.trim().split('\n').map((l) => l.split('\t'));
+  const fromRouter = rows.filter((f) => f[0] === '0x00001000' || Number(f[0]) === SPI_OUT);
+  assert.equal(fromRouter.length, expectedPackets, `turtle6's ESP packets in the capture:\n${decoded.stdout}`);
+  for (const f of fromRouter) {
+    assert.ok(f[6] === '1' || f[6] === 'True', `tshark verified the ICV of turtle6's packet ${f[1]}: ${f.join(' | ')}`);
+    const srcs = f[2]!.split(',');
+    const dsts = f[3]!.split(',');
+    if (mode === 'tunnel') {
+      // Outer then inner header, both decoded.
+      assert.deepEqual([srcs[0], dsts[0]], [ROUTER, PEER]);
+      assert.deepEqual([srcs[1], dsts[1]], [H1, BEHIND], `tshark sees the inner packet: ${f.join(' | ')}`);
+      assert.ok(f[4] === '128' || f[5] === '7', `an echo request or the UDP datagram inside: ${f.join(' | ')}`);
+    } else {
+      assert.deepEqual([srcs[0], dsts[0]], [ROUTER, PEER]);
+      assert.equal(f[4], '129', `tshark decrypts the echo reply: ${f.join(' | ')}`);
+    }
+  }
+  const expert = run('tshark', ['-n', '-r', capture, ...esp, '-q', '-z', 'expert,warn']);
+  assert.equal(expert.code, 0, expert.stderr);
+  assert.doesNotMatch(expert.stdout, /Malformed|Errors \(|Warns \(/, `tshark expert info:\n${expert.stdout}`);
+}
+
+test('tunnel mode, AES-GCM-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP; tshark decrypts turtle6’s packets', (t) => scenario('tunnel', GCM, t));
+test('tunnel mode, AES-CBC-128 + HMAC-SHA-256-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP; tshark decrypts them', (t) => scenario('tunnel', CBC, t));
+test('transport mode, AES-GCM-128: scapy pings the router under ESP and the replies come back under ESP; tshark decrypts them', (t) => scenario('transport', GCM, t));
+test('transport mode, AES-CBC-128 + HMAC-SHA-256-128: scapy pings the router under ESP; replies come back under ESP; tshark decrypts them', (t) => scenario('transport', CBC, t));
