@@ -10,8 +10,10 @@
  * Every host port is a TAP of a router whose kernel side was moved into the host's namespace
  * (`netns:`). The link between the routers is r1's `wan0` TAP, moved into t6-r0, where r0
  * glues its own `down0` TAP to it with tc (`attach: wan0`): a TAP's kernel side lives in one
- * namespace only, so one router's port becomes the other's "NIC". r1 has a static default
- * route via r0; r0 has static routes to the two LANs via r1.
+ * namespace only, so one router's port becomes the other's "NIC". The routers learn each
+ * other's LANs by RIPng (RFC 2080) on that link; the LAN ports are passive (their prefixes
+ * are advertised, but nothing is sent to the hosts), and `up` waits, bounded, until both
+ * routers hold the other's prefixes before it pings.
  *
  * The configs, logs and the record of what was built (state.json: namespaces and PIDs) are
  * kept in the run directory, so a user can read them and `down` can remove exactly what `up`
@@ -51,8 +53,27 @@ interface RunningRouter {
   readonly child: ChildProcess;
 }
 
+/** What each router must learn by RIPng before the lab is converged: the other router's LANs. */
+const RIPNG_EXPECTED: Record<RouterRole, readonly string[]> = {
+  r1: ['2001:db8:100::/64'],
+  r0: ['2001:db8:1::/64', '2001:db8:2::/64'],
+};
+/**
+ * Both routers ask for each other's tables when they start (RFC 2080 §2.4.1) and send a
+ * triggered update on every change, so this takes a second or two; the bound covers a lost
+ * first exchange, repaired by the next periodic update (30 s, jittered up to 45 s).
+ */
+const RIPNG_CONVERGENCE_MS = 60_000;
+
 /** Each host's SLAAC address, by namespace. */
 type HostAddresses = Map<string, string>;
+
+/** The fields of `show routes --json` the lab reads. */
+interface ShownRoute {
+  readonly prefix: string;
+  readonly origin: string;
+  readonly best: boolean;
+}
 
 /** What `up` built so far; written after every step so `down` can undo a partial build. */
 interface LabState {
@@ -192,7 +213,31 @@ class Lab {
       const what = `a SLAAC address in ${h.prefix}:/64 on ${h.ns}/${h.ifname}`;
       addresses.set(h.ns, await waitFor(what, () => slaacAddress(h.ns, h.ifname, h.prefix), 30_000, signal));
     }
+    await this.waitForRipng(signal);
     return addresses;
+  }
+
+  /** Polls both routers' RIBs until each holds the other's LAN prefixes from RIPng. */
+  private async waitForRipng(signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + RIPNG_CONVERGENCE_MS;
+    for (const role of ['r1', 'r0'] as const) {
+      const missing = async (): Promise<string[]> => {
+        const reply = await new ControlClient(this.socket(role)).request(['show', 'routes'], undefined, true);
+        if (!reply.ok) throw new LabError(`${role}: turtle6ctl show routes failed: ${reply.error}`);
+        const learned = new Set((reply.data as ShownRoute[]).filter((r) => r.best && r.origin === 'ripng').map((r) => r.prefix));
+        return RIPNG_EXPECTED[role].filter((p) => !learned.has(p));
+      };
+      let left = await missing();
+      while (left.length > 0) {
+        if (signal.aborted) throw new LabError('interrupted while waiting for RIPng');
+        if (Date.now() > deadline) {
+          throw new LabError(`timed out after ${RIPNG_CONVERGENCE_MS / 1000} s waiting for ${role} to learn ${left.join(', ')} by RIPng (see ${role}.log)`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        left = await missing();
+      }
+    }
+    out('RIPng converged: r1 and r0 hold each other\'s LAN prefixes\n');
   }
 
   /** Prints the tour; false when a check (a ping) failed. */
@@ -203,6 +248,10 @@ class Lab {
     out(`\n== Routes on r1 (turtle6ctl --socket ${this.socket('r1')} show routes) ==\n`);
     const routes = await new ControlClient(this.socket('r1')).request(['show', 'routes']).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
     out(routes.ok ? indent(routes.text) : `  (failed: ${routes.error}; see r1.log)\n`);
+
+    out(`\n== RIPng on r1: neighbours and routes (turtle6ctl --socket ${this.socket('r1')} show ripng) ==\n`);
+    const ripng = await new ControlClient(this.socket('r1')).request(['show', 'ripng']).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
+    out(ripng.ok ? indent(ripng.text) : `  (failed: ${ripng.error}; see r1.log)\n`);
 
     out('\n== Pings from t6-h1, across r1 (to t6-h2) and across r1 and r0 (to t6-h0) ==\n');
     let passed = true;
@@ -226,6 +275,7 @@ class Lab {
           ctl('r1', 'interfaces'),
           ctl('r1', 'neighbors'),
           ctl('r0', 'routes'),
+          ctl('r0', 'ripng status'),
           `${ctl('r1', 'counters')} --json`,
           `sudo ip netns exec ${NS.h1} ping -6 ${addresses.get(NS.h0)}`,
           `sudo ip netns exec ${NS.h2} ip -6 route`,
@@ -350,10 +400,14 @@ interfaces:
   - name: wan0
     addresses: [2001:db8:ff::2/64]
     netns: ${NS.r0}
-    # Two routers on a link need no RAs from each other: the routes are static.
+    # Two routers on a link need no RAs from each other: they exchange routes by RIPng.
     ra: { enabled: false }
-routes:
-  - { prefix: "::/0", via: "2001:db8:ff::1" }
+# RIPng on wan0 only: the LANs' prefixes are advertised (connected routes are redistributed),
+# but the hosts on them hear no RIPng (passive).
+ripng:
+  interfaces:
+    - { name: lan0, passive: true }
+    - { name: lan1, passive: true }
 metrics:
   listen: "${METRICS_LISTEN}"
 control:
@@ -374,9 +428,10 @@ interfaces:
     addresses: [2001:db8:ff::1/64]
     attach: wan0
     ra: { enabled: false }
-routes:
-  - { prefix: 2001:db8:1::/64, via: "2001:db8:ff::2" }
-  - { prefix: 2001:db8:2::/64, via: "2001:db8:ff::2" }
+# RIPng on down0 only; svc0's prefix is advertised, its host hears no RIPng.
+ripng:
+  interfaces:
+    - { name: svc0, passive: true }
 metrics:
   listen: "${METRICS_LISTEN}"
 control:

@@ -94,9 +94,15 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
     assert.ok(m, `no SLAAC address of ${ns} in the output:\n${text}`);
     addresses.set(ns, m[1]!);
   }
-  for (const heading of ['== Hosts', '== Routes on r1', '== Pings', '== Metrics', '== Poke at it']) {
+  for (const heading of ['== Hosts', '== Routes on r1', '== RIPng on r1', '== Pings', '== Metrics', '== Poke at it']) {
     assert.ok(text.includes(heading), `missing section "${heading}":\n${text}`);
   }
+  // The lab waited for RIPng before pinging, and prints what r1 learned from r0.
+  assert.ok(text.indexOf('RIPng converged') < text.indexOf('== Pings'), text);
+  assert.match(text, /\* 2001:db8:100::\/64\s+ripng\s+via fe80::/, 'show routes lists the RIPng route');
+  const ripngSection = text.slice(text.indexOf('== RIPng on r1'), text.indexOf('== Pings'));
+  assert.match(ripngSection, /wan0\s+fe80::\S+\s+\d+s ago/, 'r0 is a RIPng neighbour on wan0');
+  assert.match(ripngSection, /2001:db8:100::\/64\s+2\s+0x0\s+fe80::\S+%wan0\s+rip\s+active/);
   // Both pings are reported as ok, with ping's own summary underneath.
   for (const target of ['t6-h2', 't6-h0']) {
     assert.match(text, new RegExp(`t6-h1 -> ${target} \\(\\S+\\): ok\\n\\s+3 packets transmitted, [1-3] received`));
@@ -106,15 +112,32 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
   assert.ok(text.includes(`turtle6ctl.js --socket ${join(runDir, 'r1.sock')} show`));
   assert.ok(existsSync(join(runDir, 'r1.yaml')) && existsSync(join(runDir, 'r0.log')), 'configs and logs are kept in the run directory');
 
-  // turtle6ctl against the lab's r1: the LAN prefixes and the default via r0.
-  const routes = JSON.parse(runOk(process.execPath, [TURTLE6CTL, '--socket', join(runDir, 'r1.sock'), '--json', 'show', 'routes'])) as Array<{
-    prefix: string;
-    best: boolean;
-    nexthops: Array<{ gateway: string | null }>;
-  }>;
-  const best = new Map(routes.filter((r) => r.best).map((r) => [r.prefix, r]));
-  assert.ok(best.has('2001:db8:1::/64') && best.has('2001:db8:2::/64'), JSON.stringify(routes));
-  assert.equal(best.get('::/0')?.nexthops[0]?.gateway, '2001:db8:ff::1');
+  // turtle6ctl against the lab's routers: each holds its own LANs and the other's, learned by RIPng
+  // from the other's link-local address on their shared link; no static routes are left.
+  const bestRoutes = (role: string) => {
+    const routes = JSON.parse(runOk(process.execPath, [TURTLE6CTL, '--socket', join(runDir, `${role}.sock`), '--json', 'show', 'routes'])) as Array<{
+      prefix: string;
+      origin: string;
+      best: boolean;
+      metric: number;
+      nexthops: Array<{ interface: string; gateway: string | null }>;
+    }>;
+    assert.ok(!routes.some((r) => r.origin === 'static'), JSON.stringify(routes));
+    return new Map(routes.filter((r) => r.best).map((r) => [r.prefix, r]));
+  };
+  const r1 = bestRoutes('r1');
+  assert.equal(r1.get('2001:db8:1::/64')?.origin, 'connected');
+  assert.equal(r1.get('2001:db8:2::/64')?.origin, 'connected');
+  const r1To100 = r1.get('2001:db8:100::/64');
+  assert.equal(r1To100?.origin, 'ripng', JSON.stringify([...r1.values()]));
+  assert.equal(r1To100.metric, 2);
+  assert.equal(r1To100.nexthops[0]?.interface, 'wan0');
+  assert.match(r1To100.nexthops[0]?.gateway ?? '', /^fe80::/);
+  const r0 = bestRoutes('r0');
+  for (const prefix of ['2001:db8:1::/64', '2001:db8:2::/64']) {
+    assert.equal(r0.get(prefix)?.origin, 'ripng', `${prefix} on r0: ${JSON.stringify([...r0.values()])}`);
+    assert.equal(r0.get(prefix)?.nexthops[0]?.interface, 'down0');
+  }
 
   // Traffic crosses both routers for us too, not only for the lab's own check.
   const crossing = run('ip', ['netns', 'exec', 't6-h2', 'ping', '-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', addresses.get('t6-h0')!]);
