@@ -31,6 +31,7 @@ export const TRAFFIC = [
   { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
   { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
   { name: 'originated_dropped', help: 'Packets the router originated (ICMPv6 errors, control-plane injections) that could not be routed or buffered' },
+  { name: 'esp_handed_over', help: 'Packets received on the port for an ESP SA whose home lane is another lane, copied there (that lane counts their fate)' },
 ] as const satisfies readonly CounterDef[];
 
 /** Drop reasons: every way a lane discards a frame. */
@@ -53,7 +54,7 @@ export const DROPS = [
   { name: 'port_down', help: 'Ingress or egress port is down' },
   { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
   { name: 'esp_unknown_spi', help: 'ESP to the router with no inbound SA for its SPI (RFC 4303 §3.4.2)' },
-  { name: 'esp_wrong_lane', help: 'ESP met on a lane other than its SA\'s home lane' },
+  { name: 'esp_wrong_lane', help: 'ESP traffic for an SA of another home lane that could not be handed over (no hand-over ring, or it was full)' },
   { name: 'esp_replay', help: 'ESP sequence number replayed or left of the window (RFC 4303 §3.4.3)' },
   { name: 'esp_integrity', help: 'ESP ICV did not verify (RFC 4303 §3.4.4)' },
   { name: 'esp_bad_padding', help: 'ESP padding not the RFC 4303 §2.4 pattern after decryption' },

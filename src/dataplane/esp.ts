@@ -107,8 +107,12 @@ export class EspStage {
     if (view === null || espLen < ESP_HEADER_LEN) return -C.esp_unknown_spi;
     const sa = view.findInbound(readU32(b, esp));
     if (sa < 0) return -C.esp_unknown_spi;
-    // Single writer per SA; packets met on another lane are not processed here.
-    if (view.homeLane(sa) !== this.lane) return -C.esp_wrong_lane;
+    // Single writer per SA: a packet met on another lane goes to the home lane (outSa
+    // names the SA so that the lane can hand it over).
+    if (view.homeLane(sa) !== this.lane) {
+      this.outSa = sa;
+      return -C.esp_wrong_lane;
+    }
     const t = this.transforms[sa]!;
     const slot = view.stateSlot(sa);
     const f = this.f;

@@ -29,6 +29,9 @@ export interface LaneTask {
   /** The SPD/SAD snapshot and the per-SA state block (shm/ipsec-tables.ts). */
   readonly ipsec: SnapshotHandle;
   readonly ipsecState: SharedArrayBuffer;
+  /** The hand-over rings between lanes (handoverOffset()); null with one lane. */
+  readonly handover: SharedArrayBuffer | null;
+  readonly lanes: number;
   readonly queues: readonly LaneQueue[];
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly batch: number;
@@ -59,4 +62,23 @@ export function traceRingOffset(poolSlots: number, ringCapacity: number): number
 
 export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number {
   return traceRingOffset(poolSlots, ringCapacity) + align(SpscRing.byteLength(TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES));
+}
+
+/**
+ * Hand-over rings: one SPSC ring per ordered pair of lanes (from → to), carrying a copy of an
+ * IPv6 packet whose ESP SA has its home lane elsewhere (DESIGN.md: "packets of an SA met on
+ * another lane are handed over through a ring"). Laid out [from][to]; the diagonal is unused.
+ */
+export const HANDOVER_CAPACITY = 256;
+
+export function handoverRingBytes(): number {
+  return align(SpscRing.byteLength(HANDOVER_CAPACITY, RING_DATA_BYTES));
+}
+
+export function handoverOffset(lanes: number, from: number, to: number): number {
+  return (from * lanes + to) * handoverRingBytes();
+}
+
+export function handoverBytes(lanes: number): number {
+  return lanes * lanes * handoverRingBytes();
 }

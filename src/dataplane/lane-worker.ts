@@ -9,11 +9,11 @@ import { SnapshotReader } from '../shm/snapshot.js';
 import { FibView } from '../shm/fib.js';
 import { NeighborView } from '../shm/neighbors.js';
 import { IpsecState, IpsecView } from '../shm/ipsec-tables.js';
-import { createEngine } from '../io/engine.js';
-import { Lane, type LaneTables } from './lane.js';
+import { createEngine, wakeEngine } from '../io/engine.js';
+import { Lane, type LaneHandover, type LaneTables } from './lane.js';
 import { EspStage } from './esp.js';
 import { PortTableView } from './port-table.js';
-import { injectRingOffset, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
+import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import {
   CMD_CRASH,
@@ -86,6 +86,25 @@ class SnapshotTables implements LaneTables {
   }
 }
 
+/** This lane's ends of the hand-over rings: it produces into [lane][j] and consumes [j][lane]. */
+function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandover {
+  const to: (SpscRing | null)[] = [];
+  const from: SpscRing[] = [];
+  for (let j = 0; j < task.lanes; j++) {
+    to.push(j === task.lane ? null : new SpscRing(handover, handoverOffset(task.lanes, task.lane, j), HANDOVER_CAPACITY, RING_DATA_BYTES, false));
+    if (j !== task.lane) from.push(new SpscRing(handover, handoverOffset(task.lanes, j, task.lane), HANDOVER_CAPACITY, RING_DATA_BYTES, false));
+  }
+  return {
+    lane: task.lane,
+    to,
+    from,
+    wake: (j) => {
+      const fd = Atomics.load(controlView(task.control, j), CTRL_WAKE_FD);
+      if (fd > 0) wakeEngine(fd);
+    },
+  };
+}
+
 export default function runLane(task: LaneTask): string {
   const ctl = controlView(task.control, task.lane);
   Atomics.add(ctl, CTRL_STARTS, 1);
@@ -104,6 +123,7 @@ export default function runLane(task: LaneTask): string {
     now: () => performance.now(),
   }, { control: new Int32Array(task.trace), ring: traceRing });
   tables.attach(lane);
+  if (task.handover !== null) lane.setHandover(handoverRings(task, task.handover));
   Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
   Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
   let icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);

@@ -70,6 +70,27 @@ export interface LaneTables {
   refresh(): void;
 }
 
+/**
+ * The rings between this lane and the others (lane-task.ts): an ESP SA has one home lane, the
+ * only writer of its sequence number and replay window, so a packet of an SA met on another
+ * lane is copied into that lane's ring and processed there.
+ */
+export interface LaneHandover {
+  /** This lane's index. */
+  readonly lane: number;
+  /** to[j]: the ring towards lane j (null at this lane's own index). */
+  readonly to: readonly (SpscRing | null)[];
+  /** Rings from the other lanes. */
+  readonly from: readonly SpscRing[];
+  /** Interrupts lane j's wait for input (once per batch that handed it packets). */
+  wake(lane: number): void;
+}
+
+/** Hand-over entry flags: how the home lane resumes the packet. */
+const HANDOVER_RECEIVED = 1;
+const HANDOVER_DECAPSULATED = 2;
+const HANDOVER_ORIGINATED = 4;
+
 /** The trace control block shared by all lanes and this lane's trace ring (trace.ts). */
 export interface LaneTrace {
   readonly control: Int32Array;
@@ -109,6 +130,9 @@ export class Lane {
   private esp: EspStage | null = null;
   /** The packet being processed came out of an ESP tunnel (its policy was checked there). */
   private decapsulated = false;
+  private handover: LaneHandover | null = null;
+  /** Per lane: whether this batch handed it packets (it is woken once at the end). */
+  private handedTo = new Uint8Array(0);
 
   constructor(
     private readonly pool: PacketPool,
@@ -125,11 +149,12 @@ export class Lane {
     this.b = new Uint8Array(pool.sab);
     const n = opts.batch;
     this.rx = { slot: new Int32Array(n), len: new Int32Array(n), port: new Int32Array(n) };
-    // Each received frame yields at most one frame out (forward or error); inject adds up to n more.
-    this.txOff = new Int32Array(3 * n);
-    this.txLen = new Int32Array(3 * n);
-    this.txPort = new Int32Array(3 * n);
-    this.extraSlots = new Int32Array(3 * n);
+    // Each received frame yields at most one frame out (forward or error); inject and the
+    // hand-over rings add up to n more each.
+    this.txOff = new Int32Array(4 * n);
+    this.txLen = new Int32Array(4 * n);
+    this.txPort = new Int32Array(4 * n);
+    this.extraSlots = new Int32Array(4 * n);
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
     this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
     this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
@@ -140,13 +165,19 @@ export class Lane {
     this.esp = stage;
   }
 
+  /** Attaches the hand-over rings (more than one lane). */
+  setHandover(handover: LaneHandover): void {
+    this.handover = handover;
+    this.handedTo = new Uint8Array(handover.to.length);
+  }
+
   reconfigureIcmp(rate: number, burst: number): void {
     this.icmpBucket.reconfigure(rate, burst);
   }
 
   /** Receives one batch (waiting up to timeoutMs), processes it, drains injections, transmits. */
   runOnce(timeoutMs: number): number {
-    const wait = this.injectRing.peek() >= 0 ? 0 : timeoutMs;
+    const wait = this.injectRing.peek() >= 0 || this.handoverPending() ? 0 : timeoutMs;
     if (wait > 0) this.tables.beforeWait();
     const n = this.engine.receive(this.rx, this.opts.batch, wait);
     this.tables.refresh();
@@ -155,7 +186,9 @@ export class Lane {
     this.extraCount = 0;
     this.tracing = n > 0 && Atomics.load(this.trace.control, TR_REMAINING) > 0;
     for (let i = 0; i < n; i++) this.processFrame(this.rx.slot[i]!, this.rx.len[i]!, this.rx.port[i]!);
+    if (this.handover !== null) this.drainHandover(this.handover);
     this.drainInject();
+    if (this.handover !== null) this.wakeHandedTo(this.handover);
     if (this.txCount > 0) this.transmit();
     for (let i = 0; i < n; i++) this.pool.free(this.rx.slot[i]!);
     for (let i = 0; i < this.extraCount; i++) this.pool.free(this.extraSlots[i]!);
@@ -295,6 +328,11 @@ export class Lane {
       const sa = esp.outbound(b, ip, ipLen);
       if (sa !== ESP_BYPASS) {
         if (sa < 0) return this.drop(port, -sa);
+        const handover = this.handover;
+        if (handover !== null && esp.homeLane(sa) !== handover.lane) {
+          // Unmodified so far: the home lane runs it through processIp again.
+          return this.handOver(ip, ipLen, port, esp.homeLane(sa), HANDOVER_RECEIVED | (this.decapsulated ? HANDOVER_DECAPSULATED : 0));
+        }
         return this.espOutbound(esp, ip, ipLen, port, sa, true, !fromHost);
       }
     }
@@ -469,6 +507,8 @@ export class Lane {
       const sa = esp.outbound(b, ip, ipLen);
       if (sa !== ESP_BYPASS) {
         if (sa < 0) return this.dropOriginated(port);
+        const handover = this.handover;
+        if (handover !== null && esp.homeLane(sa) !== handover.lane) return this.handOver(ip, ipLen, port, esp.homeLane(sa), HANDOVER_ORIGINATED);
         return this.espOutbound(esp, ip, ipLen, port, sa, false, false);
       }
     }
@@ -513,9 +553,82 @@ export class Lane {
     }
   }
 
+  private handoverPending(): boolean {
+    const handover = this.handover;
+    if (handover === null) return false;
+    for (let k = 0; k < handover.from.length; k++) if (handover.from[k]!.peek() >= 0) return true;
+    return false;
+  }
+
+  /**
+   * Copies the IPv6 packet at `ip` into the ring towards `home`. The rings live outside this
+   * lane's buffer, so the copy is a byte loop (a subarray view would allocate). A received
+   * packet's verdict is the home lane's: it counts the forward, punt or drop there, so the
+   * books still balance summed over lanes.
+   */
+  private handOver(ip: number, ipLen: number, port: number, home: number, flags: number): void {
+    const received = (flags & HANDOVER_ORIGINATED) === 0;
+    const ring = this.handover!.to[home]!;
+    const e = ring.tryReserve();
+    if (e < 0) return received ? this.drop(port, C.esp_wrong_lane) : this.dropOriginated(port);
+    const d = ring.dataOffset(e);
+    const rb = ring.bytes;
+    const b = this.b;
+    for (let k = 0; k < ipLen; k++) rb[d + k] = b[ip + k]!;
+    ring.setMeta(e, 0, ipLen, port, flags);
+    ring.publish();
+    this.handedTo[home] = 1;
+    if (received) this.count(port, C.esp_handed_over);
+    if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_FORWARDED, 0, -1);
+  }
+
+  /** Processes what other lanes handed over, up to one batch, in ring order. */
+  private drainHandover(handover: LaneHandover): void {
+    let budget = this.opts.batch;
+    for (let k = 0; k < handover.from.length && budget > 0; k++) {
+      const ring = handover.from[k]!;
+      for (let e = ring.peek(); e >= 0 && budget > 0; e = ring.peek(), budget--) {
+        const slot = this.pool.alloc();
+        const len = ring.len(e);
+        const port = ring.port(e);
+        const flags = ring.flags(e);
+        if (slot < 0) {
+          if ((flags & HANDOVER_ORIGINATED) !== 0) this.dropOriginated(port);
+          else this.drop(port, C.esp_wrong_lane);
+          ring.release();
+          continue;
+        }
+        this.extraSlots[this.extraCount++] = slot;
+        const ip = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+        const d = ring.dataOffset(e);
+        const rb = ring.bytes;
+        const b = this.b;
+        for (let i = 0; i < len; i++) b[ip + i] = rb[d + i]!;
+        ring.release();
+        this.traceEntry = -1;
+        this.linkMulticast = false;
+        if ((flags & HANDOVER_ORIGINATED) !== 0) {
+          this.route(ip, len, port);
+        } else {
+          this.decapsulated = (flags & HANDOVER_DECAPSULATED) !== 0;
+          this.processIp(ip, len, port);
+        }
+      }
+    }
+  }
+
+  private wakeHandedTo(handover: LaneHandover): void {
+    for (let j = 0; j < this.handedTo.length; j++) {
+      if (this.handedTo[j] === 0) continue;
+      this.handedTo[j] = 0;
+      handover.wake(j);
+    }
+  }
+
   /** Inbound ESP (esp.ts): tunnel packets are processed again as received; transport ones are punted. */
   private espInbound(esp: EspStage, ip: number, ipLen: number, port: number): void {
     const r = esp.inbound(this.b, ip, ipLen);
+    if (r === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
     if (r < 0) return this.drop(port, -r);
     if (r === ESP_IN_TUNNEL) {
       this.decapsulated = true;

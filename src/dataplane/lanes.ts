@@ -29,7 +29,7 @@ import {
   STATE_RUNNING,
   controlView,
 } from './lane-control.js';
-import { injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
+import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
 import { armTrace, describeVerdict, disarmTrace, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_TIMESTAMP_BYTES, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
 export interface LaneSetOptions {
@@ -76,6 +76,7 @@ export class LaneSet implements Datapath {
   /** Per-SA sequence numbers, replay windows and counters: written by home lanes, read here. */
   private readonly ipsecState = IpsecState.create();
   readonly ipsec: IpsecDatapath;
+  private readonly handover: SharedArrayBuffer | null;
   private puntHandler: PuntHandler = () => {};
   private stopping = false;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -92,6 +93,8 @@ export class LaneSet implements Datapath {
       publishIpsec: (sas, policies) => this.publishIpsec(sas, policies),
     };
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
+    // Zero-filled, so every hand-over ring starts empty (head = tail = 0).
+    this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes)) : null;
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
     for (let id = 0; id < opts.lanes; id++) {
       const memory = new SharedArrayBuffer(laneMemoryBytes(opts.poolSlots, opts.ringCapacity));
@@ -157,6 +160,8 @@ export class LaneSet implements Datapath {
       ports: this.ports.handle,
       ipsec: this.ipsecTables.handle,
       ipsecState: this.ipsecState.sab,
+      handover: this.handover,
+      lanes: this.opts.lanes,
       queues: lane.queues,
       io: this.opts.io,
       batch: this.opts.batch,

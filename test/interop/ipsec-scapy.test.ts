@@ -85,12 +85,21 @@ function uat(spi: number, keys: Keys, k: { enc: string; auth: string }): string[
   return ['-o', `uat:esp_sa:"IPv6","*","*","0x${spi.toString(16).padStart(8, '0')}","${enc}","0x${k.enc}",${auth}`];
 }
 
-async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (fn: () => Promise<void>) => void }): Promise<void> {
+interface ScenarioOptions {
+  /** Lanes in the router; with 2, SA traffic enters both and is handed over to the home lane. */
+  readonly lanes?: number;
+  /** Tunnel mode: UDP datagrams h1 sends, each from its own socket (its own flow). */
+  readonly udpFlows?: number;
+}
+
+async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (fn: () => Promise<void>) => void }, opts: ScenarioOptions = {}): Promise<void> {
+  const lanes = opts.lanes ?? 1;
+  const flows = opts.udpFlows ?? 1;
   requireScapy();
   requireCommand('tcpdump', 'tcpdump');
   requireCommand('tshark', 'tshark');
   requireCommand('ping', 'iputils-ping');
-  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}`);
+  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}`);
   t.after(() => bed.cleanup());
   const r = bed.netns('r');
   const h1 = bed.netns('h1');
@@ -110,7 +119,7 @@ interfaces:
     netns: ${peer.name}
 routes:
   - { prefix: 2001:db8:3::/64, via: ${PEER} }
-dataplane: { lanes: 1, hostInterface: false }
+dataplane: { lanes: ${lanes}, hostInterface: false }
 metrics: { listen: "" }
 ${ipsecYaml(mode, keys)}`);
   h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
@@ -147,17 +156,20 @@ ${ipsecYaml(mode, keys)}`);
   if (mode === 'tunnel') {
     const p = ping(h1, BEHIND);
     assert.equal(p.code, 0, `h1's ping through the ESP tunnel:\n${p.out}\npeer:\n${peerOut}${peerErr}`);
-    // UDP too: the peer echoes the datagram back through the tunnel.
+    // UDP too: the peer echoes each datagram back through the tunnel. Each comes from its
+    // own socket, so the TAP spreads them over its queues (lanes) by flow hash.
     const udp = h1.run(PYTHON, ['-c', [
       'import socket',
-      's = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)',
-      's.settimeout(5)',
-      `s.sendto(b"turtle6 udp over esp", ("${BEHIND}", 7))`,
-      'print(s.recvfrom(2048)[0].decode())',
+      `socks = [socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in range(${flows})]`,
+      'for i, s in enumerate(socks):',
+      '    s.settimeout(5)',
+      `    s.sendto(b"turtle6 udp over esp %d" % i, ("${BEHIND}", 7))`,
+      'for s in socks:',
+      '    print(s.recvfrom(2048)[0].decode())',
     ].join('\n')]);
-    assert.equal(udp.stdout.trim(), 'turtle6 udp over esp', `UDP echo through the tunnel: ${udp.stderr}`);
+    assert.deepEqual(udp.stdout.trim().split('\n'), Array.from({ length: flows }, (_, i) => `turtle6 udp over esp ${i}`), `UDP echo through the tunnel: ${udp.stderr}`);
     scapy.kill('SIGTERM');
-    expectedPackets = 4;
+    expectedPackets = 3 + flows;
   } else {
     expectedPackets = 3;
   }
@@ -170,7 +182,7 @@ ${ipsecYaml(mode, keys)}`);
   if (mode === 'tunnel') {
     const inner = events().filter((e) => e.event === 'esp');
     assert.ok(inner.every((e) => e.src === H1 && e.dst === BEHIND && (e.inner !== 'echo-request' || e.hlim === 63)), `inner packets as h1 sent them, hop limit decremented once: ${JSON.stringify(inner)}`);
-    assert.deepEqual(inner.map((e) => e.inner), ['echo-request', 'echo-request', 'echo-request', 'udp']);
+    assert.deepEqual(inner.map((e) => e.inner), ['echo-request', 'echo-request', 'echo-request', ...Array<string>(flows).fill('udp')]);
   } else {
     assert.ok(events().filter((e) => e.event === 'esp').every((e) => e.ok === true));
   }
@@ -184,6 +196,11 @@ ${ipsecYaml(mode, keys)}`);
   assert.equal(inb.packets, expectedPackets);
   assert.equal(inb.seq, expectedPackets, 'the highest authenticated sequence number received');
   for (const sa of sas) assert.ok(Object.values(sa.drops).every((n) => n === 0), `no drops on SA ${sa.spi}: ${JSON.stringify(sa.drops)}`);
+  if (lanes > 1) {
+    // Both SAs live on lane 0 (SPI mod 2); flows the TAP put on lane 1 were handed over.
+    assert.ok((await router.counter(if1, 'esp_handed_over')) > 0, 'some of h1’s flows entered lane 1 and were handed over to the SA’s home lane');
+    assert.equal(await router.counter(if2, 'esp_wrong_lane') + (await router.counter(if1, 'esp_wrong_lane')), 0);
+  }
   const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
   assert.match(policyText, /out ipsec\n\tesp spi=4096\(0x00001000\)\n/);
 
@@ -220,3 +237,5 @@ test('tunnel mode, AES-GCM-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP;
 test('tunnel mode, AES-CBC-128 + HMAC-SHA-256-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP; tshark decrypts them', (t) => scenario('tunnel', CBC, t));
 test('transport mode, AES-GCM-128: scapy pings the router under ESP and the replies come back under ESP; tshark decrypts them', (t) => scenario('transport', GCM, t));
 test('transport mode, AES-CBC-128 + HMAC-SHA-256-128: scapy pings the router under ESP; replies come back under ESP; tshark decrypts them', (t) => scenario('transport', CBC, t));
+test('two lanes: h1’s flows enter both lanes, the SA’s home lane alone numbers them, and the sequence numbers on the wire are 1, 2, 3… in order', (t) =>
+  scenario('tunnel', GCM, t, { lanes: 2, udpFlows: 32 }));
