@@ -110,7 +110,12 @@ const configSchema = z
     control: z.strictObject({ socket: z.string() }),
     stateDir: z.string(),
   })
-  .refine((c) => JSON.stringify(Object.keys(c).sort()) === JSON.stringify(SECTIONS.map((s) => s.name).sort()), 'exactly the config sections');
+  // Every key is a config section; the core sections (which have defaults) are always there,
+  // protocol sections (ripng, dhcpv6, ipsec) only when configured.
+  .refine((c) => Object.keys(c).every((k) => SECTIONS.some((s) => s.name === k)), 'only config sections')
+  .refine((c) => CORE_SECTIONS.every((k) => k in c), 'every core section');
+
+const CORE_SECTIONS = ['interfaces', 'routes', 'dataplane', 'nd', 'metrics', 'log', 'control', 'stateDir'];
 
 /** `reload`, when nothing changed. */
 const reloadSchema = z.strictObject({ ok: z.literal(true), changes: z.array(z.unknown()) });
