@@ -5,7 +5,10 @@
  *            check → verify and decrypt in place → replay update → trailer → decapsulate
  *            (tunnel: the inner packet, which the lane processes again; transport: the
  *            original packet rebuilt in place, which the lane punts) → inbound SPD check
- *            that the packet came under the policy that requires this SA (RFC 4301 §5.2).
+ *            that the packet came under the policy that requires this SA (RFC 4301 §5.2); an SA
+ *            of a route-based tunnel has no policy, and the lane checks instead that the
+ *            inner source is routed into that tunnel (routedTunnelOf, lane.ts).
+ *   route-based (FIB verdict NH_IPSEC): the tunnel's outbound SA, no SPD lookup.
  *   outbound (after the FIB verdict): SPD lookup → protect: encapsulate in place using the
  *            headroom (tunnel: a new outer IPv6 header in front; transport: the IPv6
  *            header moves forward to make room for ESP behind it) → next sequence number →
@@ -171,6 +174,10 @@ export class EspStage {
       this.outIp = newIp;
       this.outLen = IPV6_HEADER_LEN + payloadLen;
     }
+    this.outSa = sa;
+    // A route-based tunnel's SA: no policy names it; its selector is the tunnel's routes,
+    // which the lane checks against the FIB.
+    if (view.saTunnel(sa) >= 0) return (flags & SA_TUNNEL) !== 0 ? ESP_IN_TUNNEL : ESP_IN_TRANSPORT;
     // RFC 4301 §5.2 step 4: the decrypted packet must match an inbound policy that
     // requires this very SA; anything else is dropped even though it authenticated.
     const policy = this.lookup(DIR_IN, b, this.outIp, this.outLen);
@@ -178,7 +185,6 @@ export class EspStage {
       f[s + ST.policyMismatch]!++;
       return -C.esp_policy_mismatch;
     }
-    this.outSa = sa;
     return (flags & SA_TUNNEL) !== 0 ? ESP_IN_TUNNEL : ESP_IN_TRANSPORT;
   }
 
@@ -211,6 +217,22 @@ export class EspStage {
     if (action !== ACTION_PROTECT) return ESP_BYPASS;
     const sa = view.policySa(policy);
     return sa < 0 ? -C.esp_policy_discard : sa;
+  }
+
+  /** The route-based tunnel of SA `sa` (its index, as NH_IPSEC nexthops carry it), or -1. */
+  routedTunnelOf(sa: number): number {
+    return this.view!.saTunnel(sa);
+  }
+
+  /** The outbound SA of route-based tunnel `t`, or -1 when it has none (gone, or not yet published). */
+  tunnelOutSa(t: number): number {
+    const view = this.view;
+    return view === null ? -1 : view.tunnelOutSa(t);
+  }
+
+  /** Counts, on a home-lane SA, a decrypted packet the lane refused by its selectors. */
+  countPolicyMismatch(sa: number): void {
+    this.f[this.view!.stateSlot(sa) * STATE_FIELDS + ST.policyMismatch]!++;
   }
 
   isTunnel(sa: number): boolean {

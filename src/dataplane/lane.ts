@@ -15,7 +15,7 @@
  */
 import { HEADROOM, type PacketPool } from '../shm/pool.js';
 import type { SpscRing } from '../shm/ring.js';
-import { NH_BLACKHOLE, NH_GATEWAY, NH_LOCAL, NH_REJECT, type FibView } from '../shm/fib.js';
+import { NH_BLACKHOLE, NH_GATEWAY, NH_IPSEC, NH_LOCAL, NH_REJECT, type FibView } from '../shm/fib.js';
 import { NBR_INCOMPLETE, type NeighborView } from '../shm/neighbors.js';
 import type { IoEngine, RxBatch } from '../io/engine.js';
 import { TokenBucket } from '../lib/token-bucket.js';
@@ -314,6 +314,14 @@ export class Lane {
       this.sendError(ICMP6.TIME_EXCEEDED, 0, 0, ip, ipLen, port);
       return this.drop(port, C.hop_limit_exceeded);
     }
+    if (kind === NH_IPSEC) {
+      // RFC 4007 §9: a tunnel leads off the link as surely as a port does.
+      if (isLinkLocal(b, src) && !fromHost) {
+        this.sendError(ICMP6.DST_UNREACH, 2, 0, ip, ipLen, port);
+        return this.drop(port, C.scope);
+      }
+      return this.intoTunnel(ip, ipLen, port, fib.nexthopPort(nh), true, !fromHost);
+    }
     const egress = fib.nexthopPort(nh);
     if (!ports.isUp(egress)) {
       this.sendError(ICMP6.DST_UNREACH, 0, 0, ip, ipLen, port);
@@ -517,6 +525,7 @@ export class Lane {
     if (nh < 0) return this.dropOriginated(port);
     const kind = fib.nexthopKind(nh);
     if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false);
+    if (kind === NH_IPSEC) return this.intoTunnel(ip, ipLen, port, fib.nexthopPort(nh), false, false);
     if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.dropOriginated(port);
     return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false);
   }
@@ -631,10 +640,44 @@ export class Lane {
     if (r === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
     if (r < 0) return this.drop(port, -r);
     if (r === ESP_IN_TUNNEL) {
+      const tunnel = esp.routedTunnelOf(esp.outSa);
+      if (tunnel >= 0 && !this.routedInto(esp.outIp + IP6_OFF_SRC, tunnel)) {
+        esp.countPolicyMismatch(esp.outSa);
+        return this.drop(port, C.esp_policy_mismatch);
+      }
       this.decapsulated = true;
       return this.processIp(esp.outIp, esp.outLen, port);
     }
     return this.punt(esp.outIp, esp.outLen, port, PUNT_LOCAL, NO_SLOT);
+  }
+
+  /**
+   * The selector of a route-based tunnel (what IKEv2 would negotiate as its traffic selectors,
+   * RFC 7296 §2.9): a packet that came out of tunnel `tunnel` must have a source the FIB
+   * routes back into that same tunnel, or the peer could inject traffic from anywhere.
+   */
+  private routedInto(srcOff: number, tunnel: number): boolean {
+    const fib = this.tables.fib;
+    const nh = fib.lookup(this.b, srcOff);
+    return nh >= 0 && fib.nexthopKind(nh) === NH_IPSEC && fib.nexthopPort(nh) === tunnel;
+  }
+
+  /**
+   * A packet the FIB routes into route-based tunnel `tunnel`: its outbound SA protects it, with
+   * no SPD lookup (the route chose the SA). With the SA gone (hard lifetime, flush) the
+   * packet is discarded, never forwarded in the clear (RFC 4301 §4.4.1).
+   */
+  private intoTunnel(ip: number, ipLen: number, port: number, tunnel: number, received: boolean, decrement: boolean): void {
+    const esp = this.esp;
+    const sa = esp === null ? -1 : esp.tunnelOutSa(tunnel);
+    if (sa < 0) return received ? this.drop(port, C.esp_policy_discard) : this.dropOriginated(port);
+    const handover = this.handover;
+    if (handover !== null && esp!.homeLane(sa) !== handover.lane) {
+      // Unmodified so far: the home lane runs it from the start again.
+      const flags = received ? HANDOVER_RECEIVED | (this.decapsulated ? HANDOVER_DECAPSULATED : 0) : HANDOVER_ORIGINATED;
+      return this.handOver(ip, ipLen, port, esp!.homeLane(sa), flags);
+    }
+    return this.espOutbound(esp!, ip, ipLen, port, sa, received, decrement);
   }
 
   /**
@@ -649,7 +692,8 @@ export class Lane {
     const tunnel = esp.isTunnel(sa);
     const nh = tunnel ? fib.lookup(esp.tableBytes(), esp.tunnelDstOffset(sa)) : fib.lookup(b, ip + IP6_OFF_DST);
     const kind = nh < 0 ? NH_REJECT : fib.nexthopKind(nh);
-    if (kind === NH_REJECT || kind === NH_BLACKHOLE || kind === NH_LOCAL) {
+    // A tunnel endpoint routed into a tunnel would recurse: no route for it.
+    if (kind === NH_REJECT || kind === NH_BLACKHOLE || kind === NH_LOCAL || kind === NH_IPSEC) {
       return received ? this.drop(port, C.no_route) : this.dropOriginated(port);
     }
     const egress = fib.nexthopPort(nh);

@@ -9,7 +9,7 @@
  */
 import { parseIpv6, parsePrefix } from '../lib/addr.js';
 import { ACTION_BYPASS, ACTION_DISCARD, ACTION_PROTECT, ANY, DIR_IN, DIR_OUT, MAX_SA_SLOTS, type IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
-import type { IpsecConfig, PolicyConfig, SaConfig } from '../config/sections/ipsec.js';
+import type { IpsecConfig, PolicyConfig, SaConfig, TunnelConfig } from '../config/sections/ipsec.js';
 import { AUTH, ENC } from './algorithms.js';
 
 const hexBytes = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -95,6 +95,18 @@ export function saRecord(sa: InstalledSa): SaRecord {
   };
 }
 
+/**
+ * The SA records with each route-based tunnel's SAs marked by the tunnel's index (its place
+ * in `ipsec.tunnels`), which is what the FIB's NH_IPSEC nexthops carry.
+ */
+export function saRecords(sas: readonly InstalledSa[], tunnels: readonly TunnelConfig[]): SaRecord[] {
+  return sas.map((sa) => {
+    const c = sa.config;
+    const t = tunnels.findIndex((tn) => (c.direction === 'out' ? tn.saOut : tn.saIn) === c.spi);
+    return t < 0 ? saRecord(sa) : { ...saRecord(sa), routedTunnel: t };
+  });
+}
+
 const ACTIONS = { protect: ACTION_PROTECT, bypass: ACTION_BYPASS, discard: ACTION_DISCARD } as const;
 
 /**
@@ -125,5 +137,5 @@ export function policyRecords(policies: readonly PolicyConfig[], sas: readonly I
 }
 
 export function emptyIpsecConfig(): IpsecConfig {
-  return { sas: [], policies: [] };
+  return { sas: [], policies: [], tunnels: [] };
 }

@@ -40,9 +40,15 @@ export const NH_GATEWAY = 2;
 export const NH_LOCAL = 3;
 export const NH_REJECT = 4;
 export const NH_BLACKHOLE = 5;
+/**
+ * Into an IPsec tunnel (a route-based SA pair, `ipsec.tunnels[]`): `port` carries the
+ * tunnel's index, which the IPsec snapshot maps to its outbound SA (shm/ipsec-tables.ts).
+ */
+export const NH_IPSEC = 6;
 
 export interface FibNexthop {
   kind: number;
+  /** The egress port; for NH_IPSEC the tunnel index. */
   port: number;
   /** 16 bytes; for NH_GATEWAY the neighbour to resolve (usually link-local, RFC 4861 §8). */
   gateway?: Uint8Array;

@@ -12,14 +12,18 @@
  *
  * Snapshot layout (int32 words from the table start, 4-byte aligned):
  *
- *   0   header: MAGIC, saCount, policyCount, sasAt, policiesAt, hashAt, hashSize (words 7..15 zero)
+ *   0   header: MAGIC, saCount, policyCount, sasAt, policiesAt, hashAt, hashSize, tunnelCount,
+ *           tunnelsAt (words 9..15 zero)
  *   16  SAs: SA_WORDS each — spi, flags, encryption, integrity, replayWindow, homeLane,
  *           stateSlot, encKeyLen, authKeyLen, uid, tunnel src (4 words), tunnel dst (4),
- *           encKey (10 words, ≤ 40 bytes), authKey (8 words, ≤ 32 bytes)
+ *           encKey (10 words, ≤ 40 bytes), authKey (8 words, ≤ 32 bytes), route-based tunnel
+ *           index (-1: the SA serves policies)
  *       policies: POLICY_WORDS each, in match order — direction|action, proto, srcLen, dstLen,
  *           src (4), dst (4), srcPort lo/hi, dstPort lo/hi, icmpType, icmpCode, sa index
  *       SPI hash: hashSize words (a power of two), open addressing with linear probing;
  *           each word is an inbound SA's index, or -1
+ *       tunnels: tunnelCount words, indexed by tunnel (the FIB's NH_IPSEC nexthops carry the
+ *           index): the tunnel's outbound SA index, or -1 when that SA is gone
  *
  * An all-zero region (never published) has no MAGIC and reads as empty tables: nothing is
  * protected and no SPI is known.
@@ -52,8 +56,10 @@ const H_SAS_AT = 3;
 const H_POLICIES_AT = 4;
 const H_HASH_AT = 5;
 const H_HASH_SIZE = 6;
+const H_TUNNELS = 7;
+const H_TUNNELS_AT = 8;
 
-const SA_WORDS = 36;
+const SA_WORDS = 37;
 const S_SPI = 0;
 const S_FLAGS = 1;
 const S_ENC = 2;
@@ -68,6 +74,7 @@ const S_TUN_SRC = 10;
 const S_TUN_DST = 14;
 const S_ENC_KEY = 18;
 const S_AUTH_KEY = 28;
+const S_TUNNEL = 36;
 
 const POLICY_WORDS = 20;
 const P_DIR_ACTION = 0;
@@ -102,6 +109,8 @@ export interface SaRecord {
   readonly tunnelDst: Uint8Array;
   readonly encKey: Uint8Array;
   readonly authKey: Uint8Array;
+  /** The route-based tunnel (`ipsec.tunnels[]` index) this SA belongs to; absent: it serves policies. */
+  readonly routedTunnel?: number;
 }
 
 export interface PolicyRecord {
@@ -131,9 +140,16 @@ function spiSlot(spi: number, mask: number): number {
   return (Math.imul(spi, 0x9e3779b1) >>> 16) & mask;
 }
 
+/** Tunnel indices run 0..count-1; a tunnel whose SAs are all gone may leave a hole (-1). */
+function tunnelCountOf(sas: readonly SaRecord[]): number {
+  let count = 0;
+  for (const s of sas) if (s.routedTunnel !== undefined && s.routedTunnel >= count) count = s.routedTunnel + 1;
+  return count;
+}
+
 export function ipsecTablesByteLength(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): number {
   const inbound = sas.filter((s) => s.inbound).length;
-  return 4 * (HEADER_WORDS + SA_WORDS * sas.length + POLICY_WORDS * policies.length + hashSizeFor(inbound));
+  return 4 * (HEADER_WORDS + SA_WORDS * sas.length + POLICY_WORDS * policies.length + hashSizeFor(inbound) + tunnelCountOf(sas));
 }
 
 function putBytes(words: Int32Array, at: number, bytes: Uint8Array, max: number): void {
@@ -154,6 +170,8 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
   const policiesAt = sasAt + SA_WORDS * sas.length;
   const hashAt = policiesAt + POLICY_WORDS * policies.length;
   const hashSize = hashSizeFor(sas.filter((s) => s.inbound).length);
+  const tunnelsAt = hashAt + hashSize;
+  const tunnelCount = tunnelCountOf(sas);
   w[0] = MAGIC;
   w[H_SAS] = sas.length;
   w[H_POLICIES] = policies.length;
@@ -161,6 +179,9 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
   w[H_POLICIES_AT] = policiesAt;
   w[H_HASH_AT] = hashAt;
   w[H_HASH_SIZE] = hashSize;
+  w[H_TUNNELS] = tunnelCount;
+  w[H_TUNNELS_AT] = tunnelsAt;
+  w.fill(-1, tunnelsAt, tunnelsAt + tunnelCount);
   sas.forEach((s, i) => {
     const a = sasAt + SA_WORDS * i;
     w[a + S_SPI] = s.spi | 0;
@@ -177,6 +198,11 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
     putBytes(w, a + S_TUN_DST, s.tunnelDst, 16);
     putBytes(w, a + S_ENC_KEY, s.encKey, MAX_ENC_KEY);
     putBytes(w, a + S_AUTH_KEY, s.authKey, MAX_AUTH_KEY);
+    w[a + S_TUNNEL] = s.routedTunnel ?? -1;
+    if (s.routedTunnel !== undefined && !s.inbound) {
+      if (w[tunnelsAt + s.routedTunnel] !== -1) throw new RangeError(`two outbound SAs for tunnel ${s.routedTunnel}`);
+      w[tunnelsAt + s.routedTunnel] = i;
+    }
   });
   policies.forEach((p, i) => {
     const a = policiesAt + POLICY_WORDS * i;
@@ -219,6 +245,8 @@ export class IpsecView {
   private policiesAt = 0;
   private hashAt = 0;
   private hashMask = -1;
+  private tunnelsAt = 0;
+  private tunnelCount = 0;
   saCount = 0;
   policyCount = 0;
 
@@ -233,6 +261,7 @@ export class IpsecView {
       this.saCount = 0;
       this.policyCount = 0;
       this.hashMask = -1;
+      this.tunnelCount = 0;
       return;
     }
     this.saCount = w[base + H_SAS]!;
@@ -241,6 +270,21 @@ export class IpsecView {
     this.policiesAt = base + w[base + H_POLICIES_AT]!;
     this.hashAt = base + w[base + H_HASH_AT]!;
     this.hashMask = w[base + H_HASH_SIZE]! - 1;
+    this.tunnelCount = w[base + H_TUNNELS]!;
+    this.tunnelsAt = base + w[base + H_TUNNELS_AT]!;
+  }
+
+  /**
+   * The outbound SA of route-based tunnel `t` (an NH_IPSEC nexthop's index), or -1 when the
+   * tunnel has none: its SA expired or was flushed, or this generation does not know it yet.
+   */
+  tunnelOutSa(t: number): number {
+    return t >= 0 && t < this.tunnelCount ? this.w[this.tunnelsAt + t]! : -1;
+  }
+
+  /** The route-based tunnel an SA belongs to, or -1 for an SA that serves policies. */
+  saTunnel(sa: number): number {
+    return this.w[this.sasAt + SA_WORDS * sa + S_TUNNEL]!;
   }
 
   /** Byte views of the (two) snapshot regions, made once each. */

@@ -10,11 +10,12 @@
  * Control plane only; nothing here runs per packet.
  */
 import { equalAddress, maskAddress } from '../lib/addr.js';
-import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_LOCAL, NH_REJECT, type FibNexthop, type FibRoute } from '../shm/fib.js';
+import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_IPSEC, NH_LOCAL, NH_REJECT, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { MAX_PORTS, type InterfaceTable, type RouterInterface } from './interfaces.js';
 
 export type RouteOrigin = 'connected' | 'local' | 'static' | 'ripng' | 'dhcpv6' | 'ospf6' | 'bgp' | (string & {});
-export type RouteKind = 'unicast' | 'local' | 'reject' | 'blackhole';
+/** `ipsec`: into a route-based IPsec tunnel (RibRoute.tunnel), with no port of its own. */
+export type RouteKind = 'unicast' | 'local' | 'reject' | 'blackhole' | 'ipsec';
 
 export interface RibNexthop {
   readonly port: number;
@@ -32,6 +33,8 @@ export interface RibRoute {
   readonly nexthops: readonly RibNexthop[];
   readonly kind: RouteKind;
   readonly tag?: number;
+  /** Kind `ipsec`: the tunnel's index in `ipsec.tunnels[]` (the lanes map it to its outbound SA). */
+  readonly tunnel?: number;
 }
 
 /** FRR's administrative distances (connected 0, eBGP 20, OSPF 110, RIP 120); DHCPv6-PD routes sit between static and the IGPs. */
@@ -94,7 +97,7 @@ function sameNexthops(a: readonly RibNexthop[], b: readonly RibNexthop[]): boole
 function sameRoute(a: RibRoute | undefined, b: RibRoute | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.origin === b.origin && a.preference === b.preference && a.metric === b.metric && a.kind === b.kind &&
-    a.tag === b.tag && sameNexthops(a.nexthops, b.nexthops);
+    a.tag === b.tag && a.tunnel === b.tunnel && sameNexthops(a.nexthops, b.nexthops);
 }
 
 /** Orders by prefix length, then by prefix bytes: the order compile() and bestRoutes() return. */
@@ -203,7 +206,9 @@ export class Rib {
   /**
    * The best routes in the FIB encoder's shape, each pointing at a nexthop shared by every
    * route with the same (kind, port, gateway). Only the first nexthop of an ECMP route is
-   * used for now. Reject and blackhole nexthops carry no port (0) and local ones no MTU.
+   * used for now. Reject and blackhole nexthops carry no port (0) and local ones no MTU;
+   * an ipsec nexthop carries the tunnel index where the port goes (its MTU is the lane's to
+   * work out from the route to the tunnel endpoint).
    */
   compile(mtuOfPort: (port: number) => number): FibInput {
     const routes: FibRoute[] = [];
@@ -230,6 +235,10 @@ export class Rib {
         case 'blackhole':
           kind = NH_BLACKHOLE;
           break;
+        case 'ipsec':
+          kind = NH_IPSEC;
+          port = best.tunnel!;
+          break;
       }
       const key = `${kind}|${port}|${gateway === undefined ? '' : prefixKey(gateway, 128)}`;
       let index = indexByKey.get(key);
@@ -251,6 +260,8 @@ export class Rib {
     if (route.prefix.length !== 16) throw new RangeError(`${where}: prefix is not 16 bytes`);
     if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 128) throw new RangeError(`${where}: prefix length ${route.prefixLen} is outside 0..128`);
     if (route.kind === 'unicast' && route.nexthops.length === 0) throw new RangeError(`${where}: a unicast route needs a nexthop`);
+    if ((route.kind === 'ipsec') !== (route.tunnel !== undefined)) throw new RangeError(`${where}: a tunnel index goes with kind ipsec, and only there`);
+    if (route.tunnel !== undefined && (!Number.isInteger(route.tunnel) || route.tunnel < 0)) throw new RangeError(`${where}: tunnel index ${route.tunnel} is not a non-negative integer`);
     for (const n of route.nexthops) {
       if (!Number.isInteger(n.port) || n.port < 0 || n.port >= MAX_PORTS) throw new RangeError(`${where}: port ${n.port} is outside 0..${MAX_PORTS - 1}`);
       if (n.gateway !== null && n.gateway.length !== 16) throw new RangeError(`${where}: gateway is not 16 bytes`);

@@ -119,12 +119,28 @@ const policySchema = z
     }
   });
 
+/**
+ * A route-based tunnel (an "ipsec interface", like a Linux XFRM interface or a VTI): a
+ * tunnel-mode SA pair that routes point into instead of policies. What the routes send to
+ * it leaves under `saOut`; what arrives under `saIn` is forwarded by the FIB if its inner
+ * source is one of the tunnel's own routes (the traffic selector IKEv2 would negotiate,
+ * RFC 7296 §2.9) — docs/ipsec.md, "Route-based tunnels".
+ */
+const tunnelSchema = z.strictObject({
+  name: z.string({ error: 'a tunnel name' }).regex(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/, { error: 'a name of letters, digits, "_", "." or "-" (at most 32, a letter first)' }),
+  saOut: intInRange(256, UINT32_MAX, ' (the SPI of an outbound tunnel-mode SA)'),
+  saIn: intInRange(256, UINT32_MAX, ' (the SPI of an inbound tunnel-mode SA)'),
+  routes: listOf(ipv6NetworkPrefix(), 'prefixes reached through the tunnel').default([]),
+  preference: intInRange(0, 255).default(10),
+});
+
 export const ipsecSection = defineSection(
   'ipsec',
   z
     .strictObject({
       sas: listOf(saSchema, 'security associations').default([]),
       policies: listOf(policySchema, 'security policies (first match wins)').default([]),
+      tunnels: listOf(tunnelSchema, 'route-based tunnels').default([]),
     })
     .superRefine((v, ctx) => {
       if (ctx.issues.length > 0) return;
@@ -142,11 +158,57 @@ export const ipsecSection = defineSection(
           ctx.addIssue({ code: 'custom', path: ['policies', i, 'sa'], message: `the SPI of an ${p.direction}bound SA in ipsec.sas` });
         }
       });
+      checkTunnels(v, ctx);
     })
     .optional(),
   { summary: 'ESP security associations (manual keys) and the security policy database.', reload: { kind: 'in-place' } },
 );
 
+type IpsecShape = {
+  sas: z.output<typeof saSchema>[];
+  policies: z.output<typeof policySchema>[];
+  tunnels: z.output<typeof tunnelSchema>[];
+};
+
+/**
+ * A tunnel's SAs exist, are tunnel mode, face each other (the outbound SA's endpoints are the
+ * inbound one's, reversed), and serve this tunnel alone: an SA that a policy or a second
+ * tunnel also used would have two masters for its traffic.
+ */
+function checkTunnels(v: IpsecShape, ctx: z.RefinementCtx): void {
+  const names = new Map<string, number>();
+  const usedBy = new Map<string, string>();
+  const prefixes = new Map<string, number>();
+  for (const p of v.policies) if (p.sa !== undefined) usedBy.set(`${p.direction}/${p.sa}`, 'a policy');
+  v.tunnels.forEach((t, i) => {
+    const first = names.get(t.name);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['tunnels', i, 'name'], message: `a name no other tunnel has (tunnels[${first}] is ${t.name})` });
+    else names.set(t.name, i);
+    const find = (direction: 'in' | 'out', spi: number) => v.sas.find((sa) => sa.direction === direction && sa.spi === spi);
+    const out = find('out', t.saOut);
+    const inb = find('in', t.saIn);
+    for (const [key, sa, direction, spi] of [['saOut', out, 'out', t.saOut], ['saIn', inb, 'in', t.saIn]] as const) {
+      if (sa === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tunnels', i, key], message: `the SPI of an ${direction}bound SA in ipsec.sas` });
+        continue;
+      }
+      if (sa.mode !== 'tunnel') ctx.addIssue({ code: 'custom', path: ['tunnels', i, key], message: `an SA with mode: tunnel (SPI ${spi} is transport mode)` });
+      const owner = usedBy.get(`${direction}/${spi}`);
+      if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tunnels', i, key], message: `an SA of this tunnel alone (SPI ${spi} already serves ${owner})` });
+      else usedBy.set(`${direction}/${spi}`, `tunnel ${t.name}`);
+    }
+    if (out !== undefined && inb !== undefined && (out.src !== inb.dst || out.dst !== inb.src)) {
+      ctx.addIssue({ code: 'custom', path: ['tunnels', i, 'saIn'], message: `an inbound SA from ${out.dst} to ${out.src}, the reverse of saOut's endpoints` });
+    }
+    t.routes.forEach((prefix, k) => {
+      const other = prefixes.get(prefix);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['tunnels', i, 'routes', k], message: `a prefix no other tunnel routes (tunnels[${other}] has ${prefix})` });
+      else prefixes.set(prefix, i);
+    });
+  });
+}
+
 export type IpsecConfig = NonNullable<z.output<typeof ipsecSection.schema>>;
 export type SaConfig = IpsecConfig['sas'][number];
 export type PolicyConfig = IpsecConfig['policies'][number];
+export type TunnelConfig = IpsecConfig['tunnels'][number];

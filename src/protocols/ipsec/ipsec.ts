@@ -11,12 +11,21 @@
  *
  * An SA removed by its hard lifetime or by `ipsec flush` stays removed until the config
  * changes it (new keys, a new SPI): a reload that touches another SA must not resurrect it.
+ *
+ * Route-based tunnels (`ipsec.tunnels`): the module adds each tunnel's routes to the RIB
+ * (origin `ipsec`, kind `ipsec`, the tunnel's index), so the FIB sends what they cover into
+ * the tunnel's outbound SA. The routes stay when that SA is removed: like a protect policy
+ * without its SA, the tunnel then discards rather than letting the traffic fall back to a
+ * cleartext route (RFC 4301 §4.4.1).
  */
 import type { IpsecDatapath } from '../../stack/datapath.js';
 import type { TimerHandle } from '../../lib/clock.js';
 import type { IpsecConfig } from '../../config/sections/ipsec.js';
 import { ST } from '../../shm/ipsec-tables.js';
-import { SaSlots, policyRecords, saIdentity, saRecord, type InstalledSa } from '../../ipsec/model.js';
+import { parsePrefix } from '../../lib/addr.js';
+import { SaSlots, policyRecords, saIdentity, saRecords, type InstalledSa } from '../../ipsec/model.js';
+import type { TunnelConfig } from '../../config/sections/ipsec.js';
+import type { RibRoute } from '../../stack/rib.js';
 import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
 import { renderPolicies, renderSas, type PolicyRow, type SaRow } from './show.js';
 
@@ -44,7 +53,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private ctx!: ModuleContext;
   private dp!: IpsecDatapath;
   private slots!: SaSlots;
-  private config: IpsecConfig = { sas: [], policies: [] };
+  private config: IpsecConfig = { sas: [], policies: [], tunnels: [] };
   private live: LiveSa[] = [];
   /** Identities of SAs removed by a hard lifetime or a flush (see the file comment). */
   private readonly removed = new Set<string>();
@@ -82,6 +91,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     this.slots.assign([], this.dp.lanes, this.ctx.api.clock.now());
     this.live = [];
     this.dp.publishIpsec([], []);
+    for (const r of this.ctx.api.routes()) this.ctx.api.withdrawRoute(r.prefix, r.prefixLen);
   }
 
   status(): ModuleStatus {
@@ -127,6 +137,16 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     const installed = this.slots.assign(sas, this.dp.lanes, this.ctx.api.clock.now());
     this.live = installed.map((i) => ({ installed: i, state: before.get(i) ?? 'mature' }));
     this.publish();
+    this.installTunnelRoutes(config.tunnels);
+  }
+
+  /** Makes the module's routes exactly the tunnels' routes (a reload may move or drop some). */
+  private installTunnelRoutes(tunnels: readonly TunnelConfig[]): void {
+    const api = this.ctx.api;
+    const wanted = tunnelRoutes(tunnels);
+    const keep = new Set(wanted.map(routeKey));
+    for (const r of api.routes()) if (!keep.has(routeKey(r))) api.withdrawRoute(r.prefix, r.prefixLen);
+    for (const r of wanted) api.addRoute(r);
   }
 
   private removeSa(sa: LiveSa): void {
@@ -137,7 +157,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
 
   private publish(): void {
     const installed = this.live.map((s) => s.installed);
-    this.dp.publishIpsec(installed.map(saRecord), policyRecords(this.config.policies, installed));
+    this.dp.publishIpsec(saRecords(installed, this.config.tunnels), policyRecords(this.config.policies, installed));
   }
 
   private flush(): ModuleStatus {
@@ -220,6 +240,20 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     m.counter({ name: 'ipsec_sa_soft_expirations_total', help: 'SAs that reached their soft lifetime' }, (emit) => emit({}, this.softExpirations));
     m.counter({ name: 'ipsec_sa_hard_expirations_total', help: 'SAs removed by their hard lifetime' }, (emit) => emit({}, this.hardExpirations));
   }
+}
+
+/** The routes into each tunnel, for the RIB (kind `ipsec`, the tunnel's index). */
+export function tunnelRoutes(tunnels: readonly TunnelConfig[]): Omit<RibRoute, 'origin'>[] {
+  return tunnels.flatMap((t, tunnel) =>
+    t.routes.map((r) => {
+      const p = parsePrefix(r)!;
+      return { prefix: p.addr, prefixLen: p.len, preference: t.preference, metric: 0, kind: 'ipsec' as const, nexthops: [], tunnel };
+    }),
+  );
+}
+
+function routeKey(r: { prefix: Uint8Array; prefixLen: number }): string {
+  return `${Buffer.from(r.prefix).toString('hex')}/${r.prefixLen}`;
 }
 
 export function hex(spi: number): string {

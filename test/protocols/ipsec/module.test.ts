@@ -15,7 +15,8 @@ import type { MetricEmit, ModuleCommandRequest, ModuleContext, ModuleLogger, Mod
 import { EspStage, ESP_BYPASS } from '../../../src/dataplane/esp.js';
 import { C } from '../../../src/dataplane/counters.js';
 import { ipv6Packet } from '../../dataplane/harness.js';
-import { parseIpv6 } from '../../../src/lib/addr.js';
+import { formatIpv6, parseIpv6 } from '../../../src/lib/addr.js';
+import type { RibRoute } from '../../../src/stack/rib.js';
 
 const KEY_A = '0x' + '41'.repeat(16) + '01020304';
 const KEY_B = '0x' + '42'.repeat(16) + '05060708';
@@ -56,7 +57,16 @@ function harness(raw: unknown) {
   const logged: Logged[] = [];
   const logAt = (level: string) => (o: object | string, msg?: string) => logged.push({ level, msg: typeof o === 'string' ? o : msg ?? '' });
   const log: ModuleLogger = { trace: logAt('trace'), debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
-  const api = { clock, ipsec: dp } as unknown as StackApi;
+  // The module's routes (route-based tunnels), as the stack would hold them for its origin.
+  const routes = new Map<string, RibRoute>();
+  const key = (prefix: Uint8Array, len: number) => `${formatIpv6(prefix)}/${len}`;
+  const api = {
+    clock,
+    ipsec: dp,
+    routes: () => [...routes.values()],
+    addRoute: (r: Omit<RibRoute, 'origin'>) => void routes.set(key(r.prefix, r.prefixLen), { ...r, origin: 'ipsec' }),
+    withdrawRoute: (prefix: Uint8Array, len: number) => void routes.delete(key(prefix, len)),
+  } as unknown as StackApi;
   const ctx: ModuleContext = {
     api,
     log,
@@ -76,7 +86,7 @@ function harness(raw: unknown) {
     collectors.get(name)!((labels, value) => out.push({ labels, value }));
     return out;
   };
-  return { clock, dp, module, run, metric, logged };
+  return { clock, dp, module, run, metric, logged, routes };
 }
 
 function config(raw: unknown): IpsecConfig {
@@ -202,4 +212,37 @@ test('show ipsec sa and the per-SA metrics read the lanes’ state block', async
   ]);
   const replay = metric('ipsec_sa_drops_total').find((m) => (m.labels as { reason: string; direction: string }).reason === 'replay' && (m.labels as { direction: string }).direction === 'in');
   assert.equal(replay!.value, 3);
+});
+
+const TUNNEL = { name: 'to-site3', saOut: 0x1000, saIn: 0x2000, routes: ['2001:db8:3::/64', '2001:db8:33::/48'] };
+
+test('route-based tunnels: the module routes their prefixes into the tunnel and marks its SAs; a reload moves the routes; stop withdraws them', () => {
+  const { dp, module, routes } = harness({ sas: [OUT_SA, IN_SA], tunnels: [TUNNEL] });
+  assert.deepEqual([...routes.keys()].sort(), ['2001:db8:33::/48', '2001:db8:3::/64']);
+  for (const r of routes.values()) {
+    assert.equal(r.kind, 'ipsec');
+    assert.equal(r.tunnel, 0);
+    assert.equal(r.preference, 10);
+  }
+  assert.deepEqual(dp.last().sas.map((s) => s.routedTunnel), [0, 0]);
+  const stage = dp.stage(0);
+  assert.equal(stage.tunnelOutSa(0), 0, 'the tunnel’s outbound SA is SA 0');
+  assert.equal(stage.routedTunnelOf(1), 0);
+  assert.equal(outboundVerdict(dp), ESP_BYPASS, 'no policy: route-based traffic never meets the SPD');
+
+  module.reconfigure(config({ sas: [OUT_SA, IN_SA], tunnels: [{ ...TUNNEL, routes: ['2001:db8:4::/64'], preference: 5 }] }));
+  assert.deepEqual([...routes.keys()], ['2001:db8:4::/64']);
+  assert.equal(routes.get('2001:db8:4::/64')!.preference, 5);
+  module.stop();
+  assert.equal(routes.size, 0);
+});
+
+test('a tunnel whose outbound SA reached its hard lifetime keeps its routes and has no SA: its traffic is discarded, not sent in the clear', () => {
+  const { dp, clock, module, routes } = harness({ sas: [{ ...OUT_SA, lifetime: { hardSeconds: 2 } }, IN_SA], tunnels: [TUNNEL] });
+  clock.advance(2 * LIFETIME_CHECK_MS);
+  module.checkLifetimes();
+  assert.equal(routes.size, 2);
+  const stage = dp.stage(0);
+  assert.equal(stage.tunnelOutSa(0), -1);
+  assert.equal(stage.routedTunnelOf(0), 0, 'the inbound SA still belongs to the tunnel');
 });
