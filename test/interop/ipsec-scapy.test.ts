@@ -10,6 +10,9 @@
  * which decrypts, answers, encrypts the answer, and h1 gets it. Transport mode: the peer
  * pings the router's own address under ESP; the echo module's replies leave under ESP.
  * Policies are scoped to the traffic under test, so Neighbor Discovery stays in the clear.
+ * Route-based (issue 6 item 7): the same tunnel with no policy at all; the only thing sending
+ * h1's traffic into it is the route to 2001:db8:3::/64 that `ipsec.tunnels` installs, and the
+ * peer's answers are accepted because their source is one of the tunnel's routes.
  * The kernel's IPv6 is off on the peer's link: scapy answers ND itself.
  */
 import { test } from 'node:test';
@@ -66,8 +69,9 @@ function saYaml(keys: Keys, spi: number, direction: 'in' | 'out', mode: string, 
   return `    - { spi: ${spi}, direction: ${direction}, mode: ${mode}, src: ${src}, dst: ${dst}, encryption: ${keys.encryption}, encKey: "0x${k.enc}", integrity: ${keys.integrity}, authKey: "${k.auth ? `0x${k.auth}` : ''}" }\n`;
 }
 
-function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys): string {
+function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean): string {
   const sas = saYaml(keys, SPI_OUT, 'out', mode, ROUTER, PEER, keys.out) + saYaml(keys, SPI_IN, 'in', mode, PEER, ROUTER, keys.in);
+  if (routeBased) return `ipsec:\n  sas:\n${sas}  tunnels:\n    - { name: site3, saOut: ${SPI_OUT}, saIn: ${SPI_IN}, routes: [2001:db8:3::/64] }\n`;
   const policies =
     mode === 'tunnel'
       ? `    - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:3::/64, sa: ${SPI_OUT} }\n` +
@@ -90,16 +94,19 @@ interface ScenarioOptions {
   readonly lanes?: number;
   /** Tunnel mode: UDP datagrams h1 sends, each from its own socket (its own flow). */
   readonly udpFlows?: number;
+  /** Tunnel mode: no policies, a route-based tunnel (`ipsec.tunnels`) routes the far LAN. */
+  readonly routeBased?: boolean;
 }
 
 async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (fn: () => Promise<void>) => void }, opts: ScenarioOptions = {}): Promise<void> {
   const lanes = opts.lanes ?? 1;
   const flows = opts.udpFlows ?? 1;
+  const routeBased = opts.routeBased ?? false;
   requireScapy();
   requireCommand('tcpdump', 'tcpdump');
   requireCommand('tshark', 'tshark');
   requireCommand('ping', 'iputils-ping');
-  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}`);
+  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}${routeBased ? 'r' : ''}`);
   t.after(() => bed.cleanup());
   const r = bed.netns('r');
   const h1 = bed.netns('h1');
@@ -117,11 +124,10 @@ interfaces:
     mac: "${ROUTER_MAC}"
     addresses: [${ROUTER}/64]
     netns: ${peer.name}
-routes:
-  - { prefix: 2001:db8:3::/64, via: ${PEER} }
+${routeBased ? '' : `routes:\n  - { prefix: 2001:db8:3::/64, via: ${PEER} }`}
 dataplane: { lanes: ${lanes}, hostInterface: false }
 metrics: { listen: "" }
-${ipsecYaml(mode, keys)}`);
+${ipsecYaml(mode, keys, routeBased)}`);
   h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
   h1.ip('link', 'set', if1, 'up');
   h1.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:1::1', 'dev', if1);
@@ -201,8 +207,14 @@ ${ipsecYaml(mode, keys)}`);
     assert.ok((await router.counter(if1, 'esp_handed_over')) > 0, 'some of h1’s flows entered lane 1 and were handed over to the SA’s home lane');
     assert.equal(await router.counter(if2, 'esp_wrong_lane') + (await router.counter(if1, 'esp_wrong_lane')), 0);
   }
-  const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
-  assert.match(policyText, /out ipsec\n\tesp spi=4096\(0x00001000\)\n/);
+  if (routeBased) {
+    const routes = (await router.ctl(['show', 'routes'])) as Array<{ prefix: string; origin: string; kind: string; best: boolean }>;
+    assert.deepEqual(routes.filter((r) => r.prefix === '2001:db8:3::/64'), [{ prefix: '2001:db8:3::/64', origin: 'ipsec', kind: 'ipsec', preference: 10, metric: 0, best: true, nexthops: [] }]);
+    assert.match(await router.ctlText(['show', 'ipsec', 'policy']), /^(?![\s\S]*spi=)/, 'no policy: the route alone chose the SA');
+  } else {
+    const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
+    assert.match(policyText, /out ipsec\n\tesp spi=4096\(0x00001000\)\n/);
+  }
 
   // tshark decrypts turtle6's packets (and the peer's) with the keys, and finds nothing malformed.
   await pollUntil('tcpdump to have written every ESP packet', () => run('tcpdump', ['-r', capture]).stdout.trim().split('\n').filter(Boolean).length >= 2 * expectedPackets, 10_000);
@@ -237,5 +249,8 @@ test('tunnel mode, AES-GCM-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP;
 test('tunnel mode, AES-CBC-128 + HMAC-SHA-256-128: h1’s ping and UDP cross turtle6 ⇄ scapy ESP; tshark decrypts them', (t) => scenario('tunnel', CBC, t));
 test('transport mode, AES-GCM-128: scapy pings the router under ESP and the replies come back under ESP; tshark decrypts them', (t) => scenario('transport', GCM, t));
 test('transport mode, AES-CBC-128 + HMAC-SHA-256-128: scapy pings the router under ESP; replies come back under ESP; tshark decrypts them', (t) => scenario('transport', CBC, t));
+test('route-based tunnel, AES-GCM-128: no policy; the route into ipsec tunnel site3 alone carries h1’s LAN to the LAN behind scapy and back', (t) =>
+  scenario('tunnel', GCM, t, { routeBased: true }));
+test('route-based tunnel, AES-CBC-128 + HMAC-SHA-256-128: the same over CBC', (t) => scenario('tunnel', CBC, t, { routeBased: true }));
 test('two lanes: h1’s flows enter both lanes, the SA’s home lane alone numbers them, and the sequence numbers on the wire are 1, 2, 3… in order', (t) =>
   scenario('tunnel', GCM, t, { lanes: 2, udpFlows: 32 }));
