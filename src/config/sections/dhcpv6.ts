@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseIpv6, parsePrefix } from '../../lib/addr.js';
 import { parseDuid } from '../../wire/dhcpv6.js';
-import { domainName, flag, intInRange, interfaceName, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
+import { absolutePath, domainName, flag, intInRange, interfaceName, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
 import { defineSection } from '../registry.js';
 
 const UINT32_MAX = 0xffff_ffff;
@@ -48,10 +48,26 @@ const serverInterfaceSchema = z.strictObject({
   unicast: flag().default(false),
 });
 
+/**
+ * A delayed-authentication key (RFC 3315 §21.4, WIDE's `keyinfo`): the realm and key ID
+ * travel in every authenticated message; the secret, base64 as in WIDE's `secret "…"`,
+ * stays in a file of its own so the config can be shared without it. The file is read when
+ * the module starts, so that a config can be checked where the secret is not installed.
+ */
+const keySchema = z.strictObject({
+  name: z.string({ error: 'a key name of letters, digits, _ . -' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'a key name of letters, digits, _ . -' }),
+  realm: z.string({ error: 'the realm, a non-empty string like "turtle6.example"' }).min(1, { error: 'the realm, a non-empty string like "turtle6.example"' }),
+  keyId: intInRange(0, UINT32_MAX),
+  /** Read when the module starts (a missing or non-base64 file stops it with the file's name). */
+  secretFile: absolutePath(),
+});
+
 const reservationSchema = z.strictObject({
   duid: duidText(),
   address: ipv6UnicastAddress().optional(),
   prefix: ipv6NetworkPrefix().optional(),
+  /** The `keys[].name` this client authenticates with (WIDE's `delayedkey` in a `host`). */
+  key: z.string({ error: 'the name of a key in dhcpv6.keys' }).optional(),
 });
 
 const serverSchema = z
@@ -65,6 +81,8 @@ const serverSchema = z
     dnsServers: listOf(ipv6UnicastAddress(), 'IPv6 addresses').default([]),
     domains: listOf(domainName(), 'domain names').default([]),
     reservations: listOf(reservationSchema, 'reservations').default([]),
+    /** RFC 8415 §18.3.11: offer Reconfigure to clients that send Reconfigure Accept. */
+    reconfigure: flag().default(true),
   })
   .superRefine((s, ctx) => {
     if (s.preferredLifetime > s.validLifetime) ctx.addIssue({ code: 'custom', path: ['preferredLifetime'], message: `at most validLifetime (${s.validLifetime})` });
@@ -99,6 +117,10 @@ const clientSchema = z.strictObject({
   prefixLengthHint: intInRange(0, 64).default(0),
   rapidCommit: flag().default(false),
   releaseOnStop: flag().default(true),
+  /** Delayed authentication with this `keys[].name` (WIDE's `send authentication` + `keyinfo`). */
+  key: z.string({ error: 'the name of a key in dhcpv6.keys' }).optional(),
+  /** RFC 8415 §18.2.11: send Reconfigure Accept and act on authenticated Reconfigure messages. */
+  acceptReconfigure: flag().default(false),
   prefixInterfaces: listOf(prefixInterfaceSchema, 'prefix interfaces').default([]),
 });
 
@@ -107,6 +129,7 @@ export const dhcpv6Section = defineSection(
   z
     .strictObject({
       enabled: flag().default(true),
+      keys: listOf(keySchema, 'keys').default([]),
       server: serverSchema.optional(),
       relay: relaySchema.optional(),
       client: clientSchema.optional(),
@@ -122,6 +145,16 @@ export const dhcpv6Section = defineSection(
       if (!ctx.interfaceNames.has(name)) ctx.report(path, `the name of a configured interface (${[...ctx.interfaceNames].join(', ')})`);
     };
     cfg.server?.interfaces.forEach((i, n) => check(['server', 'interfaces', n, 'name'], i.name));
+    const keyNames = new Set<string>();
+    cfg.keys.forEach((k, n) => {
+      if (keyNames.has(k.name)) ctx.report(['keys', n, 'name'], `each key name once (${k.name} is listed twice)`);
+      keyNames.add(k.name);
+    });
+    const checkKey = (path: Array<string | number>, name: string | undefined) => {
+      if (name !== undefined && !keyNames.has(name)) ctx.report(path, `the name of a key in dhcpv6.keys (${[...keyNames].join(', ') || 'none is defined'})`);
+    };
+    cfg.server?.reservations.forEach((r, n) => checkKey(['server', 'reservations', n, 'key'], r.key));
+    checkKey(['client', 'key'], cfg.client?.key);
     if (cfg.relay) {
       cfg.relay.interfaces.forEach((name, n) => check(['relay', 'interfaces', n], name));
       check(['relay', 'upstream'], cfg.relay.upstream);

@@ -37,10 +37,11 @@ import { LeaseStore } from './lease-store.js';
 import { Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
 import { CLIENT_DROPS, Dhcp6Client, subnetAddress, type ClientState } from './client.js';
 import { formatRows } from './table.js';
+import { announceDelayed, AUTH_DROPS, loadKeys, ReplayCounter, ReplayStore, signDelayed, verifyDelayed, type AuthDrop, type DelayedKey } from './auth.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
-const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...SERVER_DROPS, ...CLIENT_DROPS] as const;
+const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...AUTH_DROPS, ...SERVER_DROPS, ...CLIENT_DROPS] as const;
 type ModuleDrop = (typeof MODULE_DROPS)[number];
 
 /** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
@@ -67,6 +68,13 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private clientAddresses: Array<{ port: number; addr: Uint8Array }> = [];
   /** Delegated prefixes the client holds, with the reject routes of RFC 7084 WPD-5. */
   private clientPrefixes: Array<{ prefix: Uint8Array; len: number }> = [];
+  /** Delayed-authentication keys by name (dhcpv6.keys), the last replay values accepted, and ours. */
+  private keys = new Map<string, DelayedKey>();
+  private replay: ReplayStore | null = null;
+  private replayCounter: ReplayCounter | null = null;
+  /** Client DUID → the key its reservation names (WIDE's `host { delayedkey }`). */
+  private clientKeys = new Map<string, DelayedKey>();
+  private authLog: ModuleLogger | null = null;
   readonly received = new Map<string, number>();
   readonly sent = new Map<string, number>();
   readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
@@ -77,6 +85,12 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.dropLog = ctx.limited('dhcpv6.drop');
     this.log = ctx.log;
     this.duid = this.loadDuid(ctx);
+    this.authLog = ctx.limited('dhcpv6.auth');
+    this.keys = loadKeys(config.keys);
+    this.replay = ReplayStore.in(ctx.stateDir);
+    const wallBase = Date.now() - ctx.api.clock.now();
+    this.replayCounter = new ReplayCounter(() => wallBase + ctx.api.clock.now());
+    for (const r of config.server?.reservations ?? []) if (r.key !== undefined) this.clientKeys.set(r.duid, this.keys.get(r.key)!);
     if (config.server) {
       this.store = new LeaseStore(ctx.stateDir);
       this.store.open();
@@ -161,6 +175,13 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       if (carried === undefined) return this.drop('relay-without-message', d);
       inner = carried.message;
     }
+    const clientMsg = inner as Dhcp6ClientMessage;
+    const clientId = findOption(clientMsg.options, 'clientId');
+    const key = clientId === undefined ? undefined : this.clientKeys.get(formatDuid(clientId.duid));
+    // RFC 3315 §21.4.5.1: a client the server has a key for must authenticate; its Solicit
+    // announces delayed authentication, everything after carries the MAC. Checked before the
+    // server acts, so a message that fails never changes a lease.
+    if (key !== undefined && !this.authenticated(d, clientMsg, relays.length === 0 ? d.payload : encodeDhcp6ToBytes(clientMsg), key, `server|${key.name}|${formatDuid(clientId!.duid)}`)) return;
     const linkName = relays.length === 0 ? ingress.name : this.linkFor(relays[relays.length - 1]!.linkAddress);
     if (linkName === null) return this.drop('unserved-link', d);
     const linkIface = this.iface(linkName);
@@ -171,10 +192,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       peer: relays.length === 0 ? { port: d.port, address: formatIpv6(d.src) } : null,
     };
     const unicast = relays.length === 0 && !isMulticast(d.dst);
-    const verdict = this.server!.handle(linkName, link, inner as Dhcp6ClientMessage, unicast);
+    const verdict = this.server!.handle(linkName, link, clientMsg, unicast);
     if ('drop' in verdict) return this.drop(verdict.drop, d);
     this.syncRoutes();
-    let reply: Dhcp6Message = verdict.reply;
+    let reply: Dhcp6Message = key === undefined ? verdict.reply : signDelayed(verdict.reply, key, this.replayCounter!.next());
     for (let i = relays.length - 1; i >= 0; i--) {
       const r = relays[i]!;
       const interfaceId = findOption(r.options, 'interfaceId');
@@ -234,10 +255,15 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (!api.addInterfaceAddress || !api.removeInterfaceAddress || !api.publishDnsServers) throw new Error('the DHCPv6 client needs a stack that assigns addresses');
     const wan = this.iface(cfg.interface);
     if (wan === undefined) throw new Error(`dhcpv6 client: no interface ${cfg.interface}`);
+    const key = cfg.key === undefined ? undefined : this.keys.get(cfg.key)!;
     this.client = new Dhcp6Client(cfg, this.duid!, {
       clock: api.clock,
       rng: api.rng,
-      send: (msg, unicast) => {
+      send: (unsigned, unicast) => {
+        // RFC 3315 §21.4.4: Solicit (and Information-request) announce delayed authentication;
+        // every later message carries the MAC under the configured key.
+        const announce = unsigned.msgType === DHCP6_MSG.SOLICIT || unsigned.msgType === DHCP6_MSG.INFORMATION_REQUEST;
+        const msg = key === undefined ? unsigned : announce ? announceDelayed(unsigned, this.replayCounter!.next()) : signDelayed(unsigned, key, this.replayCounter!.next());
         this.api!.sendUdp({
           port: wan.port,
           // §18.2: "the client ... uses a link-local address" as the source of its messages.
@@ -260,6 +286,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const decoded = decodeDhcp6(d.payload);
       if (!decoded.ok || decoded.value.type !== 'client') return this.drop('malformed', d, decoded.ok ? 'relay message to a client' : decoded.reason);
       this.count(this.received, decoded.value.msgType);
+      const serverId = findOption(decoded.value.options, 'serverId');
+      // RFC 3315 §21.4.4.2, §21.4.4.3: with a key configured, Advertise and Reply must carry a
+      // valid MAC from the server; replays are judged per server DUID.
+      if (key !== undefined && !this.authenticated(d, decoded.value, d.payload, key, `client|${key.name}|${serverId ? formatDuid(serverId.duid) : '-'}`)) return;
       this.client?.receive(decoded.value);
     }));
     this.client.start();
@@ -350,6 +380,31 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     // another relay (a Relay-repl), which listens on the server port.
     const dstPort = carried.message.type === 'relay' ? DHCP6_SERVER_PORT : DHCP6_CLIENT_PORT;
     this.send(out.port, msg.peerAddress, dstPort, carried.message);
+  }
+
+  // ------------------------------------------------------------ authentication
+
+  /**
+   * Delayed authentication of a received message under `key` (RFC 3315 §21.4): a failure is
+   * dropped, counted by reason and logged rate-limited; a success records the replay value
+   * durably before the message is acted on. Solicit and Information-request only announce
+   * the protocol (§21.4.2) and carry no MAC, so they record nothing.
+   */
+  private authenticated(d: ReceivedUdp, msg: Dhcp6ClientMessage, bytes: Uint8Array, key: DelayedKey, peer: string): boolean {
+    const announceOnly = msg.msgType === DHCP6_MSG.SOLICIT || msg.msgType === DHCP6_MSG.INFORMATION_REQUEST;
+    const verdict = verifyDelayed(msg, bytes, key, this.replay!.last(peer), announceOnly);
+    if (!verdict.ok) {
+      this.authDrop(verdict.reason, d, msg, verdict.detail);
+      return false;
+    }
+    const hasMac = (findOption(msg.options, 'auth')?.info.length ?? 0) > 0;
+    if (hasMac) this.replay!.record(peer, verdict.rd);
+    return true;
+  }
+
+  private authDrop(reason: AuthDrop, d: ReceivedUdp, msg: Dhcp6ClientMessage, detail: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.authLog?.warn({ reason, from: formatIpv6(d.src), port: d.port, type: DHCP6_MSG_NAMES[msg.msgType] ?? msg.msgType, detail }, 'dhcpv6 message failed authentication');
   }
 
   // ------------------------------------------------------------ helpers
@@ -461,6 +516,19 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       ].join('\n');
       return { data, text };
     }, 'the DHCPv6 client: its leases, the /64s on LAN interfaces and DNS information');
+    ctx.commands.register(['show', 'dhcp', 'status'], () => {
+      const received = Object.fromEntries(this.received);
+      const sent = Object.fromEntries(this.sent);
+      const drops = Object.fromEntries(this.drops);
+      const rows = [...this.drops].filter(([, n]) => n > 0).map(([reason, n]) => ({ reason, dropped: n }));
+      const text = [
+        `DUID ${this.duid ? formatDuid(this.duid) : '-'}   leases ${this.server?.leases().length ?? 0}   keys ${[...this.keys.keys()].join(' ') || '-'}`,
+        `received: ${Object.entries(received).map(([k, n]) => `${k} ${n}`).join(', ') || '-'}`,
+        `sent: ${Object.entries(sent).map(([k, n]) => `${k} ${n}`).join(', ') || '-'}`,
+        formatRows(['reason', 'dropped'], rows),
+      ].join('\n');
+      return { data: { received, sent, drops }, text };
+    }, 'DHCPv6 messages received and sent by type, and drops by reason');
     ctx.commands.register(['dhcp', 'release'], (_req, rest) => {
       if (rest.length !== 1) throw new Error('usage: dhcp release ADDRESS|PREFIX/LEN');
       if (!this.server?.releaseLease(rest[0]!)) throw new Error(`no lease ${rest[0]}`);

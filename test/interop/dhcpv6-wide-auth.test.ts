@@ -1,0 +1,207 @@
+/**
+ * Issue 5, test 2 and test 3 with authentication: delayed authentication (RFC 3315 §21.4:
+ * protocol 2, HMAC-MD5, monotonic-counter RDM, realm and key ID) between turtle6 and WIDE,
+ * with the same keyinfo on both sides.
+ *
+ * Server:  turtle6 (ns r) ── tap ── dhcp6c (ns c)   then scapy in ns c replays, tampers with
+ *          and strips the Auth option of dhcp6c's last authenticated message.
+ * Client:  dhcp6s (ns s) ── tap ── turtle6 client (ns r)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
+import { startRouter, type RunningRouter } from '../helpers/router.js';
+import { globalAddresses, startDhcp6c, startDhcp6s } from './dhcp/wide.js';
+
+const CLIENT_DUID = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
+const TURTLE6_DUID = '00:03:00:01:02:00:00:00:05:02';
+const SECRET = '5pvW2g48OHPvkYMJSw0vZA==';
+const REALM = 'turtle6.test';
+const TAMPER = resolve('test/interop/dhcp/tamper.py');
+
+interface Status {
+  received: Record<string, number>;
+  drops: Record<string, number>;
+}
+
+async function status(router: RunningRouter): Promise<Status> {
+  return (await router.ctl(['show', 'dhcp', 'status'])) as Status;
+}
+
+async function leases(router: RunningRouter): Promise<Array<{ lease: string; kind: string; expires: string }>> {
+  return ((await router.ctl(['show', 'dhcp', 'leases'])) as { leases: Array<{ lease: string; kind: string; expires: string }> }).leases;
+}
+
+function secretFile(bed: TestBed): string {
+  const dir = mkdtempSync(join(tmpdir(), 't6-d6key-'));
+  bed.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 't6key.secret');
+  writeFileSync(file, `${SECRET}\n`, { mode: 0o600 });
+  return file;
+}
+
+test('turtle6 server ⇄ WIDE dhcp6c with delayed authentication both ways; replayed, tampered and unauthenticated messages are dropped, counted, logged', { timeout: 120_000 }, async (t) => {
+  requireCommand('dhcp6c', 'wide-dhcpv6-client');
+  requireCommand('tcpdump', 'tcpdump');
+  requireCommand('/usr/bin/python3', 'python3-scapy');
+  const bed = new TestBed('d6auth');
+  t.after(() => bed.cleanup());
+  const r = bed.netns('r');
+  const c = bed.netns('c');
+  const tap = shortName('t6a');
+  const keyFile = secretFile(bed);
+
+  const router = await startRouter(bed, r, `
+interfaces:
+  - name: ${tap}
+    kind: tap
+    addresses: [2001:db8:1::1/64]
+    netns: ${c.name}
+    ra: { enabled: false }
+dataplane:
+  lanes: 1
+  hostInterface: false
+metrics:
+  listen: ""
+dhcpv6:
+  keys:
+    - { name: t6key, realm: ${REALM}, keyId: 1, secretFile: ${keyFile} }
+  server:
+    interfaces:
+      - name: ${tap}
+        addressPool: { start: 2001:db8:1::1000, end: 2001:db8:1::10ff }
+        prefixPool: { prefix: 2001:db8:100::/48, delegatedLength: 56 }
+    preferredLifetime: 1800
+    validLifetime: 3600
+    dnsServers: [2001:db8:1::53]
+    reservations:
+      - { duid: ${CLIENT_DUID}, key: t6key }
+`);
+  c.ip('link', 'set', tap, 'up');
+  c.ip('link', 'add', 'lan0', 'type', 'bridge');
+  c.ip('link', 'set', 'lan0', 'up');
+  await pollUntil('a link-local address on the client', () => c.run('ip', ['-6', 'addr', 'show', 'dev', tap, 'scope', 'link']).stdout.includes('inet6'));
+
+  const pcapDir = mkdtempSync(join(tmpdir(), 't6-d6pcap-'));
+  bed.onCleanup(() => rmSync(pcapDir, { recursive: true, force: true }));
+  const pcap = join(pcapDir, 'client.pcap');
+  bed.spawnIn(c, 'tcpdump', ['-U', '--immediate-mode', '-i', tap, '-w', pcap, 'udp port 547']);
+  await pollUntil('tcpdump to start writing', () => existsSync(pcap));
+
+  const client = startDhcp6c(bed, c, tap, CLIENT_DUID, `
+interface ${tap} {
+  send ia-na 1;
+  send ia-pd 1;
+  send authentication t6auth;
+  request domain-name-servers;
+};
+id-assoc na 1 { };
+id-assoc pd 1 {
+  prefix-interface lan0 { sla-id 1; sla-len 8; };
+};
+authentication t6auth { protocol delayed; algorithm hmac-md5; rdm monocounter; };
+keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
+`);
+  const logs = () => `\n--- dhcp6c ---\n${client.log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`;
+
+  await pollUntil('dhcp6c to configure its address and delegated /64', () =>
+    globalAddresses(c, tap).some((a) => a.startsWith('2001:db8:1::10')) && globalAddresses(c, 'lan0').some((a) => a.startsWith('2001:db8:100:1:')), 20_000,
+  ).catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  // dhcp6c checked turtle6's MAC on the Advertise and the Reply; turtle6 checked dhcp6c's on
+  // the Request (without it there would be no Reply and no lease).
+  assert.match(client.log(), /message authentication validated/);
+  const before = await leases(router);
+  assert.equal(before.length, 2, JSON.stringify(before));
+  const clean = await status(router);
+  assert.equal(clean.drops['auth-failed'], 0, JSON.stringify(clean.drops));
+  assert.equal(clean.drops['auth-replay'], 0);
+
+  // The attacks, each from the client's own addresses.
+  for (const mode of ['replay', 'flip', 'strip']) {
+    await pollUntil(`scapy to ${mode} the captured Request`, () => {
+      const out = c.run('/usr/bin/python3', [TAMPER, pcap, tap, mode]);
+      if (out.code !== 0) throw new Error(out.stderr);
+      return true;
+    }, 10_000);
+  }
+  await pollUntil('each attack to be counted by reason', async () => {
+    const d = (await status(router)).drops;
+    return d['auth-replay']! >= 1 && d['auth-failed']! >= 1 && d['auth-missing']! >= 1;
+  }, 10_000).catch(async (e) => { throw new Error(`${String(e)} ${JSON.stringify((await status(router)).drops)}${logs()}`); });
+  // None of them changed a lease (a replayed Request that got through would re-bind and move
+  // the expiry forward).
+  assert.deepEqual(await leases(router), before);
+  assert.match(router.output(), /dhcpv6 message failed authentication/);
+  assert.match(router.output(), /auth-replay/);
+  assert.match(router.output(), /HMAC-MD5 mismatch/);
+
+  // Release, authenticated too: turtle6 forgets the leases, dhcp6c validates the Reply.
+  const validatedBefore = (client.log().match(/message authentication validated/g) ?? []).length;
+  client.process.kill('SIGTERM');
+  await pollUntil('the authenticated Release to remove the leases', async () => (await leases(router)).length === 0, 15_000)
+    .catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  assert.match(client.log(), /send release/);
+  await pollUntil('dhcp6c to validate the Reply to its Release', () => (client.log().match(/message authentication validated/g) ?? []).length > validatedBefore, 5_000)
+    .catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+});
+
+test('turtle6 client ⇄ WIDE dhcp6s with delayed authentication: IA_NA + IA_PD, both sides validate', { timeout: 90_000 }, async (t) => {
+  requireCommand('dhcp6s', 'wide-dhcpv6-server');
+  const bed = new TestBed('d6cauth');
+  t.after(() => bed.cleanup());
+  const r = bed.netns('r');
+  const s = bed.netns('s');
+  const wan = shortName('t6w');
+  const keyFile = secretFile(bed);
+  const stateDir = mkdtempSync(join(tmpdir(), 't6-d6cauth-'));
+  bed.onCleanup(() => rmSync(stateDir, { recursive: true, force: true }));
+  mkdirSync(join(stateDir, 'dhcpv6'), { recursive: true });
+  writeFileSync(join(stateDir, 'dhcpv6', 'duid'), `${TURTLE6_DUID}\n`);
+
+  const router = await startRouter(bed, r, `
+interfaces:
+  - name: ${wan}
+    kind: tap
+    netns: ${s.name}
+    ra: { enabled: false }
+dataplane:
+  lanes: 1
+  hostInterface: false
+metrics:
+  listen: ""
+stateDir: ${stateDir}
+dhcpv6:
+  keys:
+    - { name: t6key, realm: ${REALM}, keyId: 1, secretFile: ${keyFile} }
+  client:
+    interface: ${wan}
+    key: t6key
+`);
+  await pollUntil('a link-local address on the server side', () => s.run('ip', ['-6', 'addr', 'show', 'dev', wan, 'scope', 'link']).stdout.includes('inet6'));
+  s.ip('addr', 'add', '2001:db8:ff::1/64', 'dev', wan, 'nodad');
+  const server = startDhcp6s(bed, s, wan, `
+option domain-name-servers 2001:db8:ff::53;
+keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
+host turtle6 {
+  duid ${TURTLE6_DUID};
+  address 2001:db8:ff::1001 60 120;
+  prefix 2001:db8:500::/56 60 120;
+  delayedkey t6key;
+};
+`, 5548);
+  const logs = () => `\n--- dhcp6s ---\n${server.log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`;
+
+  await pollUntil('turtle6\'s client to bind an address and a prefix', async () => {
+    const show = (await router.ctl(['show', 'dhcp', 'client'])) as { phase: string; leases: unknown[] };
+    return show.phase === 'bound' && show.leases.length === 2;
+  }, 20_000).catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  // dhcp6s checked turtle6's MAC on the Request; turtle6 checked dhcp6s's on the Advertise
+  // and the Reply (an unauthenticated one would count as auth-missing and never bind).
+  assert.match(server.log(), /message authentication validated/);
+  assert.match(server.log(), /add a new binding \[IA: duid=00:03:00:01:02:00:00:00:05:02, type=PD/);
+  const drops = (await status(router)).drops;
+  assert.deepEqual([drops['auth-missing'], drops['auth-failed'], drops['auth-replay']], [0, 0, 0], JSON.stringify(drops));
+});
