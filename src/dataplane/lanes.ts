@@ -30,7 +30,7 @@ import {
   controlView,
 } from './lane-control.js';
 import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
-import { armTrace, describeVerdict, disarmTrace, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_TIMESTAMP_BYTES, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
+import { armTrace, disarmTrace, drainTraceRing, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
 export interface LaneSetOptions {
   readonly lanes: number;
@@ -284,7 +284,7 @@ export class LaneSet implements Datapath {
       armTrace(this.traceControl, count, filter);
       const deadline = Date.now() + timeoutMs;
       while (records.length < count && Date.now() < deadline) {
-        for (const l of this.lanes) this.collectTrace(l, records);
+        for (const l of this.lanes) drainTraceRing(l.trace, l.id, records);
         if (records.length < count) await new Promise((r) => setTimeout(r, 20));
       }
     } finally {
@@ -292,27 +292,8 @@ export class LaneSet implements Datapath {
       this.tracing = false;
     }
     // Records claimed just before the disarm are still published: collect them too.
-    for (const l of this.lanes) this.collectTrace(l, records);
+    for (const l of this.lanes) drainTraceRing(l.trace, l.id, records);
     return records.sort((a, b) => a.timestampMs - b.timestampMs).slice(0, count);
-  }
-
-  private collectTrace(lane: LaneSlot, out: TraceRecord[]): void {
-    const ring = lane.trace;
-    const stamps = new Float64Array(ring.bytes.buffer);
-    for (let e = ring.peek(); e >= 0; e = ring.peek()) {
-      const d = ring.dataOffset(e);
-      const len = ring.len(e);
-      const flags = ring.flags(e);
-      out.push({
-        lane: lane.id,
-        timestampMs: stamps[d >> 3]!,
-        ingress: ring.port(e),
-        length: len,
-        frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + len),
-        ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
-      });
-      ring.release();
-    }
   }
 
   // ---- status, tests, shutdown -------------------------------------------------------------

@@ -16,6 +16,7 @@
  *   [3] srcLen      source prefix length, -1 any     [8..11]  source prefix (16 bytes)
  *   [4] dstLen      destination prefix length, -1    [12..15] destination prefix
  */
+import type { SpscRing } from '../shm/ring.js';
 import { DROPS, TRAFFIC } from './counters.js';
 
 export const TRACE_WORDS = 16;
@@ -122,4 +123,23 @@ export function describeVerdict(verdict: number, detail: number, egress: number)
   }
   const name = DROPS[detail - TRAFFIC.length]?.name ?? `reason-${detail}`;
   return { verdict: 'dropped', reason: name, egress: null, stages: upTo(DROP_STAGE[name] ?? 'classify') };
+}
+
+/** Main thread: moves every completed record out of a lane's trace ring into `out`. */
+export function drainTraceRing(ring: SpscRing, lane: number, out: TraceRecord[]): void {
+  const stamps = new Float64Array(ring.bytes.buffer);
+  for (let e = ring.peek(); e >= 0; e = ring.peek()) {
+    const d = ring.dataOffset(e);
+    const len = ring.len(e);
+    const flags = ring.flags(e);
+    out.push({
+      lane,
+      timestampMs: stamps[d >> 3]!,
+      ingress: ring.port(e),
+      length: len,
+      frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + len),
+      ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
+    });
+    ring.release();
+  }
 }

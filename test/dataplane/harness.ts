@@ -39,7 +39,7 @@ import { Lane, type LaneTables } from '../../src/dataplane/lane.js';
 import { PORT_TABLE_BYTES, PortTableView, encodePortTable, type PortEntry } from '../../src/dataplane/port-table.js';
 import { COUNTER_WORDS, DROPS, MAX_PORTS, PORT_STRIDE, TRAFFIC, C, portCounter } from '../../src/dataplane/counters.js';
 import { RING_DATA_BYTES, injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset } from '../../src/dataplane/lane-task.js';
-import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_TIMESTAMP_BYTES, TRACE_WORDS, describeVerdict, type TraceRecord } from '../../src/dataplane/trace.js';
+import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, drainTraceRing, type TraceRecord } from '../../src/dataplane/trace.js';
 import { ETHERTYPE_IPV6, encodeEthernetHeader } from '../../src/wire/ethernet.js';
 import { IPV6_HEADER_LEN, encodeIpv6Header } from '../../src/wire/ipv6.js';
 import { encodeIcmpv6Message } from '../../src/wire/icmpv6-message.js';
@@ -241,23 +241,8 @@ export class LaneHarness {
 
   /** Takes the trace records the lane published, decoded as LaneSet does. */
   traced(): TraceRecord[] {
-    const ring = this.traceConsumer;
-    const stamps = new Float64Array(ring.bytes.buffer);
     const out: TraceRecord[] = [];
-    for (let e = ring.peek(); e >= 0; e = ring.peek()) {
-      const d = ring.dataOffset(e);
-      const len = ring.len(e);
-      const flags = ring.flags(e);
-      out.push({
-        lane: 0,
-        timestampMs: stamps[d >> 3]!,
-        ingress: ring.port(e),
-        length: len,
-        frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + len),
-        ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
-      });
-      ring.release();
-    }
+    drainTraceRing(this.traceConsumer, 0, out);
     return out;
   }
 
