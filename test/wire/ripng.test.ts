@@ -11,6 +11,7 @@ import { formatIpv6 } from '../../src/lib/addr.js';
 import {
   decodeRipng,
   encodeRipng,
+  hasUpdateHeader,
   encodingLengthRipng,
   isWholeTableRequest,
   maxRtesForMtu,
@@ -25,6 +26,8 @@ interface GoldenFile {
 }
 const goldens = JSON.parse(readFileSync(new URL('../../../test/fixtures/wire/ripng-goldens.json', import.meta.url), 'utf8')) as GoldenFile;
 const golden = (name: string): Uint8Array => Uint8Array.from(Buffer.from(goldens.packets[name]!.hex, 'hex'));
+const demandGoldens = JSON.parse(readFileSync(new URL('../../../test/fixtures/wire/ripng-demand-goldens.json', import.meta.url), 'utf8')) as GoldenFile;
+const demandGolden = (name: string): Uint8Array => Uint8Array.from(Buffer.from(demandGoldens.packets[name]!.hex, 'hex'));
 const RUNS = { seed: 42, numRuns: 300 };
 
 function reencode(p: RipngPacket): Uint8Array {
@@ -74,10 +77,62 @@ test('a body that is not a whole number of RTEs, or a short header, fails with i
   assert.equal(!past.ok && past.reason, 'truncated');
 });
 
+test("BIRD's demand-circuit Update Request (RFC 2091): update header, then the whole-table RTE", () => {
+  const bytes = demandGolden('bird_update_request');
+  const d = decodeRipng(bytes);
+  assert.ok(d.ok);
+  assert.equal(d.value.command, RIPNG_COMMAND.UPDATE_REQUEST);
+  assert.deepEqual(d.value.update, { version: 1, flush: 0, seq: 0 });
+  assert.ok(isWholeTableRequest(d.value));
+  assert.deepEqual(reencode(d.value), bytes);
+});
+
+test("BIRD's Update Responses: flush flag and sequence number, then RTEs after the 8-byte header; re-encoded exactly", () => {
+  const show = (p: RipngPacket) => p.rtes.map((r) => `${formatIpv6(r.prefix)}/${r.prefixLen} tag ${r.tag.toString(16)} metric ${r.metric}`);
+  const full = decodeRipng(demandGolden('bird_update_response_flush'));
+  assert.ok(full.ok);
+  assert.equal(full.value.command, RIPNG_COMMAND.UPDATE_RESPONSE);
+  assert.deepEqual(full.value.update, { version: 1, flush: 1, seq: 0 });
+  assert.deepEqual(show(full.value), ['2001:db8:a1::/48 tag 1234 metric 3', '2001:db8:a2::/64 tag 0 metric 1']);
+  const poisoned = decodeRipng(demandGolden('bird_update_response_poisoned'));
+  assert.ok(poisoned.ok);
+  assert.deepEqual(poisoned.value.update, { version: 1, flush: 0, seq: 4 });
+  assert.deepEqual(show(poisoned.value), ['2001:db8:b1::/48 tag 0 metric 16']);
+  const withdraw = decodeRipng(demandGolden('bird_update_response_withdraw'));
+  assert.ok(withdraw.ok);
+  assert.deepEqual(withdraw.value.update, { version: 1, flush: 0, seq: 5 });
+  assert.deepEqual(show(withdraw.value), ['2001:db8:a1::/48 tag 0 metric 16', '2001:db8:a2::/64 tag 0 metric 16']);
+  for (const name of ['bird_update_response_flush', 'bird_update_response_poisoned', 'bird_update_response_withdraw']) {
+    const bytes = demandGolden(name);
+    const d = decodeRipng(bytes);
+    assert.ok(d.ok);
+    assert.deepEqual(reencode(d.value), bytes, name);
+  }
+});
+
+test("BIRD's Update Acknowledges echo flush and sequence number with no RTEs; a cut update header is truncated", () => {
+  for (const [name, update] of [['bird_update_ack_flush', { version: 1, flush: 1, seq: 0 }], ['bird_update_ack', { version: 1, flush: 0, seq: 5 }]] as const) {
+    const bytes = demandGolden(name);
+    const d = decodeRipng(bytes);
+    assert.ok(d.ok);
+    assert.equal(d.value.command, RIPNG_COMMAND.UPDATE_ACK);
+    assert.deepEqual(d.value.update, update);
+    assert.equal(d.value.rtes.length, 0);
+    assert.deepEqual(reencode(d.value), bytes);
+    const cut = decodeRipng(bytes, 0, 7);
+    assert.equal(!cut.ok && cut.reason, 'truncated');
+  }
+});
+
 test('maxRtesForMtu: 72 RTEs on Ethernet, 61 on the IPv6 minimum MTU', () => {
   assert.equal(maxRtesForMtu(1500), 72);
   assert.equal(maxRtesForMtu(1280), 61);
   assert.ok(4 + 72 * 20 + 48 <= 1500 && 4 + 73 * 20 + 48 > 1500);
+  assert.equal(maxRtesForMtu(1500, true), 72, 'the 4-byte update header still leaves room for 72');
+  assert.equal(maxRtesForMtu(52 + 4 + 20, true), 1);
+  assert.equal(maxRtesForMtu(52 + 20 + 19, false), 1);
+  assert.equal(maxRtesForMtu(52 + 40, false), 2);
+  assert.equal(maxRtesForMtu(52 + 40, true), 1, 'the update header costs an RTE at this MTU');
 });
 
 const u8 = fc.integer({ min: 0, max: 0xff });
@@ -90,16 +145,20 @@ const rte: fc.Arbitrary<RipngRte> = fc.record(
   },
   { noNullPrototype: true },
 );
-const packet: fc.Arbitrary<RipngPacket> = fc.record(
-  { command: u8, version: u8, reserved: fc.integer({ min: 0, max: 0xffff }), rtes: fc.array(rte, { maxLength: 30 }) },
-  { noNullPrototype: true },
-);
+const update = fc.record({ version: u8, flush: u8, seq: fc.integer({ min: 0, max: 0xffff }) }, { noNullPrototype: true });
+const packet: fc.Arbitrary<RipngPacket> = fc
+  .record(
+    { command: u8, version: u8, reserved: fc.integer({ min: 0, max: 0xffff }), update, rtes: fc.array(rte, { maxLength: 30 }) },
+    { noNullPrototype: true },
+  )
+  // The update header exists exactly for RFC 2091's commands (9, 10, 11).
+  .map(({ update: u, ...p }) => (hasUpdateHeader(p.command) ? { ...p, update: u } : p));
 
 test('property: any bytes decode to a value or a reason, never a throw', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(8), (bytes, off) => {
       const d = decodeRipng(bytes, Math.min(off, bytes.length));
-      if (d.ok) assert.equal((d.length - 4) % 20, 0);
+      if (d.ok) assert.equal((d.length - 4 - (hasUpdateHeader(d.value.command) ? 4 : 0)) % 20, 0);
       else assert.ok(d.reason.length > 0);
     }),
     RUNS,
