@@ -4,11 +4,11 @@
 #   docker run --cap-add NET_ADMIN --device /dev/net/tun \
 #     -v ./turtle6.yaml:/etc/turtle6/turtle6.yaml:ro turtle6
 #
-# Build stage: TypeScript and the optional io_uring helper (libt6io.so), then the dev
+# Build stage: TypeScript and the optional C helpers (libt6io.so, libt6crypto.so), then the dev
 # dependencies are pruned so the runtime stage copies production node_modules only.
 FROM node:20-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev liburing-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev liburing-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -21,10 +21,10 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage. iproute2 provides ip and tc (TAP setup and the `attach:` glue), procps
 # provides sysctl (turtle6 silences the kernel's IPv6 on devices it owns), liburing2 is what
-# libt6io.so links against.
+# libt6io.so links against, libssl3 (OpenSSL 3's libcrypto) what libt6crypto.so does.
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 procps liburing2 \
+ && apt-get install -y --no-install-recommends iproute2 procps liburing2 libssl3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the optional C I/O helper native-bindings/build/libt6io.so (see docs/io.md).
+// Builds the optional C helpers: native-bindings/build/libt6io.so (I/O, see docs/io.md) and
+// libt6crypto.so (ESP crypto, see docs/ipsec.md).
 // `npm run build` runs this after tsc. The helper is an accelerator, not a requirement:
 // when gcc or liburing is missing this prints one line and exits 0, and turtle6 uses the
 // pure-koffi syscall engine instead.
@@ -18,7 +19,7 @@ function has(cmd, args) {
 }
 
 if (!has('gcc', ['--version'])) {
-  console.log('build-native: gcc not found; skipping libt6io (the syscall I/O engine will be used)');
+  console.log('build-native: gcc not found; skipping libt6io and libt6crypto (the syscall I/O engine and node:crypto will be used)');
   process.exit(0);
 }
 // liburing-dev provides both the header and the link library; probe with a tiny program.
@@ -28,6 +29,7 @@ const probe = spawnSync('gcc', ['-x', 'c', '-', '-luring', '-o', '/dev/null'], {
 });
 if (probe.error || probe.status !== 0) {
   console.log('build-native: liburing (Debian: liburing-dev) not found; skipping libt6io (the syscall I/O engine will be used)');
+  buildCrypto();
   process.exit(0);
 }
 
@@ -40,3 +42,29 @@ if (r.status !== 0) {
   process.exit(1);
 }
 console.log(`build-native: built ${output}`);
+buildCrypto();
+
+/**
+ * libt6crypto.so, the ESP crypto helper (docs/ipsec.md): needs libssl-dev (OpenSSL 3's EVP).
+ * Without it the lanes use node:crypto.
+ */
+function buildCrypto() {
+  const cryptoSource = join(root, 'native-bindings', 't6crypto.c');
+  const cryptoOutput = join(root, 'native-bindings', 'build', 'libt6crypto.so');
+  const sslProbe = spawnSync('gcc', ['-x', 'c', '-', '-lcrypto', '-o', '/dev/null'], {
+    input: '#include <openssl/evp.h>\nint main(void) { EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL); EVP_MAC_free(m); return 0; }\n',
+    encoding: 'utf8',
+  });
+  if (sslProbe.error || sslProbe.status !== 0) {
+    console.log('build-native: OpenSSL 3 headers (Debian: libssl-dev) not found; skipping libt6crypto (ESP will use node:crypto)');
+    return;
+  }
+  mkdirSync(dirname(cryptoOutput), { recursive: true });
+  const cryptoArgs = ['-O2', '-g', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', cryptoOutput, cryptoSource, '-lcrypto'];
+  const c = spawnSync('gcc', cryptoArgs, { stdio: 'inherit' });
+  if (c.status !== 0) {
+    console.error(`build-native: gcc ${cryptoArgs.join(' ')} failed`);
+    process.exit(1);
+  }
+  console.log(`build-native: built ${cryptoOutput}`);
+}

@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  # build: the io_uring helper (optional at run time; tests require it when gcc is present)
-  gcc make libc6-dev liburing-dev
+  # build: the io_uring helper and the ESP crypto helper (optional at run time; tests
+  # require them when gcc is present)
+  gcc make libc6-dev liburing-dev libssl-dev
   # the appliance, the lab and the namespaces the tests build
   iproute2 procps iputils-ping ndisc6 tcpdump tshark socat
   # interop peers and tools

@@ -19,17 +19,21 @@
  * The stage writes only the state of SAs whose home lane is this lane, so sequence numbers
  * and replay windows have a single writer.
  *
- * Crypto: the node:crypto transforms (ipsec/transform.ts) are built when an SA appears in a
- * new table generation — on table change, not per packet. node:crypto itself allocates per
- * packet; that is the fallback path the native helper is measured against.
+ * Crypto: each SA's transform is built when the SA appears in a new table generation — on
+ * table change, not per packet — on the path its record names (`ipsec.crypto`): the C
+ * helper (ipsec/native-transform.ts, one reused OpenSSL context per SA) or node:crypto
+ * (ipsec/transform.ts), which allocates per packet and is the fallback.
  */
 import { ESP_HEADER_LEN, ESP_NEXT_HEADER_IPV6, ESP_BAD_PADDING, checkEspTrailer, espPadLength, writeEspTrailer } from '../wire/esp.js';
 import { IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_PAYLOAD_LEN, IP6_OFF_SRC, IP6_OFF_HOP_LIMIT, IPPROTO } from '../wire/ipv6.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
 import { replayCheck, replayUpdate } from '../ipsec/replay.js';
-import { nodeTransform, OPEN_INTEGRITY_FAILED, type EspTransform } from '../ipsec/transform.js';
+import { OPEN_INTEGRITY_FAILED, type EspTransform } from '../ipsec/transform.js';
+import { makeTransform } from '../ipsec/native-transform.js';
 import { encryptionByCode, integrityByCode } from '../ipsec/algorithms.js';
 import {
+  CRYPTO_NATIVE,
+  CRYPTO_NODE,
   ACTION_DISCARD,
   ACTION_PROTECT,
   DIR_IN,
@@ -85,6 +89,7 @@ export class EspStage {
     this.view = view;
     const n = view.saCount;
     if (this.transforms.length !== n) {
+      for (const t of this.transforms) t?.dispose();
       this.transforms = new Array<EspTransform | null>(n).fill(null);
       this.uids = new Array<number>(n).fill(0);
     }
@@ -92,9 +97,12 @@ export class EspStage {
       const uid = view.uid(sa);
       if (this.uids[sa] === uid && this.transforms[sa] !== null) continue;
       this.uids[sa] = uid;
-      this.transforms[sa] = nodeTransform(
+      this.transforms[sa]?.dispose();
+      const crypto = view.crypto(sa);
+      this.transforms[sa] = makeTransform(
         { encryption: encryptionByCode(view.encryption(sa))!, integrity: integrityByCode(view.integrity(sa))!, encKey: view.encKey(sa), authKey: view.authKey(sa) },
         (view.flags(sa) & SA_ESN) !== 0,
+        crypto === CRYPTO_NATIVE ? 'native' : crypto === CRYPTO_NODE ? 'node' : 'auto',
       );
     }
   }

@@ -8,7 +8,7 @@
  * packet as a replay (RFC 4303 §3.3.3). A changed SA gets a fresh slot and a new uid.
  */
 import { parseIpv6, parsePrefix } from '../lib/addr.js';
-import { ACTION_BYPASS, ACTION_DISCARD, ACTION_PROTECT, ANY, DIR_IN, DIR_OUT, MAX_SA_SLOTS, type IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
+import { ACTION_BYPASS, ACTION_DISCARD, ACTION_PROTECT, ANY, CRYPTO_AUTO, CRYPTO_NATIVE, CRYPTO_NODE, DIR_IN, DIR_OUT, MAX_SA_SLOTS, type IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
 import type { IpsecConfig, PolicyConfig, SaConfig, TunnelConfig } from '../config/sections/ipsec.js';
 import { AUTH, ENC } from './algorithms.js';
 
@@ -95,15 +95,19 @@ export function saRecord(sa: InstalledSa): SaRecord {
   };
 }
 
+const CRYPTO_PATHS = { auto: CRYPTO_AUTO, native: CRYPTO_NATIVE, node: CRYPTO_NODE } as const;
+
 /**
  * The SA records with each route-based tunnel's SAs marked by the tunnel's index (its place
- * in `ipsec.tunnels`), which is what the FIB's NH_IPSEC nexthops carry.
+ * in `ipsec.tunnels`), which is what the FIB's NH_IPSEC nexthops carry, and every SA with
+ * the configured crypto path.
  */
-export function saRecords(sas: readonly InstalledSa[], tunnels: readonly TunnelConfig[]): SaRecord[] {
+export function saRecords(sas: readonly InstalledSa[], tunnels: readonly TunnelConfig[], crypto: keyof typeof CRYPTO_PATHS = 'auto'): SaRecord[] {
   return sas.map((sa) => {
     const c = sa.config;
     const t = tunnels.findIndex((tn) => (c.direction === 'out' ? tn.saOut : tn.saIn) === c.spi);
-    return t < 0 ? saRecord(sa) : { ...saRecord(sa), routedTunnel: t };
+    const record = { ...saRecord(sa), crypto: CRYPTO_PATHS[crypto] };
+    return t < 0 ? record : { ...record, routedTunnel: t };
   });
 }
 
@@ -137,5 +141,5 @@ export function policyRecords(policies: readonly PolicyConfig[], sas: readonly I
 }
 
 export function emptyIpsecConfig(): IpsecConfig {
-  return { sas: [], policies: [], tunnels: [] };
+  return { sas: [], policies: [], tunnels: [], crypto: 'auto' };
 }

@@ -50,6 +50,8 @@ export interface EspTransform {
    * (the plaintext starts at esp + 8 + ivLen), or OPEN_INTEGRITY_FAILED.
    */
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number;
+  /** Releases what the transform holds outside the JS heap (the C helper's contexts). */
+  dispose(): void;
 }
 
 function view(b: Uint8Array, off: number, len: number): Buffer {
@@ -123,6 +125,8 @@ class GcmTransform implements EspTransform {
     b.set(out, ct);
     return ctLen;
   }
+
+  dispose(): void {}
 }
 
 /** AES-CBC or NULL encryption, with HMAC-SHA-256-128 (RFC 4868) or, for CBC only, no integrity. */
@@ -192,6 +196,8 @@ class CbcHmacTransform implements EspTransform {
     }
     return ctLen;
   }
+
+  dispose(): void {}
 }
 
 /** Builds the node:crypto transform of one SA. `esn` says whether Seq-hi is authenticated. */

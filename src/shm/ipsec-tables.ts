@@ -17,7 +17,7 @@
  *   16  SAs: SA_WORDS each — spi, flags, encryption, integrity, replayWindow, homeLane,
  *           stateSlot, encKeyLen, authKeyLen, uid, tunnel src (4 words), tunnel dst (4),
  *           encKey (10 words, ≤ 40 bytes), authKey (8 words, ≤ 32 bytes), route-based tunnel
- *           index (-1: the SA serves policies)
+ *           index (-1: the SA serves policies), crypto path (CRYPTO_*)
  *       policies: POLICY_WORDS each, in match order — direction|action, proto, srcLen, dstLen,
  *           src (4), dst (4), srcPort lo/hi, dstPort lo/hi, icmpType, icmpCode, sa index
  *       SPI hash: hashSize words (a power of two), open addressing with linear probing;
@@ -34,6 +34,11 @@ import { WordViewCache } from './sab.js';
 export const SA_INBOUND = 1;
 export const SA_TUNNEL = 2;
 export const SA_ESN = 4;
+
+/** SaRecord.crypto: the C helper when built, else node:crypto; the C helper; node:crypto. */
+export const CRYPTO_AUTO = 0;
+export const CRYPTO_NATIVE = 1;
+export const CRYPTO_NODE = 2;
 
 export const DIR_OUT = 0;
 export const DIR_IN = 1;
@@ -59,7 +64,7 @@ const H_HASH_SIZE = 6;
 const H_TUNNELS = 7;
 const H_TUNNELS_AT = 8;
 
-const SA_WORDS = 37;
+const SA_WORDS = 38;
 const S_SPI = 0;
 const S_FLAGS = 1;
 const S_ENC = 2;
@@ -75,6 +80,7 @@ const S_TUN_DST = 14;
 const S_ENC_KEY = 18;
 const S_AUTH_KEY = 28;
 const S_TUNNEL = 36;
+const S_CRYPTO = 37;
 
 const POLICY_WORDS = 20;
 const P_DIR_ACTION = 0;
@@ -111,6 +117,8 @@ export interface SaRecord {
   readonly authKey: Uint8Array;
   /** The route-based tunnel (`ipsec.tunnels[]` index) this SA belongs to; absent: it serves policies. */
   readonly routedTunnel?: number;
+  /** CRYPTO_AUTO (the default), CRYPTO_NATIVE or CRYPTO_NODE: which transform the lanes build. */
+  readonly crypto?: number;
 }
 
 export interface PolicyRecord {
@@ -199,6 +207,7 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
     putBytes(w, a + S_ENC_KEY, s.encKey, MAX_ENC_KEY);
     putBytes(w, a + S_AUTH_KEY, s.authKey, MAX_AUTH_KEY);
     w[a + S_TUNNEL] = s.routedTunnel ?? -1;
+    w[a + S_CRYPTO] = s.crypto ?? CRYPTO_AUTO;
     if (s.routedTunnel !== undefined && !s.inbound) {
       if (w[tunnelsAt + s.routedTunnel] !== -1) throw new RangeError(`two outbound SAs for tunnel ${s.routedTunnel}`);
       w[tunnelsAt + s.routedTunnel] = i;
@@ -280,6 +289,11 @@ export class IpsecView {
    */
   tunnelOutSa(t: number): number {
     return t >= 0 && t < this.tunnelCount ? this.w[this.tunnelsAt + t]! : -1;
+  }
+
+  /** CRYPTO_AUTO, CRYPTO_NATIVE or CRYPTO_NODE. */
+  crypto(sa: number): number {
+    return this.w[this.sasAt + SA_WORDS * sa + S_CRYPTO]!;
   }
 
   /** The route-based tunnel an SA belongs to, or -1 for an SA that serves policies. */

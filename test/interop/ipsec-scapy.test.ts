@@ -10,6 +10,7 @@
  * which decrypts, answers, encrypts the answer, and h1 gets it. Transport mode: the peer
  * pings the router's own address under ESP; the echo module's replies leave under ESP.
  * Policies are scoped to the traffic under test, so Neighbor Discovery stays in the clear.
+ * Every scenario runs on the C crypto helper (ipsec.crypto: native) except two on node:crypto.
  * Route-based (issue 6 item 7): the same tunnel with no policy at all; the only thing sending
  * h1's traffic into it is the route to 2001:db8:3::/64 that `ipsec.tunnels` installs, and the
  * peer's answers are accepted because their source is one of the tunnel's routes.
@@ -69,9 +70,9 @@ function saYaml(keys: Keys, spi: number, direction: 'in' | 'out', mode: string, 
   return `    - { spi: ${spi}, direction: ${direction}, mode: ${mode}, src: ${src}, dst: ${dst}, encryption: ${keys.encryption}, encKey: "0x${k.enc}", integrity: ${keys.integrity}, authKey: "${k.auth ? `0x${k.auth}` : ''}" }\n`;
 }
 
-function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean): string {
+function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean, crypto: 'native' | 'node'): string {
   const sas = saYaml(keys, SPI_OUT, 'out', mode, ROUTER, PEER, keys.out) + saYaml(keys, SPI_IN, 'in', mode, PEER, ROUTER, keys.in);
-  if (routeBased) return `ipsec:\n  sas:\n${sas}  tunnels:\n    - { name: site3, saOut: ${SPI_OUT}, saIn: ${SPI_IN}, routes: [2001:db8:3::/64] }\n`;
+  if (routeBased) return `ipsec:\n  crypto: ${crypto}\n  sas:\n${sas}  tunnels:\n    - { name: site3, saOut: ${SPI_OUT}, saIn: ${SPI_IN}, routes: [2001:db8:3::/64] }\n`;
   const policies =
     mode === 'tunnel'
       ? `    - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:3::/64, sa: ${SPI_OUT} }\n` +
@@ -79,7 +80,7 @@ function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean
       : // Only the echo exchange: ND between the two stays in the clear.
         `    - { direction: out, src: ${ROUTER}/128, dst: ${PEER}/128, proto: icmpv6, icmpType: 129, sa: ${SPI_OUT} }\n` +
         `    - { direction: in, src: ${PEER}/128, dst: ${ROUTER}/128, proto: icmpv6, icmpType: 128, sa: ${SPI_IN} }\n`;
-  return `ipsec:\n  sas:\n${sas}  policies:\n${policies}`;
+  return `ipsec:\n  crypto: ${crypto}\n  sas:\n${sas}  policies:\n${policies}`;
 }
 
 /** tshark's esp_sa UAT entry for one SA (PEERS.md gives the 4.0 syntax). */
@@ -96,17 +97,20 @@ interface ScenarioOptions {
   readonly udpFlows?: number;
   /** Tunnel mode: no policies, a route-based tunnel (`ipsec.tunnels`) routes the far LAN. */
   readonly routeBased?: boolean;
+  /** The crypto path: the C helper (the default here, so a missing helper fails loudly) or node:crypto. */
+  readonly crypto?: 'native' | 'node';
 }
 
 async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (fn: () => Promise<void>) => void }, opts: ScenarioOptions = {}): Promise<void> {
   const lanes = opts.lanes ?? 1;
   const flows = opts.udpFlows ?? 1;
   const routeBased = opts.routeBased ?? false;
+  const crypto = opts.crypto ?? 'native';
   requireScapy();
   requireCommand('tcpdump', 'tcpdump');
   requireCommand('tshark', 'tshark');
   requireCommand('ping', 'iputils-ping');
-  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}${routeBased ? 'r' : ''}`);
+  const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}${routeBased ? 'r' : ''}${crypto === 'node' ? 'n' : ''}`);
   t.after(() => bed.cleanup());
   const r = bed.netns('r');
   const h1 = bed.netns('h1');
@@ -127,7 +131,7 @@ interfaces:
 ${routeBased ? '' : `routes:\n  - { prefix: 2001:db8:3::/64, via: ${PEER} }`}
 dataplane: { lanes: ${lanes}, hostInterface: false }
 metrics: { listen: "" }
-${ipsecYaml(mode, keys, routeBased)}`);
+${ipsecYaml(mode, keys, routeBased, crypto)}`);
   h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
   h1.ip('link', 'set', if1, 'up');
   h1.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:1::1', 'dev', if1);
@@ -252,5 +256,8 @@ test('transport mode, AES-CBC-128 + HMAC-SHA-256-128: scapy pings the router und
 test('route-based tunnel, AES-GCM-128: no policy; the route into ipsec tunnel site3 alone carries h1’s LAN to the LAN behind scapy and back', (t) =>
   scenario('tunnel', GCM, t, { routeBased: true }));
 test('route-based tunnel, AES-CBC-128 + HMAC-SHA-256-128: the same over CBC', (t) => scenario('tunnel', CBC, t, { routeBased: true }));
+test('node:crypto path, tunnel mode, AES-GCM-128: the same exchange with the fallback transforms', (t) => scenario('tunnel', GCM, t, { crypto: 'node' }));
+test('node:crypto path, transport mode, AES-CBC-128 + HMAC-SHA-256-128: the same exchange with the fallback transforms', (t) =>
+  scenario('transport', CBC, t, { crypto: 'node' }));
 test('two lanes: h1’s flows enter both lanes, the SA’s home lane alone numbers them, and the sequence numbers on the wire are 1, 2, 3… in order', (t) =>
   scenario('tunnel', GCM, t, { lanes: 2, udpFlows: 32 }));

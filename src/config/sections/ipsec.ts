@@ -141,6 +141,8 @@ export const ipsecSection = defineSection(
       sas: listOf(saSchema, 'security associations').default([]),
       policies: listOf(policySchema, 'security policies (first match wins)').default([]),
       tunnels: listOf(tunnelSchema, 'route-based tunnels').default([]),
+      // The crypto path (docs/ipsec.md): the C helper when built, only the C helper, or node:crypto.
+      crypto: z.enum(['auto', 'native', 'node'], { error: 'auto, native or node' }).default('auto'),
     })
     .superRefine((v, ctx) => {
       if (ctx.issues.length > 0) return;
@@ -165,6 +167,7 @@ export const ipsecSection = defineSection(
 );
 
 type IpsecShape = {
+  crypto: string;
   sas: z.output<typeof saSchema>[];
   policies: z.output<typeof policySchema>[];
   tunnels: z.output<typeof tunnelSchema>[];

@@ -24,6 +24,7 @@ import type { IpsecConfig } from '../../config/sections/ipsec.js';
 import { ST } from '../../shm/ipsec-tables.js';
 import { parsePrefix } from '../../lib/addr.js';
 import { SaSlots, policyRecords, saIdentity, saRecords, type InstalledSa } from '../../ipsec/model.js';
+import { nativeCryptoAvailable } from '../../ipsec/native-transform.js';
 import type { TunnelConfig } from '../../config/sections/ipsec.js';
 import type { RibRoute } from '../../stack/rib.js';
 import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
@@ -53,7 +54,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private ctx!: ModuleContext;
   private dp!: IpsecDatapath;
   private slots!: SaSlots;
-  private config: IpsecConfig = { sas: [], policies: [], tunnels: [] };
+  private config: IpsecConfig = { sas: [], policies: [], tunnels: [], crypto: 'auto' };
   private live: LiveSa[] = [];
   /** Identities of SAs removed by a hard lifetime or a flush (see the file comment). */
   private readonly removed = new Set<string>();
@@ -95,8 +96,13 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   }
 
   status(): ModuleStatus {
-    const data = { sas: this.live.length, policies: this.config.policies.length, softExpirations: this.softExpirations, hardExpirations: this.hardExpirations, flushes: this.flushes };
-    return { data, text: `ipsec: ${data.sas} SAs, ${data.policies} policies, ${data.softExpirations} soft and ${data.hardExpirations} hard expirations` };
+    const data = { crypto: this.cryptoPath(), sas: this.live.length, policies: this.config.policies.length, softExpirations: this.softExpirations, hardExpirations: this.hardExpirations, flushes: this.flushes };
+    return { data, text: `ipsec: ${data.crypto} crypto, ${data.sas} SAs, ${data.policies} policies, ${data.softExpirations} soft and ${data.hardExpirations} hard expirations` };
+  }
+
+  /** The path the lanes' transforms take: `auto` resolves to the helper when it is built. */
+  private cryptoPath(): 'native' | 'node' {
+    return this.config.crypto === 'node' || !nativeCryptoAvailable() ? 'node' : 'native';
   }
 
   /** Test hook and the timer's body: applies soft and hard lifetimes now. */
@@ -131,6 +137,10 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   }
 
   private apply(config: IpsecConfig): void {
+    // Checked here, where it can fail the start or the reload, rather than in a lane.
+    if (config.crypto === 'native' && !nativeCryptoAvailable()) {
+      throw new Error('ipsec.crypto is native but native-bindings/build/libt6crypto.so is not built (scripts/build-native.mjs needs gcc and libssl-dev); use auto or node');
+    }
     this.config = config;
     const sas = config.sas.filter((sa) => !this.removed.has(saIdentity(sa)));
     const before = new Map(this.live.map((s) => [s.installed, s.state]));
@@ -157,7 +167,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
 
   private publish(): void {
     const installed = this.live.map((s) => s.installed);
-    this.dp.publishIpsec(saRecords(installed, this.config.tunnels), policyRecords(this.config.policies, installed));
+    this.dp.publishIpsec(saRecords(installed, this.config.tunnels, this.config.crypto), policyRecords(this.config.policies, installed));
   }
 
   private flush(): ModuleStatus {

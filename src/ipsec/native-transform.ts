@@ -1,0 +1,89 @@
+/**
+ * The ESP transforms over the C helper (native-bindings/t6crypto.c): the same seal/open
+ * contract and the same bytes on the wire as the node:crypto path (transform.ts), with the
+ * SA's OpenSSL contexts keyed once and reused, and no allocation per packet. The framing
+ * stays here: the IV counter block is written in TypeScript (the same writeCounter rule as
+ * transform.ts), the C side only encrypts, authenticates and verifies.
+ *
+ * A transform is called per packet, so the batch the helper accepts is one packet long; the
+ * lane keeps its per-packet ESP decisions and still saves node:crypto's per-packet cipher
+ * objects (the benchmark, bench/esp.ts, measures the difference).
+ */
+import { ESP_HEADER_LEN } from '../wire/esp.js';
+import { readU32, writeU32 } from '../wire/bytes.js';
+import { loadT6crypto, T6C_CBC, T6C_GCM, T6C_NULL, type T6crypto, type T6cryptoSa } from '../../native-bindings/t6crypto.js';
+import { ENCRYPTIONS, INTEGRITIES } from './algorithms.js';
+import { nodeTransform, OPEN_INTEGRITY_FAILED, type EspTransform, type TransformKeys } from './transform.js';
+
+/** Which crypto path an SA uses (`ipsec.crypto`): the helper if built, the helper or nothing, node:crypto. */
+export type CryptoPath = 'auto' | 'native' | 'node';
+
+class NativeTransform implements EspTransform {
+  readonly ivLen: number;
+  readonly blockSize: number;
+  readonly icvLen: number;
+  // One-packet batch arguments, reused for every call.
+  private readonly off = new Int32Array(1);
+  private readonly len = new Int32Array(1);
+  private readonly seqHi = new Uint32Array(1);
+  private readonly out = new Int32Array(1);
+  private sa: T6cryptoSa | null;
+
+  constructor(private readonly lib: T6crypto, keys: TransformKeys, esn: boolean) {
+    const enc = ENCRYPTIONS[keys.encryption];
+    this.ivLen = enc.ivLen;
+    this.blockSize = enc.blockSize;
+    this.icvLen = enc.icvLen + INTEGRITIES[keys.integrity].icvLen;
+    const kind = enc.aead ? T6C_GCM : keys.encryption === 'null' ? T6C_NULL : T6C_CBC;
+    this.sa = lib.saNew(kind, keys.encKey, keys.encKey.length, keys.authKey, keys.authKey.length, esn ? 1 : 0);
+    if (this.sa === null) throw new Error(`libt6crypto refused the ${keys.encryption}/${keys.integrity} keys`);
+  }
+
+  seal(b: Uint8Array, esp: number, ptLen: number, seqHi: number): number {
+    if (this.ivLen > 0) {
+      // The counter block (seqHi ^ SPI) ‖ seqLo, as transform.ts writes it (RFC 4106 §3.1;
+      // for CBC the helper encrypts it into an unpredictable IV).
+      const iv = esp + ESP_HEADER_LEN;
+      writeU32(b, iv, (seqHi ^ readU32(b, esp)) >>> 0);
+      writeU32(b, iv + 4, readU32(b, esp + 4));
+    }
+    this.off[0] = esp;
+    this.len[0] = ptLen;
+    this.seqHi[0] = seqHi;
+    this.lib.seal(this.sa, b, 1, this.off, this.len, this.seqHi, this.out);
+    if (this.out[0]! < 0) throw new Error('libt6crypto: seal failed inside OpenSSL');
+    return this.out[0]!;
+  }
+
+  open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number {
+    this.off[0] = esp;
+    this.len[0] = espLen;
+    this.seqHi[0] = seqHi;
+    this.lib.open(this.sa, b, 1, this.off, this.len, this.seqHi, this.out);
+    return this.out[0]! < 0 ? OPEN_INTEGRITY_FAILED : this.out[0]!;
+  }
+
+  dispose(): void {
+    if (this.sa !== null) this.lib.saFree(this.sa);
+    this.sa = null;
+  }
+}
+
+/** Whether the helper is built (and loads) in this thread. */
+export function nativeCryptoAvailable(): boolean {
+  return loadT6crypto() !== null;
+}
+
+/**
+ * The transform of one SA on the chosen path. `native` without the helper is refused here;
+ * the ipsec module checks it at start, so a lane never meets it.
+ */
+export function makeTransform(keys: TransformKeys, esn: boolean, path: CryptoPath): EspTransform {
+  if (path === 'node') return nodeTransform(keys, esn);
+  const lib = loadT6crypto();
+  if (lib === null) {
+    if (path === 'native') throw new Error('ipsec.crypto is native but libt6crypto.so is not built (scripts/build-native.mjs needs gcc and libssl-dev)');
+    return nodeTransform(keys, esn);
+  }
+  return new NativeTransform(lib, keys, esn);
+}
