@@ -178,17 +178,58 @@ export class ReplayCounter {
 }
 
 /**
- * The last replay detection value accepted from each peer, per key, written durably (a
- * temporary file, fsync, rename, directory fsync) before the message is acted on, so that
- * a `kill -9` right after cannot let the same message in again.
+ * A small string map kept durably in one JSON file: each change is written to a temporary
+ * file, fsynced, renamed over the old one and the directory fsynced, before the caller acts
+ * on it (DESIGN.md, "State that must survive restarts").
  */
-export class ReplayStore {
-  private readonly values = new Map<string, bigint>();
+export class DurableMap {
+  private readonly values = new Map<string, string>();
 
   constructor(private readonly path: string) {
     if (!existsSync(path)) return;
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
-    for (const [k, v] of Object.entries(parsed)) this.values.set(k, BigInt(v));
+    for (const [k, v] of Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>)) this.values.set(k, v);
+  }
+
+  get(key: string): string | undefined {
+    return this.values.get(key);
+  }
+
+  entries(): IterableIterator<[string, string]> {
+    return this.values.entries();
+  }
+
+  set(key: string, value: string): void {
+    if (this.values.get(key) === value) return;
+    this.values.set(key, value);
+    this.write();
+  }
+
+  delete(key: string): void {
+    if (this.values.delete(key)) this.write();
+  }
+
+  private write(): void {
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    writeSync(fd, JSON.stringify(Object.fromEntries(this.values)));
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.path);
+    const dirFd = openSync(dirname(this.path), 'r');
+    fsyncSync(dirFd);
+    closeSync(dirFd);
+  }
+}
+
+/**
+ * The last replay detection value accepted from each peer, per key, kept durably before the
+ * message is acted on, so that a `kill -9` right after cannot let the same message in again.
+ */
+export class ReplayStore {
+  private readonly map: DurableMap;
+
+  constructor(path: string) {
+    this.map = new DurableMap(path);
   }
 
   static in(dir: string): ReplayStore {
@@ -196,19 +237,11 @@ export class ReplayStore {
   }
 
   last(peer: string): bigint | undefined {
-    return this.values.get(peer);
+    const v = this.map.get(peer);
+    return v === undefined ? undefined : BigInt(v);
   }
 
   record(peer: string, rd: bigint): void {
-    this.values.set(peer, rd);
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, JSON.stringify(Object.fromEntries([...this.values].map(([k, v]) => [k, v.toString()]))));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.path);
-    const dirFd = openSync(dirname(this.path), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
+    this.map.set(peer, rd.toString());
   }
 }

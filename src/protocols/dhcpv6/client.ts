@@ -39,6 +39,7 @@ import {
   SOL_TIMEOUT,
   type RetransmitParams,
 } from './retransmit.js';
+import { reconfigureKeyIn } from './auth.js';
 
 export interface ClientSettings {
   /** 'stateful': IA_NA and/or IA_PD; 'stateless': Information-request only (§18.2.6). */
@@ -51,6 +52,8 @@ export interface ClientSettings {
   readonly rapidCommit: boolean;
   /** Send a Release for what is held when the client stops (§18.2.7). */
   readonly releaseOnStop: boolean;
+  /** §18.2.11, §21.20: offer to accept Reconfigure (the module authenticates it with the reconfigure key). */
+  readonly acceptReconfigure: boolean;
 }
 
 export interface ClientLease {
@@ -127,6 +130,8 @@ export class Dhcp6Client {
   private renewAt: number | null = null;
   private rebindAt: number | null = null;
   private readonly duidWire: Uint8Array;
+  /** RFC 8415 §20.4.1: the reconfigure key from the bound server's last Reply that carried one. */
+  private reconfigureKey: Uint8Array | null = null;
 
   constructor(
     private readonly settings: ClientSettings,
@@ -203,6 +208,31 @@ export class Dhcp6Client {
       default:
         return this.host.ignored('client-unexpected-message');
     }
+  }
+
+  /** The reconfigure key a Reconfigure must be signed with, once a server gave one (§20.4). */
+  currentReconfigureKey(): Uint8Array | null {
+    return this.settings.acceptReconfigure ? this.reconfigureKey : null;
+  }
+
+  /**
+   * A Reconfigure whose reconfigure-key MAC the module has already checked (§18.2.11, §16.11):
+   * from the server we are bound to, naming us, with a Reconfigure Message option. The client
+   * answers with the exchange the server asks for. One that arrives while an exchange is in
+   * progress is ignored ("the client ... ignores any additional Reconfigure messages").
+   */
+  reconfigure(msg: Dhcp6ClientMessage): void {
+    const serverId = findOption(msg.options, 'serverId');
+    const clientId = findOption(msg.options, 'clientId');
+    const what = findOption(msg.options, 'reconfMsg')?.msgType;
+    if (!this.settings.acceptReconfigure || this.server === null || serverId === undefined || !equalBytes(duidBytes(serverId.duid), duidBytes(this.server))) {
+      return this.host.ignored('client-unexpected-message');
+    }
+    if (clientId === undefined || !equalBytes(duidBytes(clientId.duid), this.duidWire)) return this.host.ignored('client-wrong-client-id');
+    if (what === DHCP6_MSG.RENEW && this.phase === 'bound') return this.renew();
+    if (what === DHCP6_MSG.REBIND && this.phase === 'bound') return this.rebind();
+    if (what === DHCP6_MSG.INFORMATION_REQUEST && this.phase === 'informed') return this.inform();
+    return this.host.ignored('client-unexpected-message');
   }
 
   // ---------------------------------------------------------------- exchanges
@@ -310,7 +340,9 @@ export class Dhcp6Client {
       else merged.set(leaseKey(l), l);
     }
     this.leases = [...merged.values()];
+    if (this.server === null || !equalBytes(duidBytes(this.server), duidBytes(server))) this.reconfigureKey = null;
     this.server = server;
+    this.reconfigureKey = reconfigureKeyIn(msg) ?? this.reconfigureKey;
     const unicast = findOption(msg.options, 'unicast');
     if (unicast !== undefined) this.serverUnicast = unicast.address;
     this.takeConfiguration(msg);
@@ -437,6 +469,8 @@ export class Dhcp6Client {
         // §21.9: hundredths of a second since the exchange began, 0xffff when it does not fit.
         { kind: 'elapsedTime', centiseconds: Math.min(0xffff, Math.floor(elapsedMs / 10)) },
         ...(msgType === DHCP6_MSG.INFORMATION_REQUEST ? [] : [{ kind: 'oro', codes: [DHCP6_OPT.DNS_SERVERS, DHCP6_OPT.DOMAIN_LIST] } as const]),
+        // §18.2.1, §18.2.2, §18.2.4, §18.2.5: a client willing to be reconfigured says so in each of these.
+        ...(this.settings.acceptReconfigure && msgType !== DHCP6_MSG.RELEASE && msgType !== DHCP6_MSG.DECLINE ? [{ kind: 'reconfAccept' } as const] : []),
         ...options,
       ],
     };

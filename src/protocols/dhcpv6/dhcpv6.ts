@@ -9,6 +9,7 @@
  * back wrapped in Relay-repl messages that echo each relay's addresses and Interface-ID
  * (§18.3.10, §19.2), to the outermost relay's address on port 547.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, prefixContains } from '../../lib/addr.js';
@@ -37,7 +38,22 @@ import { LeaseStore } from './lease-store.js';
 import { Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
 import { CLIENT_DROPS, Dhcp6Client, subnetAddress, type ClientState } from './client.js';
 import { formatRows } from './table.js';
-import { announceDelayed, AUTH_DROPS, loadKeys, ReplayCounter, ReplayStore, signDelayed, verifyDelayed, type AuthDrop, type DelayedKey } from './auth.js';
+import {
+  announceDelayed,
+  AUTH_DROPS,
+  DurableMap,
+  loadKeys,
+  ReplayCounter,
+  ReplayStore,
+  signDelayed,
+  signReconfigure,
+  verifyDelayed,
+  verifyReconfigure,
+  withReconfigureKey,
+  type AuthDrop,
+  type DelayedKey,
+} from './auth.js';
+import { Retransmitter } from './retransmit.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
@@ -48,6 +64,9 @@ type ModuleDrop = (typeof MODULE_DROPS)[number];
 const DUID_EPOCH_S = 946_684_800;
 const EXPIRE_EVERY_MS = 10_000;
 const INFINITE_LIFETIME = 0xffffffff;
+/** RFC 8415 §7.6: REC_TIMEOUT and REC_MAX_RC, for the server's Reconfigure. */
+const REC_TIMEOUT_MS = 2_000;
+const REC_MAX_RC = 8;
 /** The source name under which the client publishes resolver information to the stack. */
 const DNS_SOURCE = 'dhcpv6-client';
 
@@ -75,6 +94,14 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   /** Client DUID → the key its reservation names (WIDE's `host { delayedkey }`). */
   private clientKeys = new Map<string, DelayedKey>();
   private authLog: ModuleLogger | null = null;
+  /**
+   * Reconfigure keys the server gave (RFC 8415 §20.4.1), by client DUID, with where the
+   * client was: hex key, port and link-local address. Durable, since a reload restarts the
+   * module and the Reconfigure it triggers must be signed with the key the client holds.
+   */
+  private reconfigureKeys: DurableMap | null = null;
+  /** Reconfigure messages being retransmitted, by client DUID, until the client answers (§18.3.11). */
+  private readonly reconfiguring = new Map<string, Retransmitter>();
   readonly received = new Map<string, number>();
   readonly sent = new Map<string, number>();
   readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
@@ -99,6 +126,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       this.server.expire();
       this.syncRoutes();
       this.scheduleExpiry();
+      this.reconfigureKeys = new DurableMap(join(ctx.stateDir, 'reconfigure-keys.json'));
     }
     const servedNames = [...(config.server?.interfaces.map((i) => i.name) ?? []), ...(config.relay?.interfaces ?? [])];
     for (const name of servedNames) {
@@ -107,6 +135,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     }
     if (servedNames.length > 0 || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
     if (config.client) this.startClient(ctx, config);
+    if (config.server) this.reconfigureIfChanged(ctx, config.server);
     this.registerCommands(ctx);
     this.registerMetrics(ctx);
     ctx.log.info({ duid: formatDuid(this.duid), leases: this.store?.size ?? 0 }, 'dhcpv6 started');
@@ -122,6 +151,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     // The client goes first: its Release must leave while the sockets and addresses exist.
     this.client?.stop();
     this.client = null;
+    for (const r of this.reconfiguring.values()) r.cancel();
+    this.reconfiguring.clear();
     for (const off of this.unsubscribes.splice(0)) off();
     for (const [port, group] of this.joined.splice(0)) this.api?.leaveGroup(port, group);
     this.expireTimer?.cancel();
@@ -195,7 +226,17 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     const verdict = this.server!.handle(linkName, link, clientMsg, unicast);
     if ('drop' in verdict) return this.drop(verdict.drop, d);
     this.syncRoutes();
-    let reply: Dhcp6Message = key === undefined ? verdict.reply : signDelayed(verdict.reply, key, this.replayCounter!.next());
+    const clientDuid = clientId === undefined ? null : formatDuid(clientId.duid);
+    // §18.3.11: the client's Renew, Rebind or Information-request answers our Reconfigure.
+    if (clientDuid !== null) this.reconfigureAnswered(clientDuid, clientMsg.msgType);
+    let reply: Dhcp6ClientMessage = verdict.reply;
+    if (key !== undefined) reply = signDelayed(reply, key, this.replayCounter!.next());
+    else if (clientDuid !== null && relays.length === 0) reply = this.offerReconfigure(clientDuid, clientMsg, reply, d);
+    this.relayAndSend(d, relays, reply);
+  }
+
+  private relayAndSend(d: ReceivedUdp, relays: readonly Dhcp6RelayMessage[], clientReply: Dhcp6ClientMessage): void {
+    let reply: Dhcp6Message = clientReply;
     for (let i = relays.length - 1; i >= 0; i--) {
       const r = relays[i]!;
       const interfaceId = findOption(r.options, 'interfaceId');
@@ -287,12 +328,27 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       if (!decoded.ok || decoded.value.type !== 'client') return this.drop('malformed', d, decoded.ok ? 'relay message to a client' : decoded.reason);
       this.count(this.received, decoded.value.msgType);
       const serverId = findOption(decoded.value.options, 'serverId');
+      if (decoded.value.msgType === DHCP6_MSG.RECONFIGURE) return this.clientReconfigure(d, decoded.value, serverId === undefined ? '-' : formatDuid(serverId.duid));
       // RFC 3315 §21.4.4.2, §21.4.4.3: with a key configured, Advertise and Reply must carry a
       // valid MAC from the server; replays are judged per server DUID.
       if (key !== undefined && !this.authenticated(d, decoded.value, d.payload, key, `client|${key.name}|${serverId ? formatDuid(serverId.duid) : '-'}`)) return;
       this.client?.receive(decoded.value);
     }));
     this.client.start();
+  }
+
+  /**
+   * §18.2.11, §20.4.1: a Reconfigure is acted on only with a valid HMAC-MD5 under the
+   * reconfigure key the bound server gave us, and a replay value above the last one.
+   */
+  private clientReconfigure(d: ReceivedUdp, msg: Dhcp6ClientMessage, server: string): void {
+    const key = this.client?.currentReconfigureKey() ?? null;
+    if (key === null) return this.authDrop('auth-missing', d, msg, 'no reconfigure key from the server');
+    const peer = `reconfigure|${server}`;
+    const verdict = verifyReconfigure(msg, d.payload, key, this.replay!.last(peer));
+    if (!verdict.ok) return this.authDrop(verdict.reason, d, msg, verdict.detail);
+    this.replay!.record(peer, verdict.rd);
+    this.client?.reconfigure(msg);
   }
 
   /**
@@ -380,6 +436,83 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     // another relay (a Relay-repl), which listens on the server port.
     const dstPort = carried.message.type === 'relay' ? DHCP6_SERVER_PORT : DHCP6_CLIENT_PORT;
     this.send(out.port, msg.peerAddress, dstPort, carried.message);
+  }
+
+  // ------------------------------------------------------------ Reconfigure (§18.3.11)
+
+  /**
+   * RFC 8415 §20.4.1: a client that sent Reconfigure Accept gets a reconfigure key in the
+   * Authentication option (protocol 3, type 1) of its Reply, and the Reconfigure Accept
+   * option back (§21.20: the server tells the client to accept Reconfigure). The key is
+   * chosen once per client and kept with where the client was, for the Reconfigure a later
+   * reload sends. Only for directly attached clients without a delayed-authentication key:
+   * a message carries one Authentication option, and a relayed Reconfigure would need the
+   * relay chain kept too. A Release forgets the key.
+   */
+  private offerReconfigure(duid: string, msg: Dhcp6ClientMessage, reply: Dhcp6ClientMessage, d: ReceivedUdp): Dhcp6ClientMessage {
+    const store = this.reconfigureKeys;
+    if (store === null) return reply;
+    if (msg.msgType === DHCP6_MSG.RELEASE) {
+      store.delete(duid);
+      return reply;
+    }
+    const wants = this.config?.server?.reconfigure === true && findOption(msg.options, 'reconfAccept') !== undefined;
+    if (!wants || reply.msgType !== DHCP6_MSG.REPLY || msg.msgType === DHCP6_MSG.INFORMATION_REQUEST) return reply;
+    const known = store.get(duid);
+    const keyHex = known === undefined ? randomBytes(16).toString('hex') : (JSON.parse(known) as { key: string }).key;
+    store.set(duid, JSON.stringify({ key: keyHex, port: d.port, address: formatIpv6(d.src) }));
+    const withAccept: Dhcp6ClientMessage = { ...reply, options: [...reply.options, { kind: 'reconfAccept' }] };
+    return withReconfigureKey(withAccept, Uint8Array.from(Buffer.from(keyHex, 'hex')), this.replayCounter!.next());
+  }
+
+  /**
+   * A reload restarts the module; when the server's settings (pools, lifetimes, options)
+   * differ from those of the previous run, every client holding a reconfigure key is sent a
+   * Reconfigure asking it to Renew (§18.3.11), so it picks the change up now rather than at T1.
+   */
+  private reconfigureIfChanged(ctx: ModuleContext, server: NonNullable<Dhcpv6Config['server']>): void {
+    const file = join(ctx.stateDir, 'server-settings.json');
+    const current = JSON.stringify(server);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : null;
+    if (previous === current) return;
+    writeFileSync(file, current);
+    if (previous === null || !server.reconfigure) return;
+    for (const [duid, entry] of this.reconfigureKeys?.entries() ?? []) {
+      const { key, port, address } = JSON.parse(entry) as { key: string; port: number; address: string };
+      this.sendReconfigure(duid, Uint8Array.from(Buffer.from(key, 'hex')), port, parseIpv6(address)!);
+    }
+    ctx.log.info({ clients: this.reconfiguring.size }, 'dhcpv6 server settings changed: Reconfigure sent');
+  }
+
+  /**
+   * §18.3.11: Server ID, Client ID, Reconfigure Message (renew) and the Authentication option
+   * with the HMAC-MD5 under the client's reconfigure key; transaction-id 0; unicast to the
+   * client; retransmitted REC_MAX_RC times from REC_TIMEOUT until the client answers.
+   */
+  private sendReconfigure(duid: string, key: Uint8Array, port: number, address: Uint8Array): void {
+    const clientDuid = parseDuid(duid);
+    if (clientDuid === null) return;
+    this.reconfiguring.get(duid)?.cancel();
+    const unsigned: Dhcp6ClientMessage = {
+      type: 'client',
+      msgType: DHCP6_MSG.RECONFIGURE,
+      transactionId: 0,
+      options: [
+        { kind: 'serverId', duid: this.duid! },
+        { kind: 'clientId', duid: clientDuid },
+        { kind: 'reconfMsg', msgType: DHCP6_MSG.RENEW },
+      ],
+    };
+    const api = this.api!;
+    this.reconfiguring.set(duid, new Retransmitter(api.clock, api.rng, { irt: REC_TIMEOUT_MS, mrt: 0, mrc: REC_MAX_RC, mrd: 0 }, () => {
+      this.send(port, address, DHCP6_CLIENT_PORT, signReconfigure(unsigned, key, this.replayCounter!.next()));
+    }, () => this.reconfiguring.delete(duid)));
+  }
+
+  private reconfigureAnswered(duid: string, msgType: number): void {
+    if (msgType !== DHCP6_MSG.RENEW && msgType !== DHCP6_MSG.REBIND && msgType !== DHCP6_MSG.INFORMATION_REQUEST) return;
+    this.reconfiguring.get(duid)?.cancel();
+    this.reconfiguring.delete(duid);
   }
 
   // ------------------------------------------------------------ authentication
