@@ -57,7 +57,7 @@ import { Retransmitter } from './retransmit.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
-const MODULE_DROPS = ['malformed', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...AUTH_DROPS, ...SERVER_DROPS, ...CLIENT_DROPS] as const;
+const MODULE_DROPS = ['malformed', 'truncated', 'option-overrun', 'relay-too-deep', 'bad-duid', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...AUTH_DROPS, ...SERVER_DROPS, ...CLIENT_DROPS] as const;
 type ModuleDrop = (typeof MODULE_DROPS)[number];
 
 /** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
@@ -69,6 +69,18 @@ const REC_TIMEOUT_MS = 2_000;
 const REC_MAX_RC = 8;
 /** The source name under which the client publishes resolver information to the stack. */
 const DNS_SOURCE = 'dhcpv6-client';
+
+/**
+ * The drop reason for a message the codec refused, from the codec's reason text (§16: such
+ * messages are discarded): the bad-input kinds an operator tells apart get their own counter.
+ */
+function malformedReason(reason: string): ModuleDrop {
+  if (/nested more than/.test(reason)) return 'relay-too-deep';
+  if (/overruns/.test(reason)) return 'option-overrun';
+  if (/DUID/.test(reason)) return 'bad-duid';
+  if (/truncated|shorter than its/.test(reason)) return 'truncated';
+  return 'malformed';
+}
 
 export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   readonly name = 'dhcpv6';
@@ -176,7 +188,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private receive547(d: ReceivedUdp): void {
     const decoded = decodeDhcp6(d.payload);
     if (!decoded.ok) {
-      this.drop('malformed', d, decoded.reason);
+      this.drop(malformedReason(decoded.reason), d, decoded.reason);
       return;
     }
     const msg = decoded.value;
