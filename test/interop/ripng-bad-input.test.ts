@@ -71,6 +71,7 @@ ripng: {}
   const status = (await router.ctl(['show', 'ripng', 'status'])) as RipngStatus;
   assert.deepEqual(status.badPackets, {
     bad_source_port: 1, not_link_local: 1, bad_hop_limit: 1, not_on_link: 0, bad_version: 0, bad_length: 1, bad_command: 0,
+    demand_mismatch: 0, bad_update_header: 0,
   });
   assert.deepEqual(status.badRoutes, { bad_metric: 2, bad_prefix_length: 1, bad_prefix: 2, bad_next_hop: 1 });
 

@@ -34,6 +34,9 @@ const interfaceSchema = z.strictObject({
   accept: prefixes().default([]),
   advertise: prefixes().default([]),
   aggregate: prefixes().default([]),
+  demand: flag().default(false),
+  retransmit: numberInRange(0.1, 3600, ' seconds').optional(),
+  retries: intInRange(1, 1000).optional(),
 });
 
 const redistributeSchema = (enabledByDefault: boolean) =>
@@ -85,6 +88,11 @@ export const ripngSection = defineSection(
       };
       check(s.timers, ['timers']);
       s.interfaces.forEach((i, n) => check(i.timers, ['interfaces', n, 'timers']));
+      s.interfaces.forEach((i, n) => {
+        for (const key of ['retransmit', 'retries'] as const) {
+          if (i[key] !== undefined && !i.demand) ctx.addIssue({ code: 'custom', path: ['interfaces', n, key], message: `demand: true on this interface (${key} applies only to RFC 2091 demand circuits)` });
+        }
+      });
       const seen = new Map<string, number>();
       s.interfaces.forEach((i, n) => {
         const first = seen.get(i.name);
@@ -133,6 +141,9 @@ export function resolveRipngConfig(section: RipngSection | undefined, interfaceN
       accept: o?.accept ?? [],
       advertise: o?.advertise ?? [],
       aggregate: o?.aggregate ?? [],
+      // RFC 2091 leaves both to the implementation: 5 s and 10 tries ride out a lost
+      // packet or two and declare a dead neighbour within a minute.
+      demand: o?.demand ? { retransmit: o.retransmit ?? 5, retries: o.retries ?? 10 } : null,
     });
   }
   const { connected, static: stat } = section.redistribute;

@@ -12,6 +12,16 @@ export interface RipngTimers {
   readonly garbage: number;
 }
 
+/**
+ * RFC 2091 demand circuit (BIRD's `demand circuit yes`): no periodic updates; triggered
+ * updates go out as acknowledged Update Responses, retransmitted every `retransmit`
+ * seconds; after `retries` unanswered retransmissions the neighbour is unreachable.
+ */
+export interface RipngDemandConfig {
+  readonly retransmit: number;
+  readonly retries: number;
+}
+
 export interface RipngInterfaceConfig {
   readonly name: string;
   /** Receive and learn, never send (FRR `passive-interface`). */
@@ -31,6 +41,8 @@ export interface RipngInterfaceConfig {
   readonly advertise: readonly string[];
   /** route6d -A: advertise these aggregates instead of the routes they cover (a reject route holds each). */
   readonly aggregate: readonly string[];
+  /** RFC 2091 demand circuit on this interface; null: ordinary RIPng. */
+  readonly demand: RipngDemandConfig | null;
 }
 
 export interface RipngRedistribute {

@@ -10,6 +10,14 @@
  * Output: periodic updates per interface, jittered; triggered updates with a random 1–5 s
  * hold-down (§2.5.1); split horizon none/simple/poisoned; messages filled up to the MTU.
  * Time and randomness come from the StackApi, so the whole engine runs on a ManualClock.
+ *
+ * Demand circuits (RFC 2091, BIRD's `demand circuit`): on such an interface nothing is sent
+ * periodically. The whole table goes out once (flush flag set) at start, on an Update
+ * Request and when the neighbour comes back; after that only changes, each Update Response
+ * retransmitted until acknowledged, one in flight at a time so they arrive in order. Routes
+ * learned there never time out; they go when the neighbour withdraws them, flushes them, or
+ * stops acknowledging (after `retries` retransmissions), and the circuit is then polled
+ * with Update Requests every update interval until it answers.
  */
 import { appendFileSync } from 'node:fs';
 import { equalAddress, formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, parsePrefix, prefixMatch, type Prefix } from '../../lib/addr.js';
@@ -22,12 +30,14 @@ import {
   decodeRipng,
   encodeRipng,
   encodingLengthRipng,
+  hasUpdateHeader,
   isWholeTableRequest,
   maxRtesForMtu,
   RIPNG_COMMAND,
   RIPNG_INFINITY,
   RIPNG_NEXT_HOP_METRIC,
   RIPNG_PORT,
+  RIPNG_UPDATE_VERSION,
   RIPNG_VERSION,
   type RipngPacket,
   type RipngRte,
@@ -49,6 +59,10 @@ export const RIPNG_BAD_PACKETS = [
   'bad_version',
   'bad_length',
   'bad_command',
+  // RFC 2091 on a demand circuit, plain RIPng elsewhere (BIRD drops the other kind too).
+  'demand_mismatch',
+  // RFC 2091 §3: update header version other than 1, or a flush flag other than 0/1.
+  'bad_update_header',
 ] as const;
 export type RipngBadPacket = (typeof RIPNG_BAD_PACKETS)[number];
 
@@ -64,6 +78,31 @@ export interface RipngNeighbor {
   requests: number;
   badPackets: number;
   badRoutes: number;
+  /** RFC 2091: the sequence number of the last Update Response used, so a retransmission is only acknowledged; -1: none yet. */
+  lastSeq: number;
+}
+
+/** An Update Response waiting for its acknowledgement (RFC 2091 §3). */
+interface DemandMessage {
+  readonly flush: boolean;
+  readonly rtes: RipngRte[];
+}
+
+/** Per-interface RFC 2091 state. */
+interface Demand {
+  /** Sequence number of the message at the head of `queue` (in flight), or of the next one. */
+  seq: number;
+  /** Unacknowledged messages, in order; the head is in flight. */
+  queue: DemandMessage[];
+  /** Consecutive retransmissions with nothing heard back. */
+  retries: number;
+  /** Our Update Request awaits an Update Response with the flush flag. */
+  requestPending: boolean;
+  /** Declared unreachable after `retries` retransmissions; polled with Update Requests. */
+  down: boolean;
+  timer: TimerHandle | null;
+  retransmissions: number;
+  acksSent: number;
 }
 
 interface Port {
@@ -76,6 +115,7 @@ interface Port {
   nextUpdateAt: number;
   sent: { periodic: number; triggered: number; response: number };
   received: { responses: number; requests: number };
+  demand: Demand | null;
 }
 
 /** One entry of an outgoing response before packing: the next hop it goes with (null: us). */
@@ -142,7 +182,8 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
         deadline: (at) => this.scheduleSweep(at),
       },
       {
-        timeoutMs: (port) => (this.ports.get(port)?.config.timers.timeout ?? 180) * 1000,
+        // RFC 2091 §4: routes learned over a demand circuit do not time out.
+        timeoutMs: (port) => (this.ports.get(port)?.demand != null ? Infinity : (this.ports.get(port)?.config.timers.timeout ?? 180) * 1000),
         garbageMs: (port) => (this.ports.get(port)?.config.timers.garbage ?? 120) * 1000,
       },
       config.ecmp,
@@ -154,6 +195,7 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
       this.ports.set(iface.port, {
         iface, config: ic, accept: prefixes(ic.accept), advertise: prefixes(ic.advertise), aggregate: prefixes(ic.aggregate),
         periodic: null, nextUpdateAt: Infinity, sent: { periodic: 0, triggered: 0, response: 0 }, received: { responses: 0, requests: 0 },
+        demand: ic.demand === null ? null : { seq: 0, queue: [], retries: 0, requestPending: false, down: false, timer: null, retransmissions: 0, acksSent: 0 },
       });
       // §2.4: updates go to ff02::9, so every RIPng interface listens there.
       this.api.joinGroup(iface.port, RIPNG_GROUP);
@@ -162,8 +204,10 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     this.unsubscribe.push(this.api.bindUdp(RIPNG_PORT, (d) => this.receive(d)));
     this.unsubscribe.push(this.api.onBestRouteChange((prefix, len, best) => this.bestChanged(prefix, len, best)));
     this.unsubscribe.push(this.api.onInterfaceEvent((ev) => {
-      if (ev.type === 'link-down' && this.ports.has(ev.iface.port)) {
+      const p = this.ports.get(ev.iface.port);
+      if (ev.type === 'link-down' && p !== undefined) {
         this.table.expirePort(ev.iface.port, this.api.clock.now());
+        if (p.demand !== null) this.demandDown(p);
         this.flush();
       }
     }));
@@ -178,7 +222,10 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     for (const p of this.ports.values()) {
       // §2.4.1: a router that starts asks its neighbours for their whole tables.
       this.sendRequest(p);
-      if (this.sends(p)) {
+      if (p.demand !== null) {
+        // RFC 2091 §4: the whole table once, flush set, then only changes.
+        if (this.sends(p)) this.demandSendTable(p);
+      } else if (this.sends(p)) {
         this.sendUpdate(p, 'periodic', null, RIPNG_PORT, false);
         this.schedulePeriodic(p);
       }
@@ -209,11 +256,18 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     // Tell neighbours at once rather than let them wait out the timeout: everything we
     // advertised goes out once more at metric 16 (as route6d does when it exits).
     for (const r of this.table.routes.values()) r.metric = RIPNG_INFINITY;
-    for (const p of this.ports.values()) if (this.sends(p)) this.sendUpdate(p, 'triggered', null, RIPNG_PORT, false);
+    for (const p of this.ports.values()) {
+      if (!this.sends(p)) continue;
+      // On a demand circuit an empty flushing Update Response withdraws everything at once;
+      // no acknowledgement is awaited (BIRD's rip_send_flush does the same).
+      if (p.demand !== null) this.sendDemand(p, RIPNG_COMMAND.UPDATE_RESPONSE, { version: RIPNG_UPDATE_VERSION, flush: 1, seq: p.demand.seq }, []);
+      else this.sendUpdate(p, 'triggered', null, RIPNG_PORT, false);
+    }
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
     for (const p of this.ports.values()) {
       p.periodic?.cancel();
+      p.demand?.timer?.cancel();
       this.api.leaveGroup(p.iface.port, RIPNG_GROUP);
     }
     this.sweepTimer?.cancel();
@@ -245,19 +299,28 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     const command = d.payload.length > 0 ? d.payload[0]! : -1;
     const port = this.ports.get(d.port);
     const neighbor = port === undefined ? undefined : this.neighbor(d.port, d.src);
-    if (command === RIPNG_COMMAND.RESPONSE) {
+    if (command === RIPNG_COMMAND.RESPONSE || command === RIPNG_COMMAND.UPDATE_RESPONSE || command === RIPNG_COMMAND.UPDATE_ACK) {
       // §2.4.2, in order: responses come from port 521, from a link-local source, with hop
       // limit 255 (so from this link), from a neighbour on a RIPng interface.
       if (d.srcPort !== RIPNG_PORT) return this.bad('bad_source_port', d, neighbor);
       if (!isLinkLocal(d.src)) return this.bad('not_link_local', d, neighbor);
       if (d.hopLimit !== 255) return this.bad('bad_hop_limit', d, neighbor);
       if (port === undefined || this.isOwnAddress(d.src)) return this.bad('not_on_link', d, neighbor);
-    } else if (command === RIPNG_COMMAND.REQUEST) {
+    } else if (command === RIPNG_COMMAND.REQUEST || command === RIPNG_COMMAND.UPDATE_REQUEST) {
       if (port === undefined) return this.bad('not_on_link', d, neighbor);
     }
     if (d.payload.length >= 2 && d.payload[1] !== RIPNG_VERSION) return this.bad('bad_version', d, neighbor);
     const decoded = decodeRipng(d.payload);
     if (!decoded.ok) return this.bad('bad_length', d, neighbor);
+    if (hasUpdateHeader(command)) {
+      if (port!.demand === null) return this.bad('demand_mismatch', d, neighbor);
+      const u = decoded.value.update!;
+      if (u.version !== RIPNG_UPDATE_VERSION || u.flush > 1) return this.bad('bad_update_header', d, neighbor);
+      this.receiveDemand(port!, d, decoded.value, neighbor!);
+      return;
+    }
+    // A plain response on a demand circuit would be aged like a periodic one: refuse it.
+    if (command === RIPNG_COMMAND.RESPONSE && port!.demand !== null) return this.bad('demand_mismatch', d, neighbor);
     if (command === RIPNG_COMMAND.RESPONSE) {
       port!.received.responses++;
       neighbor!.responses++;
@@ -316,6 +379,50 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     this.flush();
   }
 
+  /** RFC 2091 §3: Update Request, Update Response and Update Acknowledge on a demand circuit. */
+  private receiveDemand(port: Port, d: ReceivedUdp, msg: RipngPacket, neighbor: RipngNeighbor): void {
+    const demand = port.demand!;
+    const u = msg.update!;
+    neighbor.lastHeard = this.api.clock.now();
+    // Anything the neighbour says means it is there again.
+    demand.retries = 0;
+    const wasDown = demand.down;
+    demand.down = false;
+    if (msg.command === RIPNG_COMMAND.UPDATE_REQUEST) {
+      port.received.requests++;
+      neighbor.requests++;
+      // §3: an Update Request is answered with the whole table, flush set.
+      if (isWholeTableRequest(msg) && this.sends(port)) this.demandSendTable(port);
+      return;
+    }
+    if (msg.command === RIPNG_COMMAND.UPDATE_ACK) {
+      const head = demand.queue[0];
+      if (head === undefined || u.seq !== demand.seq) {
+        this.ctx.limited('ripng.demand-ack').debug({ interface: port.iface.name, seq: u.seq, expected: demand.seq }, 'RIPng acknowledgement for no pending update');
+        if (wasDown && this.sends(port)) this.demandSendTable(port);
+        return;
+      }
+      demand.queue.shift();
+      demand.seq = (demand.seq + 1) & 0xffff;
+      this.demandTransmit(port);
+      return;
+    }
+    // Update Response: acknowledge every copy (ours may have been lost), use it once.
+    port.received.responses++;
+    neighbor.responses++;
+    this.sendDemand(port, RIPNG_COMMAND.UPDATE_ACK, { version: RIPNG_UPDATE_VERSION, flush: u.flush, seq: u.seq }, []);
+    demand.acksSent++;
+    if (u.flush === 1) {
+      demand.requestPending = false;
+      this.batching++;
+      this.table.flushNeighbor(port.iface.port, d.src, this.api.clock.now());
+      this.batching--;
+    } else if (u.seq === neighbor.lastSeq) return;
+    neighbor.lastSeq = u.seq;
+    if (wasDown && this.sends(port)) this.demandSendTable(port);
+    this.receiveResponse(port, d, msg, neighbor);
+  }
+
   private receiveRequest(port: Port, d: ReceivedUdp, msg: RipngPacket): void {
     // route6d -q and passive interfaces never speak, not even to answer.
     if (!this.sends(port)) return;
@@ -360,7 +467,7 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     const key = `${port}/${formatIpv6(src)}`;
     let n = this.neighbors.get(key);
     if (n === undefined) {
-      n = { port, address: Uint8Array.from(src), lastHeard: this.api.clock.now(), responses: 0, requests: 0, badPackets: 0, badRoutes: 0 };
+      n = { port, address: Uint8Array.from(src), lastHeard: this.api.clock.now(), responses: 0, requests: 0, badPackets: 0, badRoutes: 0, lastSeq: -1 };
       this.neighbors.set(key, n);
     }
     return n;
@@ -443,7 +550,11 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     this.table.clearChangeFlags();
     if (changed.length === 0) return;
     this.triggeredUpdates++;
-    for (const p of this.ports.values()) if (this.sends(p)) this.sendUpdate(p, 'triggered', null, RIPNG_PORT, false, changed);
+    for (const p of this.ports.values()) {
+      if (!this.sends(p)) continue;
+      if (p.demand !== null) this.demandEnqueue(p, this.pack(p, this.outputFor(p, changed, false), true).map((rtes) => ({ flush: false, rtes })));
+      else this.sendUpdate(p, 'triggered', null, RIPNG_PORT, false, changed);
+    }
     this.holdDown = this.api.clock.setTimer(uniform(this.api.rng, 1000, 5000), () => {
       this.holdDown = null;
       this.flush();
@@ -457,7 +568,106 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
   }
 
   private sendRequest(p: Port): void {
-    this.send(p, null, RIPNG_PORT, [{ prefix: new Uint8Array(16), tag: 0, prefixLen: 0, metric: RIPNG_INFINITY }], 'request');
+    const whole: RipngRte[] = [{ prefix: new Uint8Array(16), tag: 0, prefixLen: 0, metric: RIPNG_INFINITY }];
+    if (p.demand === null) {
+      this.send(p, null, RIPNG_PORT, whole, 'request');
+      return;
+    }
+    // RFC 2091 §3: repeated until an Update Response with the flush flag answers it.
+    p.demand.requestPending = true;
+    this.sendDemand(p, RIPNG_COMMAND.UPDATE_REQUEST, { version: RIPNG_UPDATE_VERSION, flush: 0, seq: 0 }, whole);
+    this.demandArm(p);
+  }
+
+  // ---- demand circuits (RFC 2091) -----------------------------------------------------------
+
+  /** The whole table, flush set on its first message; it replaces whatever was queued. */
+  private demandSendTable(p: Port): void {
+    const demand = p.demand!;
+    const messages = this.pack(p, this.outputFor(p, null, false), true);
+    if (messages.length === 0) messages.push([]);
+    // A message in flight is abandoned: the next gets a fresh sequence number, so a late
+    // acknowledgement of the old one cannot be taken for the new one.
+    if (demand.queue.length > 0) demand.seq = (demand.seq + 1) & 0xffff;
+    demand.queue = messages.map((rtes, i) => ({ flush: i === 0, rtes }));
+    this.demandTransmit(p);
+  }
+
+  private demandEnqueue(p: Port, messages: DemandMessage[]): void {
+    const demand = p.demand!;
+    // While the neighbour is unreachable nothing is queued: it gets the whole table when it answers.
+    if (demand.down || messages.length === 0) return;
+    const idle = demand.queue.length === 0;
+    demand.queue.push(...messages);
+    if (idle) this.demandTransmit(p);
+  }
+
+  /** Sends the head of the queue (if any) and arms the retransmission timer. */
+  private demandTransmit(p: Port): void {
+    const demand = p.demand!;
+    const head = demand.queue[0];
+    if (head === undefined) {
+      if (!demand.requestPending) {
+        demand.timer?.cancel();
+        demand.timer = null;
+      }
+      return;
+    }
+    this.sendDemand(p, RIPNG_COMMAND.UPDATE_RESPONSE, { version: RIPNG_UPDATE_VERSION, flush: head.flush ? 1 : 0, seq: demand.seq }, head.rtes);
+    p.sent.triggered++;
+    demand.timer?.cancel();
+    demand.timer = null;
+    this.demandArm(p);
+  }
+
+  private demandArm(p: Port): void {
+    const demand = p.demand!;
+    if (demand.timer !== null) return;
+    // Polling a circuit that is down goes at the update interval, not the retransmission one.
+    const delay = (demand.down ? p.config.timers.update : p.config.demand!.retransmit) * 1000;
+    demand.timer = this.api.clock.setTimer(delay, () => {
+      demand.timer = null;
+      this.demandRetransmit(p);
+    });
+  }
+
+  private demandRetransmit(p: Port): void {
+    const demand = p.demand!;
+    // Everything was answered since the timer was armed.
+    if (!demand.down && !demand.requestPending && demand.queue.length === 0) return;
+    if (!demand.down && demand.retries >= p.config.demand!.retries) {
+      this.demandDown(p);
+      this.ctx.log.warn({ interface: p.iface.name, retries: demand.retries }, 'RIPng demand circuit neighbour unreachable: routes flushed');
+      this.table.expirePort(p.iface.port, this.api.clock.now());
+      this.flush();
+      this.sendRequest(p);
+      return;
+    }
+    if (!demand.down) demand.retries++;
+    demand.retransmissions++;
+    if (demand.requestPending || demand.down) this.sendRequest(p);
+    if (demand.queue.length > 0) this.demandTransmit(p);
+    else this.demandArm(p);
+  }
+
+  /** The neighbour is gone: nothing stays queued, and the circuit is polled until it answers. */
+  private demandDown(p: Port): void {
+    const demand = p.demand!;
+    if (demand.queue.length > 0) demand.seq = (demand.seq + 1) & 0xffff;
+    demand.queue = [];
+    demand.down = true;
+    demand.requestPending = true;
+    demand.timer?.cancel();
+    demand.timer = null;
+  }
+
+  private sendDemand(p: Port, command: number, update: { version: number; flush: number; seq: number }, rtes: RipngRte[]): void {
+    const body = rtes[0] === UNSPECIFIED_NEXT_HOP ? rtes.slice(1) : rtes;
+    const msg: RipngPacket = { command, version: RIPNG_VERSION, reserved: 0, update, rtes: body };
+    const payload = new Uint8Array(encodingLengthRipng(msg));
+    encodeRipng(msg, payload, 0);
+    // RFC 2091 keeps RFC 2080's transport: ff02::9 from the link-local address, port 521, hop limit 255.
+    this.api.sendUdp({ port: p.iface.port, src: p.iface.linkLocal(), dst: RIPNG_GROUP, hopLimit: 255, srcPort: RIPNG_PORT, dstPort: RIPNG_PORT, payload });
   }
 
   private aggregates(): Prefix[] {
@@ -515,6 +725,14 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
   private sendUpdate(p: Port, kind: 'periodic' | 'triggered' | 'response', dst: Uint8Array | null, dstPort: number, noSplitHorizon: boolean, routes: readonly RipRoute[] | null = null): void {
     const entries = this.outputFor(p, routes, noSplitHorizon);
     if (entries.length === 0 && kind !== 'response') return;
+    const messages = this.pack(p, entries, false);
+    for (const rtes of messages) this.send(p, dst, dstPort, rtes, kind);
+    if (messages.length === 0 && kind === 'response') this.send(p, dst, dstPort, [], kind);
+  }
+
+  /** Packs `entries` into messages that fit the MTU (with RFC 2091's header when `demand`). */
+  private pack(p: Port, entries: readonly OutRte[], demand: boolean): RipngRte[][] {
+    const messages: RipngRte[][] = [];
     const groups = new Map<string, OutRte[]>();
     for (const e of entries) {
       const k = e.nextHop === null ? '' : formatIpv6(e.nextHop);
@@ -522,11 +740,11 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
       if (g === undefined) groups.set(k, (g = []));
       g.push(e);
     }
-    const max = maxRtesForMtu(p.iface.mtu);
+    const max = maxRtesForMtu(p.iface.mtu, demand);
     let rtes: RipngRte[] = [];
     let current = '';
     const emit = () => {
-      this.send(p, dst, dstPort, rtes, kind);
+      messages.push(rtes);
       rtes = [];
       current = '';
     };
@@ -547,7 +765,8 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
         rtes.push({ prefix: e.prefix, tag: e.tag, prefixLen: e.prefixLen, metric: e.metric });
       }
     }
-    if (rtes.length > 0 || kind === 'response') emit();
+    if (rtes.length > 0) emit();
+    return messages;
   }
 
   private send(p: Port, dst: Uint8Array | null, dstPort: number, rtes: RipngRte[], kind: 'periodic' | 'triggered' | 'response' | 'request'): void {
@@ -608,6 +827,9 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
         name: p.iface.name, port: p.iface.port, passive: p.config.passive, splitHorizon: p.config.splitHorizon, metricIn: p.config.metricIn, offsetOut: p.config.offsetOut,
         timers: p.config.timers, nextUpdateInSeconds: p.periodic === null ? null : Math.max(0, Math.round((p.nextUpdateAt - now) / 1000)),
         sent: { ...p.sent }, received: { ...p.received },
+        demand: p.demand === null ? null : {
+          state: p.demand.down ? 'down' : 'up', seq: p.demand.seq, queued: p.demand.queue.length, retransmissions: p.demand.retransmissions, acksSent: p.demand.acksSent,
+        },
       })),
     };
   }

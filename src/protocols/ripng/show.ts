@@ -43,5 +43,8 @@ export function renderStatus(data: StatusData): ModuleStatus {
       seconds(i.nextUpdateInSeconds), `${i.sent.periodic}/${i.sent.triggered}/${i.sent.response}`, `${i.received.responses}/${i.received.requests}`,
     ]),
   );
-  return { data, text: `${head}\n${ifaces}` };
+  const demand = data.interfaces.flatMap((i) =>
+    i.demand === null ? [] : [`${i.name}: demand circuit ${i.demand.state}, next seq ${i.demand.seq}, ${i.demand.queued} unacknowledged, ${i.demand.retransmissions} retransmissions, ${i.demand.acksSent} acknowledgements sent\n`],
+  );
+  return { data, text: `${head}\n${ifaces}${demand.length > 0 ? `\n${demand.join('')}` : ''}` };
 }

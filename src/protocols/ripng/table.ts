@@ -177,7 +177,8 @@ export class RipTable {
       // §2.4.2's heuristic: switch to an equal route when the current one is halfway to
       // timing out, rather than wait for it to expire.
       const only = e.nexthops.length === 1 ? e.nexthops[0]! : null;
-      if (only !== null && only.expiresAt - now <= this.timing.timeoutMs(only.port) / 2) {
+      // Routes over a demand circuit never time out (RFC 2091 §4), so they are never halfway.
+      if (only !== null && only.expiresAt !== Infinity && only.expiresAt - now <= this.timing.timeoutMs(only.port) / 2) {
         e.tag = tag;
         e.nexthops = [{ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout }];
         this.events.deadline(now + timeout);
@@ -247,6 +248,23 @@ export class RipTable {
       for (const n of live) next = Math.min(next, n.expiresAt);
     }
     return next;
+  }
+
+  /**
+   * RFC 2091 §3 flush: every route learned from `gateway` on `port` is dropped before the
+   * rest of its Update Response is used (the sender is about to send its whole table).
+   */
+  flushNeighbor(port: number, gateway: Uint8Array, now: number): void {
+    for (const e of this.routes.values()) {
+      if (e.source !== 'rip' || e.garbageAt !== null) continue;
+      const live = e.nexthops.filter((n) => !sameHop(n, port, gateway));
+      if (live.length === e.nexthops.length) continue;
+      if (live.length === 0) this.startDeletion(e, now, port);
+      else {
+        e.nexthops = live;
+        this.events.install(e);
+      }
+    }
   }
 
   /** Every learned route via `port` times out at once (the link went down). */

@@ -39,14 +39,16 @@ test('validation: each check in §2.4 order drops the message and counts its rea
   s.api.deliver({ payload: good, src: s.api.ifaces.byPort(0)!.linkLocal() });
   s.api.deliver({ payload: message(2, [rte('2001:db8:50::/48', 1)], 2) });
   s.api.deliver({ payload: good.subarray(0, good.length - 1) });
-  s.api.deliver({ payload: message(9, [rte('2001:db8:50::/48', 1)]) });
+  s.api.deliver({ payload: message(7, [rte('2001:db8:50::/48', 1)]) });
+  s.api.deliver({ payload: message(10, [rte('2001:db8:50::/48', 1)], 1, { flush: 1, seq: 0 }) });
   assert.deepEqual(s.ripng.badPackets, {
     bad_source_port: 1, not_link_local: 1, bad_hop_limit: 1, not_on_link: 2, bad_version: 1, bad_length: 1, bad_command: 1,
+    demand_mismatch: 1, bad_update_header: 0,
   });
   assert.equal(ribRoute(s, '2001:db8:50::/48'), undefined, 'nothing learned from bad messages');
   assert.ok(s.warnings.includes('ripng.bad_hop_limit'), 'logged through the rate-limited logger');
   const metric = s.metrics.get('ripng_bad_packets_total')!();
-  assert.equal(metric.length, 7, 'every reason has a series');
+  assert.equal(metric.length, 9, 'every reason has a series');
   assert.ok(metric.some((m) => (m.labels as { reason: string }).reason === 'not_on_link' && m.value === 2));
 });
 

@@ -121,8 +121,8 @@ export class FakeApi implements StackApi {
   }
 }
 
-export function message(command: number, rtes: RipngRte[], version = 1): Uint8Array {
-  const p: RipngPacket = { command, version, reserved: 0, rtes };
+export function message(command: number, rtes: RipngRte[], version = 1, update?: { flush: number; seq: number; version?: number }): Uint8Array {
+  const p: RipngPacket = update === undefined ? { command, version, reserved: 0, rtes } : { command, version, reserved: 0, update: { version: 1, ...update }, rtes };
   const out = new Uint8Array(encodingLengthRipng(p));
   encodeRipng(p, out, 0);
   return out;
@@ -145,7 +145,7 @@ export function shown(msgs: readonly Sent[]): string[] {
 export function interfaceConfig(name: string, over: Partial<RipngInterfaceConfig> = {}): RipngInterfaceConfig {
   return {
     name, passive: false, splitHorizon: 'poisoned', metricIn: 1, offsetOut: 0, timers: { update: 30, timeout: 180, garbage: 120 },
-    defaultOnly: false, accept: [], advertise: [], aggregate: [], ...over,
+    defaultOnly: false, accept: [], advertise: [], aggregate: [], demand: null, ...over,
   };
 }
 
