@@ -116,16 +116,20 @@ const ACTIONS = { protect: ACTION_PROTECT, bypass: ACTION_BYPASS, discard: ACTIO
 /**
  * Policies for the lanes. A protect policy names its SA by SPI; if that SA is gone (hard
  * lifetime, flush), the policy stays and matches with no SA, and the lane discards what it
- * covers: RFC 4301 §4.4.1 has no fallback to cleartext for protected traffic.
+ * covers: RFC 4301 §4.4.1 has no fallback to cleartext for protected traffic. A policy
+ * with `onExpire: bypass` is published as a bypass entry instead, in both directions (the
+ * outbound traffic leaves in the clear, the inbound cleartext is accepted), until its SA
+ * returns; the lanes need no notion of expiry, only the control plane decides.
  */
 export function policyRecords(policies: readonly PolicyConfig[], sas: readonly InstalledSa[]): PolicyRecord[] {
   return policies.map((p) => {
     const src = parsePrefix(p.src)!;
     const dst = parsePrefix(p.dst)!;
     const sa = p.sa === undefined ? -1 : sas.findIndex((s) => s.config.spi === p.sa && s.config.direction === p.direction);
+    const bypassed = p.action === 'protect' && sa < 0 && p.onExpire === 'bypass';
     return {
       direction: p.direction === 'in' ? DIR_IN : DIR_OUT,
-      action: ACTIONS[p.action],
+      action: bypassed ? ACTION_BYPASS : ACTIONS[p.action],
       proto: p.proto,
       src: src.addr,
       srcLen: src.len,

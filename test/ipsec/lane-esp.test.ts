@@ -17,12 +17,13 @@ import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, 
 const KEY_A = '0x' + '41'.repeat(16) + '01020304';
 const KEY_B = '0x' + '42'.repeat(16) + '05060708';
 
-function stage(raw: unknown): EspStage {
+/** A stage for `raw`, with the SAs whose SPI is in `expired` left out as a hard lifetime leaves them. */
+function stage(raw: unknown, expired: readonly number[] = []): EspStage {
   const r = ipsecSection.schema.safeParse(raw);
   if (!r.success) throw new Error(JSON.stringify(r.error.issues));
   const cfg = r.data as IpsecConfig;
   const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
+  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1, 0);
   const sas = installed.map(saRecord);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
@@ -37,17 +38,20 @@ function stage(raw: unknown): EspStage {
 const ROUTER = '2001:db8:2::1';
 const PEER = '2001:db8:2::20';
 const common = { mode: 'tunnel', encryption: 'aes-gcm-128' };
-const routerStage = () =>
-  stage({
-    sas: [
-      { spi: 0x1000, direction: 'out', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
-      { spi: 0x2000, direction: 'in', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
-    ],
-    policies: [
-      { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
-      { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
-    ],
-  });
+const routerStage = (onExpire: 'discard' | 'bypass' = 'discard', expired: readonly number[] = []) =>
+  stage(
+    {
+      sas: [
+        { spi: 0x1000, direction: 'out', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
+        { spi: 0x2000, direction: 'in', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
+      ],
+      policies: [
+        { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000, onExpire },
+        { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000, onExpire },
+      ],
+    },
+    expired,
+  );
 const peerStage = () =>
   stage({
     sas: [
@@ -136,4 +140,44 @@ test('a packet that would outgrow the MTU once encrypted gets Packet Too Big wit
   const mtu = (icmp[4]! << 24) | (icmp[5]! << 16) | (icmp[6]! << 8) | icmp[7]!;
   assert.ok(mtu < 1500 - 40 - 8 - 8 - 16 && mtu > 1400, `reported MTU ${mtu}`);
   assert.deepEqual(out[0]!.frame.subarray(6, 12), R0_MAC);
+});
+
+test('after both SAs expired: onExpire discard drops the protected flow both ways; bypass forwards it in the clear both ways', (t) => {
+  const out = ipv6Packet({ src: H1, dst: H3, echoData: 60 });
+  const back = ipv6Packet({ src: H3, dst: H1, echoData: 60 });
+  const expired = [0x1000, 0x2000];
+
+  const discarding = new LaneHarness();
+  t.after(() => discarding.close());
+  discarding.lane.setEsp(routerStage('discard', expired));
+  assert.deepEqual(discarding.run(TAP0, fromH1(out)), [], 'nothing leaves: not in ESP, not in the clear');
+  assert.equal(discarding.counter(TAP0, C.esp_policy_discard), 1);
+  assert.deepEqual(discarding.run(TUN2, back), []);
+  assert.equal(discarding.counter(TUN2, C.esp_policy_mismatch), 1, 'cleartext where protection is required is refused');
+
+  const bypassing = new LaneHarness();
+  t.after(() => bypassing.close());
+  bypassing.lane.setEsp(routerStage('bypass', expired));
+  const sent = bypassing.run(TAP0, fromH1(out));
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.port, TUN2, 'straight to H3’s side, by the FIB, not to the tunnel endpoint');
+  assert.equal(sent[0]!.frame[6], IPPROTO.ICMPV6, 'in the clear');
+  assert.deepEqual(sent[0]!.frame.subarray(8, 40), out.subarray(8, 40));
+  const received = bypassing.run(TUN2, back);
+  assert.equal(received.length, 1, 'cleartext from H3’s LAN is accepted');
+  assert.equal(received[0]!.port, TAP0);
+  assert.deepEqual(received[0]!.frame.subarray(14 + 8, 14 + 40), back.subarray(8, 40));
+  assert.equal(bypassing.counter(TAP0, C.forwarded) + bypassing.counter(TUN2, C.forwarded), 2);
+});
+
+test('onExpire bypass changes nothing while the SA is installed: the flow is still protected', (t) => {
+  const h = new LaneHarness();
+  t.after(() => h.close());
+  h.lane.setEsp(routerStage('bypass'));
+  const out = h.run(TAP0, fromH1(ipv6Packet({ src: H1, dst: H3, echoData: 60 })));
+  assert.equal(out.length, 1);
+  assert.equal(out[0]!.port, TAP1);
+  assert.equal(out[0]!.frame[14 + 6], IPPROTO.ESP);
+  assert.deepEqual(h.run(TUN2, ipv6Packet({ src: H3, dst: H1, echoData: 60 })), []);
+  assert.equal(h.counter(TUN2, C.esp_policy_mismatch), 1);
 });

@@ -107,9 +107,13 @@ const policySchema = z
     icmpType: intInRange(0, 255).optional(),
     icmpCode: intInRange(0, 255).optional(),
     sa: intInRange(256, UINT32_MAX, ' (the SPI of an SA)').optional(),
+    // What a protect policy does once its SA is gone (hard lifetime, flush): RFC 4301
+    // §4.4.1 discards; bypass is the operator's explicit choice to fail open.
+    onExpire: z.enum(['discard', 'bypass'], { error: 'discard or bypass' }).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.action === 'protect' && p.sa === undefined) ctx.addIssue({ code: 'custom', path: ['sa'], message: 'the SPI of the SA that protects this traffic' });
+    if (p.action !== 'protect' && p.onExpire !== undefined) ctx.addIssue({ code: 'custom', path: ['onExpire'], message: `no onExpire on a ${p.action} policy: only a protect policy has an SA to lose` });
     if (p.action !== 'protect' && p.sa !== undefined) ctx.addIssue({ code: 'custom', path: ['sa'], message: `no SA on a ${p.action} policy` });
     if ((p.srcPort !== undefined || p.dstPort !== undefined) && p.proto !== PROTOCOLS.tcp && p.proto !== PROTOCOLS.udp) {
       ctx.addIssue({ code: 'custom', path: [p.srcPort !== undefined ? 'srcPort' : 'dstPort'], message: 'ports only with proto: tcp or udp' });

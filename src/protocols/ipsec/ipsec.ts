@@ -7,7 +7,8 @@
  * writes; time counts from when the SA was installed (setkey's `-lh`/`-ls` addtime). The soft
  * limit raises an event (a warning and a counter) so that a keying daemon could rekey; the
  * hard limit removes the SA. Its policies stay, so the traffic they cover is discarded, never
- * sent in the clear (RFC 4301 §4.4.1: a protect entry has no fallback to cleartext).
+ * sent in the clear (RFC 4301 §4.4.1: a protect entry has no fallback to cleartext) — unless
+ * a policy says `onExpire: bypass`, the operator's explicit choice to fail open.
  *
  * An SA removed by its hard lifetime or by `ipsec flush` stays removed until the config
  * changes it (new keys, a new SPI): a reload that touches another SA must not resurrect it.
@@ -117,7 +118,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
       const fields = { spi: hex(sa.installed.config.spi), direction: sa.installed.config.direction, bytes, seconds: Math.floor(seconds) };
       if (over(l.hardBytes, bytes) || over(l.hardSeconds, seconds)) {
         this.hardExpirations++;
-        this.ctx.log.warn(fields, 'SA reached its hard lifetime and is removed; its policies now discard (RFC 4301 §4.4.2.1)');
+        this.ctx.log.warn(fields, 'SA reached its hard lifetime and is removed; its policies now discard, or bypass where onExpire says so (RFC 4301 §4.4.2.1)');
         this.removeSa(sa);
         changed = true;
       } else if (sa.state === 'mature' && (over(l.softBytes, bytes) || over(l.softSeconds, seconds))) {
@@ -222,6 +223,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
       icmpCode: p.icmpCode ?? null,
       sa: p.sa ?? null,
       saInstalled: p.sa === undefined ? null : installed.has(`${p.direction}/${p.sa}`),
+      onExpire: p.action === 'protect' ? (p.onExpire ?? 'discard') : null,
     }));
   }
 

@@ -39,6 +39,8 @@ export interface PolicyRow {
   readonly sa: number | null;
   /** For protect: whether its SA is installed (false after a hard expiry or a flush). */
   readonly saInstalled: boolean | null;
+  /** For protect: what the policy does while its SA is not installed. */
+  readonly onExpire: 'discard' | 'bypass' | null;
 }
 
 const spiText = (spi: number) => `${spi}(0x${spi.toString(16).padStart(8, '0')})`;
@@ -75,7 +77,7 @@ export function renderPolicies(rows: readonly PolicyRow[]): ModuleStatus {
       let upper = PROTO_NAMES[p.proto] ?? String(p.proto);
       if (p.icmpType !== null) upper += ` ${p.icmpType}${p.icmpCode !== null ? `,${p.icmpCode}` : ''}`;
       const action = p.action === 'protect' ? 'ipsec' : p.action === 'bypass' ? 'none' : 'discard';
-      const sa = p.sa === null ? '' : `\n\tesp spi=${spiText(p.sa)}${p.saInstalled ? '' : ' (SA not installed: discards)'}`;
+      const sa = p.sa === null ? '' : `\n\tesp spi=${spiText(p.sa)}${p.saInstalled ? '' : p.onExpire === 'bypass' ? ' (SA not installed: bypass, in the clear)' : ' (SA not installed: discards)'}`;
       return `${selector(p.src, p.srcPort)} ${selector(p.dst, p.dstPort)} ${upper}\n\t${p.direction} ${action}${sa}\n\tindex=${p.index}\n`;
     })
     .join('');

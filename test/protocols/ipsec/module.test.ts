@@ -246,3 +246,36 @@ test('a tunnel whose outbound SA reached its hard lifetime keeps its routes and 
   assert.equal(stage.tunnelOutSa(0), -1);
   assert.equal(stage.routedTunnelOf(0), 0, 'the inbound SA still belongs to the tunnel');
 });
+
+test('onExpire: bypass — after the hard lifetime the policy passes its traffic in the clear, says so in show; new keys protect it again', async () => {
+  const lifetime = { softBytes: 100, hardBytes: 200, hardSeconds: 30 };
+  const policies = [{ ...POLICIES[0], onExpire: 'bypass' }, POLICIES[1]];
+  const { dp, clock, module, run, metric, logged } = harness({ sas: [{ ...OUT_SA, lifetime }, IN_SA], policies });
+  assert.equal(outboundVerdict(dp), 0, 'protected while the SA lives');
+  const slot = dp.last().sas[0]!.stateSlot;
+  dp.state.f[slot * 16 + ST.bytes] = 150;
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(outboundVerdict(dp), 0, 'a soft expiry changes nothing on the wire');
+  dp.state.f[slot * 16 + ST.bytes] = 250;
+  clock.advance(LIFETIME_CHECK_MS);
+  assert.equal(metric('ipsec_sa_hard_expirations_total')[0]!.value, 1);
+  assert.equal(logged.filter((l) => l.level === 'warn' && l.msg.includes('hard lifetime and is removed')).length, 1);
+  assert.equal(outboundVerdict(dp), ESP_BYPASS, 'the flow now leaves in the clear');
+  const rows = (await run('show ipsec policy')).data as Array<{ saInstalled: boolean | null; onExpire: string | null }>;
+  assert.deepEqual(rows.map((p) => [p.saInstalled, p.onExpire]), [[false, 'bypass'], [true, 'discard']]);
+  assert.match((await run('show ipsec policy')).text, /esp spi=4096\(0x00001000\) \(SA not installed: bypass, in the clear\)/);
+
+  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies }));
+  assert.equal(outboundVerdict(dp), 0, 'a new SA: protected again');
+});
+
+test('onExpire is refused on bypass and discard policies, and must be discard or bypass', () => {
+  const bad = (policy: object) => ipsecSection.schema.safeParse({ sas: [OUT_SA], policies: [policy] });
+  const onBypass = bad({ direction: 'out', action: 'bypass', onExpire: 'bypass' });
+  assert.equal(onBypass.success, false);
+  assert.match(JSON.stringify(onBypass.error!.issues), /no onExpire on a bypass policy/);
+  const unknown = bad({ ...POLICIES[0], onExpire: 'allow' });
+  assert.equal(unknown.success, false);
+  assert.match(JSON.stringify(unknown.error!.issues), /discard or bypass/);
+  assert.equal(config({ sas: [OUT_SA], policies: [POLICIES[0]] }).policies[0]!.onExpire, undefined, 'absent: the RFC 4301 default, discard');
+});
