@@ -29,6 +29,8 @@ export interface RipInterface {
   readonly garbage?: number;
   /** BIRD's interface cost, added to every metric received there (default 1). */
   readonly metric?: number;
+  /** RFC 2091 demand circuit (`demand circuit yes`). */
+  readonly demand?: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export function startBird(bed: TestBed, ns: Netns, routerId: string, interfaces:
   const conf = join(dir, 'bird.conf');
   const socket = join(dir, 'bird.ctl');
   const ifaces = interfaces
-    .map((i) => `  interface "${i.name}" { update time ${i.update ?? 30}; timeout time ${i.timeout ?? 180}; garbage time ${i.garbage ?? 120}; metric ${i.metric ?? 1}; };`)
+    .map((i) => `  interface "${i.name}" { update time ${i.update ?? 30}; timeout time ${i.timeout ?? 180}; garbage time ${i.garbage ?? 120}; metric ${i.metric ?? 1};${i.demand ? ' demand circuit yes;' : ''} };`)
     .join('\n');
   writeFileSync(
     conf,
