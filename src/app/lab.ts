@@ -15,6 +15,12 @@
  * are advertised, but nothing is sent to the hosts), and `up` waits, bounded, until both
  * routers hold the other's prefixes before it pings.
  *
+ * r0 is also r1's ISP: its DHCPv6 server delegates a /56 of 2001:db8:f000::/48 on `down0`
+ * (RFC 8415 §6.3), r1's client on `wan0` asks for it and numbers lan0 and lan1 from it
+ * (sub-prefix IDs 1 and 2, as WIDE's `sla-id`), announcing both /64s in its RAs, so each
+ * host on r1 forms a second SLAAC address from the delegated prefix. r0 routes the /56 to r1
+ * (the server installs that route with the lease), so those addresses reach t6-h0 too.
+ *
  * The configs, logs and the record of what was built (state.json: namespaces and PIDs) are
  * kept in the run directory, so a user can read them and `down` can remove exactly what `up`
  * made, also after an `up` that failed or was killed part-way. `up` itself rolls back when
@@ -24,6 +30,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatPrefix, parseIpv6, parsePrefix, prefixContains } from '../lib/addr.js';
 import { ControlClient } from './control.js';
 
 export type LabAction = 'up' | 'down' | 'status';
@@ -65,8 +72,36 @@ const RIPNG_EXPECTED: Record<RouterRole, readonly string[]> = {
  */
 const RIPNG_CONVERGENCE_MS = 60_000;
 
+/** r0's prefix pool on down0, and the length of each prefix it hands out. */
+const DELEGATION_POOL = '2001:db8:f000::/48';
+const DELEGATED_LENGTH = 56;
+/**
+ * r1's client waits up to 1 s before its Solicit (RFC 8415 §18.2.1, SOL_MAX_DELAY) and
+ * collects Advertises for one retransmission timeout (§15, SOL_TIMEOUT = 1 s) before it
+ * Requests; the bound covers a lost message or two retransmitted on §15's schedule.
+ */
+const DELEGATION_MS = 30_000;
+/**
+ * A host forms its address in a delegated /64 from the first RA that carries it; r1 sends
+ * unsolicited RAs at most `ra.maxInterval` (10 s) apart, so this covers a lost one.
+ */
+const DELEGATED_SLAAC_MS = 30_000;
+
 /** Each host's SLAAC address, by namespace. */
 type HostAddresses = Map<string, string>;
+
+/** What the delegation gave: the prefix r1 holds and each r1 host's address in its /64. */
+interface Delegation {
+  readonly prefix: string;
+  readonly hostAddresses: HostAddresses;
+}
+
+/** The fields of `show dhcp client --json` the lab reads. */
+interface ShownDhcpClient {
+  readonly phase: string;
+  readonly leases: ReadonlyArray<{ readonly lease: string; readonly kind: string }>;
+  readonly prefixInterfaces: ReadonlyArray<{ readonly interface: string; readonly address: string }>;
+}
 
 /** The fields of `show routes --json` the lab reads. */
 interface ShownRoute {
@@ -85,9 +120,9 @@ const NS = { r0: 't6-r0', r1: 't6-r1', h0: 't6-h0', h1: 't6-h1', h2: 't6-h2' } a
 
 /** The kernel hosts: where each lives, its NIC (the router's TAP moved there) and its prefix. */
 const HOSTS = [
-  { ns: NS.h1, ifname: 'lan0', prefix: '2001:db8:1:', router: 'r1' },
-  { ns: NS.h2, ifname: 'lan1', prefix: '2001:db8:2:', router: 'r1' },
-  { ns: NS.h0, ifname: 'svc0', prefix: '2001:db8:100:', router: 'r0' },
+  { ns: NS.h1, ifname: 'lan0', prefix: '2001:db8:1::/64', router: 'r1' },
+  { ns: NS.h2, ifname: 'lan1', prefix: '2001:db8:2::/64', router: 'r1' },
+  { ns: NS.h0, ifname: 'svc0', prefix: '2001:db8:100::/64', router: 'r0' },
 ] as const;
 
 const METRICS_LISTEN = '[::1]:9469';
@@ -143,15 +178,15 @@ class Lab {
     process.on('SIGTERM', onSignal);
     const routers: RunningRouter[] = [];
     try {
-      let addresses: HostAddresses;
+      let built: { addresses: HostAddresses; delegation: Delegation };
       try {
-        addresses = await this.build(state, routers, detach, stop.signal);
+        built = await this.build(state, routers, detach, stop.signal);
       } catch (e) {
         out(`\nthe lab could not be built; removing what was built (logs stay in ${this.runDir})\n`);
         await this.teardown(state);
         throw e;
       }
-      const checksPassed = await this.show(addresses);
+      const checksPassed = await this.show(built.addresses, built.delegation);
       if (!checksPassed) process.exitCode = 1;
       if (detach) {
         out(`\nThe lab runs in the background. Remove it with:  turtle6 lab down\n`);
@@ -193,8 +228,11 @@ class Lab {
     if (state.processes.length === 0 && state.namespaces.length === 0) out('  nothing is up\n');
   }
 
-  /** Namespaces, routers, and hosts with their SLAAC addresses: everything a failure rolls back. */
-  private async build(state: LabState, routers: RunningRouter[], detach: boolean, signal: AbortSignal): Promise<HostAddresses> {
+  /**
+   * Namespaces, routers, hosts with their SLAAC addresses, and the delegated prefix with the
+   * hosts' addresses in it: everything a failure rolls back.
+   */
+  private async build(state: LabState, routers: RunningRouter[], detach: boolean, signal: AbortSignal): Promise<{ addresses: HostAddresses; delegation: Delegation }> {
     const r1Config = this.writeConfig('r1', r1Yaml(this.socket('r1'), join(this.runDir, 'r1-state')));
     const r0Config = this.writeConfig('r0', r0Yaml(this.socket('r0'), join(this.runDir, 'r0-state')));
 
@@ -210,11 +248,47 @@ class Lab {
 
     const addresses: HostAddresses = new Map();
     for (const h of HOSTS) {
-      const what = `a SLAAC address in ${h.prefix}:/64 on ${h.ns}/${h.ifname}`;
+      const what = `a SLAAC address in ${h.prefix} on ${h.ns}/${h.ifname}`;
       addresses.set(h.ns, await waitFor(what, () => slaacAddress(h.ns, h.ifname, h.prefix), 30_000, signal));
     }
     await this.waitForRipng(signal);
-    return addresses;
+    const delegation = await this.waitForDelegation(signal);
+    return { addresses, delegation };
+  }
+
+  /**
+   * Polls r1's client until it is bound to a delegated prefix with a /64 on each LAN, then
+   * waits for each r1 host to form an address in its /64 from r1's RAs.
+   */
+  private async waitForDelegation(signal: AbortSignal): Promise<Delegation> {
+    const deadline = Date.now() + DELEGATION_MS;
+    let shown: ShownDhcpClient | null = null;
+    const lans = HOSTS.filter((h) => h.router === 'r1');
+    const delegated = (c: ShownDhcpClient | null) =>
+      c !== null && c.phase === 'bound' && c.leases.some((l) => l.kind === 'IA_PD') && lans.every((h) => c.prefixInterfaces.some((p) => p.interface === h.ifname));
+    while (!delegated(shown)) {
+      if (signal.aborted) throw new LabError('interrupted while waiting for the prefix delegation');
+      if (shown !== null && Date.now() > deadline) {
+        throw new LabError(
+          `timed out after ${DELEGATION_MS / 1000} s waiting for r1 to get a prefix delegated by r0 and put a /64 of it on ${lans.map((h) => h.ifname).join(' and ')} ` +
+            `(r1's client: ${JSON.stringify(shown)}; see r1.log and r0.log)`,
+        );
+      }
+      if (shown !== null) await new Promise((r) => setTimeout(r, 200));
+      const reply = await new ControlClient(this.socket('r1')).request(['show', 'dhcp', 'client'], undefined, true);
+      if (!reply.ok) throw new LabError(`r1: turtle6ctl show dhcp client failed: ${reply.error}`);
+      shown = reply.data as ShownDhcpClient;
+    }
+    const prefix = shown!.leases.find((l) => l.kind === 'IA_PD')!.lease;
+    out(`prefix delegated: r0 gave r1 ${prefix}\n`);
+    const hostAddresses: HostAddresses = new Map();
+    for (const h of lans) {
+      const routerAddress = shown!.prefixInterfaces.find((p) => p.interface === h.ifname)!.address;
+      const lan = subnetOf(routerAddress);
+      const what = `a SLAAC address in the delegated ${lan} on ${h.ns}/${h.ifname}`;
+      hostAddresses.set(h.ns, await waitFor(what, () => slaacAddress(h.ns, h.ifname, lan), DELEGATED_SLAAC_MS, signal));
+    }
+    return { prefix, hostAddresses };
   }
 
   /** Polls both routers' RIBs until each holds the other's LAN prefixes from RIPng. */
@@ -241,17 +315,23 @@ class Lab {
   }
 
   /** Prints the tour; false when a check (a ping) failed. */
-  private async show(addresses: HostAddresses): Promise<boolean> {
+  private async show(addresses: HostAddresses, delegation: Delegation): Promise<boolean> {
     out('\n== Hosts: addresses they formed by SLAAC from the routers\' RAs ==\n');
     for (const h of HOSTS) out(`  ${h.ns.padEnd(6)} ${h.ifname}  ${addresses.get(h.ns)}  (router ${h.router})\n`);
 
+    out(`\n== Prefix delegation: r0's DHCPv6 server gave r1 ${delegation.prefix} (from ${DELEGATION_POOL}) ==\n`);
+    out(`  r1's client (turtle6ctl --socket ${this.socket('r1')} show dhcp client):\n`);
+    out(indent(await this.ctlText('r1', ['show', 'dhcp', 'client']), 4));
+    out(`  r0's leases (turtle6ctl --socket ${this.socket('r0')} show dhcp leases):\n`);
+    out(indent(await this.ctlText('r0', ['show', 'dhcp', 'leases']), 4));
+    out('  hosts\' second addresses, from the /64s r1 announces out of the delegated prefix:\n');
+    for (const [ns, address] of delegation.hostAddresses) out(`    ${ns.padEnd(6)} ${address}  (delegated)\n`);
+
     out(`\n== Routes on r1 (turtle6ctl --socket ${this.socket('r1')} show routes) ==\n`);
-    const routes = await new ControlClient(this.socket('r1')).request(['show', 'routes']).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
-    out(routes.ok ? indent(routes.text) : `  (failed: ${routes.error}; see r1.log)\n`);
+    out(indent(await this.ctlText('r1', ['show', 'routes'])));
 
     out(`\n== RIPng on r1: neighbours and routes (turtle6ctl --socket ${this.socket('r1')} show ripng) ==\n`);
-    const ripng = await new ControlClient(this.socket('r1')).request(['show', 'ripng']).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
-    out(ripng.ok ? indent(ripng.text) : `  (failed: ${ripng.error}; see r1.log)\n`);
+    out(indent(await this.ctlText('r1', ['show', 'ripng'])));
 
     out('\n== Pings from t6-h1, across r1 (to t6-h2) and across r1 and r0 (to t6-h0) ==\n');
     let passed = true;
@@ -260,6 +340,11 @@ class Lab {
       passed &&= result.ok;
       out(`  ${NS.h1} -> ${target} (${addresses.get(target)}): ${result.ok ? 'ok' : 'FAILED'}\n${indent(result.summary, 4)}`);
     }
+    // From the delegated address, so the reply comes back over r0's route for the delegated prefix.
+    const delegatedSource = delegation.hostAddresses.get(NS.h1)!;
+    const fromDelegated = ping(NS.h1, addresses.get(NS.h0)!, delegatedSource);
+    passed &&= fromDelegated.ok;
+    out(`  ${NS.h1} from ${delegatedSource} (delegated) -> ${NS.h0} (${addresses.get(NS.h0)}): ${fromDelegated.ok ? 'ok' : 'FAILED'}\n${indent(fromDelegated.summary, 4)}`);
 
     out(`\n== Metrics: r1 serves Prometheus metrics on ${METRICS_URL} inside ${NS.r1} ==\n`);
     const metrics = fetchInNamespace(NS.r1, METRICS_URL);
@@ -276,6 +361,8 @@ class Lab {
           ctl('r1', 'neighbors'),
           ctl('r0', 'routes'),
           ctl('r0', 'ripng status'),
+          ctl('r1', 'dhcp client'),
+          ctl('r0', 'dhcp leases'),
           `${ctl('r1', 'counters')} --json`,
           `sudo ip netns exec ${NS.h1} ping -6 ${addresses.get(NS.h0)}`,
           `sudo ip netns exec ${NS.h2} ip -6 route`,
@@ -285,6 +372,12 @@ class Lab {
       ),
     );
     return passed;
+  }
+
+  /** A command's table for people, or a line saying why there is none (the tour goes on). */
+  private async ctlText(role: RouterRole, command: string[]): Promise<string> {
+    const reply = await new ControlClient(this.socket(role)).request(command).catch((e: unknown) => ({ ok: false as const, error: String(e) }));
+    return reply.ok ? reply.text : `(failed: ${reply.error}; see ${role}.log)\n`;
   }
 
   private async startRouter(state: LabState, routers: RunningRouter[], role: RouterRole, config: string, detach: boolean, signal: AbortSignal): Promise<void> {
@@ -408,6 +501,15 @@ ripng:
   interfaces:
     - { name: lan0, passive: true }
     - { name: lan1, passive: true }
+# r0 is the ISP: ask it on wan0 for an address and a prefix (RFC 8415 IA_NA + IA_PD), and
+# number lan0 and lan1 from the prefix (WIDE's prefix-interface with sla-id 1 and 2); the
+# /64s go into those ports' RAs, so the hosts form a second address in each.
+dhcpv6:
+  client:
+    interface: wan0
+    prefixInterfaces:
+      - { name: lan0, slaId: 1 }
+      - { name: lan1, slaId: 2 }
 metrics:
   listen: "${METRICS_LISTEN}"
 control:
@@ -432,6 +534,14 @@ interfaces:
 ripng:
   interfaces:
     - { name: svc0, passive: true }
+# The ISP's DHCPv6 server on down0: an address for r1's WAN port and a /${DELEGATED_LENGTH} for its LANs,
+# routed to r1 while the lease lasts.
+dhcpv6:
+  server:
+    interfaces:
+      - name: down0
+        addressPool: { start: 2001:db8:ff::100, end: 2001:db8:ff::1ff }
+        prefixPool: { prefix: ${DELEGATION_POOL}, delegatedLength: ${DELEGATED_LENGTH} }
 metrics:
   listen: "${METRICS_LISTEN}"
 control:
@@ -524,19 +634,30 @@ async function waitFor<T>(what: string, check: () => T | null, timeoutMs: number
   }
 }
 
-/** The host's global address in `prefix`, once DAD no longer holds it tentative. */
+/** The host's global address in `prefix` (text, e.g. "2001:db8:1::/64"), once DAD no longer holds it tentative. */
 function slaacAddress(ns: string, ifname: string, prefix: string): string | null {
+  const wanted = parsePrefix(prefix);
+  if (wanted === null) throw new LabError(`internal: ${prefix} is not a prefix`);
   const r = spawnSync('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'global'], { encoding: 'utf8' });
   for (const line of (r.stdout ?? '').split('\n')) {
     const m = /inet6 ([0-9a-f:]+)\/\d+/.exec(line);
-    if (m && m[1]!.startsWith(prefix) && !line.includes('tentative')) return m[1]!;
+    const address = m ? parseIpv6(m[1]!) : null;
+    if (address !== null && prefixContains(wanted, address) && !line.includes('tentative')) return m![1]!;
   }
   return null;
 }
 
-/** Three echo requests; the summary is ping's last two lines (loss and round-trip times). */
-function ping(ns: string, dst: string): { ok: boolean; summary: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', dst], { encoding: 'utf8' });
+/** The subnet an interface address "A/64" (as `show dhcp client` gives it) lies in, as "P/64". */
+function subnetOf(interfaceAddress: string): string {
+  const p = parsePrefix(interfaceAddress);
+  if (p === null) throw new LabError(`r1 reported ${interfaceAddress}, which is not ADDRESS/LEN`);
+  return formatPrefix(p);
+}
+
+/** Three echo requests (from `source` when given); the summary is ping's last two lines (loss and round-trip times). */
+function ping(ns: string, dst: string, source?: string): { ok: boolean; summary: string } {
+  const from = source === undefined ? [] : ['-I', source];
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', ...from, dst], { encoding: 'utf8' });
   if (r.status !== 0 && /No such file|not found/i.test(r.stderr ?? '')) {
     return { ok: false, summary: 'ping is not installed (Debian package iputils-ping)' };
   }

@@ -94,7 +94,7 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
     assert.ok(m, `no SLAAC address of ${ns} in the output:\n${text}`);
     addresses.set(ns, m[1]!);
   }
-  for (const heading of ['== Hosts', '== Routes on r1', '== RIPng on r1', '== Pings', '== Metrics', '== Poke at it']) {
+  for (const heading of ['== Hosts', '== Prefix delegation', '== Routes on r1', '== RIPng on r1', '== Pings', '== Metrics', '== Poke at it']) {
     assert.ok(text.includes(heading), `missing section "${heading}":\n${text}`);
   }
   // The lab waited for RIPng before pinging, and prints what r1 learned from r0.
@@ -142,6 +142,49 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
   // Traffic crosses both routers for us too, not only for the lab's own check.
   const crossing = run('ip', ['netns', 'exec', 't6-h2', 'ping', '-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', addresses.get('t6-h0')!]);
   assert.equal(crossing.code, 0, crossing.stdout + crossing.stderr);
+
+  // Prefix delegation: r0's server gave r1 a /56 of its pool, shown on both sides.
+  const delegated = /prefix delegated: r0 gave r1 (2001:db8:f0[0-9a-f]{2}::\/56)\n/.exec(text);
+  assert.ok(delegated, `the lab names the delegated prefix:\n${text}`);
+  const prefix = delegated[1]!;
+  const pdSection = text.slice(text.indexOf('== Prefix delegation'), text.indexOf('== Routes on r1'));
+  assert.match(pdSection, new RegExp(`gave r1 ${prefix.replace(/[/.]/g, '\\$&')} \\(from 2001:db8:f000::/48\\)`));
+  assert.match(pdSection, /state: bound/, 'show dhcp client on r1');
+  assert.ok(pdSection.includes(`${prefix}  IA_PD`), `show dhcp client lists ${prefix}:\n${pdSection}`);
+  assert.match(pdSection, new RegExp(`${prefix.replace(/[/.]/g, '\\$&')}\\s+IA_PD\\s+00:01:\\S+\\s+1\\s+bound`), 'show dhcp leases on r0');
+  // sla-id 1 and 2 number lan0 and lan1 inside the /56.
+  const base = prefix.replace(/::\/56$/, '');
+  const slaSubnet = (sla: number) => {
+    const groups = base.split(':');
+    return `${groups.slice(0, 3).join(':')}:${(parseInt(groups[3] ?? '0', 16) | sla).toString(16)}`;
+  };
+  const ctlJson = (role: string, ...command: string[]) => JSON.parse(runOk(process.execPath, [TURTLE6CTL, '--socket', join(runDir, `${role}.sock`), '--json', ...command])) as unknown;
+  const client = ctlJson('r1', 'show', 'dhcp', 'client') as { phase: string; leases: Array<{ lease: string; kind: string }>; prefixInterfaces: Array<{ interface: string; address: string }> };
+  assert.equal(client.phase, 'bound');
+  assert.deepEqual(client.leases.filter((l) => l.kind === 'IA_PD').map((l) => l.lease), [prefix]);
+  assert.deepEqual(client.prefixInterfaces, [
+    { interface: 'lan0', address: `${slaSubnet(1)}::1/64` },
+    { interface: 'lan1', address: `${slaSubnet(2)}::1/64` },
+  ]);
+  const leases = ctlJson('r0', 'show', 'dhcp', 'leases') as { leases: Array<{ lease: string; kind: string }> };
+  assert.ok(leases.leases.some((l) => l.kind === 'IA_PD' && l.lease === prefix), JSON.stringify(leases));
+  // r0 routes the delegated prefix to r1 for as long as the lease lasts.
+  const r0Delegated = r0.get(prefix);
+  assert.equal(r0Delegated?.origin, 'dhcpv6', JSON.stringify([...r0.values()]));
+  assert.equal(r0Delegated.nexthops[0]?.interface, 'down0');
+
+  // Each host on r1 formed a second address in its delegated /64, and the kernel agrees.
+  for (const [ns, ifname, sla] of [['t6-h1', 'lan0', 1], ['t6-h2', 'lan1', 2]] as const) {
+    const m = new RegExp(`${ns}\\s+(${slaSubnet(sla)}:[0-9a-f:]+)\\s+\\(delegated\\)`).exec(pdSection);
+    assert.ok(m, `no delegated address of ${ns} in the output:\n${pdSection}`);
+    assert.ok(run('ip', ['-n', ns, '-6', '-o', 'addr', 'show', 'dev', ifname]).stdout.includes(`inet6 ${m[1]}/64`), `${ns} holds ${m[1]}`);
+    if (ns === 't6-h2') {
+      // A ping from that address crosses r1 and r0, and r0 sends the reply back by its delegation route.
+      const fromDelegated = run('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', '-I', m[1]!, addresses.get('t6-h0')!]);
+      assert.equal(fromDelegated.code, 0, fromDelegated.stdout + fromDelegated.stderr);
+    }
+  }
+  assert.match(text, /t6-h1 from 2001:db8:f0\S+ \(delegated\) -> t6-h0 \(\S+\): ok\n\s+3 packets transmitted, [1-3] received/);
 
   const status = await lab(runDir, 'status');
   assert.match(status.stdout, /r1: pid \d+ running/);
