@@ -113,6 +113,8 @@ export class Rib {
   private readonly bestLengths = new Array<number>(129).fill(0);
   private readonly subscribers: Array<(ev: BestChangedEvent) => void> = [];
   private readonly maxNexthops: number;
+  /** Shared copies of gateway addresses (see internGateway). */
+  private readonly gateways: Uint8Array[] = [];
 
   constructor(opts: RibOptions = {}) {
     this.maxNexthops = opts.maxNexthops ?? 8;
@@ -125,7 +127,7 @@ export class Rib {
     const stored: RibRoute = {
       ...route,
       prefix,
-      nexthops: route.nexthops.slice(0, this.maxNexthops).map((n) => ({ port: n.port, gateway: n.gateway === null ? null : Uint8Array.from(n.gateway) })),
+      nexthops: route.nexthops.slice(0, this.maxNexthops).map((n) => ({ port: n.port, gateway: n.gateway === null ? null : this.internGateway(n.gateway) })),
     };
     const key = prefixKey(prefix, route.prefixLen);
     let entry = this.prefixes.get(key);
@@ -137,7 +139,19 @@ export class Rib {
     this.reselect(key, entry);
   }
 
-  remove(prefix: Uint8Array, prefixLen: number, origin: RouteOrigin): boolean {
+  /**
+   * Routes learned from one neighbour share its address: one copy per gateway instead of a
+   * Uint8Array per route (10,000 RIPng routes from one neighbour). Few routers are
+   * neighbours; past 64 distinct gateways, routes get their own copy.
+   */
+  private internGateway(gateway: Uint8Array): Uint8Array {
+    for (const g of this.gateways) if (equalAddress(g, gateway)) return g;
+    const copy = Uint8Array.from(gateway);
+    if (this.gateways.length < 64) this.gateways.push(copy);
+    return copy;
+  }
+
+    remove(prefix: Uint8Array, prefixLen: number, origin: RouteOrigin): boolean {
     const key = prefixKey(maskAddress(prefix, prefixLen), prefixLen);
     const entry = this.prefixes.get(key);
     if (entry === undefined || !entry.byOrigin.delete(origin)) return false;

@@ -5,7 +5,7 @@
  * passed in, and every change is reported through the Changes callbacks so the engine can
  * install routes in the RIB and schedule triggered updates.
  */
-import { formatIpv6, maskAddress } from '../../lib/addr.js';
+import { equalAddress, formatIpv6, maskAddress } from '../../lib/addr.js';
 import { RIPNG_INFINITY } from '../../wire/ripng.js';
 
 export type RouteSource = 'rip' | 'connected' | 'static';
@@ -65,8 +65,12 @@ function sameHop(n: RipNexthop, port: number, gateway: Uint8Array | null): boole
   return true;
 }
 
+/** Distinct neighbour addresses shared between routes (see RipTable.intern). */
+const MAX_INTERNED = 64;
+
 export class RipTable {
   readonly routes = new Map<string, RipRoute>();
+  private readonly gateways: Uint8Array[] = [];
 
   constructor(
     private readonly events: TableEvents,
@@ -76,6 +80,18 @@ export class RipTable {
 
   setEcmp(n: number): void {
     this.ecmp = n;
+  }
+
+  /**
+   * One shared copy of each neighbour's address: thousands of routes from one neighbour
+   * point at the same 16 bytes instead of a Uint8Array each (about 100 bytes per route at
+   * scale). A link has few RIPng neighbours; past MAX_INTERNED, routes get their own copy.
+   */
+  private intern(gateway: Uint8Array): Uint8Array {
+    for (const g of this.gateways) if (equalAddress(g, gateway)) return g;
+    const copy = Uint8Array.from(gateway);
+    if (this.gateways.length < MAX_INTERNED) this.gateways.push(copy);
+    return copy;
   }
 
   /**
@@ -92,7 +108,7 @@ export class RipTable {
       if (metric >= RIPNG_INFINITY) return 'ignored: unreachable and unknown';
       const route: RipRoute = {
         key, prefix, prefixLen, source: 'rip', metric, tag, garbageAt: null, changed: false, splitHorizon: true,
-        nexthops: [{ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout }],
+        nexthops: [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }],
       };
       this.routes.set(key, route);
       this.events.deadline(now + timeout);
@@ -116,7 +132,7 @@ export class RipTable {
       e.garbageAt = null;
       e.metric = metric;
       e.tag = tag;
-      e.nexthops = [{ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout }];
+      e.nexthops = [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }];
       this.events.deadline(now + timeout);
       this.events.install(e);
       this.markChanged(e);
@@ -161,7 +177,7 @@ export class RipTable {
     if (metric < e.metric) {
       e.metric = metric;
       e.tag = tag;
-      e.nexthops = [{ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout }];
+      e.nexthops = [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }];
       this.events.deadline(now + timeout);
       this.events.install(e);
       this.markChanged(e);
@@ -169,7 +185,7 @@ export class RipTable {
     }
     if (metric === e.metric) {
       if (e.nexthops.length < this.ecmp) {
-        e.nexthops.push({ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout });
+        e.nexthops.push({ port, gateway: this.intern(gateway), expiresAt: now + timeout });
         this.events.deadline(now + timeout);
         this.events.install(e);
         return 'accepted: equal-cost next hop';
@@ -180,7 +196,7 @@ export class RipTable {
       // Routes over a demand circuit never time out (RFC 2091 §4), so they are never halfway.
       if (only !== null && only.expiresAt !== Infinity && only.expiresAt - now <= this.timing.timeoutMs(only.port) / 2) {
         e.tag = tag;
-        e.nexthops = [{ port, gateway: Uint8Array.from(gateway), expiresAt: now + timeout }];
+        e.nexthops = [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }];
         this.events.deadline(now + timeout);
         this.events.install(e);
         return 'accepted: equal metric, current route halfway to timeout';
