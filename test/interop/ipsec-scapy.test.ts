@@ -18,57 +18,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pollUntil, requireCommand, run, shortName, TestBed } from '../helpers/netns.js';
 import { startRouter } from '../helpers/router.js';
 import { ping } from '../e2e/topology.js';
-import { ENCRYPTIONS } from '../../src/ipsec/algorithms.js';
-
-const PYTHON = '/usr/bin/python3';
-const PEER_PY = resolve('test/interop/scapy-esp/peer.py');
-const ROUTER_MAC = '02:00:5e:00:02:01';
-const ROUTER = '2001:db8:2::1';
-const PEER = '2001:db8:2::20';
-const BEHIND = '2001:db8:3::1';
-const H1 = '2001:db8:1::10';
-const SPI_OUT = 0x1000; // the router sends with it
-const SPI_IN = 0x2000; // the peer sends with it
-
-interface Keys {
-  readonly encryption: 'aes-gcm-128' | 'aes-cbc-128';
-  readonly integrity: 'none' | 'hmac-sha256-128';
-  readonly out: { enc: string; auth: string };
-  readonly in: { enc: string; auth: string };
-}
-
-const GCM: Keys = {
-  encryption: 'aes-gcm-128',
-  integrity: 'none',
-  out: { enc: '4a4b4c4d4e4f505152535455565758590a0b0c0d', auth: '' },
-  in: { enc: '5a5b5c5d5e5f606162636465666768691a1b1c1d', auth: '' },
-};
-const CBC: Keys = {
-  encryption: 'aes-cbc-128',
-  integrity: 'hmac-sha256-128',
-  out: { enc: '0102030405060708090a0b0c0d0e0f10', auth: 'a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf' },
-  in: { enc: '1112131415161718191a1b1c1d1e1f20', auth: 'c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf' },
-};
-
-interface PeerEvent {
-  event: string;
-  [k: string]: unknown;
-}
-
-function requireScapy(): void {
-  const r = run(PYTHON, ['-c', 'import scapy.layers.ipsec, cryptography']);
-  if (r.code !== 0) {
-    throw new Error(`this interop test needs scapy and cryptography for ${PYTHON}: apt-get install python3-scapy python3-cryptography (${r.stderr.trim()})`);
-  }
-}
-
-function saYaml(keys: Keys, spi: number, direction: 'in' | 'out', mode: string, src: string, dst: string, k: { enc: string; auth: string }): string {
-  return `    - { spi: ${spi}, direction: ${direction}, mode: ${mode}, src: ${src}, dst: ${dst}, encryption: ${keys.encryption}, encKey: "0x${k.enc}", integrity: ${keys.integrity}, authKey: "${k.auth ? `0x${k.auth}` : ''}" }\n`;
-}
+import { BEHIND, CBC, GCM, H1, PEER, PEER_PY, PYTHON, ROUTER, ROUTER_MAC, SPI_IN, SPI_OUT, requireScapy, saYaml, uat, type Keys, type PeerEvent } from './scapy-esp/common.js';
 
 function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean, crypto: 'native' | 'node'): string {
   const sas = saYaml(keys, SPI_OUT, 'out', mode, ROUTER, PEER, keys.out) + saYaml(keys, SPI_IN, 'in', mode, PEER, ROUTER, keys.in);
@@ -81,13 +35,6 @@ function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean
         `    - { direction: out, src: ${ROUTER}/128, dst: ${PEER}/128, proto: icmpv6, icmpType: 129, sa: ${SPI_OUT} }\n` +
         `    - { direction: in, src: ${PEER}/128, dst: ${ROUTER}/128, proto: icmpv6, icmpType: 128, sa: ${SPI_IN} }\n`;
   return `ipsec:\n  crypto: ${crypto}\n  sas:\n${sas}  policies:\n${policies}`;
-}
-
-/** tshark's esp_sa UAT entry for one SA (PEERS.md gives the 4.0 syntax). */
-function uat(spi: number, keys: Keys, k: { enc: string; auth: string }): string[] {
-  const enc = ENCRYPTIONS[keys.encryption].wireshark;
-  const auth = keys.integrity === 'none' ? '"NULL",""' : `"HMAC-SHA-256-128 [RFC4868]","0x${k.auth}"`;
-  return ['-o', `uat:esp_sa:"IPv6","*","*","0x${spi.toString(16).padStart(8, '0')}","${enc}","0x${k.enc}",${auth}`];
 }
 
 interface ScenarioOptions {
