@@ -4,7 +4,7 @@
  * optional; the section absent means DHCPv6 is off.
  */
 import { z } from 'zod';
-import { parseIpv6, parsePrefix } from '../../lib/addr.js';
+import { formatIpv6, parseIpv6, parsePrefix } from '../../lib/addr.js';
 import { parseDuid } from '../../wire/dhcpv6.js';
 import { absolutePath, domainName, flag, intInRange, interfaceName, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
 import { defineSection } from '../registry.js';
@@ -37,10 +37,36 @@ const prefixPoolSchema = z
     if (p.delegatedLength - len > 24) ctx.addIssue({ code: 'custom', path: ['delegatedLength'], message: `at most /${len + 24}: a pool of more than 2^24 prefixes is a typo` });
   });
 
+/** An interface identifier written as an address whose upper 64 bits are zero, like ::1000. */
+function interfaceIdentifier(): z.ZodType<string, string> {
+  const expected = 'an interface identifier written as an address with the upper 64 bits zero, like ::1000';
+  return z
+    .string({ error: expected })
+    .refine((s) => {
+      const a = parseIpv6(s);
+      return a !== null && a.subarray(0, 8).every((b) => b === 0) && a.subarray(8).some((b) => b !== 0);
+    }, { error: expected })
+    .transform((s) => formatIpv6(parseIpv6(s)!));
+}
+
+/**
+ * Addresses out of the /64 the router's own client puts on this interface from its
+ * delegated prefix (`client.prefixInterfaces`): the interface identifiers start..end.
+ */
+const delegatedPoolSchema = z
+  .strictObject({ start: interfaceIdentifier(), end: interfaceIdentifier() })
+  .superRefine((p, ctx) => {
+    if (Buffer.compare(Buffer.from(parseIpv6(p.start)!), Buffer.from(parseIpv6(p.end)!)) > 0) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: `an interface identifier not below start (${p.start})` });
+    }
+  });
+
 const serverInterfaceSchema = z.strictObject({
   name: interfaceName(),
   addressPool: addressPoolSchema.optional(),
   prefixPool: prefixPoolSchema.optional(),
+  /** IA_NA addresses from the /64 of the client's delegated prefix on this interface (issue 5). */
+  delegatedPool: delegatedPoolSchema.optional(),
   /** §21.8; 255 makes clients take this server at once. */
   preference: intInRange(0, 255).default(0),
   rapidCommit: flag().default(false),
@@ -144,7 +170,22 @@ export const dhcpv6Section = defineSection(
     const check = (path: Array<string | number>, name: string) => {
       if (!ctx.interfaceNames.has(name)) ctx.report(path, `the name of a configured interface (${[...ctx.interfaceNames].join(', ')})`);
     };
-    cfg.server?.interfaces.forEach((i, n) => check(['server', 'interfaces', n, 'name'], i.name));
+    cfg.server?.interfaces.forEach((i, n) => {
+      check(['server', 'interfaces', n, 'name'], i.name);
+      if (i.delegatedPool === undefined) return;
+      const path = ['server', 'interfaces', n, 'delegatedPool'];
+      if (i.addressPool !== undefined) ctx.report(path, 'addressPool or delegatedPool on one interface, not both');
+      const lan = cfg.client?.prefixInterfaces.find((p) => p.name === i.name);
+      if (lan === undefined) {
+        ctx.report(path, `an interface in dhcpv6.client.prefixInterfaces, which gets a /64 of the delegated prefix (${i.name} is not)`);
+        return;
+      }
+      // The router's own address in that /64 (the prefix interface's hostId) is not for clients.
+      const id = (s: string) => BigInt(`0x${Buffer.from(parseIpv6(s)!.subarray(8)).toString('hex')}`);
+      if (BigInt(lan.hostId) >= id(i.delegatedPool.start) && BigInt(lan.hostId) <= id(i.delegatedPool.end)) {
+        ctx.report(path, `a range without the router's own interface identifier (hostId ${lan.hostId} of ${i.name} is inside it)`);
+      }
+    });
     const keyNames = new Set<string>();
     cfg.keys.forEach((k, n) => {
       if (keyNames.has(k.name)) ctx.report(['keys', n, 'name'], `each key name once (${k.name} is listed twice)`);

@@ -35,7 +35,7 @@ import type { RouterInterface } from '../../stack/interfaces.js';
 import type { ModuleContext, ModuleLogger, ModuleStatus, ProtocolModule } from '../module.js';
 import { defaultPreference } from '../../stack/rib.js';
 import { LeaseStore } from './lease-store.js';
-import { Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
+import { delegatedPoolName, Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
 import { CLIENT_DROPS, Dhcp6Client, subnetAddress, type ClientState } from './client.js';
 import { formatRows } from './table.js';
 import {
@@ -57,7 +57,7 @@ import { Retransmitter } from './retransmit.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
-const MODULE_DROPS = ['malformed', 'truncated', 'option-overrun', 'relay-too-deep', 'bad-duid', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...AUTH_DROPS, ...SERVER_DROPS, ...CLIENT_DROPS] as const;
+const MODULE_DROPS = ['interface-stopped', 'malformed', 'truncated', 'option-overrun', 'relay-too-deep', 'bad-duid', 'relay-hop-limit', 'relay-without-message', 'relay-unknown-interface', 'not-for-a-relay', ...AUTH_DROPS, ...SERVER_DROPS, ...CLIENT_DROPS] as const;
 type ModuleDrop = (typeof MODULE_DROPS)[number];
 
 /** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
@@ -114,6 +114,11 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private reconfigureKeys: DurableMap | null = null;
   /** Reconfigure messages being retransmitted, by client DUID, until the client answers (§18.3.11). */
   private readonly reconfiguring = new Map<string, Retransmitter>();
+  /**
+   * Interfaces taken out of service by `turtle6ctl dhcp stop` (dhcp6ctl's `stop interface`)
+   * until `dhcp start` or the module's next start: a reload restarts it from the config.
+   */
+  private readonly stopped = new Set<string>();
   readonly received = new Map<string, number>();
   readonly sent = new Map<string, number>();
   readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
@@ -195,6 +200,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.count(this.received, msg.msgType);
     const ingress = this.ifaceByPort(d.port);
     if (ingress === undefined) return;
+    if (this.stopped.has(ingress.name)) return this.drop('interface-stopped', d);
     const relay = this.config?.relay;
     if (relay && relay.interfaces.includes(ingress.name)) {
       this.relayForward(ingress, d, msg);
@@ -227,6 +233,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (key !== undefined && !this.authenticated(d, clientMsg, relays.length === 0 ? d.payload : encodeDhcp6ToBytes(clientMsg), key, `server|${key.name}|${formatDuid(clientId!.duid)}`)) return;
     const linkName = relays.length === 0 ? ingress.name : this.linkFor(relays[relays.length - 1]!.linkAddress);
     if (linkName === null) return this.drop('unserved-link', d);
+    if (this.stopped.has(linkName)) return this.drop('interface-stopped', d);
     const linkIface = this.iface(linkName);
     const link: ServerLink = {
       name: linkName,
@@ -309,6 +316,27 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     const wan = this.iface(cfg.interface);
     if (wan === undefined) throw new Error(`dhcpv6 client: no interface ${cfg.interface}`);
     const key = cfg.key === undefined ? undefined : this.keys.get(cfg.key)!;
+    this.unsubscribes.push(api.bindUdp(DHCP6_CLIENT_PORT, (d) => {
+      if (d.port !== wan.port || this.client === null) return;
+      const decoded = decodeDhcp6(d.payload);
+      if (!decoded.ok || decoded.value.type !== 'client') return this.drop('malformed', d, decoded.ok ? 'relay message to a client' : decoded.reason);
+      this.count(this.received, decoded.value.msgType);
+      const serverId = findOption(decoded.value.options, 'serverId');
+      if (decoded.value.msgType === DHCP6_MSG.RECONFIGURE) return this.clientReconfigure(d, decoded.value, serverId === undefined ? '-' : formatDuid(serverId.duid));
+      // RFC 3315 §21.4.4.2, §21.4.4.3: with a key configured, Advertise and Reply must carry a
+      // valid MAC from the server; replays are judged per server DUID.
+      if (key !== undefined && !this.authenticated(d, decoded.value, d.payload, key, `client|${key.name}|${serverId ? formatDuid(serverId.duid) : '-'}`)) return;
+      this.client?.receive(decoded.value);
+    }));
+    this.runClient();
+  }
+
+  /** A fresh client on the WAN interface (at start, and at `turtle6ctl dhcp start` after a stop). */
+  private runClient(): void {
+    const cfg = this.config!.client!;
+    const api = this.api!;
+    const wan = this.iface(cfg.interface)!;
+    const key = cfg.key === undefined ? undefined : this.keys.get(cfg.key)!;
     this.client = new Dhcp6Client(cfg, this.duid!, {
       clock: api.clock,
       rng: api.rng,
@@ -317,7 +345,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         // every later message carries the MAC under the configured key.
         const announce = unsigned.msgType === DHCP6_MSG.SOLICIT || unsigned.msgType === DHCP6_MSG.INFORMATION_REQUEST;
         const msg = key === undefined ? unsigned : announce ? announceDelayed(unsigned, this.replayCounter!.next()) : signDelayed(unsigned, key, this.replayCounter!.next());
-        this.api!.sendUdp({
+        api.sendUdp({
           port: wan.port,
           // §18.2: "the client ... uses a link-local address" as the source of its messages.
           ...(unicast === null ? { src: wan.linkLocal() } : {}),
@@ -334,18 +362,6 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         this.dropLog?.debug({ reason }, 'dhcpv6 client ignored a message');
       },
     });
-    this.unsubscribes.push(api.bindUdp(DHCP6_CLIENT_PORT, (d) => {
-      if (d.port !== wan.port) return;
-      const decoded = decodeDhcp6(d.payload);
-      if (!decoded.ok || decoded.value.type !== 'client') return this.drop('malformed', d, decoded.ok ? 'relay message to a client' : decoded.reason);
-      this.count(this.received, decoded.value.msgType);
-      const serverId = findOption(decoded.value.options, 'serverId');
-      if (decoded.value.msgType === DHCP6_MSG.RECONFIGURE) return this.clientReconfigure(d, decoded.value, serverId === undefined ? '-' : formatDuid(serverId.duid));
-      // RFC 3315 §21.4.4.2, §21.4.4.3: with a key configured, Advertise and Reply must carry a
-      // valid MAC from the server; replays are judged per server DUID.
-      if (key !== undefined && !this.authenticated(d, decoded.value, d.payload, key, `client|${key.name}|${serverId ? formatDuid(serverId.duid) : '-'}`)) return;
-      this.client?.receive(decoded.value);
-    }));
     this.client.start();
   }
 
@@ -405,7 +421,39 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     for (const p of this.clientPrefixes) if (!keepPrefixes.has(prefixKey(p))) api.withdrawRoute(p.prefix, p.len);
     for (const p of prefixes) api.addRoute({ prefix: p.prefix, prefixLen: p.len, preference: defaultPreference('dhcpv6'), metric: 0, kind: 'reject', nexthops: [] });
     this.clientPrefixes = prefixes;
+    this.offerDelegation(state);
     api.publishDnsServers!(DNS_SOURCE, state.dnsServers, state.domains);
+  }
+
+  /**
+   * Hands the /64 each prefix interface got to the local server's delegated pool on that
+   * interface (issue 5: the delegated prefix is "offered through the local DHCPv6 server's
+   * pools"), with the lease's remaining lifetimes, which cap the addresses given from it.
+   * When the delegation is released, expires or changes, the pool goes and the server ends
+   * the bindings in it; the clients of those that accepted Reconfigure are told to Renew
+   * now (§18.3.11), and the Reply takes the address back with lifetimes 0 (§18.3.4).
+   */
+  private offerDelegation(state: ClientState): void {
+    const server = this.server;
+    const cfg = this.config!;
+    if (server === null || cfg.client === undefined) return;
+    const now = this.api!.clock.now();
+    const delegated = state.leases.find((l) => l.kind === 'pd');
+    for (const s of cfg.server?.interfaces ?? []) {
+      if (s.delegatedPool === undefined) continue;
+      const lan = cfg.client.prefixInterfaces.find((p) => p.name === s.name)!;
+      const prefix = delegated === undefined ? null : subnetAddress(delegated.address, delegated.prefixLen, lan.slaId, 0n);
+      const left = (secs: number) => (secs === INFINITE_LIFETIME ? secs : Math.max(0, Math.floor(secs - (now - delegated!.receivedAt) / 1000)));
+      const ended = server.setDelegatedPrefix(s.name, prefix === null ? null : { prefix, preferred: left(delegated!.preferred), valid: left(delegated!.valid) });
+      if (ended.length === 0) continue;
+      this.log?.info({ interface: s.name, ended: ended.map((l) => l.address) }, 'dhcpv6 delegated pool withdrawn: its bindings ended');
+      for (const duid of new Set(ended.map((l) => l.duid))) {
+        const entry = this.reconfigureKeys?.get(duid);
+        if (entry === undefined) continue;
+        const { key, port, address } = JSON.parse(entry) as { key: string; port: number; address: string };
+        this.sendReconfigure(duid, Uint8Array.from(Buffer.from(key, 'hex')), port, parseIpv6(address)!);
+      }
+    }
   }
 
   // ------------------------------------------------------------ relay agent (§19)
@@ -591,6 +639,55 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.joined.push([port, group]);
   }
 
+  private leave(port: number, group: Uint8Array): void {
+    const at = this.joined.findIndex(([p, g]) => p === port && Buffer.compare(g, group) === 0);
+    if (at < 0) return;
+    this.joined.splice(at, 1);
+    this.api!.leaveGroup(port, group);
+  }
+
+  // ------------------------------------------------------------ dhcp stop|start (dhcp6ctl)
+
+  /** What each DHCPv6 interface does, for `dhcp stop|start` and `show dhcp status`. */
+  private roles(): Array<{ interface: string; role: 'server' | 'relay' | 'client' }> {
+    const cfg = this.config;
+    return [
+      ...(cfg?.server?.interfaces ?? []).map((i) => ({ interface: i.name, role: 'server' as const })),
+      ...(cfg?.relay?.interfaces ?? []).map((name) => ({ interface: name, role: 'relay' as const })),
+      ...(cfg?.client ? [{ interface: cfg.client.interface, role: 'client' as const }] : []),
+    ];
+  }
+
+  /**
+   * dhcp6ctl's `stop interface` / `start interface`, without a config change. A served or
+   * relayed interface leaves All_DHCP_Relay_Agents_and_Servers and ignores what still
+   * reaches it (counted as `interface-stopped`); its leases stay, as dhcp6s keeps its
+   * bindings. The client's WAN interface stops its client, which sends Release (§18.2.7)
+   * and withdraws the delegated prefix everywhere; start runs a new client from Solicit.
+   */
+  private setServing(name: string, serving: boolean): string {
+    const role = this.roles().find((r) => r.interface === name)?.role;
+    if (role === undefined) {
+      throw new Error(`${name} is not a DHCPv6 interface (${this.roles().map((r) => `${r.interface}: ${r.role}`).join(', ') || 'none is configured'})`);
+    }
+    if (serving !== this.stopped.has(name)) return `${name} (${role}) is already ${serving ? 'running' : 'stopped'}`;
+    if (serving) this.stopped.delete(name);
+    else this.stopped.add(name);
+    const iface = this.iface(name);
+    if (role === 'client') {
+      if (serving) this.runClient();
+      else {
+        this.client?.stop();
+        this.client = null;
+      }
+    } else if (iface !== undefined) {
+      if (serving) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+      else this.leave(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+    }
+    this.log?.info({ interface: name, role }, serving ? 'dhcpv6 interface started' : 'dhcpv6 interface stopped');
+    return `${name} (${role}) ${serving ? 'started' : 'stopped'}`;
+  }
+
   private scheduleExpiry(): void {
     this.expireTimer = this.api!.clock.setTimer(EXPIRE_EVERY_MS, () => {
       if (this.server?.expire()) this.syncRoutes();
@@ -630,8 +727,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'state', 'expires'], rows) };
     }, 'the DHCPv6 server\'s leases');
     ctx.commands.register(['show', 'dhcp', 'pools'], () => {
-      const rows = (this.server?.poolStats() ?? []).map((p) => ({ pool: p.pool, kind: p.kind, size: p.size.toString(), used: p.used, free: (p.size - BigInt(p.used)).toString() }));
-      return { data: { pools: rows }, text: formatRows(['pool', 'kind', 'size', 'used', 'free'], rows) };
+      // A delegated pool shows the /64 it is carved from, or "-" while no delegation is held.
+      const from = new Map((this.server?.delegations() ?? []).map((d) => [delegatedPoolName(d.link), d.prefix ?? '-']));
+      const rows = (this.server?.poolStats() ?? []).map((p) => ({ pool: p.pool, kind: p.kind, size: p.size.toString(), used: p.used, free: (p.size - BigInt(p.used)).toString(), ...(from.has(p.pool) ? { delegated: from.get(p.pool) } : {}) }));
+      return { data: { pools: rows }, text: formatRows(['pool', 'kind', 'size', 'used', 'free', 'delegated'], rows) };
     }, 'the DHCPv6 server\'s pools and their use');
     ctx.commands.register(['show', 'dhcp', 'client'], () => {
       const st = this.client?.state();
@@ -666,19 +765,28 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const sent = Object.fromEntries(this.sent);
       const drops = Object.fromEntries(this.drops);
       const rows = [...this.drops].filter(([, n]) => n > 0).map(([reason, n]) => ({ reason, dropped: n }));
+      const interfaces = this.roles().map((r) => ({ ...r, state: this.stopped.has(r.interface) ? 'stopped' : 'running' }));
       const text = [
         `DUID ${this.duid ? formatDuid(this.duid) : '-'}   leases ${this.server?.leases().length ?? 0}   keys ${[...this.keys.keys()].join(' ') || '-'}`,
+        formatRows(['interface', 'role', 'state'], interfaces),
         `received: ${Object.entries(received).map(([k, n]) => `${k} ${n}`).join(', ') || '-'}`,
         `sent: ${Object.entries(sent).map(([k, n]) => `${k} ${n}`).join(', ') || '-'}`,
         formatRows(['reason', 'dropped'], rows),
       ].join('\n');
-      return { data: { received, sent, drops }, text };
-    }, 'DHCPv6 messages received and sent by type, and drops by reason');
+      return { data: { interfaces, received, sent, drops }, text };
+    }, 'DHCPv6 interfaces (running or stopped), messages received and sent by type, and drops by reason');
     ctx.commands.register(['dhcp', 'release'], (_req, rest) => {
       if (rest.length !== 1) throw new Error('usage: dhcp release ADDRESS|PREFIX/LEN');
       if (!this.server?.releaseLease(rest[0]!)) throw new Error(`no lease ${rest[0]}`);
       return { data: { released: rest[0] }, text: `released ${rest[0]}` };
     }, 'forget a DHCPv6 lease, as if the client had released it');
+    for (const [verb, serving] of [['stop', false], ['start', true]] as const) {
+      ctx.commands.register(['dhcp', verb], (_req, rest) => {
+        if (rest.length !== 1) throw new Error(`usage: dhcp ${verb} INTERFACE`);
+        const text = this.setServing(rest[0]!, serving);
+        return { data: { interface: rest[0], state: serving ? 'running' : 'stopped' }, text };
+      }, serving ? 'serve a DHCPv6 interface stopped by dhcp stop again (the client solicits anew)' : 'stop serving a DHCPv6 interface until dhcp start (the client releases its leases)');
+    }
   }
 
   private registerMetrics(ctx: ModuleContext): void {

@@ -23,6 +23,12 @@ export interface ServerInterface {
   readonly name: string;
   readonly addressPool?: { readonly start: string; readonly end: string } | undefined;
   readonly prefixPool?: { readonly prefix: string; readonly delegatedLength: number } | undefined;
+  /**
+   * Addresses handed out of the /64 that the router's own DHCPv6 client puts on this link
+   * from its delegated prefix: interface identifiers `start`..`end` (written as addresses
+   * with the upper 64 bits zero, like ::1000). The pool exists only while the delegation does.
+   */
+  readonly delegatedPool?: { readonly start: string; readonly end: string } | undefined;
   readonly preference: number;
   readonly rapidCommit: boolean;
   readonly unicast: boolean;
@@ -67,8 +73,28 @@ export type ServerVerdict = { readonly reply: Dhcp6ClientMessage } | { readonly 
 
 interface LinkState {
   readonly cfg: ServerInterface;
-  readonly pools: readonly Pool[];
+  /** The configured pools, then the delegated pool while a delegation is held. */
+  pools: readonly Pool[];
+  delegation: Delegation | null;
 }
+
+/** The /64 of a delegated prefix a link's pool is carved from, and when the delegation's lifetimes end. */
+interface Delegation {
+  readonly prefix: string;
+  readonly pool: Pool;
+  /** Wall-clock milliseconds; Infinity for an infinite lifetime. */
+  readonly preferredUntil: number;
+  readonly validUntil: number;
+}
+
+/** What the module knows of a delegated /64: the prefix and its remaining lifetimes in seconds (0xffffffff: infinite). */
+export interface DelegatedPrefix {
+  readonly prefix: Uint8Array;
+  readonly preferred: number;
+  readonly valid: number;
+}
+
+const INFINITE_LIFETIME = 0xffffffff;
 
 /** Advertised leases are held this long for the Request that should follow (§18.2.1's MRT is 3600 s; clients ask within seconds). */
 const OFFER_HOLD_MS = 60_000;
@@ -99,7 +125,7 @@ export class Dhcp6Server {
       const pools: Pool[] = [];
       if (cfg.addressPool) pools.push(addressPool(`${cfg.name}/na`, cfg.addressPool.start, cfg.addressPool.end));
       if (cfg.prefixPool) pools.push(prefixPool(`${cfg.name}/pd`, cfg.prefixPool.prefix, cfg.prefixPool.delegatedLength));
-      this.links.set(cfg.name, { cfg, pools });
+      this.links.set(cfg.name, { cfg, pools, delegation: null });
     }
     for (const lease of store.all()) this.index(lease);
   }
@@ -108,14 +134,64 @@ export class Dhcp6Server {
   poolStats(): Array<{ pool: string; kind: 'na' | 'pd'; size: bigint; used: number }> {
     const out: Array<{ pool: string; kind: 'na' | 'pd'; size: bigint; used: number }> = [];
     const at = this.now();
-    for (const { pools } of this.links.values()) {
+    for (const { cfg, pools, delegation } of this.links.values()) {
       for (const p of pools) {
         let used = 0;
         for (const l of this.store.all()) if (l.expiresAt > at && p.contains(l.address, l.prefixLen)) used++;
         out.push({ pool: p.name, kind: p.kind, size: p.size, used });
       }
+      // A delegated pool without a delegation still has its series, at 0 (DESIGN.md, metrics).
+      if (cfg.delegatedPool !== undefined && delegation === null) out.push({ pool: delegatedPoolName(cfg.name), kind: 'na', size: 0n, used: 0 });
     }
     return out;
+  }
+
+  /** The /64 each link with a delegated pool currently hands addresses from, for `show dhcp pools`. */
+  delegations(): Array<{ link: string; prefix: string | null }> {
+    return [...this.links.values()].filter((l) => l.cfg.delegatedPool !== undefined).map((l) => ({ link: l.cfg.name, prefix: l.delegation?.prefix ?? null }));
+  }
+
+  /**
+   * The router's client got, renewed, lost or changed the delegated prefix whose /64 is on
+   * `linkName` (issue 5: the delegated prefix is "offered through the local DHCPv6 server's
+   * pools, and withdrawn everywhere on expiry or Release"). A new /64 becomes the link's
+   * delegated pool; the same one only refreshes the lifetimes that cap its leases; null or
+   * a different /64 withdraws the old pool and ends every binding in it, which are returned
+   * so that the module can send Reconfigure to the clients that accepted it. The others
+   * learn at their next Renew or Rebind, which gets the address back with lifetimes 0
+   * (§18.3.4, §18.3.5: the address is no longer appropriate for the link).
+   */
+  setDelegatedPrefix(linkName: string, delegated: DelegatedPrefix | null): StoredLease[] {
+    const state = this.links.get(linkName);
+    const range = state?.cfg.delegatedPool;
+    if (state === undefined || range === undefined) return [];
+    const prefix = delegated === null ? null : `${formatIpv6(withSuffix(delegated.prefix, new Uint8Array(16)))}/64`;
+    const old = state.delegation;
+    const ended: StoredLease[] = [];
+    if (old !== null && old.prefix !== prefix) {
+      for (const lease of [...this.store.all()]) {
+        if (lease.kind !== 'na' || !old.pool.contains(lease.address, lease.prefixLen)) continue;
+        this.forget(lease);
+        ended.push(lease);
+      }
+      for (const [key, offer] of this.offers) {
+        const [, address] = key.split('/');
+        if (!old.pool.contains(address!, 128)) continue;
+        this.offers.delete(key);
+        if (this.offeredTo.get(offer.owner) === key) this.offeredTo.delete(offer.owner);
+      }
+    }
+    if (delegated === null) {
+      state.delegation = null;
+    } else {
+      const until = (s: number) => (s === INFINITE_LIFETIME ? Infinity : this.now() + s * 1000);
+      const pool = old !== null && old.prefix === prefix
+        ? old.pool
+        : addressPool(delegatedPoolName(linkName), formatIpv6(withSuffix(delegated.prefix, parseIpv6(range.start)!)), formatIpv6(withSuffix(delegated.prefix, parseIpv6(range.end)!)));
+      state.delegation = { prefix: prefix!, pool, preferredUntil: until(delegated.preferred), validUntil: until(delegated.valid) };
+    }
+    state.pools = [...state.pools.filter((p) => p !== old?.pool), ...(state.delegation ? [state.delegation.pool] : [])];
+    return ended;
   }
 
   leases(): StoredLease[] {
@@ -243,14 +319,27 @@ export class Dhcp6Server {
     return out;
   }
 
-  private timers(): { t1: number; t2: number } {
-    const { preferredLifetime: p, t1, t2 } = this.settings;
-    // §21.4: T1 and T2 at 0.5 and 0.8 times the shortest preferred lifetime when the server picks.
-    return { t1: t1 || Math.floor(p * 0.5), t2: t2 || Math.floor(p * 0.8) };
+  /**
+   * T1 and T2 for an IA whose shortest preferred lifetime is `preferred` (§21.4: 0.5 and 0.8
+   * times it when the server picks). A configured value longer than a lifetime cut short by
+   * a delegation is shortened the same way, so the client renews before its address lapses.
+   */
+  private timers(preferred = this.settings.preferredLifetime): { t1: number; t2: number } {
+    const cut = preferred < this.settings.preferredLifetime;
+    const pick = (configured: number, derived: number) => (configured === 0 ? derived : cut ? Math.min(configured, derived) : configured);
+    return { t1: pick(this.settings.t1, Math.floor(preferred * 0.5)), t2: pick(this.settings.t2, Math.floor(preferred * 0.8)) };
   }
 
-  private lease(kind: 'na' | 'pd', duid: string, iaid: number, address: string, prefixLen: number): StoredLease {
-    const { preferredLifetime, validLifetime } = this.settings;
+  private lease(kind: 'na' | 'pd', duid: string, iaid: number, address: string, prefixLen: number, state: LinkState): StoredLease {
+    let { preferredLifetime, validLifetime } = this.settings;
+    // An address from a delegated /64 must not outlive the delegation (RFC 8415 §6.3: the
+    // requesting router's own lease bounds what it hands on), so its lifetimes are capped.
+    const d = state.delegation;
+    if (kind === 'na' && d !== null && d.pool.contains(address, prefixLen)) {
+      const left = (until: number) => (until === Infinity ? INFINITE_LIFETIME - 1 : Math.max(0, Math.floor((until - this.now()) / 1000)));
+      validLifetime = Math.min(validLifetime, left(d.validUntil));
+      preferredLifetime = Math.min(preferredLifetime, left(d.preferredUntil), validLifetime);
+    }
     const lease = { kind, duid, iaid, address, prefixLen, preferredLifetime, validLifetime, expiresAt: this.now() + validLifetime * 1000 };
     return kind === 'pd' && this.peer !== null ? { ...lease, via: this.peer } : lease;
   }
@@ -258,7 +347,6 @@ export class Dhcp6Server {
   /** Solicit/Request: the client's IA_NAs and IA_PDs, filled from its binding, reservation or a pool. */
   private assign(state: LinkState, duid: string, options: readonly Dhcp6Option[], commit: boolean): Dhcp6Option[] {
     const out: Dhcp6Option[] = [];
-    const { t1, t2 } = this.timers();
     const reservation = this.settings.reservations.find((r) => r.duid === duid);
     for (const ia of options) {
       if (ia.kind !== 'iaNa' && ia.kind !== 'iaPd') continue;
@@ -296,7 +384,8 @@ export class Dhcp6Server {
         out.push(ia.kind === 'iaNa' ? { kind: 'iaNa', iaid: ia.iaid, t1: 0, t2: 0, options: noneLeft } : { kind: 'iaPd', iaid: ia.iaid, t1: 0, t2: 0, options: noneLeft });
         continue;
       }
-      const lease = this.lease(kind, duid, ia.iaid, chosen.address, chosen.prefixLen);
+      const lease = this.lease(kind, duid, ia.iaid, chosen.address, chosen.prefixLen, state);
+      const { t1, t2 } = this.timers(lease.preferredLifetime);
       if (commit) this.bind(lease);
       else {
         this.offers.set(leaseKey(lease), { owner: bindingKey, until: this.now() + OFFER_HOLD_MS });
@@ -310,19 +399,20 @@ export class Dhcp6Server {
   /** Renew (§18.3.4) and Rebind (§18.3.5). */
   private extend(state: LinkState, duid: string, options: readonly Dhcp6Option[], rebind: boolean): Dhcp6Option[] {
     const out: Dhcp6Option[] = [];
-    const { t1, t2 } = this.timers();
     for (const ia of options) {
       if (ia.kind !== 'iaNa' && ia.kind !== 'iaPd') continue;
       const kind = ia.kind === 'iaNa' ? 'na' : 'pd';
       const bindingKey = `${kind}|${duid}|${ia.iaid}`;
       const keys = this.bindings.get(bindingKey);
+      let shortest = this.settings.preferredLifetime;
       const asked = ia.options.flatMap((o) => (o.kind === 'iaAddr' ? [{ address: formatIpv6(o.address), prefixLen: 128 }] : o.kind === 'iaPrefix' ? [{ address: formatIpv6(o.prefix), prefixLen: o.prefixLen }] : []));
       const granted: Dhcp6Option[] = [];
       for (const key of keys ?? []) {
         const old = this.store.get(key)!;
         if (old.declined) continue;
-        const lease = this.lease(kind, duid, ia.iaid, old.address, old.prefixLen);
+        const lease = this.lease(kind, duid, ia.iaid, old.address, old.prefixLen, state);
         this.bind(lease);
+        shortest = Math.min(shortest, lease.preferredLifetime);
         granted.push(leaseOption(lease, lease.preferredLifetime, lease.validLifetime));
       }
       for (const a of asked) {
@@ -331,8 +421,9 @@ export class Dhcp6Server {
         // returned with lifetimes 0 (Rebind: when it is not appropriate for the link);
         // a free lease that fits the link is bound to the client (it may have lost its binding with us).
         if (rebind && this.appropriateForPool(state, kind, a.address, a.prefixLen) && !this.inUse(kind, a.address, a.prefixLen, bindingKey)) {
-          const lease = this.lease(kind, duid, ia.iaid, a.address, a.prefixLen);
+          const lease = this.lease(kind, duid, ia.iaid, a.address, a.prefixLen, state);
           this.bind(lease);
+          shortest = Math.min(shortest, lease.preferredLifetime);
           granted.push(leaseOption(lease, lease.preferredLifetime, lease.validLifetime));
         } else {
           granted.push(leaseOption({ kind, address: a.address, prefixLen: a.prefixLen }, 0, 0));
@@ -341,6 +432,7 @@ export class Dhcp6Server {
       if (granted.length === 0) {
         out.push(iaWith(ia.kind, ia.iaid, 0, 0, [status(DHCP6_STATUS.NO_BINDING, 'no binding for this IA')]));
       } else {
+        const { t1, t2 } = this.timers(shortest);
         out.push(iaWith(ia.kind, ia.iaid, t1, t2, granted));
       }
     }
@@ -417,6 +509,18 @@ export class Dhcp6Server {
     const a = parseIpv6(address)!;
     return link.onLink.some((p) => prefixContains({ addr: p.addr, len: p.len }, a));
   }
+}
+
+export function delegatedPoolName(linkName: string): string {
+  return `${linkName}/delegated`;
+}
+
+/** The upper 64 bits of `prefix` with the lower 64 of `suffix` (a /64 and an interface identifier). */
+function withSuffix(prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(prefix.subarray(0, 8), 0);
+  out.set(suffix.subarray(8, 16), 8);
+  return out;
 }
 
 function status(code: number, message: string): Dhcp6Option {
