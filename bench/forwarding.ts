@@ -77,6 +77,8 @@ export interface Sample {
   readonly rate?: number;
   readonly fraction?: number;
   readonly latency?: { n: number; p50: number; p99: number };
+  /** The forwarder's own counters over the whole run, warm-up included (turtle6, tapfwd). */
+  readonly forwarderCounters?: Record<string, number>;
   /** Selftest runs: the counts that must add up. */
   readonly accounting?: AccountingCheck;
 }
@@ -157,7 +159,8 @@ async function buildLab(bins: BenchBinaries, settings: Settings, dir: string, lo
       const dstFile = writeLines(dir, 'full-table-destinations.txt', destinationsIn(routes, 1024, SEED + 1));
       const routesYaml = routes.map((p) => `  - { prefix: "${p}", via: "${NEXT_HOP}" }`).join('\n');
       const n = settings.fullTableRoutes.toLocaleString('en');
-      add(await turtle6(bed, bins, { id: 'turtle6-1-full', description: `turtle6, 1 lane, ${n} routes`, lanes: 1, routesYaml, dstFile }));
+      const startupTimeoutMs = Math.max(30_000, settings.fullTableRoutes * 3); // ≈ 3 ms per route, far above what was measured
+      add(await turtle6(bed, bins, { id: 'turtle6-1-full', description: `turtle6, 1 lane, ${n} routes`, lanes: 1, routesYaml, dstFile, startupTimeoutMs }));
       const routeBatch = writeLines(dir, 'full-table.ip-batch', routes.map((p) => `route add ${p} via ${NEXT_HOP}`));
       add(await kernel(bed, bins, { id: 'kernel-full', description: `(c) Linux forwarding, ${n} routes`, routeBatch, dstFile }));
       extra['fullTable'] = { routes: settings.fullTableRoutes, seed: SEED, configBytes: routesYaml.length };
@@ -192,8 +195,25 @@ function generatorOptions(f: Forwarder, size: number, o: { rate: number; seconds
   return { ifname: f.genIf, dstMac: f.dstMac, size, flows: FLOWS, ...(f.dstFile ? { dstFile: f.dstFile } : {}), ...o };
 }
 
-/** A flood (or a paced run) with a measured window in the middle. */
+/** The change in each of a forwarder's own counters, for the record (why packets went missing). */
+function counterDelta(before: Accounting, after: Accounting): Record<string, number> {
+  const out: Record<string, number> = { dropped: after.dropped - before.dropped };
+  if (after.received !== null && before.received !== null) out['received'] = after.received - before.received;
+  if (after.forwarded !== null && before.forwarded !== null) out['forwarded'] = after.forwarded - before.forwarded;
+  for (const [k, v] of Object.entries(after.detail ?? {})) {
+    const d = v - (before.detail?.[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/**
+ * A flood (or a paced run) with a measured window in the middle. The forwarder's counters
+ * are read before the generator starts and after it stops, outside the window, so that the
+ * control-socket calls do not land in turtle6's measured CPU time.
+ */
 async function window(lab: Lab, f: Forwarder, size: number, settings: Settings, rate: number, stamp: boolean) {
+  const acc0 = await f.accounting();
   const gen = await Generator.start(lab.bed, lab.bins.gen, f.genNs, generatorOptions(f, size, { rate, stamp, seconds: settings.warmSeconds + settings.seconds + 30 }));
   await measureFor(settings.warmSeconds);
   const cpu0 = f.cpuSeconds();
@@ -202,6 +222,7 @@ async function window(lab: Lab, f: Forwarder, size: number, settings: Settings, 
   const cpu1 = f.cpuSeconds();
   const r1 = await f.sink.report();
   const g = await gen.stop();
+  const acc1 = await f.accounting();
   const packets = delivered(r1) - delivered(r0);
   const wallSeconds = r1.t - r0.t;
   const cpuSeconds = cpu1 - cpu0;
@@ -214,6 +235,7 @@ async function window(lab: Lab, f: Forwarder, size: number, settings: Settings, 
     offeredPps: g.sent / g.seconds,
     sinkRingDrops: r1.ringDrops - r0.ringDrops,
     latency: r1.latency,
+    forwarderCounters: counterDelta(acc0, acc1),
   };
 }
 
@@ -224,32 +246,36 @@ async function counted(lab: Lab, f: Forwarder, size: number, settings: Settings,
   const in0 = f.ingressDrops();
   const gen = await Generator.start(lab.bed, lab.bins.gen, f.genNs, generatorOptions(f, size, { rate: settings.selftestRate, count: settings.selftestCount, stamp }));
   const g = await gen.finished(60_000);
-  let acc1: Accounting = acc0;
-  let r1: SinkReport = r0;
-  let in1 = in0;
-  const settled = async () => {
-    acc1 = await f.accounting();
-    r1 = await f.sink.report();
-    in1 = f.ingressDrops();
-    return delivered(r1) - delivered(r0) + (in1 - in0) + (acc1.dropped - acc0.dropped) >= g.sent;
-  };
-  // A packet may still be in a queue when the generator ends; an unaccounted one never arrives.
-  await pollUntil('every packet to be accounted for', settled, 5000).catch(() => undefined);
   const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : b - a);
-  const check: AccountingCheck = {
-    sent: g.sent,
-    delivered: delivered(r1) - delivered(r0),
-    ingressDrops: in1 - in0,
-    received: delta(acc0.received, acc1.received),
-    forwarded: delta(acc0.forwarded, acc1.forwarded),
-    dropped: acc1.dropped - acc0.dropped,
-    ok: false,
+  let check: AccountingCheck | undefined;
+  let r1: SinkReport = r0;
+  // Each sink report covers the latency samples since the previous one: keep the fullest.
+  let latency = r0.latency;
+  const settled = async () => {
+    const acc1 = await f.accounting();
+    r1 = await f.sink.report();
+    if (r1.latency.n > latency.n) latency = r1.latency;
+    const c = {
+      sent: g.sent,
+      delivered: delivered(r1) - delivered(r0),
+      ingressDrops: f.ingressDrops() - in0,
+      received: delta(acc0.received, acc1.received),
+      forwarded: delta(acc0.forwarded, acc1.forwarded),
+      dropped: acc1.dropped - acc0.dropped,
+    };
+    const ok =
+      c.sent > 0 &&
+      c.sent === c.delivered + c.ingressDrops + c.dropped &&
+      (c.received === null || c.received === c.sent - c.ingressDrops) &&
+      (c.received === null || c.forwarded === null || c.received === c.forwarded + c.dropped);
+    check = { ...c, ok };
+    return ok;
   };
-  const addsUp =
-    check.sent === check.delivered + check.ingressDrops + check.dropped &&
-    (check.received === null || check.received === check.sent - check.ingressDrops) &&
-    (check.received === null || check.forwarded === null || check.received === check.forwarded + check.dropped) &&
-    check.sent > 0;
+  // Packets may still sit in a queue when the generator ends, and turtle6's lanes publish
+  // their counters a little after the packets have left: allow a moment for both. A packet
+  // that was never accounted for never turns up, and the last check says so.
+  await pollUntil('every packet to be accounted for', settled, 5000).catch(() => undefined);
+  if (!check) throw new Error(`${f.id}: could not read its counters or the sink's`);
   const seconds = g.seconds;
   return {
     packets: check.delivered,
@@ -259,8 +285,8 @@ async function counted(lab: Lab, f: Forwarder, size: number, settings: Settings,
     ppsPerCpuSecond: NaN,
     offeredPps: g.sent / seconds,
     sinkRingDrops: r1.ringDrops - r0.ringDrops,
-    latency: r1.latency,
-    accounting: { ...check, ok: addsUp },
+    latency,
+    accounting: check,
   };
 }
 
@@ -301,16 +327,15 @@ async function runPlan(lab: Lab, plan: Plan, settings: Settings, maxRate: Map<st
               continue;
             }
           }
-          const s =
+          const { latency, ...s } =
             settings.mode === 'selftest' ? await counted(lab, f, size, settings, stamp) : await window(lab, f, size, settings, rate, stamp);
           const sample: Sample = {
             forwarder: id,
             size,
             round,
             ...s,
-            ...(stamp ? { rate: rate || settings.selftestRate, fraction } : {}),
+            ...(stamp ? { rate: rate || settings.selftestRate, fraction, latency } : {}),
           };
-          if (!stamp) delete (sample as { latency?: unknown }).latency;
           result.samples.push(sample);
           if (sample.accounting && !sample.accounting.ok) {
             result.problems.push(`${id} ${size} B: counts do not add up: ${JSON.stringify(sample.accounting)}`);

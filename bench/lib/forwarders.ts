@@ -31,6 +31,8 @@ export interface Accounting {
   readonly forwarded: number | null;
   /** Packets it received and discarded, each counted under some reason. */
   readonly dropped: number;
+  /** The forwarder's own non-zero counters behind these sums, for diagnosis. */
+  readonly detail?: Record<string, number>;
 }
 
 export interface Forwarder {
@@ -100,6 +102,8 @@ export interface Turtle6Options {
   readonly dstFile?: string;
   readonly id: string;
   readonly description: string;
+  /** How long to wait for "turtle6 is up" (default 30 s). */
+  readonly startupTimeoutMs?: number;
 }
 
 export async function turtle6(bed: TestBed, bins: BenchBinaries, o: Turtle6Options): Promise<Forwarder> {
@@ -130,8 +134,9 @@ metrics:
   listen: ""
 `;
   const started = performance.now();
-  // A full table can take a while to load; that time is itself a result.
-  const router = await startRouter(bed, r, config, 300_000);
+  // startRouter keeps polling until the deadline even after turtle6 has died, so the
+  // deadline is tight unless a big table is loading (that time is itself a result).
+  const router = await startRouter(bed, r, config, o.startupTimeoutMs ?? 30_000);
   const startupSeconds = (performance.now() - started) / 1000;
   const pid = router.process.pid!;
   quietGeneratorSide(g, inIf);
@@ -154,7 +159,11 @@ metrics:
       // Every frame read ends forwarded, punted or under one drop reason (counters.ts); a
       // forwarded frame the kernel then refused to take is lost too.
       const dropped = DROPS.reduce((sum, d) => sum + (c[d.name] ?? 0), 0) + (c['punted'] ?? 0) + (out['tx_failed'] ?? 0);
-      return { received: c['rx_packets'] ?? 0, forwarded: c['forwarded'] ?? 0, dropped };
+      const detail = Object.fromEntries([
+        ...Object.entries(c).map(([k, v]) => [`in.${k}`, v] as const),
+        ...Object.entries(out).map(([k, v]) => [`out.${k}`, v] as const),
+      ].filter(([, v]) => v !== 0));
+      return { received: c['rx_packets'] ?? 0, forwarded: c['forwarded'] ?? 0, dropped, detail };
     },
     ingressDrops: () => linkStats(g, inIf).tx.dropped,
   };
@@ -199,7 +208,7 @@ export async function cForwarder(bed: TestBed, bins: BenchBinaries, kind: 'tapfw
         if (line && out.slice(before).includes('}\n')) counts = JSON.parse(line) as typeof counts;
         return counts !== undefined;
       });
-      return { received: counts!.rx, forwarded: counts!.tx, dropped: counts!.dropped };
+      return { received: counts!.rx, forwarded: counts!.tx, dropped: counts!.dropped, detail: counts };
     },
     ingressDrops: () => linkStats(g, inIf).tx.dropped,
   };
@@ -218,6 +227,9 @@ function snmp6(ns: Netns): Record<string, number> {
   }
   return out;
 }
+
+/** The IP-MIB counters (RFC 4293) under which Linux counts a packet it did not forward. */
+const KERNEL_DISCARDS = ['Ip6InDiscards', 'Ip6InNoRoutes', 'Ip6InHdrErrors', 'Ip6InAddrErrors', 'Ip6OutDiscards', 'Ip6OutNoRoutes'];
 
 export interface KernelOptions {
   readonly id: string;
@@ -259,9 +271,10 @@ export async function kernel(bed: TestBed, bins: BenchBinaries, o: KernelOptions
       // RFC 4293's IP-MIB counters of R's stack. Ip6InReceives would also count ND from S,
       // so received stays unknown; every discard lands in one of these.
       const c = snmp6(r);
-      const dropped = ['Ip6InDiscards', 'Ip6InNoRoutes', 'Ip6InHdrErrors', 'Ip6InAddrErrors', 'Ip6OutDiscards', 'Ip6OutNoRoutes']
-        .reduce((sum, k) => sum + (c[k] ?? 0), 0) + linkStats(r, rOut).tx.dropped;
-      return { received: null, forwarded: c['Ip6OutForwDatagrams'] ?? 0, dropped };
+      const detail: Record<string, number> = { txDropped: linkStats(r, rOut).tx.dropped };
+      for (const k of KERNEL_DISCARDS) detail[k] = c[k] ?? 0;
+      const dropped = Object.values(detail).reduce((sum, v) => sum + v, 0);
+      return { received: null, forwarded: c['Ip6OutForwDatagrams'] ?? 0, dropped, detail };
     },
     ingressDrops: () => linkStats(g, gIf).tx.dropped,
   };

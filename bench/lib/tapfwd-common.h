@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,16 +36,36 @@ static volatile sig_atomic_t report_requested;
 static void on_stop(int sig) { (void)sig; stop_requested = 1; }
 static void on_report(int sig) { (void)sig; report_requested = 1; }
 
+/* The signal mask while waiting for a frame: the one we started with, signals open. */
+static sigset_t wait_mask;
+
+/*
+ * The signals stay blocked except inside wait_readable(), whose ppoll(2) opens them
+ * atomically. A flag checked before a plain blocking call could be set just after the check,
+ * and the call would then sleep on an idle port with the request unanswered.
+ */
 static void install_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	/* No SA_RESTART: a read blocked on an empty queue must return EINTR so the flag is seen. */
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_report;
 	sigaction(SIGUSR1, &sa, NULL);
+	sigset_t blocked;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &blocked, &wait_mask);
+}
+
+/* Sleeps until fd is readable or a signal arrives. */
+static void wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ppoll(&pfd, 1, NULL, &wait_mask);
 }
 
 static void print_counts(const struct counts *n)

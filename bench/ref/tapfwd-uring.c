@@ -11,14 +11,13 @@
  * The reads carry RWF_NOWAIT: the tun driver supports FMODE_NOWAIT, so without it io_uring
  * ignores O_NONBLOCK and parks a read on an empty queue until a frame arrives, and a round
  * that waits for all its completions would hang (docs/io.md). With it an empty queue answers
- * -EAGAIN at once. When a round reads nothing and has nothing to write, poll(2) sleeps until
- * in-tap is readable. Buffers and both fds are registered, so the kernel neither pins pages
+ * -EAGAIN at once. When a round reads nothing and has nothing to write, ppoll(2) sleeps until
+ * in-tap is readable (wait_readable). Buffers and both fds are registered, so the kernel neither pins pages
  * nor looks up the fds per operation.
  * On SIGUSR1 it prints {"rx":N,"tx":N,"dropped":N}; on SIGTERM it prints that and exits.
  */
 #define _GNU_SOURCE
 #include <liburing.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include "../lib/tapfwd-common.h"
@@ -107,18 +106,15 @@ int main(int argc, char **argv)
 			io_uring_sqe_set_data64(sqe, ((uint64_t)OP_READ << 32) | (uint64_t)b);
 		}
 		err = io_uring_submit_and_wait(&ring, (unsigned)queued);
-		if (err < 0 && err != -EINTR) {
+		if (err < 0) {
 			fprintf(stderr, "tapfwd-uring: io_uring_submit_and_wait: %s\n", strerror(-err));
 			return 1;
 		}
 		int got = 0;
 		for (int reaped = 0; reaped < queued; reaped++) {
 			struct io_uring_cqe *cqe;
+			/* The signals are blocked here (install_signals), so no wait ends in EINTR. */
 			if ((err = io_uring_wait_cqe(&ring, &cqe)) < 0) {
-				if (err == -EINTR) {
-					reaped--;
-					continue;
-				}
 				fprintf(stderr, "tapfwd-uring: io_uring_wait_cqe: %s\n", strerror(-err));
 				return 1;
 			}
@@ -145,9 +141,7 @@ int main(int argc, char **argv)
 				free_list[n_free++] = b; /* -EAGAIN: the queue is empty */
 			}
 		}
-		if (got == 0 && n_pending == 0) {
-			struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-			poll(&pfd, 1, -1);
-		}
+		if (got == 0 && n_pending == 0)
+			wait_readable(fds[0]);
 	}
 }

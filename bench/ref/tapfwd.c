@@ -22,9 +22,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tapfwd <in-tap> <out-tap> <next-hop-mac>\n");
 		return 2;
 	}
-	/* Blocking fds: read(2) sleeps when the queue is empty, so an idle forwarder costs
-	 * nothing and a busy one makes exactly one read per frame. */
-	int in = open_tap(argv[1], 0);
+	/* A busy forwarder makes exactly one read per frame; only when the queue runs empty
+	 * does it sleep in ppoll (wait_readable), so an idle one costs nothing. */
+	int in = open_tap(argv[1], O_NONBLOCK);
 	int out = open_tap(argv[2], 0);
 	if (in < 0 || out < 0)
 		return 1;
@@ -42,8 +42,10 @@ int main(int argc, char **argv)
 		}
 		ssize_t len = read(in, frame, sizeof(frame));
 		if (len < 0) {
-			if (errno == EINTR)
+			if (errno == EAGAIN) {
+				wait_readable(in);
 				continue;
+			}
 			perror("tapfwd: read");
 			return 1;
 		}
