@@ -639,13 +639,6 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.joined.push([port, group]);
   }
 
-  private leave(port: number, group: Uint8Array): void {
-    const at = this.joined.findIndex(([p, g]) => p === port && Buffer.compare(g, group) === 0);
-    if (at < 0) return;
-    this.joined.splice(at, 1);
-    this.api!.leaveGroup(port, group);
-  }
-
   // ------------------------------------------------------------ dhcp stop|start (dhcp6ctl)
 
   /** What each DHCPv6 interface does, for `dhcp stop|start` and `show dhcp status`. */
@@ -660,9 +653,9 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
 
   /**
    * dhcp6ctl's `stop interface` / `start interface`, without a config change. A served or
-   * relayed interface leaves All_DHCP_Relay_Agents_and_Servers and ignores what still
-   * reaches it (counted as `interface-stopped`); its leases stay, as dhcp6s keeps its
-   * bindings. The client's WAN interface stops its client, which sends Release (§18.2.7)
+   * relayed interface ignores what reaches it, counted as `interface-stopped` (it stays in
+   * All_DHCP_Relay_Agents_and_Servers so that an operator sees clients still asking); its
+   * leases stay, as dhcp6s keeps its bindings. The client's WAN interface stops its client, which sends Release (§18.2.7)
    * and withdraws the delegated prefix everywhere; start runs a new client from Solicit.
    */
   private setServing(name: string, serving: boolean): string {
@@ -673,16 +666,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (serving !== this.stopped.has(name)) return `${name} (${role}) is already ${serving ? 'running' : 'stopped'}`;
     if (serving) this.stopped.delete(name);
     else this.stopped.add(name);
-    const iface = this.iface(name);
-    if (role === 'client') {
-      if (serving) this.runClient();
-      else {
-        this.client?.stop();
-        this.client = null;
-      }
-    } else if (iface !== undefined) {
-      if (serving) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
-      else this.leave(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+    if (role === 'client' && serving) this.runClient();
+    if (role === 'client' && !serving) {
+      this.client?.stop();
+      this.client = null;
     }
     this.log?.info({ interface: name, role }, serving ? 'dhcpv6 interface started' : 'dhcpv6 interface stopped');
     return `${name} (${role}) ${serving ? 'started' : 'stopped'}`;
@@ -743,7 +730,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       }));
       const lans = this.clientAddresses.filter((a) => this.ifaceByPort(a.port)?.name !== this.config?.client?.interface).map((a) => ({ interface: this.ifaceByPort(a.port)?.name ?? '-', address: `${formatIpv6(a.addr)}/64` }));
       const data = {
-        phase: st?.phase ?? 'off',
+        phase: st?.phase ?? (this.config?.client !== undefined && this.stopped.has(this.config.client.interface) ? 'stopped' : 'off'),
         server: st?.server ? formatDuid(st.server) : null,
         leases: rows,
         prefixInterfaces: lans,
