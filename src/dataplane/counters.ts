@@ -52,6 +52,7 @@ export const DROPS = [
   { name: 'parameter_problem', help: 'Malformed extension header or option (ICMPv6 Parameter Problem)' },
   { name: 'ext_header_chain', help: 'Extension header chain truncated or too long' },
   { name: 'port_down', help: 'Ingress or egress port is down' },
+  { name: 'neighbor_unresolved', help: 'Next hop still being resolved and its few queued packets already handed over (RFC 4861 §7.2.2)' },
   { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
   { name: 'esp_unknown_spi', help: 'ESP to the router with no inbound SA for its SPI (RFC 4303 §3.4.2)' },
   { name: 'esp_wrong_lane', help: 'ESP traffic for an SA of another home lane that could not be handed over (no hand-over ring, or it was full)' },

@@ -58,6 +58,7 @@ import {
   VERDICT_PUNTED,
 } from './trace.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from './punt.js';
+import { ResolveThrottle } from './resolve-throttle.js';
 import { ESP_BYPASS, ESP_IN_TUNNEL, type EspStage } from './esp.js';
 
 export interface LaneTables {
@@ -118,6 +119,7 @@ export class Lane {
   private extraCount = 0;
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private readonly icmpBucket: TokenBucket;
+  private readonly resolveThrottle = new ResolveThrottle();
   private now = 0;
   /** The frame being processed came as a link-layer multicast or broadcast (RFC 4443 §2.4(e.4, e.5)). */
   private linkMulticast = false;
@@ -364,7 +366,12 @@ export class Lane {
     if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueForward(ip, ipLen, ingress, egress, received);
     const nbr = this.tables.neighbors;
     const e = nbr.lookup(egress, nhBytes, nhOff);
-    if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress, received);
+    if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) {
+      if (!this.resolveThrottle.admit(egress, nhBytes, nhOff, this.now)) {
+        return received ? this.drop(ingress, C.neighbor_unresolved) : this.dropOriginated(ingress);
+      }
+      return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress, received);
+    }
     const eth = ip - ETH_HEADER_LEN;
     const macs = nbr.bytes;
     const m = nbr.macOffset(e);

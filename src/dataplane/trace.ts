@@ -88,6 +88,7 @@ const DROP_STAGE: Record<string, (typeof STAGES)[number]> = {
   hop_limit_exceeded: 'forward',
   too_big: 'forward',
   punt_ring_full: 'classify',
+  neighbor_unresolved: 'neighbor',
 };
 
 export interface TraceRecord {

@@ -14,6 +14,7 @@ import { encodeIcmpv6Message } from '../../src/wire/icmpv6-message.js';
 import { IPV6_OPTION } from '../../src/wire/ext-headers.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/dataplane/punt.js';
 import { C } from '../../src/dataplane/counters.js';
+import { RESOLVE_BURST } from '../../src/dataplane/resolve-throttle.js';
 import { armTrace, TR_REMAINING } from '../../src/dataplane/trace.js';
 import {
   BLACKHOLED,
@@ -443,6 +444,15 @@ test('a missing or INCOMPLETE neighbour: punted with PUNT_RESOLVE, aux = egress 
     { packet: decremented(incomplete), port: TAP0, flags: PUNT_RESOLVE, aux: TAP1 },
   ]);
   assert.deepEqual(h.moved(before), { '0:rx_packets': 2, '0:punted': 2 });
+});
+
+test('a flood towards an unresolved neighbour: only RESOLVE_BURST packets per window are punted, the rest counted `neighbor_unresolved`', (t) => {
+  const h = harness(t);
+  const frame = fromH1(ipv6Packet({ src: H1, dst: UNKNOWN_HOST, hopLimit: 10 }));
+  const before = h.snapshot();
+  h.run(TAP0, ...new Array(RESOLVE_BURST + 5).fill(frame));
+  assert.equal(h.punted().length, RESOLVE_BURST);
+  assert.deepEqual(h.moved(before), { '0:rx_packets': RESOLVE_BURST + 5, '0:punted': RESOLVE_BURST, '0:neighbor_unresolved': 5 });
 });
 
 test('a full punt ring drops with `punt_ring_full`', (t) => {
