@@ -56,7 +56,11 @@ function interfaceIdentifier(): z.ZodType<string, string> {
 const delegatedPoolSchema = z
   .strictObject({ start: interfaceIdentifier(), end: interfaceIdentifier() })
   .superRefine((p, ctx) => {
-    if (Buffer.compare(Buffer.from(parseIpv6(p.start)!), Buffer.from(parseIpv6(p.end)!)) > 0) {
+    const start = parseIpv6(p.start);
+    const end = parseIpv6(p.end);
+    // Only two valid identifiers are compared: a bad one has its own error already.
+    if (start === null || end === null || start.subarray(0, 8).some((b) => b !== 0) || end.subarray(0, 8).some((b) => b !== 0)) return;
+    if (Buffer.compare(Buffer.from(start), Buffer.from(end)) > 0) {
       ctx.addIssue({ code: 'custom', path: ['end'], message: `an interface identifier not below start (${p.start})` });
     }
   });
