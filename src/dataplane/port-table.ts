@@ -60,8 +60,12 @@ export class PortTableView {
   bytes: Uint8Array = new Uint8Array(PORT_TABLE_BYTES);
   base = 0;
 
+  /**
+   * A fixed-length view of the table at bind time (once per port-table generation): per-packet
+   * reads through a view over a growable SharedArrayBuffer re-check its length every time.
+   */
   bind(bytes: Uint8Array, offset: number): void {
-    this.bytes = bytes;
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.base = offset;
   }
   kind(port: number): number {

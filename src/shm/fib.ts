@@ -404,9 +404,11 @@ export class FibView {
   bind(bytes: Uint8Array, offset: number): void {
     const absolute = bytes.byteOffset + offset;
     if (absolute % 4 !== 0) throw new RangeError(`FIB must start 4-byte aligned, got byte offset ${absolute}`);
-    this.bytes = bytes;
-    this.byteBase = offset;
+    // Views of the whole buffer at bind time (fixed-length: see WordViewCache); offsets into
+    // them are absolute.
     this.words = this.views.of(bytes.buffer);
+    this.bytes = this.views.bytesOf(bytes.buffer);
+    this.byteBase = absolute;
     const base = absolute >>> 2;
     if (base + HEADER_WORDS > this.words.length || this.words[base] !== MAGIC) {
       this.base = -1;
