@@ -67,6 +67,8 @@ export class EspStage {
   outSa = -1;
   private transforms: (EspTransform | null)[] = [];
   private uids: number[] = [];
+  /** The crypto path each transform was built on: a reload may change `ipsec.crypto` alone. */
+  private cryptos: number[] = [];
   private view: IpsecView | null = null;
   private readonly f: Float64Array;
   private readonly bitmap: Uint32Array;
@@ -84,7 +86,7 @@ export class EspStage {
     return this.view !== null && this.view.policyCount > 0;
   }
 
-  /** Binds a table generation; rebuilds cipher state only for SAs whose uid changed. */
+  /** Binds a table generation; rebuilds cipher state only for SAs whose uid or crypto path changed. */
   bind(view: IpsecView): void {
     this.view = view;
     const n = view.saCount;
@@ -92,13 +94,15 @@ export class EspStage {
       for (const t of this.transforms) t?.dispose();
       this.transforms = new Array<EspTransform | null>(n).fill(null);
       this.uids = new Array<number>(n).fill(0);
+      this.cryptos = new Array<number>(n).fill(-1);
     }
     for (let sa = 0; sa < n; sa++) {
       const uid = view.uid(sa);
-      if (this.uids[sa] === uid && this.transforms[sa] !== null) continue;
-      this.uids[sa] = uid;
-      this.transforms[sa]?.dispose();
       const crypto = view.crypto(sa);
+      if (this.uids[sa] === uid && this.cryptos[sa] === crypto && this.transforms[sa] !== null) continue;
+      this.uids[sa] = uid;
+      this.cryptos[sa] = crypto;
+      this.transforms[sa]?.dispose();
       this.transforms[sa] = makeTransform(
         { encryption: encryptionByCode(view.encryption(sa))!, integrity: integrityByCode(view.integrity(sa))!, encKey: view.encKey(sa), authKey: view.authKey(sa) },
         (view.flags(sa) & SA_ESN) !== 0,

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { SaSlots, saRecord, saRecords, policyRecords } from '../../src/ipsec/model.js';
+import { nativeCryptoAvailable } from '../../src/ipsec/native-transform.js';
 import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage, ESP_BYPASS, ESP_IN_TRANSPORT, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
@@ -168,4 +169,33 @@ test('a protect policy whose SA is gone discards, and a home lane elsewhere is n
   b[HEAD + 6] = IPPROTO.ESP;
   b.set([0, 0, 0x20, 0x01, 0, 0, 0, 1], HEAD + 40);
   assert.equal(s.stage.inbound(b, HEAD, len), -C.esp_wrong_lane);
+});
+
+test('a new table generation that changes only the crypto path rebuilds the SA’s transform on that path', (t) => {
+  if (!nativeCryptoAvailable()) {
+    t.diagnostic('libt6crypto.so is not built: the native path cannot be told apart');
+  }
+  const { sender } = sas('tunnel', 'gcm');
+  const state = IpsecState.create();
+  const installed = new SaSlots(state).assign(sender.sas, 1, 0);
+  const policies = policyRecords(sender.policies, installed);
+  const stage = new EspStage(state, 0);
+  // The transform class is what tells the paths apart: both put identical bytes on the wire.
+  const transformClass = () => (stage as unknown as { transforms: Array<{ constructor: { name: string } }> }).transforms[0]!.constructor.name;
+  const bindOn = (crypto: 'node' | 'native') => {
+    const records = saRecords(installed, [], crypto);
+    const region = new Uint8Array(ipsecTablesByteLength(records, policies));
+    encodeIpsecTables(records, policies, region);
+    const view = new IpsecView();
+    view.bind(region, 0);
+    stage.bind(view);
+  };
+  bindOn('node');
+  assert.equal(transformClass(), 'GcmTransform');
+  if (nativeCryptoAvailable()) {
+    bindOn('native');
+    assert.equal(transformClass(), 'NativeTransform', 'same SA (same uid), new path: rebuilt');
+  }
+  bindOn('node');
+  assert.equal(transformClass(), 'GcmTransform');
 });
