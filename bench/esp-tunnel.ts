@@ -19,12 +19,13 @@
  *   source port), one per lane: as two IKE child SAs would spread a tunnel over two cores.
  *   strongswan  the C reference: charon with kernel-libipsec in both routers (userspace ESP
  *               over a TUN device, UDP-encapsulated on 4500, bench/esp-strongswan.ts).
+ *   wireguard   what users pick instead: wireguard-go in both (bench/esp-wireguard.ts).
  *
  * Packets per second at the sink (wall clock), and per CPU-second of the two ESP processes
  * (utime + stime of both routers from /proc, lanes and threads included; the bridge, the
  * generator and the sink are not counted), and Gbit/s of inner IPv6 packets.
  *
- *   node dist/bench/esp-tunnel.js [--quick] [--rounds N] [--seconds S] [--no-strongswan] [--json FILE]
+ *   node dist/bench/esp-tunnel.js [--quick] [--rounds N] [--seconds S] [--no-strongswan] [--no-wireguard] [--json FILE]
  */
 import { cpus, release } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ import { processCpuSeconds } from './lib/proc.js';
 import { delivered, Generator } from './lib/traffic.js';
 import { markdownTable, median, mpps, ratio, textTable } from './lib/stats.js';
 import { strongswanPair } from './esp-strongswan.js';
+import { wireguardPair } from './esp-wireguard.js';
 import { DESTINATION_PREFIX, FLOWS, SINK_ADDR, TUNNEL_KEY, prime, quiet, sinkSide, type TunnelPair } from './esp-topology.js';
 
 const R1_IN_MAC = '02:74:36:00:e1:01';
@@ -161,6 +163,7 @@ function tables(samples: readonly Sample[], pairs: readonly TunnelPair[]): Array
       row(`native-${lanes}`, `plain-${lanes}`, size, '–');
       row(`native-${lanes}`, `node-${lanes}`, size, '–');
       row(`native-${lanes}`, 'strongswan', size, '≥ 2×');
+      row(`native-${lanes}`, 'wireguard', size, '≥ 1×');
     }
   }
   return [
@@ -174,6 +177,7 @@ interface Options {
   rounds?: string;
   seconds?: string;
   strongswan: boolean;
+  wireguard: boolean;
   json?: string;
 }
 
@@ -183,6 +187,7 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'rounds (default 5; 3 with --quick)')
     .option('--seconds <s>', 'length of each measured window (default 3; 1 with --quick)')
     .option('--no-strongswan', 'leave out the strongSwan kernel-libipsec reference')
+    .option('--no-wireguard', 'leave out the wireguard-go reference')
     .option('--json <file>', 'write every sample there')
     .parse()
     .opts<Options>();
@@ -198,6 +203,7 @@ async function main(): Promise<void> {
     const pairs: TunnelPair[] = [];
     for (const lanes of [1, 2]) for (const crypto of ['plain', 'native', 'node'] as const) pairs.push(await turtle6Pair(bed, bins, crypto, lanes));
     if (o.strongswan) pairs.push(await strongswanPair(bed, bins));
+    if (o.wireguard) pairs.push(await wireguardPair(bed, bins));
     for (const p of pairs) {
       await prime(bed, bins, p);
       log(`ready: ${p.id} — ${p.description}`);
