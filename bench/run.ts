@@ -10,6 +10,7 @@
  *                                   when any count does not add up (the test suite runs this)
  *   npm run bench -- --interfaces eth1,eth2 --no-namespaces   real NICs (see the docs)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -30,6 +31,7 @@ interface CliOptions {
   out?: string;
   interfaces?: string;
   namespaces: boolean;
+  protocols: boolean;
   nextHop: string;
   nextHopMac?: string;
   route: string;
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     .option('--out <file>', 'JSON results file (the Markdown summary goes beside it)')
     .option('--interfaces <a,b>', 'forward between these two real NICs (with --no-namespaces)')
     .addOption(new Option('--no-namespaces', 'do not build the namespace topology; use --interfaces'))
+    .addOption(new Option('--no-protocols', 'skip the ESP, RIPng and DHCPv6 benchmarks that follow the forwarding ones'))
     .option('--next-hop <addr>', 'with --interfaces: the sink machine\'s address on OUT\'s link', '2001:db8:2::100')
     .option('--next-hop-mac <mac>', 'with --interfaces: its MAC (the C references do no neighbour discovery)')
     .option('--route <prefix>', 'with --interfaces: where the external generator sends', '2001:db8:99::/48');
@@ -118,7 +121,32 @@ async function main(): Promise<number> {
   process.stdout.write(render(results, 'text'));
   log(`wrote ${json} and ${md}`);
   const problems = results.flatMap((r) => r.problems);
-  return problems.length > 0 ? 1 : 0;
+  const others = o.namespaces && !o.selftest && o.protocols && !o.scenario ? runOtherBenchmarks(mode === 'quick', dirname(json), log) : 0;
+  return problems.length > 0 || others > 0 ? 1 : 0;
+}
+
+/**
+ * The rest of `npm run bench` (issue 7, scenarios 3 and 5): ESP tunnel throughput against
+ * strongSwan and wireguard-go, RIPng convergence against BIRD, DHCPv6 leases/s against Kea.
+ * Each is its own script with its own references run in the same invocation; they write their
+ * samples beside latest.json. Returns how many of them failed.
+ */
+function runOtherBenchmarks(quick: boolean, dir: string, log: (s: string) => void): number {
+  const scripts: Array<[string, string[]]> = [
+    ['esp-tunnel', [...(quick ? ['--quick'] : []), '--json', `${dir}/esp-tunnel.json`]],
+    ['ripng-scale', [...(quick ? ['--routes', '2000', '--rounds', '1'] : []), '--out', `${dir}/ripng-scale.json`]],
+    ['dhcpv6', [...(quick ? ['--quick'] : []), '--out', `${dir}/dhcpv6.json`]],
+  ];
+  let failed = 0;
+  for (const [name, args] of scripts) {
+    log(`running bench/${name}.ts ${args.join(' ')}`);
+    const r = spawnSync(process.execPath, [new URL(`./${name}.js`, import.meta.url).pathname, ...args], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      log(`bench/${name}.ts failed (exit ${r.status ?? r.signal})`);
+      failed++;
+    }
+  }
+  return failed;
 }
 
 process.exitCode = await main();
