@@ -18,17 +18,22 @@
  * the tunnel's outbound SA. The routes stay when that SA is removed: like a protect policy
  * without its SA, the tunnel then discards rather than letting the traffic fall back to a
  * cleartext route (RFC 4301 §4.4.1).
+ *
+ * Outbound sequence numbers survive a restart as well as a reload (sequence-store.ts): they
+ * are saved every second and on stop, and an SA installed with unchanged keys continues past
+ * the saved number (RFC 4303 §3.3.3).
  */
 import type { IpsecDatapath } from '../../stack/datapath.js';
 import type { TimerHandle } from '../../lib/clock.js';
 import type { IpsecConfig } from '../../config/sections/ipsec.js';
-import { ST } from '../../shm/ipsec-tables.js';
+import { ST, STATE_FIELDS } from '../../shm/ipsec-tables.js';
 import { parsePrefix } from '../../lib/addr.js';
 import { SaSlots, policyRecords, saIdentity, saRecords, type InstalledSa } from '../../ipsec/model.js';
 import { nativeCryptoAvailable } from '../../ipsec/native-transform.js';
 import type { TunnelConfig } from '../../config/sections/ipsec.js';
 import type { RibRoute } from '../../stack/rib.js';
 import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
+import { SequenceStore } from './sequence-store.js';
 import { renderPolicies, renderSas, type PolicyRow, type SaRow } from './show.js';
 
 /** How often lifetimes are checked; the granularity of a seconds lifetime. */
@@ -55,6 +60,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private ctx!: ModuleContext;
   private dp!: IpsecDatapath;
   private slots!: SaSlots;
+  private sequences!: SequenceStore;
   private config: IpsecConfig = { sas: [], policies: [], tunnels: [], crypto: 'auto' };
   private live: LiveSa[] = [];
   /** Identities of SAs removed by a hard lifetime or a flush (see the file comment). */
@@ -70,6 +76,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     this.ctx = ctx;
     this.dp = dp;
     this.slots = new SaSlots(dp.state);
+    this.sequences = new SequenceStore(ctx.stateDir);
     this.apply(config);
     this.registerMetrics();
     ctx.commands.register(['show', 'ipsec', 'sa'], () => this.showSas(), 'the security associations, like setkey -D (keys are not shown)');
@@ -89,6 +96,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   stop(): void {
     this.timer?.cancel();
     this.timer = null;
+    this.trySaveSequences();
     // Without the module nothing is protected or expected protected: empty tables.
     this.slots.assign([], this.dp.lanes, this.ctx.api.clock.now());
     this.live = [];
@@ -133,6 +141,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private scheduleCheck(): void {
     this.timer = this.ctx.api.clock.setTimer(LIFETIME_CHECK_MS, () => {
       this.checkLifetimes();
+      this.trySaveSequences();
       this.scheduleCheck();
     });
   }
@@ -147,8 +156,40 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     const before = new Map(this.live.map((s) => [s.installed, s.state]));
     const installed = this.slots.assign(sas, this.dp.lanes, this.ctx.api.clock.now());
     this.live = installed.map((i) => ({ installed: i, state: before.get(i) ?? 'mature' }));
+    this.restoreSequences(installed.filter((i) => !before.has(i)));
     this.publish();
     this.installTunnelRoutes(config.tunnels);
+  }
+
+  /**
+   * Newly installed outbound SAs whose keys are unchanged since the last save continue past
+   * the saved number, and that is saved at once: if the process dies before the next save,
+   * the next start adds its margin to this value, not to the older one.
+   */
+  private restoreSequences(fresh: readonly InstalledSa[]): void {
+    const f = this.dp.state.f;
+    for (const sa of fresh) {
+      if (sa.config.direction !== 'out') continue;
+      const seq = this.sequences.restore(sa.config);
+      if (seq === null) continue;
+      f[sa.slot * STATE_FIELDS + ST.seqOut] = seq;
+      this.ctx.log.info({ spi: hex(sa.config.spi), seq }, 'outbound sequence number restored past the saved one (RFC 4303 §3.3.3)');
+    }
+    this.saveSequences();
+  }
+
+  /** On the timer and on stop, where a failed write must not stop the module: it says so. */
+  private trySaveSequences(): void {
+    try {
+      this.saveSequences();
+    } catch (e) {
+      this.ctx.limited('ipsec.sequence-save').error({ err: (e as Error).message }, 'cannot save the outbound sequence numbers: a restart may repeat them');
+    }
+  }
+
+  private saveSequences(): void {
+    const outbound = this.live.filter((s) => s.installed.config.direction === 'out');
+    this.sequences.record(outbound.map(({ installed: i }) => ({ config: i.config, seq: this.dp.state.field(i.slot, ST.seqOut) })));
   }
 
   /** Makes the module's routes exactly the tunnels' routes (a reload may move or drop some). */

@@ -17,6 +17,15 @@ import { C } from '../../../src/dataplane/counters.js';
 import { ipv6Packet } from '../../dataplane/harness.js';
 import { formatIpv6, parseIpv6 } from '../../../src/lib/addr.js';
 import type { RibRoute } from '../../../src/stack/rib.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RESTORE_MARGIN } from '../../../src/protocols/ipsec/sequence-store.js';
+
+/** One state directory per test file run, a subdirectory per harness unless one is shared. */
+const stateRoot = mkdtempSync(join(tmpdir(), 't6-ipsec-'));
+process.on('exit', () => rmSync(stateRoot, { recursive: true, force: true }));
+let harnesses = 0;
 
 const KEY_A = '0x' + '41'.repeat(16) + '01020304';
 const KEY_B = '0x' + '42'.repeat(16) + '05060708';
@@ -49,7 +58,7 @@ interface Logged {
   readonly msg: string;
 }
 
-function harness(raw: unknown) {
+function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnesses++}-`))) {
   const clock = new ManualClock(5_000);
   const dp = new RecordingDatapath();
   const commands = new Map<string, (req: ModuleCommandRequest, rest: string[]) => ModuleStatus | Promise<ModuleStatus>>();
@@ -76,7 +85,7 @@ function harness(raw: unknown) {
       counter: (spec, collect) => void collectors.set(spec.name, collect),
     },
     commands: { register: (path, handler) => void commands.set(path.join(' '), handler) },
-    stateDir: '/nonexistent',
+    stateDir,
   };
   const module = new IpsecModule();
   module.start(ctx, config(raw));
@@ -86,7 +95,7 @@ function harness(raw: unknown) {
     collectors.get(name)!((labels, value) => out.push({ labels, value }));
     return out;
   };
-  return { clock, dp, module, run, metric, logged, routes };
+  return { clock, dp, module, run, metric, logged, routes, stateDir };
 }
 
 function config(raw: unknown): IpsecConfig {
@@ -278,4 +287,42 @@ test('onExpire is refused on bypass and discard policies, and must be discard or
   assert.equal(unknown.success, false);
   assert.match(JSON.stringify(unknown.error!.issues), /discard or bypass/);
   assert.equal(config({ sas: [OUT_SA], policies: [POLICIES[0]] }).policies[0]!.onExpire, undefined, 'absent: the RFC 4301 default, discard');
+});
+
+test('outbound sequence numbers survive a restart: saved every second and on stop, restored past the saved value; new keys start afresh', () => {
+  const first = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES });
+  const [out, inb] = first.dp.last().sas;
+  first.dp.state.f[out!.stateSlot * 16 + ST.seqOut] = 1000; // the home lane sent 1000 packets
+  first.dp.state.f[inb!.stateSlot * 16 + ST.replayTop] = 77;
+  first.clock.advance(LIFETIME_CHECK_MS);
+  const saved = JSON.parse(readFileSync(join(first.stateDir, 'sequence.json'), 'utf8')) as { sas: Record<string, { seqHi: number; seqLo: number }> };
+  assert.deepEqual(Object.values(saved.sas).map((e) => [e.seqHi, e.seqLo]), [[0, 1000]], 'the timer saved the outbound SA only');
+  assert.doesNotMatch(JSON.stringify(saved), /4141/, 'keys never reach the disk');
+  first.dp.state.f[out!.stateSlot * 16 + ST.seqOut] = 1500;
+  first.module.stop();
+
+  const second = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES }, first.stateDir);
+  const [out2, inb2] = second.dp.last().sas;
+  assert.equal(second.dp.state.field(out2!.stateSlot, ST.seqOut), 1500 + RESTORE_MARGIN, 'continues past the number saved on stop');
+  assert.equal(second.dp.state.field(inb2!.stateSlot, ST.replayTop), 0, 'an inbound replay window is not restored');
+  // No stop: a crash. The restored value was saved at start, so the next start goes past it.
+  second.dp.state.f[out2!.stateSlot * 16 + ST.seqOut] = 1500 + RESTORE_MARGIN + 10;
+
+  const third = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, first.stateDir);
+  assert.ok(third.dp.state.field(third.dp.last().sas[0]!.stateSlot, ST.seqOut) >= 1500 + RESTORE_MARGIN + 10, 'never below a number sent before a crash');
+  third.module.stop();
+
+  const rekeyed = harness({ sas: [{ ...OUT_SA, encKey: KEY_B }], policies: [POLICIES[0]] }, first.stateDir);
+  assert.equal(rekeyed.dp.state.field(rekeyed.dp.last().sas[0]!.stateSlot, ST.seqOut), 0, 'new keys: a new number space from initialSeq');
+});
+
+test('a restored sequence number without ESN stops at 2^32-1, so the lane counts the SA as spent instead of wrapping', () => {
+  const first = harness({ sas: [OUT_SA], policies: [POLICIES[0]] });
+  first.dp.state.f[first.dp.last().sas[0]!.stateSlot * 16 + ST.seqOut] = 0xffff_fff0;
+  first.module.stop();
+  const second = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, first.stateDir);
+  assert.equal(second.dp.state.field(second.dp.last().sas[0]!.stateSlot, ST.seqOut), 0xffff_ffff);
+  const esn = harness({ sas: [{ ...OUT_SA, esn: true }], policies: [POLICIES[0]] }, first.stateDir);
+  // The second start saved its clamped value; the same keys with ESN go on from there.
+  assert.equal(esn.dp.state.field(esn.dp.last().sas[0]!.stateSlot, ST.seqOut), 0xffff_ffff + RESTORE_MARGIN, 'with ESN it goes on past 2^32');
 });
