@@ -9,15 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
-
-interface ClientShow {
-  phase: string;
-  leases: Array<{ lease: string; kind: string }>;
-  prefixInterfaces: Array<{ interface: string; address: string }>;
-  dnsServers: string[];
-}
+import { requireCommand, TestBed } from '../helpers/netns.js';
+import { dhcpClient, routerAsClient, waitFor, waitForClientBinding } from './dhcp/topology.js';
 
 function keaConfig(ifname: string, dir: string): string {
   return JSON.stringify({
@@ -48,68 +41,37 @@ test('Kea delegates to turtle6\'s client: IA_NA + IA_PD in one exchange, the /64
   requireCommand('kea-dhcp6', 'kea-dhcp6-server');
   const bed = new TestBed('d6kea');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const s = bed.netns('s');
-  const h = bed.netns('h');
-  const wan = shortName('t6w');
-  const lan = shortName('t6l');
   const dir = mkdtempSync(join(tmpdir(), 't6-kea-'));
   bed.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const log = () => { try { return readFileSync(join(dir, 'kea.log'), 'utf8'); } catch { return ''; } };
 
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${wan}
-    kind: tap
-    netns: ${s.name}
-    ra: { enabled: false }
-  - name: ${lan}
-    kind: tap
-    netns: ${h.name}
-    ra: { enabled: true, maxInterval: 4 }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
+  const { s, wan, lan, router } = await routerAsClient(bed, { upstream: '2001:db8:ee::1/64', lan: true, dhcpv6: ({ wan, lan }) => `
 dhcpv6:
   client:
     interface: ${wan}
     prefixInterfaces:
       - { name: ${lan}, slaId: 3, hostId: 1 }
-`);
-  await pollUntil('a link-local address on the server side', () => s.run('ip', ['-6', 'addr', 'show', 'dev', wan, 'scope', 'link']).stdout.includes('inet6'));
-  s.ip('addr', 'add', '2001:db8:ee::1/64', 'dev', wan, 'nodad');
+` });
   writeFileSync(join(dir, 'kea.json'), keaConfig(wan, dir));
   bed.spawnIn(s, 'kea-dhcp6', ['-c', join(dir, 'kea.json')], { env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } });
-  await pollUntil('Kea to start', () => log().includes('DHCP6_STARTED'), 15_000).catch((e) => {
-    throw new Error(`${String(e)}\n--- kea ---\n${log().slice(-3000)}`);
-  });
+  await waitFor('Kea to start', () => log().includes('DHCP6_STARTED'), 15_000, { kea: log });
 
-  let show: ClientShow | undefined;
-  await pollUntil('turtle6\'s client to bind an address and a prefix', async () => {
-    show = (await router.ctl(['show', 'dhcp', 'client'])) as ClientShow;
-    return show.phase === 'bound' && show.leases.length === 2;
-  }, 20_000).catch((e) => {
-    throw new Error(`${String(e)}\n--- kea ---\n${log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`);
-  });
-  const na = show!.leases.find((l) => l.kind === 'IA_NA')!;
-  const pd = show!.leases.find((l) => l.kind === 'IA_PD')!;
+  const show = await waitForClientBinding(router, { kea: log, turtle6: router });
+  const na = show.leases.find((l) => l.kind === 'IA_NA')!;
+  const pd = show.leases.find((l) => l.kind === 'IA_PD')!;
   assert.match(na.lease, /^2001:db8:ee::10[0-9a-f]{2}$/);
   assert.match(pd.lease, /^2001:db8:600:[0-9a-f]*00::\/56$|^2001:db8:600::\/56$/);
-  assert.deepEqual(show!.dnsServers, ['2001:db8:ee::53']);
+  assert.deepEqual(show.dnsServers, ['2001:db8:ee::53']);
   const base = pd.lease.replace(/::\/56$/, '');
   const subnet = `${base.split(':').slice(0, 3).join(':')}:${(parseInt(base.split(':')[3] ?? '0', 16) | 3).toString(16)}::1/64`;
-  assert.deepEqual(show!.prefixInterfaces, [{ interface: lan, address: subnet }]);
+  assert.deepEqual(show.prefixInterfaces, [{ interface: lan, address: subnet }]);
   // Kea allocated both leases (one Request carries both IAs: client.test.ts checks the message).
   assert.match(log(), /DHCP6_LEASE_ALLOC .*lease for address/);
   assert.match(log(), /DHCP6_PD_LEASE_ALLOC .*lease for prefix/);
 
   // T1 = 20 s: the client renews with Kea, which extends both leases.
-  await pollUntil('a Renew answered by Kea', () => /DHCP6_LEASE_RENEW|DHCP6_PD_LEASE_RENEW/.test(log()), 40_000).catch((e) => {
-    throw new Error(`${String(e)}\n--- kea ---\n${log().slice(-3000)}`);
-  });
-  const after = (await router.ctl(['show', 'dhcp', 'client'])) as ClientShow;
+  await waitFor('a Renew answered by Kea', () => /DHCP6_LEASE_RENEW|DHCP6_PD_LEASE_RENEW/.test(log()), 40_000, { kea: log });
+  const after = await dhcpClient(router);
   assert.equal(after.phase, 'bound');
   assert.deepEqual(after.leases.map((l) => l.lease).sort(), [na.lease, pd.lease].sort(), 'the same address and prefix after the Renew');
 });

@@ -12,20 +12,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, requireCommand, run, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, type RunningRouter } from '../helpers/router.js';
-
-interface ClientShow {
-  phase: string;
-  leases: Array<{ lease: string; kind: string }>;
-  dnsServers: string[];
-}
-
-const clientShow = async (router: RunningRouter) => (await router.ctl(['show', 'dhcp', 'client'])) as ClientShow;
-const status = async (router: RunningRouter) => (await router.ctl(['show', 'dhcp', 'status'])) as { received: Record<string, number>; sent: Record<string, number>; drops: Record<string, number> };
+import { startRouter } from '../helpers/router.js';
+import { addBridge, dhcpClient, dhcpStatus, enslave, RA_OFF, routerYaml, SERVED_ADDRESS, servedLink, startCapture, waitFor } from './dhcp/topology.js';
 
 test('a reload that changes the server\'s options sends an authenticated Reconfigure; turtle6\'s client renews and takes the change', { timeout: 90_000 }, async (t) => {
   requireCommand('tcpdump', 'tcpdump');
@@ -37,65 +28,32 @@ test('a reload that changes the server\'s options sends an authenticated Reconfi
   const sw = bed.netns('sw');
   const stap = shortName('t6s');
   const ctap = shortName('t6c');
-  sw.ip('link', 'add', 'sw0', 'type', 'bridge');
-  sw.ip('link', 'set', 'sw0', 'up');
-  const pcapDir = mkdtempSync(join(tmpdir(), 't6-d6reconf-'));
-  bed.onCleanup(() => rmSync(pcapDir, { recursive: true, force: true }));
-  const pcap = join(pcapDir, 'reconfigure.pcap');
-  const tcpdump = bed.spawnIn(sw, 'tcpdump', ['-U', '--immediate-mode', '-i', 'sw0', '-w', pcap, 'udp port 546 or udp port 547']);
-  await pollUntil('tcpdump to start writing', () => existsSync(pcap));
+  addBridge(sw, 'sw0');
+  const { file: pcap, tcpdump } = await startCapture(bed, sw, 'sw0', 'udp port 546 or udp port 547');
 
-  const serverConfig = (dns: string) => `
-interfaces:
-  - name: ${stap}
-    kind: tap
-    addresses: [2001:db8:1::1/64]
-    netns: ${sw.name}
-    ra: { enabled: false }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
+  const serverConfig = (dns: string) => routerYaml([{ name: stap, netns: sw, addresses: [SERVED_ADDRESS], ra: RA_OFF }], `
 dhcpv6:
   server:
-    interfaces:
-      - name: ${stap}
-        addressPool: { start: 2001:db8:1::1000, end: 2001:db8:1::10ff }
-        prefixPool: { prefix: 2001:db8:100::/48, delegatedLength: 56 }
-    preferredLifetime: 600
+${servedLink(stap, true)}    preferredLifetime: 600
     validLifetime: 1200
     dnsServers: [${dns}]
-`;
+`);
   const server = await startRouter(bed, s, serverConfig('2001:db8:1::53'));
-  const client = await startRouter(bed, c, `
-interfaces:
-  - name: ${ctap}
-    kind: tap
-    netns: ${sw.name}
-    ra: { enabled: false }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
+  const client = await startRouter(bed, c, routerYaml([{ name: ctap, netns: sw, ra: RA_OFF }], `
 dhcpv6:
   client:
     interface: ${ctap}
     acceptReconfigure: true
-`);
-  for (const tap of [stap, ctap]) {
-    sw.ip('link', 'set', tap, 'master', 'sw0');
-    sw.ip('link', 'set', tap, 'up');
-  }
-  const logs = () => `\n--- server ---\n${server.output().slice(-3000)}\n--- client ---\n${client.output().slice(-3000)}`;
+`));
+  for (const tap of [stap, ctap]) enslave(sw, tap, 'sw0');
+  const logs = { server, client };
 
-  await pollUntil('the client to bind with the first DNS server', async () => {
-    const show = await clientShow(client);
+  await waitFor('the client to bind with the first DNS server', async () => {
+    const show = await dhcpClient(client);
     return show.phase === 'bound' && show.dnsServers.includes('2001:db8:1::53');
-  }, 20_000).catch((e) => { throw new Error(`${String(e)}${logs()}`); });
-  const bound = await clientShow(client);
-  const renewsBefore = (await status(client)).sent['renew'] ?? 0;
+  }, 20_000, logs);
+  const bound = await dhcpClient(client);
+  const renewsBefore = (await dhcpStatus(client)).sent['renew'] ?? 0;
   assert.equal(renewsBefore, 0, 'T1 is 300 s away: no Renew yet');
 
   // The reload: a new DNS server. The server's module restarts, sees its settings changed,
@@ -103,16 +61,15 @@ dhcpv6:
   const file = join(server.dir, 'turtle6.yaml');
   writeFileSync(file, readFileSync(file, 'utf8').replace('dnsServers: [2001:db8:1::53]', 'dnsServers: [2001:db8:1::54]'));
   await server.ctl(['reload']);
-  await pollUntil('the client to renew and take the new DNS server', async () => (await clientShow(client)).dnsServers.includes('2001:db8:1::54'), 20_000)
-    .catch((e) => { throw new Error(`${String(e)}${logs()}`); });
-  const after = await clientShow(client);
+  await waitFor('the client to renew and take the new DNS server', async () => (await dhcpClient(client)).dnsServers.includes('2001:db8:1::54'), 20_000, logs);
+  const after = await dhcpClient(client);
   assert.equal(after.phase, 'bound');
   assert.deepEqual(after.leases, bound.leases, 'the same address and prefix, renewed');
-  const cs = await status(client);
+  const cs = await dhcpStatus(client);
   assert.ok((cs.received['reconfigure'] ?? 0) >= 1, JSON.stringify(cs));
   assert.ok((cs.sent['renew'] ?? 0) >= 1);
   assert.deepEqual([cs.drops['auth-missing'], cs.drops['auth-failed'], cs.drops['auth-replay']], [0, 0, 0]);
-  assert.ok(((await status(server)).sent['reconfigure'] ?? 0) >= 1);
+  assert.ok(((await dhcpStatus(server)).sent['reconfigure'] ?? 0) >= 1);
   assert.match(server.output(), /Reconfigure sent/);
 
   // The capture: tshark decodes every packet, and the Reconfigure as §18.3.11 says.

@@ -9,31 +9,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, type RunningRouter } from '../helpers/router.js';
-import { globalAddresses, startDhcp6c, startDhcp6s } from './dhcp/wide.js';
+import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
+import { startDhcp6c, startDhcp6s } from './dhcp/wide.js';
+import { addBridge, dhcpLeases, dhcpStatus, routerAsClient, routerAsServer, servedLink, startCapture, waitFor, waitForAddresses, waitForClientBinding } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
 const TURTLE6_DUID = '00:03:00:01:02:00:00:00:05:02';
 const SECRET = '5pvW2g48OHPvkYMJSw0vZA==';
 const REALM = 'turtle6.test';
 const TAMPER = resolve('test/interop/dhcp/tamper.py');
-
-interface Status {
-  received: Record<string, number>;
-  drops: Record<string, number>;
-}
-
-async function status(router: RunningRouter): Promise<Status> {
-  return (await router.ctl(['show', 'dhcp', 'status'])) as Status;
-}
-
-async function leases(router: RunningRouter): Promise<Array<{ lease: string; kind: string; expires: string }>> {
-  return ((await router.ctl(['show', 'dhcp', 'leases'])) as { leases: Array<{ lease: string; kind: string; expires: string }> }).leases;
-}
 
 function secretFile(bed: TestBed): string {
   const dir = mkdtempSync(join(tmpdir(), 't6-d6key-'));
@@ -49,47 +36,21 @@ test('turtle6 server ⇄ WIDE dhcp6c with delayed authentication both ways; repl
   requireCommand('/usr/bin/python3', 'python3-scapy');
   const bed = new TestBed('d6auth');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const c = bed.netns('c');
-  const tap = shortName('t6a');
   const keyFile = secretFile(bed);
-
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${tap}
-    kind: tap
-    addresses: [2001:db8:1::1/64]
-    netns: ${c.name}
-    ra: { enabled: false }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
+  const { c, tap, router } = await routerAsServer(bed, (tap) => `
 dhcpv6:
   keys:
     - { name: t6key, realm: ${REALM}, keyId: 1, secretFile: ${keyFile} }
   server:
-    interfaces:
-      - name: ${tap}
-        addressPool: { start: 2001:db8:1::1000, end: 2001:db8:1::10ff }
-        prefixPool: { prefix: 2001:db8:100::/48, delegatedLength: 56 }
-    preferredLifetime: 1800
+${servedLink(tap, true)}    preferredLifetime: 1800
     validLifetime: 3600
     dnsServers: [2001:db8:1::53]
     reservations:
       - { duid: ${CLIENT_DUID}, key: t6key }
 `);
-  c.ip('link', 'set', tap, 'up');
-  c.ip('link', 'add', 'lan0', 'type', 'bridge');
-  c.ip('link', 'set', 'lan0', 'up');
-  await pollUntil('a link-local address on the client', () => c.run('ip', ['-6', 'addr', 'show', 'dev', tap, 'scope', 'link']).stdout.includes('inet6'));
+  addBridge(c, 'lan0');
 
-  const pcapDir = mkdtempSync(join(tmpdir(), 't6-d6pcap-'));
-  bed.onCleanup(() => rmSync(pcapDir, { recursive: true, force: true }));
-  const pcap = join(pcapDir, 'client.pcap');
-  bed.spawnIn(c, 'tcpdump', ['-U', '--immediate-mode', '-i', tap, '-w', pcap, 'udp port 547']);
-  await pollUntil('tcpdump to start writing', () => existsSync(pcap));
+  const pcap = (await startCapture(bed, c, tap, 'udp port 547')).file;
 
   const client = startDhcp6c(bed, c, tap, CLIENT_DUID, `
 interface ${tap} {
@@ -105,17 +66,18 @@ id-assoc pd 1 {
 authentication t6auth { protocol delayed; algorithm hmac-md5; rdm monocounter; };
 keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
 `);
-  const logs = () => `\n--- dhcp6c ---\n${client.log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`;
+  const logs = { dhcp6c: client, turtle6: router };
 
-  await pollUntil('dhcp6c to configure its address and delegated /64', () =>
-    globalAddresses(c, tap).some((a) => a.startsWith('2001:db8:1::10')) && globalAddresses(c, 'lan0').some((a) => a.startsWith('2001:db8:100:1:')), 20_000,
-  ).catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  await waitForAddresses(c, {
+    [tap]: (a) => a.startsWith('2001:db8:1::10'),
+    lan0: (a) => a.startsWith('2001:db8:100:1:'),
+  }, 'dhcp6c to configure its address and delegated /64', logs);
   // dhcp6c checked turtle6's MAC on the Advertise and the Reply; turtle6 checked dhcp6c's on
   // the Request (without it there would be no Reply and no lease).
   assert.match(client.log(), /message authentication validated/);
-  const before = await leases(router);
+  const before = await dhcpLeases(router);
   assert.equal(before.length, 2, JSON.stringify(before));
-  const clean = await status(router);
+  const clean = await dhcpStatus(router);
   assert.equal(clean.drops['auth-failed'], 0, JSON.stringify(clean.drops));
   assert.equal(clean.drops['auth-replay'], 0);
 
@@ -127,13 +89,13 @@ keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
       return true;
     }, 10_000);
   }
-  await pollUntil('each attack to be counted by reason', async () => {
-    const d = (await status(router)).drops;
+  await waitFor('each attack to be counted by reason', async () => {
+    const d = (await dhcpStatus(router)).drops;
     return d['auth-replay']! >= 1 && d['auth-failed']! >= 1 && d['auth-missing']! >= 1;
-  }, 10_000).catch(async (e) => { throw new Error(`${String(e)} ${JSON.stringify((await status(router)).drops)}${logs()}`); });
+  }, 10_000, { drops: async () => JSON.stringify((await dhcpStatus(router)).drops), ...logs });
   // None of them changed a lease (a replayed Request that got through would re-bind and move
   // the expiry forward).
-  assert.deepEqual(await leases(router), before);
+  assert.deepEqual(await dhcpLeases(router), before);
   assert.match(router.output(), /dhcpv6 message failed authentication/);
   assert.match(router.output(), /auth-replay/);
   assert.match(router.output(), /HMAC-MD5 mismatch/);
@@ -141,47 +103,24 @@ keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
   // Release, authenticated too: turtle6 forgets the leases, dhcp6c validates the Reply.
   const validatedBefore = (client.log().match(/message authentication validated/g) ?? []).length;
   client.process.kill('SIGTERM');
-  await pollUntil('the authenticated Release to remove the leases', async () => (await leases(router)).length === 0, 15_000)
-    .catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  await waitFor('the authenticated Release to remove the leases', async () => (await dhcpLeases(router)).length === 0, 15_000, logs);
   assert.match(client.log(), /send release/);
-  await pollUntil('dhcp6c to validate the Reply to its Release', () => (client.log().match(/message authentication validated/g) ?? []).length > validatedBefore, 5_000)
-    .catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  await waitFor('dhcp6c to validate the Reply to its Release', () => (client.log().match(/message authentication validated/g) ?? []).length > validatedBefore, 5_000, logs);
 });
 
 test('turtle6 client ⇄ WIDE dhcp6s with delayed authentication: IA_NA + IA_PD, both sides validate', { timeout: 90_000 }, async (t) => {
   requireCommand('dhcp6s', 'wide-dhcpv6-server');
   const bed = new TestBed('d6cauth');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const s = bed.netns('s');
-  const wan = shortName('t6w');
   const keyFile = secretFile(bed);
-  const stateDir = mkdtempSync(join(tmpdir(), 't6-d6cauth-'));
-  bed.onCleanup(() => rmSync(stateDir, { recursive: true, force: true }));
-  mkdirSync(join(stateDir, 'dhcpv6'), { recursive: true });
-  writeFileSync(join(stateDir, 'dhcpv6', 'duid'), `${TURTLE6_DUID}\n`);
-
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${wan}
-    kind: tap
-    netns: ${s.name}
-    ra: { enabled: false }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
-stateDir: ${stateDir}
+  const { s, wan, router } = await routerAsClient(bed, { duid: TURTLE6_DUID, upstream: '2001:db8:ff::1/64', lan: false, dhcpv6: ({ wan }) => `
 dhcpv6:
   keys:
     - { name: t6key, realm: ${REALM}, keyId: 1, secretFile: ${keyFile} }
   client:
     interface: ${wan}
     key: t6key
-`);
-  await pollUntil('a link-local address on the server side', () => s.run('ip', ['-6', 'addr', 'show', 'dev', wan, 'scope', 'link']).stdout.includes('inet6'));
-  s.ip('addr', 'add', '2001:db8:ff::1/64', 'dev', wan, 'nodad');
+` });
   const server = startDhcp6s(bed, s, wan, `
 option domain-name-servers 2001:db8:ff::53;
 keyinfo t6key { realm "${REALM}"; keyid 1; secret "${SECRET}"; };
@@ -192,16 +131,12 @@ host turtle6 {
   delayedkey t6key;
 };
 `, 5548);
-  const logs = () => `\n--- dhcp6s ---\n${server.log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`;
 
-  await pollUntil('turtle6\'s client to bind an address and a prefix', async () => {
-    const show = (await router.ctl(['show', 'dhcp', 'client'])) as { phase: string; leases: unknown[] };
-    return show.phase === 'bound' && show.leases.length === 2;
-  }, 20_000).catch((e) => { throw new Error(`${String(e)}${logs()}`); });
+  await waitForClientBinding(router, { dhcp6s: server, turtle6: router });
   // dhcp6s checked turtle6's MAC on the Request; turtle6 checked dhcp6s's on the Advertise
   // and the Reply (an unauthenticated one would count as auth-missing and never bind).
   assert.match(server.log(), /message authentication validated/);
   assert.match(server.log(), /add a new binding \[IA: duid=00:03:00:01:02:00:00:00:05:02, type=PD/);
-  const drops = (await status(router)).drops;
+  const drops = (await dhcpStatus(router)).drops;
   assert.deepEqual([drops['auth-missing'], drops['auth-failed'], drops['auth-replay']], [0, 0, 0], JSON.stringify(drops));
 });

@@ -9,63 +9,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, waitForSlaac } from '../helpers/router.js';
+import { requireCommand, TestBed } from '../helpers/netns.js';
+import { waitForSlaac } from '../helpers/router.js';
 import { startDhcp6s } from './dhcp/wide.js';
+import { routerAsClient, waitForClientBinding } from './dhcp/topology.js';
 
 const TURTLE6_DUID = '00:03:00:01:02:00:00:00:05:01';
-
-interface ClientShow {
-  phase: string;
-  leases: Array<{ lease: string; kind: string }>;
-  prefixInterfaces: Array<{ interface: string; address: string }>;
-  dnsServers: string[];
-  domains: string[];
-}
 
 test('WIDE dhcp6s delegates to turtle6\'s client: IA_NA + IA_PD, the /64 on the LAN port and in RAs, a host gets SLAAC from it', { timeout: 90_000 }, async (t) => {
   requireCommand('dhcp6s', 'wide-dhcpv6-server');
   const bed = new TestBed('d6cli');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const s = bed.netns('s');
-  const h = bed.netns('h');
-  const wan = shortName('t6w');
-  const lan = shortName('t6l');
-  const stateDir = mkdtempSync(join(tmpdir(), 't6-d6cli-'));
-  bed.onCleanup(() => rmSync(stateDir, { recursive: true, force: true }));
-  // Pin turtle6's DUID: dhcp6s delegates prefixes only to `host` entries matched by DUID.
-  mkdirSync(join(stateDir, 'dhcpv6'), { recursive: true });
-  writeFileSync(join(stateDir, 'dhcpv6', 'duid'), `${TURTLE6_DUID}\n`);
-
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${wan}
-    kind: tap
-    netns: ${s.name}
-    ra: { enabled: false }
-  - name: ${lan}
-    kind: tap
-    netns: ${h.name}
-    ra: { enabled: true, maxInterval: 4 }
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
-stateDir: ${stateDir}
+  // turtle6's DUID is pinned: dhcp6s delegates prefixes only to `host` entries matched by DUID.
+  const { s, h, wan, lan, router } = await routerAsClient(bed, { duid: TURTLE6_DUID, upstream: '2001:db8:ff::1/64', lan: true, dhcpv6: ({ wan, lan }) => `
 dhcpv6:
   client:
     interface: ${wan}
     prefixLengthHint: 56
     prefixInterfaces:
       - { name: ${lan}, slaId: 1, hostId: 1 }
-`);
-  await pollUntil('a link-local address on the server side', () => s.run('ip', ['-6', 'addr', 'show', 'dev', wan, 'scope', 'link']).stdout.includes('inet6'));
-  s.ip('addr', 'add', '2001:db8:ff::1/64', 'dev', wan, 'nodad');
+` });
   const server = startDhcp6s(bed, s, wan, `
 option domain-name-servers 2001:db8:ff::53;
 option domain-name "wide.test";
@@ -76,18 +39,12 @@ host turtle6 {
 };
 `, 5547);
 
-  let show: ClientShow | undefined;
-  await pollUntil('turtle6\'s client to bind an address and a prefix', async () => {
-    show = (await router.ctl(['show', 'dhcp', 'client'])) as ClientShow;
-    return show.phase === 'bound' && show.leases.length === 2;
-  }, 20_000).catch((e) => {
-    throw new Error(`${String(e)}\n--- dhcp6s ---\n${server.log().slice(-3000)}\n--- turtle6 ---\n${router.output().slice(-3000)}`);
-  });
-  assert.ok(show!.leases.some((l) => l.kind === 'IA_NA' && l.lease === '2001:db8:ff::1001'), JSON.stringify(show!.leases));
-  assert.ok(show!.leases.some((l) => l.kind === 'IA_PD' && l.lease === '2001:db8:500::/56'));
-  assert.deepEqual(show!.prefixInterfaces, [{ interface: lan, address: '2001:db8:500:1::1/64' }]);
-  assert.deepEqual(show!.dnsServers, ['2001:db8:ff::53']);
-  assert.deepEqual(show!.domains, ['wide.test']);
+  const show = await waitForClientBinding(router, { dhcp6s: server, turtle6: router });
+  assert.ok(show.leases.some((l) => l.kind === 'IA_NA' && l.lease === '2001:db8:ff::1001'), JSON.stringify(show.leases));
+  assert.ok(show.leases.some((l) => l.kind === 'IA_PD' && l.lease === '2001:db8:500::/56'));
+  assert.deepEqual(show.prefixInterfaces, [{ interface: lan, address: '2001:db8:500:1::1/64' }]);
+  assert.deepEqual(show.dnsServers, ['2001:db8:ff::53']);
+  assert.deepEqual(show.domains, ['wide.test']);
   // dhcp6s bound both IAs of the one Request.
   assert.match(server.log(), /add a new binding \[IA: duid=00:03:00:01:02:00:00:00:05:01, type=NA/);
   assert.match(server.log(), /add a new binding \[IA: duid=00:03:00:01:02:00:00:00:05:01, type=PD/);

@@ -10,9 +10,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
+import { requireCommand, shortName, TestBed } from '../helpers/netns.js';
 import { startRouter } from '../helpers/router.js';
-import { globalAddresses, startDhcp6c, startDhcp6s } from './dhcp/wide.js';
+import { startDhcp6c, startDhcp6s } from './dhcp/wide.js';
+import { dhcpLeases, routerYaml, waitForAddresses, waitForLinkLocal } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:03:00:01:02:00:00:00:07:01';
 
@@ -27,29 +28,17 @@ test('WIDE dhcp6c gets a lease from WIDE dhcp6s through turtle6\'s relay, with I
   const cl = shortName('t6c');
   const up = shortName('t6u');
 
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${cl}
-    kind: tap
-    addresses: [2001:db8:7::1/64]
-    netns: ${c.name}
-  - name: ${up}
-    kind: tap
-    addresses: [2001:db8:8::1/64]
-    netns: ${s.name}
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
+  const router = await startRouter(bed, r, routerYaml([
+    { name: cl, netns: c, addresses: ['2001:db8:7::1/64'] },
+    { name: up, netns: s, addresses: ['2001:db8:8::1/64'] },
+  ], `
 dhcpv6:
   relay:
     interfaces: [${cl}]
     upstream: ${up}
-`);
-  for (const [ns, ifname] of [[c, cl], [s, up]] as const) {
-    await pollUntil(`a link-local address on ${ns.name}`, () => ns.run('ip', ['-6', 'addr', 'show', 'dev', ifname, 'scope', 'link']).stdout.includes('inet6'));
-  }
+`));
+  await waitForLinkLocal(c, cl);
+  await waitForLinkLocal(s, up);
   s.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
   const server = startDhcp6s(bed, s, up, `
 host relayed {
@@ -64,9 +53,7 @@ interface ${cl} {
 id-assoc na 1 { };
 `);
 
-  await pollUntil('dhcp6c to configure the relayed lease', () => globalAddresses(c, cl).includes('2001:db8:7::77'), 25_000).catch((e) => {
-    throw new Error(`${String(e)}\n--- dhcp6c ---\n${client.log().slice(-2500)}\n--- dhcp6s ---\n${server.log().slice(-2500)}\n--- turtle6 ---\n${router.output().slice(-2000)}`);
-  });
+  await waitForAddresses(c, { [cl]: (a) => a === '2001:db8:7::77' }, 'dhcp6c to configure the relayed lease', { dhcp6c: client, dhcp6s: server, turtle6: router }, 25_000);
   // dhcp6s saw Relay-forw messages carrying turtle6's Interface-ID and the client's link.
   const slog = server.log();
   assert.match(slog, /received relay-forward from fe80::/);
@@ -76,6 +63,5 @@ id-assoc na 1 { };
   // The Relay-repl echoed the Interface-ID, and the Reply reached the client.
   assert.match(slog, new RegExp(`set interface ID \\(len ${cl.length}\\)`));
   assert.match(client.log(), /dhcp6c Received REQUEST|get DHCP option identity association/);
-  const ownLeases = JSON.stringify(await router.ctl(['show', 'dhcp', 'leases']));
-  assert.ok(ownLeases.includes('"leases":[]'), 'a relay keeps no leases of its own');
+  assert.deepEqual(await dhcpLeases(router), [], 'a relay keeps no leases of its own');
 });
