@@ -9,7 +9,8 @@ import { mathRng } from '../lib/rng.js';
 import { spawnSync } from 'node:child_process';
 import { parseMac, formatMac } from '../lib/addr.js';
 import type { Config, InterfaceConfig } from '../config/schema.js';
-import { formatConfigError, loadConfigFile } from '../config/load.js';
+import { formatConfigError } from '../config/load.js';
+import { loadConfigFileOffThread } from '../config/load-off-thread.js';
 import { renderReloadReport, runReload, type ReloadReport } from '../config/reload.js';
 import { createRootLogger, moduleLogger, RateLimitedLog, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
@@ -198,7 +199,7 @@ export class Appliance {
    * stack publishes the next ones.
    */
   async reload(): Promise<ReloadReport> {
-    const loaded = loadConfigFile(this.configPath);
+    const loaded = await loadConfigFileOffThread(this.configPath);
     if (!loaded.ok) {
       const error = loaded.errors.map(formatConfigError).join('\n');
       this.log.warn({ errors: loaded.errors.length }, 'reload refused: the config file has errors');

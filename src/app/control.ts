@@ -14,7 +14,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname, resolve as resolvePath } from 'node:path';
 import { formatTable } from './format.js';
 import { diffConfig, renderConfigDiff } from '../config/diff.js';
-import { formatConfigError, loadConfigFile } from '../config/load.js';
+import { formatConfigError } from '../config/load.js';
+import { loadConfigFileOffThread } from '../config/load-off-thread.js';
 import type { Config } from '../config/schema.js';
 
 export interface ControlRequest {
@@ -241,10 +242,10 @@ function connectionError(path: string, e: NodeJS.ErrnoException): Error {
  */
 export function registerConfigCommands(server: ControlServer, running: () => Config): void {
   server.register(['show', 'config'], () => ({ data: running(), text: JSON.stringify(running(), null, 2) }), 'the running config, with defaults');
-  server.register(['config', 'diff'], (_request, rest) => {
+  server.register(['config', 'diff'], async (_request, rest) => {
     if (rest.length !== 1) throw new Error('usage: config diff FILE');
     const file = resolvePath(rest[0]!);
-    const loaded = loadConfigFile(file);
+    const loaded = await loadConfigFileOffThread(file);
     if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'));
     const changes = diffConfig(running(), loaded.config);
     return { data: changes, text: renderConfigDiff(changes) };

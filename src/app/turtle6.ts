@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { formatConfigError, loadConfigFile, type LoadResult } from '../config/load.js';
+import { loadConfigFileOffThread } from '../config/load-off-thread.js';
 import type { Config } from '../config/schema.js';
 
 interface ApplianceModule {
@@ -22,8 +23,7 @@ async function importSibling<T>(name: string): Promise<T> {
   return (await import(specifier)) as T;
 }
 
-function loadOrReport(file: string): LoadResult {
-  const loaded = loadConfigFile(file);
+function report(loaded: LoadResult): LoadResult {
   if (!loaded.ok) for (const e of loaded.errors) process.stderr.write(`${formatConfigError(e)}\n`);
   return loaded;
 }
@@ -35,7 +35,7 @@ program
   .description('validate a config file; errors name the file, line, column and path')
   .requiredOption('--config <file>', 'the config file')
   .action((opts: { config: string }) => {
-    const loaded = loadOrReport(opts.config);
+    const loaded = report(loadConfigFile(opts.config));
     if (!loaded.ok) {
       process.exitCode = 1;
       return;
@@ -48,7 +48,8 @@ program
   .description('run the appliance in the foreground (JSON logs on stdout; SIGHUP reloads, SIGTERM stops)')
   .requiredOption('--config <file>', 'the config file')
   .action(async (opts: { config: string }) => {
-    const loaded = loadOrReport(opts.config);
+    // Off the main thread: the appliance lives on, and must not keep the parser's peak heap.
+    const loaded = report(await loadConfigFileOffThread(opts.config));
     if (!loaded.ok) {
       process.exitCode = 1;
       return;

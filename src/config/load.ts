@@ -23,7 +23,7 @@ export interface ConfigError {
   readonly message: string;
 }
 
-export type LoadResult = { ok: true; config: Config; text: string } | { ok: false; errors: ConfigError[] };
+export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
 export function formatConfigError(e: ConfigError): string {
   const where = e.line > 0 ? `${e.file}:${e.line}:${e.column}` : e.file;
@@ -63,7 +63,7 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
   }
   const knownKeys = new Map<string, string[]>();
   const parsed = configSchema.safeParse(data, { error: (issue) => expectedFor(issue, knownKeys) });
-  if (parsed.success) return { ok: true, config: parsed.data, text };
+  if (parsed.success) return { ok: true, config: parsed.data };
   const errors: ConfigError[] = [];
   for (const issue of parsed.error.issues) {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));

@@ -47,6 +47,9 @@ export const DEFAULT_PREFERENCE: Readonly<Record<string, number>> = {
   ospf6: 110,
   ripng: 120,
 };
+/** Distinct (port, gateway) single-nexthop lists shared between routes (Rib.storedNexthops). */
+const MAX_SHARED_NEXTHOPS = 1024;
+
 /** For origins the table does not know: below every known one. */
 export const UNKNOWN_ORIGIN_PREFERENCE = 200;
 
@@ -72,15 +75,68 @@ export interface RibOptions {
   maxNexthops?: number;
 }
 
+/**
+ * One prefix and its routes, one per origin. A full table is 100,000 of these, so they are
+ * kept small: the routes in a plain array (rarely more than two origins share a prefix, and
+ * a Map costs several times an array of one), and no copy of the prefix beyond the routes'.
+ */
 interface PrefixEntry {
   readonly prefix: Uint8Array;
   readonly prefixLen: number;
-  readonly byOrigin: Map<string, RibRoute>;
+  readonly routes: RibRoute[];
   best: RibRoute | undefined;
 }
 
+/**
+ * The map key of a masked prefix: its length, then only the bytes the length covers, one
+ * char each (a one-byte string of 7 chars for a /48). Reading the bytes by index keeps a
+ * small Uint8Array's storage on V8's heap; going through `.buffer` would move it off-heap
+ * with a backing store of its own.
+ */
 function prefixKey(masked: Uint8Array, len: number): string {
-  return `${Buffer.from(masked.buffer, masked.byteOffset, 16).toString('hex')}/${len}`;
+  let key = String.fromCharCode(len);
+  for (let i = 0; i < (len + 7) >> 3; i++) key += String.fromCharCode(masked[i]!);
+  return key;
+}
+
+/** Slots per PrefixStore chunk: see there. */
+const PREFIX_CHUNK_SLOTS = 16;
+
+/**
+ * Where the RIB keeps its prefixes: 16-byte views into shared 256-byte chunks. In V8 a
+ * standalone Uint8Array(16) costs about 224 bytes of heap (the array, its ArrayBuffer and the
+ * bytes), a view into a chunk about 100. Slots are never reused, since whoever received a
+ * route (an event subscriber) may still hold its prefix; a chunk goes to the GC with the last
+ * view into it. At 16 slots, a chunk kept alive by one prefix costs about what a standalone
+ * array would, so churn never makes this worse than the plain way.
+ */
+class PrefixStore {
+  private chunk = new Uint8Array(0);
+  private used = PREFIX_CHUNK_SLOTS;
+
+  copy(prefix: Uint8Array): Uint8Array {
+    if (this.used === PREFIX_CHUNK_SLOTS) {
+      this.chunk = new Uint8Array(16 * PREFIX_CHUNK_SLOTS);
+      this.used = 0;
+    }
+    const view = this.chunk.subarray(16 * this.used, 16 * this.used + 16);
+    this.used++;
+    view.set(prefix);
+    return view;
+  }
+}
+
+function indexOfOrigin(routes: readonly RibRoute[], origin: RouteOrigin): number {
+  for (let i = 0; i < routes.length; i++) if (routes[i]!.origin === origin) return i;
+  return -1;
+}
+
+/** Removes `origin`'s route from the entry; false if it had none. */
+function removeOrigin(entry: PrefixEntry, origin: RouteOrigin): boolean {
+  const at = indexOfOrigin(entry.routes, origin);
+  if (at < 0) return false;
+  entry.routes.splice(at, 1);
+  return true;
 }
 
 function sameNexthops(a: readonly RibNexthop[], b: readonly RibNexthop[]): boolean {
@@ -115,6 +171,9 @@ export class Rib {
   private readonly maxNexthops: number;
   /** Shared copies of gateway addresses (see internGateway). */
   private readonly gateways: Uint8Array[] = [];
+  private readonly prefixStore = new PrefixStore();
+  /** Shared single-nexthop lists (see storedNexthops). */
+  private readonly sharedNexthops = new Map<string, readonly RibNexthop[]>();
 
   constructor(opts: RibOptions = {}) {
     this.maxNexthops = opts.maxNexthops ?? 8;
@@ -124,19 +183,56 @@ export class Rib {
   add(route: RibRoute): void {
     this.check(route);
     const prefix = maskAddress(route.prefix, route.prefixLen);
-    const stored: RibRoute = {
-      ...route,
-      prefix,
-      nexthops: route.nexthops.slice(0, this.maxNexthops).map((n) => ({ port: n.port, gateway: n.gateway === null ? null : this.internGateway(n.gateway) })),
-    };
     const key = prefixKey(prefix, route.prefixLen);
     let entry = this.prefixes.get(key);
+    const stored = this.storedRoute(route, entry?.prefix ?? this.prefixStore.copy(prefix));
     if (entry === undefined) {
-      entry = { prefix, prefixLen: route.prefixLen, byOrigin: new Map(), best: undefined };
+      entry = { prefix: stored.prefix, prefixLen: route.prefixLen, routes: [stored], best: undefined };
       this.prefixes.set(key, entry);
+    } else {
+      const at = indexOfOrigin(entry.routes, route.origin);
+      if (at < 0) entry.routes.push(stored);
+      else entry.routes[at] = stored;
     }
-    entry.byOrigin.set(route.origin, stored);
     this.reselect(key, entry);
+  }
+
+  /**
+   * The RIB's own copy of a route, as a literal of one fixed shape: a spread copy of the
+   * caller's object can land its properties out of line, a second allocation per route.
+   */
+  private storedRoute(route: RibRoute, prefix: Uint8Array): RibRoute {
+    const stored: { -readonly [K in keyof RibRoute]: RibRoute[K] } = {
+      prefix,
+      prefixLen: route.prefixLen,
+      origin: route.origin,
+      preference: route.preference,
+      metric: route.metric,
+      nexthops: this.storedNexthops(route.nexthops),
+      kind: route.kind,
+    };
+    if (route.tag !== undefined) stored.tag = route.tag;
+    if (route.tunnel !== undefined) stored.tunnel = route.tunnel;
+    return stored;
+  }
+
+  /**
+   * The RIB's own copy of a route's nexthops. Most routes have one nexthop, and thousands
+   * share it (every route learned from one neighbour, every static route via one gateway):
+   * those share one frozen list, kept per (port, gateway) for up to MAX_SHARED_NEXTHOPS
+   * distinct ones. ECMP lists get their own copy, with interned gateways.
+   */
+  private storedNexthops(nexthops: readonly RibNexthop[]): readonly RibNexthop[] {
+    if (nexthops.length === 1) {
+      const { port, gateway } = nexthops[0]!;
+      const key = `${port}|${gateway === null ? '' : prefixKey(gateway, 128)}`;
+      const shared = this.sharedNexthops.get(key);
+      if (shared !== undefined) return shared;
+      const list = Object.freeze([Object.freeze({ port, gateway: gateway === null ? null : this.internGateway(gateway) })]);
+      if (this.sharedNexthops.size < MAX_SHARED_NEXTHOPS) this.sharedNexthops.set(key, list);
+      return list;
+    }
+    return nexthops.slice(0, this.maxNexthops).map((n) => ({ port: n.port, gateway: n.gateway === null ? null : this.internGateway(n.gateway) }));
   }
 
   /**
@@ -151,10 +247,10 @@ export class Rib {
     return copy;
   }
 
-    remove(prefix: Uint8Array, prefixLen: number, origin: RouteOrigin): boolean {
+  remove(prefix: Uint8Array, prefixLen: number, origin: RouteOrigin): boolean {
     const key = prefixKey(maskAddress(prefix, prefixLen), prefixLen);
     const entry = this.prefixes.get(key);
-    if (entry === undefined || !entry.byOrigin.delete(origin)) return false;
+    if (entry === undefined || !removeOrigin(entry, origin)) return false;
     this.reselect(key, entry);
     return true;
   }
@@ -162,7 +258,7 @@ export class Rib {
   /** Removes every route of `origin`, as when a protocol stops. */
   withdrawOrigin(origin: RouteOrigin): void {
     for (const [key, entry] of [...this.prefixes]) {
-      if (entry.byOrigin.delete(origin)) this.reselect(key, entry);
+      if (removeOrigin(entry, origin)) this.reselect(key, entry);
     }
   }
 
@@ -177,7 +273,7 @@ export class Rib {
       keep.add(prefixKey(maskAddress(r.prefix, r.prefixLen), r.prefixLen));
     }
     for (const [key, entry] of [...this.prefixes]) {
-      if (!keep.has(key) && entry.byOrigin.delete(origin)) this.reselect(key, entry);
+      if (!keep.has(key) && removeOrigin(entry, origin)) this.reselect(key, entry);
     }
     for (const r of routes) this.add(r);
   }
@@ -188,7 +284,7 @@ export class Rib {
 
   all(): RibRoute[] {
     const out: RibRoute[] = [];
-    for (const entry of this.sortedEntries()) out.push(...entry.byOrigin.values());
+    for (const entry of this.sortedEntries()) out.push(...entry.routes);
     return out;
   }
 
@@ -286,17 +382,17 @@ export class Rib {
   private reselect(key: string, entry: PrefixEntry): void {
     const previous = entry.best;
     let best: RibRoute | undefined;
-    for (const r of entry.byOrigin.values()) {
+    for (const r of entry.routes) {
       if (best === undefined || r.preference < best.preference || (r.preference === best.preference && r.metric < best.metric)) best = r;
     }
     if (best !== undefined && previous !== undefined) {
-      const incumbent = entry.byOrigin.get(previous.origin);
+      const incumbent = entry.routes[indexOfOrigin(entry.routes, previous.origin)];
       if (incumbent !== undefined && incumbent.preference === best.preference && incumbent.metric === best.metric) best = incumbent;
     }
     entry.best = best;
     if (previous === undefined && best !== undefined) this.bestLengths[entry.prefixLen]!++;
     if (previous !== undefined && best === undefined) this.bestLengths[entry.prefixLen]!--;
-    if (entry.byOrigin.size === 0) this.prefixes.delete(key);
+    if (entry.routes.length === 0) this.prefixes.delete(key);
     if (sameRoute(previous, best)) return;
     const ev: BestChangedEvent = { type: 'best-changed', prefix: entry.prefix, prefixLen: entry.prefixLen, best };
     for (const fn of [...this.subscribers]) fn(ev);
