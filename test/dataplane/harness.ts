@@ -10,7 +10,7 @@
  *   H3 2001:db8:3::30 ── port 2 TUN 2001:db8:3::/64   ┘        2001:db8:dead::/48 reject
  *                                                              2001:db8:b1a::/48 blackhole
  */
-import { linkLocalFromMac, parseIpv6, parseMac } from '../../src/lib/addr.js';
+import { linkLocalFromMac } from '../../src/lib/addr.js';
 import { MemoryEngine } from '../../src/io/engine-memory.js';
 import { PacketPool } from '../../src/shm/pool.js';
 import { SpscRing } from '../../src/shm/ring.js';
@@ -44,18 +44,8 @@ import { ETHERTYPE_IPV6, encodeEthernetHeader } from '../../src/wire/ethernet.js
 import { IPV6_HEADER_LEN, encodeIpv6Header } from '../../src/wire/ipv6.js';
 import { encodeIcmpv6Message } from '../../src/wire/icmpv6-message.js';
 import { encodeExtensionHeaderChain, encodingLengthExtensionHeaderChain, type ExtensionHeader } from '../../src/wire/ext-headers.js';
-
-export function ip(text: string): Uint8Array {
-  const a = parseIpv6(text);
-  if (a === null) throw new Error(`bad test address ${text}`);
-  return a;
-}
-
-export function mac(text: string): Uint8Array {
-  const m = parseMac(text);
-  if (m === null) throw new Error(`bad test MAC ${text}`);
-  return m;
-}
+import { ip, mac } from '../helpers/addr.js';
+export { ip, mac };
 
 export const R0_MAC = mac('02:00:00:00:00:01');
 export const R1_MAC = mac('02:00:00:00:00:02');

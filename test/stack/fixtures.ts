@@ -1,8 +1,9 @@
 /** Shared pieces of the stack unit tests: a recording NdTransport and a two-port interface table. */
-import { parseIpv6, parseMac } from '../../src/lib/addr.js';
 import type { NdMessage } from '../../src/wire/nd.js';
 import { InterfaceTable } from '../../src/stack/interfaces.js';
 import type { NdTransport } from '../../src/stack/nd.js';
+import { ip, mac } from '../helpers/addr.js';
+export { ip, mac };
 
 export interface SentNd {
   at: number;
@@ -37,18 +38,6 @@ export class RecordingTransport implements NdTransport {
   ofType<T extends NdMessage['type']>(type: T): Array<SentNd & { msg: Extract<NdMessage, { type: T }> }> {
     return this.nd.filter((s): s is SentNd & { msg: Extract<NdMessage, { type: T }> } => s.msg.type === type);
   }
-}
-
-export function ip(text: string): Uint8Array {
-  const a = parseIpv6(text);
-  if (a === null) throw new Error(`bad test address ${text}`);
-  return a;
-}
-
-export function mac(text: string): Uint8Array {
-  const m = parseMac(text);
-  if (m === null) throw new Error(`bad test MAC ${text}`);
-  return m;
 }
 
 export const ROUTER_MAC = mac('02:00:00:00:00:01');

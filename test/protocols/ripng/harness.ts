@@ -5,7 +5,7 @@
  */
 import { ManualClock } from '../../../src/lib/clock.js';
 import { SeededRng } from '../../../src/lib/rng.js';
-import { formatIpv6, parseIpv6, parseMac } from '../../../src/lib/addr.js';
+import { formatIpv6, parseMac } from '../../../src/lib/addr.js';
 import { InterfaceTable } from '../../../src/stack/interfaces.js';
 import { Rib, connectedRoutes, type RibRoute } from '../../../src/stack/rib.js';
 import type { InterfaceEvent, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from '../../../src/stack/stack-api.js';
@@ -13,12 +13,8 @@ import type { ModuleContext, ModuleLogger, ModuleStatus } from '../../../src/pro
 import { decodeRipng, encodeRipng, encodingLengthRipng, type RipngPacket, type RipngRte } from '../../../src/wire/ripng.js';
 import { RipngModule } from '../../../src/protocols/ripng/ripng.js';
 import type { RipngConfig, RipngInterfaceConfig } from '../../../src/protocols/ripng/config.js';
-
-export function ip(text: string): Uint8Array {
-  const a = parseIpv6(text);
-  if (a === null) throw new Error(`bad test address ${text}`);
-  return a;
-}
+import { ip } from '../../helpers/addr.js';
+export { ip };
 
 export interface Sent {
   readonly at: number;
