@@ -12,7 +12,8 @@
  *   outbound (after the FIB verdict): SPD lookup → protect: encapsulate in place using the
  *            headroom (tunnel: a new outer IPv6 header in front; transport: the IPv6
  *            header moves forward to make room for ESP behind it) → next sequence number →
- *            encrypt → the lane routes the outer packet.
+ *            the lane routes the outer packet → encrypt: at once, or (the lane's way) once
+ *            per SA per batch, before the batch is transmitted (sealBatch).
  *
  * Results are numbers, never objects: ≥ 0 is an offset or an index, and a drop is the
  * negated counter index from counters.ts (every failure is counted by reason, never logged).
@@ -22,13 +23,15 @@
  * Crypto: each SA's transform is built when the SA appears in a new table generation — on
  * table change, not per packet — on the path its record names (`ipsec.crypto`): the C
  * helper (ipsec/native-transform.ts, one reused OpenSSL context per SA) or node:crypto
- * (ipsec/transform.ts), which allocates per packet and is the fallback.
+ * (ipsec/transform.ts), which allocates per packet and is the fallback. Outbound, the lane
+ * defers the encryption and seals each SA's packets of a batch in one call (sealBatch);
+ * inbound opens one packet at a time.
  */
 import { ESP_HEADER_LEN, ESP_NEXT_HEADER_IPV6, ESP_BAD_PADDING, checkEspTrailer, espPadLength, writeEspTrailer } from '../wire/esp.js';
 import { IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_PAYLOAD_LEN, IP6_OFF_SRC, IP6_OFF_HOP_LIMIT, IPPROTO } from '../wire/ipv6.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
 import { replayCheck, replayUpdate } from '../ipsec/replay.js';
-import { OPEN_INTEGRITY_FAILED, type EspTransform } from '../ipsec/transform.js';
+import { OPEN_INTEGRITY_FAILED, SEAL_FAILED, type EspTransform } from '../ipsec/transform.js';
 import { makeTransform } from '../ipsec/native-transform.js';
 import { encryptionByCode, integrityByCode } from '../ipsec/algorithms.js';
 import {
@@ -65,6 +68,13 @@ export class EspStage {
   outLen = 0;
   /** The inbound SA index after a successful inbound(). */
   outSa = -1;
+  /**
+   * What encapsulate() leaves for the seal: the ESP header's offset, the plaintext length
+   * (payload, padding, trailer) and Seq-hi, as sealBatch() takes them.
+   */
+  outEsp = 0;
+  outPtLen = 0;
+  outSeqHi = 0;
   private transforms: (EspTransform | null)[] = [];
   private uids: number[] = [];
   /** The crypto path each transform was built on: a reload may change `ipsec.crypto` alone. */
@@ -274,11 +284,14 @@ export class EspStage {
   }
 
   /**
-   * Encapsulates and encrypts the packet at `ip` under SA `sa` in place: the headroom in
-   * front takes the new headers, the slot's tail the trailer and ICV. Sets outIp/outLen
-   * and returns outIp, or −(drop counter).
+   * Encapsulates the packet at `ip` under SA `sa` in place: the headroom in front takes the
+   * new headers, the slot's tail the trailer and ICV. Sets outIp/outLen (the final length:
+   * the ESP length does not depend on the ciphertext) and returns outIp, or −(drop counter).
+   * With `deferSeal` the packet is left unencrypted, described by outEsp/outPtLen/outSeqHi,
+   * for the caller to seal with the rest of the SA's batch (sealBatch) or alone (sealOut)
+   * before anything reads or sends it; otherwise it is sealed here.
    */
-  encapsulate(b: Uint8Array, ip: number, ipLen: number, sa: number): number {
+  encapsulate(b: Uint8Array, ip: number, ipLen: number, sa: number, deferSeal = false): number {
     const view = this.view!;
     const t = this.transforms[sa]!;
     const flags = view.flags(sa);
@@ -327,14 +340,35 @@ export class EspStage {
     writeU32(b, esp + 4, seq % TWO_32);
     const pad = espPadLength(payloadLen, t.blockSize);
     const ptLen = payloadLen + writeEspTrailer(b, pt + payloadLen, pad, nextHeader);
-    const espLen = t.seal(b, esp, ptLen, (flags & SA_ESN) !== 0 ? seqHi : 0);
+    // RFC 4303 §2: SPI, Seq, IV, then the ciphertext and the ICV.
+    const espLen = hdr + ptLen + t.icvLen;
     b[outIp + IP6_OFF_PAYLOAD_LEN] = espLen >> 8;
     b[outIp + IP6_OFF_PAYLOAD_LEN + 1] = espLen & 0xff;
     f[s + ST.packets]!++;
     f[s + ST.bytes] = f[s + ST.bytes]! + payloadLen;
     this.outIp = outIp;
     this.outLen = IPV6_HEADER_LEN + espLen;
-    return outIp;
+    this.outEsp = esp;
+    this.outPtLen = ptLen;
+    // Seq-hi is authenticated only with ESN (RFC 4303 §2.2.1).
+    this.outSeqHi = (flags & SA_ESN) !== 0 ? seqHi : 0;
+    if (deferSeal) return outIp;
+    const sealed = this.sealOut(b, sa);
+    return sealed < 0 ? sealed : outIp;
+  }
+
+  /** Seals the packet the last encapsulate() left unencrypted, under its SA `sa`. Returns 0, or −(drop counter). */
+  sealOut(b: Uint8Array, sa: number): number {
+    return this.transforms[sa]!.seal(b, this.outEsp, this.outPtLen, this.outSeqHi) === SEAL_FAILED ? -C.esp_seal_failed : 0;
+  }
+
+  /**
+   * Seals `n` packets of SA `sa` that encapsulate() left unencrypted, in one call of the
+   * transform (one crossing into the C helper): packet i's outEsp, outPtLen, outSeqHi in
+   * espOff[i], ptLen[i], seqHi[i]. outLen[i] is its ESP length, or SEAL_FAILED.
+   */
+  sealBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    this.transforms[sa]!.sealBatch(b, n, espOff, ptLen, seqHi, outLen);
   }
 
   /** The SPD selectors of the packet at `ip`: protocol, then ports or ICMPv6 type/code. */

@@ -5,7 +5,8 @@
  *   receive → link (Ethernet check, TAP only) → validate (version, length, addresses)
  *   → classify (multicast / link-local / hop-by-hop / FIB) → local: punt to the control plane
  *   → forward: hop limit, scope, MTU, decrement → output (neighbour lookup + Ethernet rewrite on TAP)
- *   → transmit the batch; then drain the inject ring.
+ *   → drain the hand-over rings and the inject ring → seal the batch's ESP packets, one call
+ *   per SA → transmit the batch.
  *
  * Rules of this file: nothing here allocates, creates closures or promises, or logs per packet.
  * Every discard is a counter (counters.ts). ICMPv6 errors are built here, in a slot of the lane's
@@ -106,6 +107,8 @@ export interface LaneOptions {
 }
 
 const NO_SLOT = -1;
+/** output() / queueForward(): the packet is not an ESP packet waiting for its seal. */
+const NO_SA = -1;
 
 export class Lane {
   private readonly b: Uint8Array;
@@ -117,6 +120,26 @@ export class Lane {
   private txCount = 0;
   private readonly extraSlots: Int32Array;
   private extraCount = 0;
+  /**
+   * ESP packets encapsulated but not yet encrypted, in queue order: the SA, what the seal
+   * needs (EspStage.outEsp, outPtLen, outSeqHi), the packet's transmit-list index, and whose
+   * verdict it is (ingress port; whether it was received or originated). sealDeferred()
+   * encrypts each SA's packets in one call before the batch is transmitted.
+   */
+  private readonly sealSa: Int32Array;
+  private readonly sealEsp: Int32Array;
+  private readonly sealPt: Int32Array;
+  private readonly sealHi: Uint32Array;
+  private readonly sealTx: Int32Array;
+  private readonly sealIngress: Int32Array;
+  private readonly sealReceived: Uint8Array;
+  private sealCount = 0;
+  // One SA's packets, gathered from the above into the arrays t6c_seal takes, and their entries.
+  private readonly groupEsp: Int32Array;
+  private readonly groupPt: Int32Array;
+  private readonly groupHi: Uint32Array;
+  private readonly groupOut: Int32Array;
+  private readonly groupEntry: Int32Array;
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private readonly icmpBucket: TokenBucket;
   private readonly resolveThrottle = new ResolveThrottle();
@@ -157,6 +180,19 @@ export class Lane {
     this.txLen = new Int32Array(4 * n);
     this.txPort = new Int32Array(4 * n);
     this.extraSlots = new Int32Array(4 * n);
+    // Every deferred seal is a queued frame, so the transmit list bounds them.
+    this.sealSa = new Int32Array(4 * n);
+    this.sealEsp = new Int32Array(4 * n);
+    this.sealPt = new Int32Array(4 * n);
+    this.sealHi = new Uint32Array(4 * n);
+    this.sealTx = new Int32Array(4 * n);
+    this.sealIngress = new Int32Array(4 * n);
+    this.sealReceived = new Uint8Array(4 * n);
+    this.groupEsp = new Int32Array(4 * n);
+    this.groupPt = new Int32Array(4 * n);
+    this.groupHi = new Uint32Array(4 * n);
+    this.groupOut = new Int32Array(4 * n);
+    this.groupEntry = new Int32Array(4 * n);
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
     this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
     this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
@@ -191,6 +227,8 @@ export class Lane {
     if (this.handover !== null) this.drainHandover(this.handover);
     this.drainInject();
     if (this.handover !== null) this.wakeHandedTo(this.handover);
+    // sealCount > 0 only if an ESP stage encapsulated this batch (setEsp happens in refresh()).
+    if (this.sealCount > 0) this.sealDeferred(this.esp!);
     if (this.txCount > 0) this.transmit();
     for (let i = 0; i < n; i++) this.pool.free(this.rx.slot[i]!);
     for (let i = 0; i < this.extraCount; i++) this.pool.free(this.extraSlots[i]!);
@@ -355,21 +393,27 @@ export class Lane {
       return this.drop(port, C.too_big);
     }
     if (!fromHost) b[ip + IP6_OFF_HOP_LIMIT]!--;
-    if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh), true);
-    else this.output(ip, ipLen, port, egress, b, dst, true);
+    if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh), true, NO_SA);
+    else this.output(ip, ipLen, port, egress, b, dst, true, NO_SA);
   }
 
-  /** Writes the link header for `egress` and queues the frame, or punts it for resolution. */
-  private output(ip: number, ipLen: number, ingress: number, egress: number, nhBytes: Uint8Array, nhOff: number, received: boolean): void {
+  /**
+   * Writes the link header for `egress` and queues the frame, or punts it for resolution.
+   * `sa` ≥ 0: an ESP packet of that SA that espOutbound() left for the batch's seal.
+   */
+  private output(ip: number, ipLen: number, ingress: number, egress: number, nhBytes: Uint8Array, nhOff: number, received: boolean, sa: number): void {
     const b = this.b;
     const ports = this.tables.ports;
-    if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueForward(ip, ipLen, ingress, egress, received);
+    if (ports.kind(egress) !== PORT_KIND_TAP) return this.queueForward(ip, ipLen, ingress, egress, received, sa);
     const nbr = this.tables.neighbors;
     const e = nbr.lookup(egress, nhBytes, nhOff);
     if (e < 0 || nbr.state(e) === NBR_INCOMPLETE) {
       if (!this.resolveThrottle.admit(egress, nhBytes, nhOff, this.now)) {
         return received ? this.drop(ingress, C.neighbor_unresolved) : this.dropOriginated(ingress);
       }
+      // The punt ring takes a copy, which the control plane sends once resolved: the
+      // ciphertext, so this one is sealed now, alone.
+      if (sa !== NO_SA && this.esp!.sealOut(b, sa) < 0) return received ? this.drop(ingress, C.esp_seal_failed) : this.dropOriginated(ingress);
       return this.punt(ip, ipLen, ingress, PUNT_RESOLVE, egress, received);
     }
     const eth = ip - ETH_HEADER_LEN;
@@ -380,19 +424,88 @@ export class Lane {
     for (let k = 0; k < 6; k++) b[eth + 6 + k] = ports.bytes[own + k]!;
     b[eth + 12] = 0x86;
     b[eth + 13] = 0xdd;
-    this.queueForward(eth, ipLen + ETH_HEADER_LEN, ingress, egress, received);
+    this.queueForward(eth, ipLen + ETH_HEADER_LEN, ingress, egress, received, sa);
   }
 
   /**
    * Every received frame ends in exactly one of: forwarded, punted, or a drop reason, so
    * rx_packets = forwarded + punted + Σ drops per port (the malformed-storm test checks it).
    * Packets the router originates (errors, injections) pass `received = false` and leave
-   * those counters alone.
+   * those counters alone. An ESP packet waiting for its seal (`sa` ≥ 0) gets its verdict
+   * when the batch is sealed: forwarded, or dropped if the seal fails (sealDeferred).
    */
-  private queueForward(off: number, len: number, ingress: number, egress: number, received: boolean): void {
-    if (received) this.counters[portCounter(ingress, C.forwarded)]!++;
-    if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_FORWARDED, 0, egress);
+  private queueForward(off: number, len: number, ingress: number, egress: number, received: boolean, sa: number): void {
+    if (sa !== NO_SA) {
+      const esp = this.esp!;
+      const k = this.sealCount++;
+      this.sealSa[k] = sa;
+      this.sealEsp[k] = esp.outEsp;
+      this.sealPt[k] = esp.outPtLen;
+      this.sealHi[k] = esp.outSeqHi;
+      this.sealTx[k] = this.txCount;
+      this.sealIngress[k] = ingress;
+      this.sealReceived[k] = received ? 1 : 0;
+    } else {
+      if (received) this.counters[portCounter(ingress, C.forwarded)]!++;
+      if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_FORWARDED, 0, egress);
+    }
     this.queueTx(off, len, egress);
+  }
+
+  /**
+   * Encrypts the batch's deferred ESP packets: each SA's packets gathered in queue order
+   * (so in sequence-number order) and sealed in one call, one FFI crossing per SA per batch
+   * instead of one per packet. A batch meets few SAs, so a scan per SA is cheaper than an
+   * index. A packet whose seal failed is counted as a drop and taken off the transmit list:
+   * its slot holds plaintext under an ESP header.
+   */
+  private sealDeferred(esp: EspStage): void {
+    const n = this.sealCount;
+    const c = this.counters;
+    let failed = 0;
+    this.sealCount = 0;
+    for (let k = 0; k < n; k++) {
+      const sa = this.sealSa[k]!;
+      if (sa === NO_SA) continue;
+      let g = 0;
+      for (let j = k; j < n; j++) {
+        if (this.sealSa[j] !== sa) continue;
+        this.sealSa[j] = NO_SA;
+        this.groupEsp[g] = this.sealEsp[j]!;
+        this.groupPt[g] = this.sealPt[j]!;
+        this.groupHi[g] = this.sealHi[j]!;
+        this.groupEntry[g] = j;
+        g++;
+      }
+      esp.sealBatch(sa, this.b, g, this.groupEsp, this.groupPt, this.groupHi, this.groupOut);
+      for (let i = 0; i < g; i++) {
+        const j = this.groupEntry[i]!;
+        const ingress = this.sealIngress[j]!;
+        const received = this.sealReceived[j] === 1;
+        if (this.groupOut[i]! >= 0) {
+          if (received) c[portCounter(ingress, C.forwarded)]!++;
+          continue;
+        }
+        failed++;
+        this.txLen[this.sealTx[j]!] = -1;
+        if (received) c[portCounter(ingress, C.esp_seal_failed)]!++;
+        else this.dropOriginated(ingress);
+      }
+    }
+    if (failed > 0) this.unqueueFailed();
+  }
+
+  /** Closes the gaps sealDeferred() left (length −1) in the transmit list, keeping its order. */
+  private unqueueFailed(): void {
+    let w = 0;
+    for (let i = 0; i < this.txCount; i++) {
+      if (this.txLen[i]! < 0) continue;
+      this.txOff[w] = this.txOff[i]!;
+      this.txLen[w] = this.txLen[i]!;
+      this.txPort[w] = this.txPort[i]!;
+      w++;
+    }
+    this.txCount = w;
   }
 
   private queueTx(off: number, len: number, port: number): void {
@@ -515,7 +628,7 @@ export class Lane {
   private route(ip: number, ipLen: number, port: number): void {
     const b = this.b;
     const dst = ip + IP6_OFF_DST;
-    if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst, false);
+    if (isLinkLocal(b, dst)) return this.output(ip, ipLen, port, port, b, dst, false, NO_SA);
     // The router's own traffic that a policy protects (transport mode between routers).
     const esp = this.esp;
     if (esp !== null && esp.active) {
@@ -531,10 +644,10 @@ export class Lane {
     const nh = fib.lookup(b, dst);
     if (nh < 0) return this.dropOriginated(port);
     const kind = fib.nexthopKind(nh);
-    if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false);
+    if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false, NO_SA);
     if (kind === NH_IPSEC) return this.intoTunnel(ip, ipLen, port, fib.nexthopPort(nh), false, false);
     if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.dropOriginated(port);
-    return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false);
+    return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false, NO_SA);
   }
 
   /** Sends what the control plane queued: raw frames as they are, IPv6 packets through route(). */
@@ -691,7 +804,9 @@ export class Lane {
    * Encapsulates under `sa` and routes the outer packet (towards the SA's tunnel endpoint,
    * or the packet's own destination in transport mode). The MTU check comes first, on the
    * size the packet will have: Packet Too Big reports the MTU less the ESP overhead, so the
-   * sender's next packets fit once encrypted (RFC 4301 §8.2.1).
+   * sender's next packets fit once encrypted (RFC 4301 §8.2.1). The encryption itself waits
+   * for the end of the batch (sealDeferred), except for a traced packet: its trace record
+   * takes its verdict now, so it is sealed now, alone.
    */
   private espOutbound(esp: EspStage, ip: number, ipLen: number, port: number, sa: number, received: boolean, decrement: boolean): void {
     const b = this.b;
@@ -715,10 +830,12 @@ export class Lane {
       return this.drop(port, C.too_big);
     }
     if (decrement) b[ip + IP6_OFF_HOP_LIMIT]!--;
-    const out = esp.encapsulate(b, ip, ipLen, sa);
+    const defer = !received || this.traceEntry < 0;
+    const out = esp.encapsulate(b, ip, ipLen, sa, defer);
     if (out < 0) return received ? this.drop(port, -out) : this.dropOriginated(port);
-    if (kind === NH_GATEWAY) this.output(out, esp.outLen, port, egress, fib.bytes, fib.gatewayOffset(nh), received);
-    else this.output(out, esp.outLen, port, egress, b, out + IP6_OFF_DST, received);
+    const pending = defer ? sa : NO_SA;
+    if (kind === NH_GATEWAY) this.output(out, esp.outLen, port, egress, fib.bytes, fib.gatewayOffset(nh), received, pending);
+    else this.output(out, esp.outLen, port, egress, b, out + IP6_OFF_DST, received, pending);
   }
 
   private isPortMac(frame: number, port: number): boolean {

@@ -5,15 +5,17 @@
  * stays here: the IV counter block is written in TypeScript (the same writeCounter rule as
  * transform.ts), the C side only encrypts, authenticates and verifies.
  *
- * A transform is called per packet, so the batch the helper accepts is one packet long; the
- * lane keeps its per-packet ESP decisions and still saves node:crypto's per-packet cipher
- * objects (the benchmark, bench/esp.ts, measures the difference).
+ * The lane seals outbound packets with sealBatch: all of one SA's packets of a batch in one
+ * call, so the FFI crossing is paid once per SA per batch, not per packet. seal() and open()
+ * are a batch of one: inbound keeps its per-packet decisions (replay check before, window
+ * update after the ICV), and still saves node:crypto's per-packet cipher objects (the
+ * benchmark, bench/esp.ts, measures the difference).
  */
 import { ESP_HEADER_LEN } from '../wire/esp.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
 import { loadT6crypto, T6C_CBC, T6C_GCM, T6C_NULL, type T6crypto, type T6cryptoSa } from '../../native-bindings/t6crypto.js';
 import { ENCRYPTIONS, INTEGRITIES } from './algorithms.js';
-import { nodeTransform, OPEN_INTEGRITY_FAILED, type EspTransform, type TransformKeys } from './transform.js';
+import { nodeTransform, OPEN_INTEGRITY_FAILED, SEAL_FAILED, type EspTransform, type TransformKeys } from './transform.js';
 
 /** Which crypto path an SA uses (`ipsec.crypto`): the helper if built, the helper or nothing, node:crypto. */
 export type CryptoPath = 'auto' | 'native' | 'node';
@@ -22,7 +24,7 @@ class NativeTransform implements EspTransform {
   readonly ivLen: number;
   readonly blockSize: number;
   readonly icvLen: number;
-  // One-packet batch arguments, reused for every call.
+  // One-packet batch arguments of seal() and open(), reused for every call.
   private readonly off = new Int32Array(1);
   private readonly len = new Int32Array(1);
   private readonly seqHi = new Uint32Array(1);
@@ -40,19 +42,25 @@ class NativeTransform implements EspTransform {
   }
 
   seal(b: Uint8Array, esp: number, ptLen: number, seqHi: number): number {
-    if (this.ivLen > 0) {
-      // The counter block (seqHi ^ SPI) ‖ seqLo, as transform.ts writes it (RFC 4106 §3.1;
-      // for CBC the helper encrypts it into an unpredictable IV).
-      const iv = esp + ESP_HEADER_LEN;
-      writeU32(b, iv, (seqHi ^ readU32(b, esp)) >>> 0);
-      writeU32(b, iv + 4, readU32(b, esp + 4));
-    }
     this.off[0] = esp;
     this.len[0] = ptLen;
     this.seqHi[0] = seqHi;
-    this.lib.seal(this.sa, b, 1, this.off, this.len, this.seqHi, this.out);
-    if (this.out[0]! < 0) throw new Error('libt6crypto: seal failed inside OpenSSL');
-    return this.out[0]!;
+    this.sealBatch(b, 1, this.off, this.len, this.seqHi, this.out);
+    return this.out[0]! < 0 ? SEAL_FAILED : this.out[0]!;
+  }
+
+  sealBatch(b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    if (this.ivLen > 0) {
+      // The counter blocks (seqHi ^ SPI) ‖ seqLo, as transform.ts writes them (RFC 4106 §3.1;
+      // for CBC the helper encrypts each into an unpredictable IV).
+      for (let i = 0; i < n; i++) {
+        const esp = espOff[i]!;
+        const iv = esp + ESP_HEADER_LEN;
+        writeU32(b, iv, (seqHi[i]! ^ readU32(b, esp)) >>> 0);
+        writeU32(b, iv + 4, readU32(b, esp + 4));
+      }
+    }
+    this.lib.seal(this.sa, b, n, espOff, ptLen, seqHi, outLen);
   }
 
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number {

@@ -24,6 +24,8 @@ import { ENCRYPTIONS, INTEGRITIES, type EncryptionName, type IntegrityName } fro
 
 /** open() result when the ICV does not verify (or, for GCM, the tag). */
 export const OPEN_INTEGRITY_FAILED = -1;
+/** seal() result when the crypto library failed (the C helper reports OpenSSL's failures so). */
+export const SEAL_FAILED = -1;
 
 export interface TransformKeys {
   readonly encryption: EncryptionName;
@@ -42,9 +44,14 @@ export interface EspTransform {
   /**
    * The header (SPI, low sequence word) is written at `esp`; `ptLen` bytes of payload ‖
    * padding ‖ trailer sit at esp + 8 + ivLen. Writes the IV, encrypts in place, appends the
-   * ICV and returns the ESP length.
+   * ICV and returns the ESP length, or SEAL_FAILED.
    */
   seal(b: Uint8Array, esp: number, ptLen: number, seqHi: number): number;
+  /**
+   * seal() over `n` packets of this SA lying in `b` (packet i: espOff[i], ptLen[i], seqHi[i]);
+   * outLen[i] is what seal() would return. The C helper takes the whole batch in one call.
+   */
+  sealBatch(b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void;
   /**
    * Verifies and decrypts the `espLen` bytes at `esp` in place; returns the plaintext length
    * (the plaintext starts at esp + 8 + ivLen), or OPEN_INTEGRITY_FAILED.
@@ -56,6 +63,11 @@ export interface EspTransform {
 
 function view(b: Uint8Array, off: number, len: number): Buffer {
   return Buffer.from(b.buffer, b.byteOffset + off, len);
+}
+
+/** node:crypto has no batch: sealBatch is seal() packet by packet (this path allocates per packet anyway). */
+function sealEach(t: EspTransform, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+  for (let i = 0; i < n; i++) outLen[i] = t.seal(b, espOff[i]!, ptLen[i]!, seqHi[i]!);
 }
 
 /** Writes the 8-byte counter (seqHi ^ spi) ‖ seqLo at `off`. */
@@ -105,6 +117,10 @@ class GcmTransform implements EspTransform {
     b.set(out, pt);
     b.set(c.getAuthTag(), pt + ptLen);
     return ESP_HEADER_LEN + 8 + ptLen + 16;
+  }
+
+  sealBatch(b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    sealEach(this, b, n, espOff, ptLen, seqHi, outLen);
   }
 
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number {
@@ -177,6 +193,10 @@ class CbcHmacTransform implements EspTransform {
     const len = ESP_HEADER_LEN + this.ivLen + ptLen;
     if (this.icvLen > 0) b.set(this.icv(b, esp, len, seqHi).subarray(0, this.icvLen), esp + len);
     return len + this.icvLen;
+  }
+
+  sealBatch(b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    sealEach(this, b, n, espOff, ptLen, seqHi, outLen);
   }
 
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number {

@@ -1,0 +1,256 @@
+/**
+ * The lane's outbound ESP seal, deferred to the end of the batch and done once per SA
+ * (lane.ts, sealDeferred): a batch from H1 whose packets interleave three SAs (AES-GCM-128;
+ * AES-CBC-128 + HMAC-SHA-256-128; AES-GCM-256 with ESN, crossing 2³² within the batch) leaves
+ * with every packet decryptable by the node:crypto transform and each SA's sequence numbers
+ * consecutive in transmit order; a group whose seal fails is counted and never sent; a
+ * traced packet and a packet punted for resolution are sealed before anyone looks at them.
+ * The router runs on each crypto path (the C helper when built, and node:crypto).
+ * Topology: test/dataplane/harness.ts; the tunnels' far ends are on port 1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
+import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { nodeTransform, SEAL_FAILED, type TransformKeys } from '../../src/ipsec/transform.js';
+import { nativeCryptoAvailable } from '../../src/ipsec/native-transform.js';
+import { CRYPTO_NATIVE, CRYPTO_NODE, IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
+import { EspStage } from '../../src/dataplane/esp.js';
+import { C } from '../../src/dataplane/counters.js';
+import { armTrace } from '../../src/dataplane/trace.js';
+import { INJECT_ROUTE, PUNT_RESOLVE } from '../../src/dataplane/punt.js';
+import { checkEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
+import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
+import { parseIpv6 } from '../../src/lib/addr.js';
+import { LaneHarness, TAP0, TAP1, H1, fromH1, ipv6Packet } from '../dataplane/harness.js';
+
+const TWO_32 = 0x1_0000_0000;
+const ROUTER = '2001:db8:2::1';
+const PEER = '2001:db8:2::20';
+/** On port 1 with an INCOMPLETE neighbour entry (harness.ts): its packets are punted for resolution. */
+const UNRESOLVED_PEER = '2001:db8:2::21';
+
+interface SaSpec {
+  readonly spi: number;
+  readonly dst: string;
+  /** The inner destinations it protects. */
+  readonly prefix: string;
+  readonly encryption: TransformKeys['encryption'];
+  readonly encKey: string;
+  readonly integrity: TransformKeys['integrity'];
+  readonly authKey: string;
+  readonly esn: boolean;
+  readonly initialSeq: number;
+}
+
+const SAS: readonly SaSpec[] = [
+  { spi: 0x1000, dst: PEER, prefix: '2001:db8:3::a:0/112', encryption: 'aes-gcm-128', encKey: '41'.repeat(16) + '01020304', integrity: 'none', authKey: '', esn: false, initialSeq: 0 },
+  { spi: 0x1001, dst: PEER, prefix: '2001:db8:3::b:0/112', encryption: 'aes-cbc-128', encKey: '42'.repeat(16), integrity: 'hmac-sha256-128', authKey: '43'.repeat(32), esn: false, initialSeq: 0 },
+  // Seq-hi changes from 0 to 1 in the middle of a batch: each packet's own Seq-hi goes to the helper.
+  { spi: 0x1002, dst: PEER, prefix: '2001:db8:3::c:0/112', encryption: 'aes-gcm-256', encKey: '44'.repeat(32) + '05060708', integrity: 'none', authKey: '', esn: true, initialSeq: TWO_32 - 4 },
+  { spi: 0x1003, dst: UNRESOLVED_PEER, prefix: '2001:db8:3::d:0/112', encryption: 'aes-gcm-128', encKey: '45'.repeat(16) + '0a0b0c0d', integrity: 'none', authKey: '', esn: false, initialSeq: 0 },
+];
+
+/** The inner destination of SA i's traffic, host `host` of its /112. */
+function dstOf(sa: number, host: number): Uint8Array {
+  return parseIpv6(SAS[sa]!.prefix.replace('0/112', (host + 1).toString(16)))!;
+}
+
+/**
+ * The router's stage, with its seal calls recorded (SA, packets) and, for the SAs in
+ * `failing`, every seal reported failed with the packets left as they were (plaintext).
+ */
+class RecordingStage extends EspStage {
+  readonly calls: Array<[number, number]> = [];
+  failing = new Set<number>();
+
+  override sealBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    this.calls.push([sa, n]);
+    if (!this.failing.has(sa)) return super.sealBatch(sa, b, n, espOff, ptLen, seqHi, outLen);
+    outLen.fill(SEAL_FAILED, 0, n);
+  }
+}
+
+function routerStage(crypto: number): RecordingStage {
+  const raw = {
+    sas: SAS.map((s) => ({
+      spi: s.spi,
+      direction: 'out',
+      mode: 'tunnel',
+      src: ROUTER,
+      dst: s.dst,
+      encryption: s.encryption,
+      encKey: '0x' + s.encKey,
+      ...(s.integrity === 'none' ? {} : { integrity: s.integrity, authKey: '0x' + s.authKey }),
+      esn: s.esn,
+      initialSeq: s.initialSeq,
+    })),
+    policies: SAS.map((s) => ({ direction: 'out', src: '2001:db8:1::/64', dst: s.prefix, sa: s.spi })),
+  };
+  const r = ipsecSection.schema.safeParse(raw);
+  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
+  const cfg = r.data as IpsecConfig;
+  const state = IpsecState.create();
+  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
+  const sas = installed.map((sa) => ({ ...saRecord(sa), crypto }));
+  const policies = policyRecords(cfg.policies, installed);
+  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
+  encodeIpsecTables(sas, policies, region);
+  const view = new IpsecView();
+  view.bind(region, 0);
+  const stage = new RecordingStage(state, 0);
+  stage.bind(view);
+  return stage;
+}
+
+const keysOf = (s: SaSpec): TransformKeys => ({ encryption: s.encryption, integrity: s.integrity, encKey: Buffer.from(s.encKey, 'hex'), authKey: Buffer.from(s.authKey, 'hex') });
+
+/**
+ * Decrypts the tunnel-mode ESP packet `outer` (IPv6, no link header) with node:crypto and
+ * returns its SA index, 64-bit sequence number and inner packet. `seqHi` is the high half
+ * the receiver expects (RFC 4303 Appendix A: the receiver infers it from its window).
+ */
+function decrypt(outer: Uint8Array, seqHi: (sa: number) => number): { sa: number; seq: number; inner: Uint8Array } {
+  assert.equal(outer[6], IPPROTO.ESP);
+  assert.equal(((outer[4]! << 8) | outer[5]!) + IPV6_HEADER_LEN, outer.length, 'Payload Length covers the whole ESP packet');
+  const b = outer.slice();
+  const dv = new DataView(b.buffer);
+  const spi = dv.getUint32(IPV6_HEADER_LEN);
+  const sa = SAS.findIndex((s) => s.spi === spi);
+  assert.ok(sa >= 0, `SPI ${spi.toString(16)}`);
+  const spec = SAS[sa]!;
+  const hi = spec.esn ? seqHi(sa) : 0;
+  const t = nodeTransform(keysOf(spec), spec.esn);
+  const ptLen = t.open(b, IPV6_HEADER_LEN, b.length - IPV6_HEADER_LEN, hi);
+  assert.ok(ptLen >= 0, `SA ${spec.spi.toString(16)}: the ICV verifies with node:crypto`);
+  const pt = IPV6_HEADER_LEN + 8 + t.ivLen;
+  const payloadLen = checkEspTrailer(b, pt, ptLen);
+  assert.ok(payloadLen >= 0, 'the padding is RFC 4303 §2.4’s');
+  assert.equal(b[pt + ptLen - 1], ESP_NEXT_HEADER_IPV6);
+  return { sa, seq: hi * TWO_32 + dv.getUint32(IPV6_HEADER_LEN + 4), inner: b.slice(pt, pt + payloadLen) };
+}
+
+/** The packet as it leaves the router inside the tunnel: the hop limit decremented. */
+function forwarded(pkt: Uint8Array): Uint8Array {
+  const want = pkt.slice();
+  want[7] = want[7]! - 1;
+  return want;
+}
+
+/** Seq-hi the receiver would infer for SA i's n-th packet (counting from 1). */
+const expectedSeq = (sa: number, n: number) => SAS[sa]!.initialSeq + n;
+
+const PATHS = [
+  ...(nativeCryptoAvailable() ? [{ name: 'C helper', crypto: CRYPTO_NATIVE }] : []),
+  { name: 'node:crypto', crypto: CRYPTO_NODE },
+];
+
+for (const path of PATHS) {
+  test(`${path.name}: a batch interleaving three SAs leaves sealed once per SA, every packet decrypting in sequence order`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ sa: fc.integer({ min: 0, max: 2 }), udp: fc.uint8Array({ minLength: 8, maxLength: 700 }) }), { minLength: 1, maxLength: 24 }),
+        (specs) => {
+          const h = new LaneHarness({ batch: 32 });
+          try {
+            const stage = routerStage(path.crypto);
+            h.lane.setEsp(stage);
+            const pkts = specs.map((s, i) => ipv6Packet({ src: H1, dst: dstOf(s.sa, i), raw: { nextHeader: IPPROTO.UDP, bytes: s.udp } }));
+            const out = h.run(TAP0, ...pkts.map(fromH1));
+            assert.equal(out.length, pkts.length, 'every packet leaves');
+            // One seal call per SA present, in order of first appearance, with all its packets.
+            const order = [...new Set(specs.map((s) => s.sa))];
+            assert.deepEqual(stage.calls, order.map((sa) => [sa, specs.filter((s) => s.sa === sa).length]));
+            const sent = [0, 0, 0];
+            for (let i = 0; i < out.length; i++) {
+              assert.equal(out[i]!.port, TAP1);
+              const d = decrypt(out[i]!.frame.subarray(14), (sa) => Math.floor(expectedSeq(sa, sent[sa]! + 1) / TWO_32));
+              assert.equal(d.sa, specs[i]!.sa, 'transmit order is receive order');
+              sent[d.sa]!++;
+              assert.equal(d.seq, expectedSeq(d.sa, sent[d.sa]!), 'consecutive sequence numbers per SA');
+              assert.deepEqual(d.inner, forwarded(pkts[i]!));
+            }
+            assert.equal(h.counter(TAP0, C.forwarded), pkts.length);
+            assert.equal(h.counter(TAP1, C.tx_packets), pkts.length);
+          } finally {
+            h.close();
+          }
+        },
+      ),
+      { seed: 4303, numRuns: 40 },
+    );
+  });
+
+  test(`${path.name}: when an SA's seal fails, each of its packets is counted esp_seal_failed (or originated_dropped) and none is sent`, (t) => {
+    const h = new LaneHarness({ batch: 32 });
+    t.after(() => h.close());
+    const stage = routerStage(path.crypto);
+    stage.failing.add(1);
+    h.lane.setEsp(stage);
+    const rand = fc.sample(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 16, maxLength: 16 }), { seed: 4106, numRuns: 1 })[0]!;
+    // At least one packet of the failing SA and one of another, whatever the seed says.
+    const sas = [1, 0, ...rand];
+    const pkts = sas.map((sa, i) => ipv6Packet({ src: H1, dst: dstOf(sa, i), echoData: 20 + 13 * i }));
+    // And a packet the router originates, routed into the failing SA (as a control-plane injection).
+    const injected = ipv6Packet({ src: H1, dst: dstOf(1, 99), echoData: 50 });
+    assert.ok(h.inject(TAP0, INJECT_ROUTE, injected));
+    const before = h.snapshot();
+    const out = h.run(TAP0, ...pkts.map(fromH1));
+    const failed = sas.filter((sa) => sa === 1).length;
+    const good = sas.length - failed;
+    assert.deepEqual(h.moved(before), {
+      '0:rx_packets': sas.length,
+      '0:forwarded': good,
+      '0:esp_seal_failed': failed,
+      '0:injected': 1,
+      '0:originated_dropped': 1,
+      '1:tx_packets': good,
+    });
+    assert.equal(out.length, good);
+    const sent = [0, 0, 0];
+    const kept = pkts.filter((_, i) => sas[i] !== 1);
+    for (let i = 0; i < out.length; i++) {
+      const d = decrypt(out[i]!.frame.subarray(14), (sa) => Math.floor(expectedSeq(sa, sent[sa]! + 1) / TWO_32));
+      assert.notEqual(d.sa, 1);
+      sent[d.sa]!++;
+      assert.equal(d.seq, expectedSeq(d.sa, sent[d.sa]!));
+      assert.deepEqual(d.inner, forwarded(kept[i]!));
+    }
+    assert.equal(h.counter(TAP0, C.rx_packets), h.counter(TAP0, C.forwarded) + h.counter(TAP0, C.punted) + h.drops(TAP0), 'rx = forwarded + punted + Σ drops');
+  });
+
+  test(`${path.name}: a traced packet and a packet punted for resolution are sealed before they are recorded or copied`, (t) => {
+    const h = new LaneHarness({ batch: 32 });
+    t.after(() => h.close());
+    const stage = routerStage(path.crypto);
+    h.lane.setEsp(stage);
+    // Trace the one packet towards SA 2's prefix; SA 3's tunnel endpoint is unresolved.
+    armTrace(h.traceControl, 1, { port: null, proto: null, src: null, dst: { addr: dstOf(2, 0), len: 128 } });
+    const sas = [0, 2, 3, 0, 2];
+    const pkts = sas.map((sa, i) => ipv6Packet({ src: H1, dst: dstOf(sa, i === 1 ? 0 : i), echoData: 40 + i }));
+    const out = h.run(TAP0, ...pkts.map(fromH1));
+    // SA 0's two packets and SA 2's untraced one are sealed at the end of the batch.
+    assert.deepEqual(stage.calls, [[0, 2], [2, 1]]);
+    const traced = h.traced();
+    assert.equal(traced.length, 1);
+    assert.equal(traced[0]!.verdict, 'forwarded');
+    assert.equal(traced[0]!.egress, TAP1);
+    const punted = h.punted();
+    assert.equal(punted.length, 1);
+    assert.equal(punted[0]!.flags, PUNT_RESOLVE);
+    const p = decrypt(punted[0]!.packet, () => 0);
+    assert.equal(p.sa, 3);
+    assert.equal(p.seq, 1);
+    assert.deepEqual(p.inner, forwarded(pkts[2]!));
+    assert.equal(out.length, 4);
+    const sent = [0, 0, 0];
+    for (const [k, i] of [0, 1, 3, 4].entries()) {
+      const d = decrypt(out[k]!.frame.subarray(14), (sa) => Math.floor(expectedSeq(sa, sent[sa]! + 1) / TWO_32));
+      sent[d.sa]!++;
+      assert.equal(d.seq, expectedSeq(d.sa, sent[d.sa]!));
+      assert.deepEqual(d.inner, forwarded(pkts[i]!));
+    }
+    assert.deepEqual(sent, [2, 0, 2]);
+  });
+}
