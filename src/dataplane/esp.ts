@@ -2,7 +2,8 @@
  * The ESP stage of a lane (RFC 4303; RFC 4301 processing model), over packets in pool slots.
  *
  *   inbound  (ESP addressed to the router): SPI → SA (SAD hash) → home-lane check → replay
- *            check → verify and decrypt in place → replay update → trailer → decapsulate
+ *            check (inboundCheck) → verify and decrypt in place (openBatch, or at once in
+ *            inbound()) → replay update (inboundFinish) → trailer → decapsulate
  *            (tunnel: the inner packet, which the lane processes again; transport: the
  *            original packet rebuilt in place, which the lane punts) → inbound SPD check
  *            that the packet came under the policy that requires this SA (RFC 4301 §5.2); an SA
@@ -23,9 +24,10 @@
  * Crypto: each SA's transform is built when the SA appears in a new table generation — on
  * table change, not per packet — on the path its record names (`ipsec.crypto`): the C
  * helper (ipsec/native-transform.ts, one reused OpenSSL context per SA) or node:crypto
- * (ipsec/transform.ts), which allocates per packet and is the fallback. Outbound, the lane
- * defers the encryption and seals each SA's packets of a batch in one call (sealBatch);
- * inbound opens one packet at a time.
+ * (ipsec/transform.ts), which allocates per packet and is the fallback. The lane batches
+ * the crypto per SA: outbound it defers the encryption of what encapsulate() prepared and
+ * seals each SA's packets of a batch in one call (sealBatch); inbound it runs inboundCheck
+ * as it meets a packet, opens each SA's packets in one call (openBatch), then inboundFinish.
  */
 import { ESP_HEADER_LEN, ESP_NEXT_HEADER_IPV6, ESP_BAD_PADDING, checkEspTrailer, espPadLength, writeEspTrailer } from '../wire/esp.js';
 import { IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_PAYLOAD_LEN, IP6_OFF_SRC, IP6_OFF_HOP_LIMIT, IPPROTO } from '../wire/ipv6.js';
@@ -68,6 +70,9 @@ export class EspStage {
   outLen = 0;
   /** The inbound SA index after a successful inbound(). */
   outSa = -1;
+  /** What inboundCheck() leaves for the open and inboundFinish(): the full sequence number and Seq-hi. */
+  inSeq = 0;
+  inSeqHi = 0;
   /**
    * What encapsulate() leaves for the seal: the ESP header's offset, the plaintext length
    * (payload, padding, trailer) and Seq-hi, as sealBatch() takes them.
@@ -122,10 +127,27 @@ export class EspStage {
   }
 
   /**
-   * The ESP packet at `ip` (IPv6 header directly followed by ESP, addressed to the router).
-   * Returns ESP_IN_TUNNEL or ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
+   * The ESP packet at `ip` (IPv6 header directly followed by ESP, addressed to the router),
+   * all of it at once: inboundCheck, open, inboundFinish. Returns ESP_IN_TUNNEL or
+   * ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
    */
   inbound(b: Uint8Array, ip: number, ipLen: number): number {
+    const sa = this.inboundCheck(b, ip, ipLen);
+    return sa < 0 ? sa : this.inboundOpen(b, ip, ipLen, sa);
+  }
+
+  /** The rest of inbound() for the packet inboundCheck() just passed under `sa`: open it alone, then inboundFinish. */
+  inboundOpen(b: Uint8Array, ip: number, ipLen: number, sa: number): number {
+    const ptLen = this.transforms[sa]!.open(b, ip + IPV6_HEADER_LEN, ipLen - IPV6_HEADER_LEN, this.inSeqHi);
+    return this.inboundFinish(b, ip, sa, this.inSeq, ptLen);
+  }
+
+  /**
+   * Inbound up to the decryption: SPI → SA, home lane, replay check (RFC 4303 §3.4.3: before
+   * the ICV). Returns the SA, with inSeq/inSeqHi set for its open and inboundFinish, or
+   * −(drop counter); −esp_wrong_lane with outSa naming the SA for the lane to hand it over.
+   */
+  inboundCheck(b: Uint8Array, ip: number, ipLen: number): number {
     const view = this.view;
     const esp = ip + IPV6_HEADER_LEN;
     const espLen = ipLen - IPV6_HEADER_LEN;
@@ -138,18 +160,15 @@ export class EspStage {
       this.outSa = sa;
       return -C.esp_wrong_lane;
     }
-    const t = this.transforms[sa]!;
     const slot = view.stateSlot(sa);
     const f = this.f;
     const s = slot * STATE_FIELDS;
-    const flags = view.flags(sa);
+    const esn = (view.flags(sa) & SA_ESN) !== 0;
     const window = view.replayWindow(sa);
-    const esn = (flags & SA_ESN) !== 0;
     const seqLo = readU32(b, esp + 4);
-    const words = slot * REPLAY_WORDS;
     let seq: number;
     if (window > 0) {
-      seq = replayCheck(this.bitmap, words, window, f[s + ST.replayTop]!, seqLo, esn);
+      seq = replayCheck(this.bitmap, slot * REPLAY_WORDS, window, f[s + ST.replayTop]!, seqLo, esn);
       if (seq < 0) {
         f[s + ST.replay]!++;
         return -C.esp_replay;
@@ -159,14 +178,53 @@ export class EspStage {
       // taken as the one in use, which is all a receiver without a window can do.
       seq = esn ? Math.floor(f[s + ST.replayTop]! / TWO_32) * TWO_32 + seqLo : seqLo;
     }
-    const ptLen = t.open(b, esp, espLen, esn ? Math.floor(seq / TWO_32) : 0);
+    this.inSeq = seq;
+    this.inSeqHi = esn ? Math.floor(seq / TWO_32) : 0;
+    return sa;
+  }
+
+  /**
+   * Opens `n` packets of SA `sa` that inboundCheck() passed, in one call of the transform
+   * (one crossing into the C helper): packet i's ESP header at espOff[i], espLen[i] bytes,
+   * Seq-hi seqHi[i] (its inSeqHi). outLen[i] is the plaintext length, or OPEN_INTEGRITY_FAILED.
+   */
+  openBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    this.transforms[sa]!.openBatch(b, n, espOff, espLen, seqHi, outLen);
+  }
+
+  /**
+   * Inbound after the decryption of the packet at `ip` under `sa`: `seq` is its inSeq,
+   * `ptLen` what open returned. ICV verdict → replay window update → trailer →
+   * decapsulation → inbound SPD check. Returns ESP_IN_TUNNEL or ESP_IN_TRANSPORT with
+   * outIp/outLen/outSa set, or −(drop counter).
+   */
+  inboundFinish(b: Uint8Array, ip: number, sa: number, seq: number, ptLen: number): number {
+    const view = this.view!;
+    const t = this.transforms[sa]!;
+    const slot = view.stateSlot(sa);
+    const f = this.f;
+    const s = slot * STATE_FIELDS;
+    const flags = view.flags(sa);
+    const window = view.replayWindow(sa);
+    const words = slot * REPLAY_WORDS;
     if (ptLen === OPEN_INTEGRITY_FAILED) {
       f[s + ST.integrity]!++;
       return -C.esp_integrity;
     }
-    // §3.4.3: the window moves only for packets whose ICV verified.
-    if (window > 0) f[s + ST.replayTop] = replayUpdate(this.bitmap, words, window, f[s + ST.replayTop]!, seq);
-    else if (seq > f[s + ST.replayTop]!) f[s + ST.replayTop] = seq;
+    if (window > 0) {
+      // §3.4.3: the window moves only for packets whose ICV verified. A packet checked while
+      // an earlier one of its batch was still unverified is checked again against the moved
+      // window: a duplicate within the batch is caught here, and a number the window now
+      // places elsewhere (ESN) is one it has left behind.
+      if (replayCheck(this.bitmap, words, window, f[s + ST.replayTop]!, seq % TWO_32, (flags & SA_ESN) !== 0) !== seq) {
+        f[s + ST.replay]!++;
+        return -C.esp_replay;
+      }
+      f[s + ST.replayTop] = replayUpdate(this.bitmap, words, window, f[s + ST.replayTop]!, seq);
+    } else if (seq > f[s + ST.replayTop]!) {
+      f[s + ST.replayTop] = seq;
+    }
+    const esp = ip + IPV6_HEADER_LEN;
     const pt = esp + ESP_HEADER_LEN + t.ivLen;
     const payloadLen = checkEspTrailer(b, pt, ptLen);
     if (payloadLen === ESP_BAD_PADDING) {

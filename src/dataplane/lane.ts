@@ -5,8 +5,9 @@
  *   receive → link (Ethernet check, TAP only) → validate (version, length, addresses)
  *   → classify (multicast / link-local / hop-by-hop / FIB) → local: punt to the control plane
  *   → forward: hop limit, scope, MTU, decrement → output (neighbour lookup + Ethernet rewrite on TAP)
- *   → drain the hand-over rings and the inject ring → seal the batch's ESP packets, one call
- *   per SA → transmit the batch.
+ *   → drain the hand-over rings → open the batch's inbound ESP, one call per SA, and take each
+ *   decrypted packet on from where it stopped → drain the inject ring → seal the batch's
+ *   outbound ESP, one call per SA → transmit the batch.
  *
  * Rules of this file: nothing here allocates, creates closures or promises, or logs per packet.
  * Every discard is a counter (counters.ts). ICMPv6 errors are built here, in a slot of the lane's
@@ -134,9 +135,25 @@ export class Lane {
   private readonly sealIngress: Int32Array;
   private readonly sealReceived: Uint8Array;
   private sealCount = 0;
-  // One SA's packets, gathered from the above into the arrays t6c_seal takes, and their entries.
+  /**
+   * Inbound ESP packets that passed EspStage.inboundCheck, waiting for openDeferred(): the
+   * SA, the IPv6 packet, its ingress port, what inboundCheck left (inSeq, inSeqHi), whether
+   * it came as a link-layer multicast (for ICMPv6 errors about its inner packet), and, once
+   * opened, the plaintext length.
+   */
+  private readonly openSa: Int32Array;
+  private readonly openIp: Int32Array;
+  private readonly openLen: Int32Array;
+  private readonly openPort: Int32Array;
+  private readonly openSeq: Float64Array;
+  private readonly openHi: Uint32Array;
+  private readonly openMulticast: Uint8Array;
+  private readonly openPt: Int32Array;
+  private openCount = 0;
+  // One SA's packets, gathered from the above into the arrays t6c_seal / t6c_open take, and their entries.
+  private readonly grouped: Uint8Array;
   private readonly groupEsp: Int32Array;
-  private readonly groupPt: Int32Array;
+  private readonly groupLen: Int32Array;
   private readonly groupHi: Uint32Array;
   private readonly groupOut: Int32Array;
   private readonly groupEntry: Int32Array;
@@ -188,8 +205,18 @@ export class Lane {
     this.sealTx = new Int32Array(4 * n);
     this.sealIngress = new Int32Array(4 * n);
     this.sealReceived = new Uint8Array(4 * n);
+    // Received frames and the hand-over rings' batch bound the inbound ones.
+    this.openSa = new Int32Array(2 * n);
+    this.openIp = new Int32Array(2 * n);
+    this.openLen = new Int32Array(2 * n);
+    this.openPort = new Int32Array(2 * n);
+    this.openSeq = new Float64Array(2 * n);
+    this.openHi = new Uint32Array(2 * n);
+    this.openMulticast = new Uint8Array(2 * n);
+    this.openPt = new Int32Array(2 * n);
+    this.grouped = new Uint8Array(4 * n);
     this.groupEsp = new Int32Array(4 * n);
-    this.groupPt = new Int32Array(4 * n);
+    this.groupLen = new Int32Array(4 * n);
     this.groupHi = new Uint32Array(4 * n);
     this.groupOut = new Int32Array(4 * n);
     this.groupEntry = new Int32Array(4 * n);
@@ -225,6 +252,8 @@ export class Lane {
     this.tracing = n > 0 && Atomics.load(this.trace.control, TR_REMAINING) > 0;
     for (let i = 0; i < n; i++) this.processFrame(this.rx.slot[i]!, this.rx.len[i]!, this.rx.port[i]!);
     if (this.handover !== null) this.drainHandover(this.handover);
+    // openCount > 0 only if an ESP stage is attached (setEsp happens in refresh()).
+    if (this.openCount > 0) this.openDeferred(this.esp!);
     this.drainInject();
     if (this.handover !== null) this.wakeHandedTo(this.handover);
     // sealCount > 0 only if an ESP stage encapsulated this batch (setEsp happens in refresh()).
@@ -455,29 +484,26 @@ export class Lane {
   /**
    * Encrypts the batch's deferred ESP packets: each SA's packets gathered in queue order
    * (so in sequence-number order) and sealed in one call, one FFI crossing per SA per batch
-   * instead of one per packet. A batch meets few SAs, so a scan per SA is cheaper than an
-   * index. A packet whose seal failed is counted as a drop and taken off the transmit list:
-   * its slot holds plaintext under an ESP header.
+   * instead of one per packet. A packet whose seal failed is counted as a drop and taken off
+   * the transmit list: its slot holds plaintext under an ESP header.
    */
   private sealDeferred(esp: EspStage): void {
     const n = this.sealCount;
     const c = this.counters;
     let failed = 0;
     this.sealCount = 0;
+    this.grouped.fill(0, 0, n);
     for (let k = 0; k < n; k++) {
+      if (this.grouped[k] === 1) continue;
       const sa = this.sealSa[k]!;
-      if (sa === NO_SA) continue;
-      let g = 0;
-      for (let j = k; j < n; j++) {
-        if (this.sealSa[j] !== sa) continue;
-        this.sealSa[j] = NO_SA;
-        this.groupEsp[g] = this.sealEsp[j]!;
-        this.groupPt[g] = this.sealPt[j]!;
-        this.groupHi[g] = this.sealHi[j]!;
-        this.groupEntry[g] = j;
-        g++;
+      const g = this.gather(this.sealSa, k, n);
+      for (let i = 0; i < g; i++) {
+        const j = this.groupEntry[i]!;
+        this.groupEsp[i] = this.sealEsp[j]!;
+        this.groupLen[i] = this.sealPt[j]!;
+        this.groupHi[i] = this.sealHi[j]!;
       }
-      esp.sealBatch(sa, this.b, g, this.groupEsp, this.groupPt, this.groupHi, this.groupOut);
+      esp.sealBatch(sa, this.b, g, this.groupEsp, this.groupLen, this.groupHi, this.groupOut);
       for (let i = 0; i < g; i++) {
         const j = this.groupEntry[i]!;
         const ingress = this.sealIngress[j]!;
@@ -493,6 +519,22 @@ export class Lane {
       }
     }
     if (failed > 0) this.unqueueFailed();
+  }
+
+  /**
+   * Puts in groupEntry, in order, entry k and every later entry of `sas[0, n)` with its SA
+   * that is not grouped yet, and marks them grouped; returns how many. A batch meets few
+   * SAs, so a scan per SA is cheaper than an index.
+   */
+  private gather(sas: Int32Array, k: number, n: number): number {
+    const sa = sas[k]!;
+    let g = 0;
+    for (let j = k; j < n; j++) {
+      if (sas[j] !== sa || this.grouped[j] === 1) continue;
+      this.grouped[j] = 1;
+      this.groupEntry[g++] = j;
+    }
+    return g;
   }
 
   /** Closes the gaps sealDeferred() left (length −1) in the transmit list, keeping its order. */
@@ -754,10 +796,60 @@ export class Lane {
     }
   }
 
-  /** Inbound ESP (esp.ts): tunnel packets are processed again as received; transport ones are punted. */
+  /**
+   * Inbound ESP (esp.ts), first half: the checks before the decryption, then the packet waits
+   * for openDeferred() with the rest of its SA's batch. A traced packet is opened and taken
+   * on at once: its trace record (one in flight per lane) takes its verdict now.
+   */
   private espInbound(esp: EspStage, ip: number, ipLen: number, port: number): void {
-    const r = esp.inbound(this.b, ip, ipLen);
-    if (r === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
+    const b = this.b;
+    const sa = esp.inboundCheck(b, ip, ipLen);
+    if (sa === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
+    if (sa < 0) return this.drop(port, -sa);
+    if (this.traceEntry >= 0) return this.espInboundDone(esp, esp.inboundOpen(b, ip, ipLen, sa), port);
+    const k = this.openCount++;
+    this.openSa[k] = sa;
+    this.openIp[k] = ip;
+    this.openLen[k] = ipLen;
+    this.openPort[k] = port;
+    this.openSeq[k] = esp.inSeq;
+    this.openHi[k] = esp.inSeqHi;
+    this.openMulticast[k] = this.linkMulticast ? 1 : 0;
+  }
+
+  /**
+   * Inbound ESP, second half: opens each SA's waiting packets in one call (one FFI crossing
+   * per SA per batch), then finishes each packet in arrival order (ICV verdict, replay
+   * window, decapsulation, policy) and takes it on through the lane.
+   */
+  private openDeferred(esp: EspStage): void {
+    const n = this.openCount;
+    const b = this.b;
+    this.openCount = 0;
+    this.grouped.fill(0, 0, n);
+    for (let k = 0; k < n; k++) {
+      if (this.grouped[k] === 1) continue;
+      const g = this.gather(this.openSa, k, n);
+      for (let i = 0; i < g; i++) {
+        const j = this.groupEntry[i]!;
+        this.groupEsp[i] = this.openIp[j]! + IPV6_HEADER_LEN;
+        this.groupLen[i] = this.openLen[j]! - IPV6_HEADER_LEN;
+        this.groupHi[i] = this.openHi[j]!;
+      }
+      esp.openBatch(this.openSa[k]!, b, g, this.groupEsp, this.groupLen, this.groupHi, this.groupOut);
+      for (let i = 0; i < g; i++) this.openPt[this.groupEntry[i]!] = this.groupOut[i]!;
+    }
+    // Taking a packet on never adds one here: what comes out of a tunnel is not decrypted
+    // again (processIp), so entries [0, n) stay as they are.
+    this.traceEntry = -1;
+    for (let k = 0; k < n; k++) {
+      this.linkMulticast = this.openMulticast[k] === 1;
+      this.espInboundDone(esp, esp.inboundFinish(b, this.openIp[k]!, this.openSa[k]!, this.openSeq[k]!, this.openPt[k]!), this.openPort[k]!);
+    }
+  }
+
+  /** Where inbound ESP goes once decrypted: tunnel packets are processed again as received; transport ones are punted. */
+  private espInboundDone(esp: EspStage, r: number, port: number): void {
     if (r < 0) return this.drop(port, -r);
     if (r === ESP_IN_TUNNEL) {
       const tunnel = esp.routedTunnelOf(esp.outSa);

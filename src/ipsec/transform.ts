@@ -57,6 +57,8 @@ export interface EspTransform {
    * (the plaintext starts at esp + 8 + ivLen), or OPEN_INTEGRITY_FAILED.
    */
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number;
+  /** open() over `n` packets of this SA lying in `b`, as sealBatch. */
+  openBatch(b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void;
   /** Releases what the transform holds outside the JS heap (the C helper's contexts). */
   dispose(): void;
 }
@@ -68,6 +70,11 @@ function view(b: Uint8Array, off: number, len: number): Buffer {
 /** node:crypto has no batch: sealBatch is seal() packet by packet (this path allocates per packet anyway). */
 function sealEach(t: EspTransform, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
   for (let i = 0; i < n; i++) outLen[i] = t.seal(b, espOff[i]!, ptLen[i]!, seqHi[i]!);
+}
+
+/** And openBatch is open() packet by packet. */
+function openEach(t: EspTransform, b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+  for (let i = 0; i < n; i++) outLen[i] = t.open(b, espOff[i]!, espLen[i]!, seqHi[i]!);
 }
 
 /** Writes the 8-byte counter (seqHi ^ spi) ‖ seqLo at `off`. */
@@ -140,6 +147,10 @@ class GcmTransform implements EspTransform {
     }
     b.set(out, ct);
     return ctLen;
+  }
+
+  openBatch(b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    openEach(this, b, n, espOff, espLen, seqHi, outLen);
   }
 
   dispose(): void {}
@@ -215,6 +226,10 @@ class CbcHmacTransform implements EspTransform {
       d.final();
     }
     return ctLen;
+  }
+
+  openBatch(b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    openEach(this, b, n, espOff, espLen, seqHi, outLen);
   }
 
   dispose(): void {}

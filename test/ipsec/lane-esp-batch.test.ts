@@ -1,12 +1,13 @@
 /**
- * The lane's outbound ESP seal, deferred to the end of the batch and done once per SA
- * (lane.ts, sealDeferred): a batch from H1 whose packets interleave three SAs (AES-GCM-128;
- * AES-CBC-128 + HMAC-SHA-256-128; AES-GCM-256 with ESN, crossing 2³² within the batch) leaves
- * with every packet decryptable by the node:crypto transform and each SA's sequence numbers
- * consecutive in transmit order; a group whose seal fails is counted and never sent; a
- * traced packet and a packet punted for resolution are sealed before anyone looks at them.
- * The router runs on each crypto path (the C helper when built, and node:crypto).
- * Topology: test/dataplane/harness.ts; the tunnels' far ends are on port 1.
+ * The lane's ESP crypto, once per SA per batch (lane.ts, sealDeferred and openDeferred).
+ * Outbound: a batch from H1 whose packets interleave three SAs (AES-GCM-128; AES-CBC-128 +
+ * HMAC-SHA-256-128; AES-GCM-256 with ESN, crossing 2³² within the batch) leaves with every
+ * packet decryptable by the node:crypto transform and each SA's sequence numbers consecutive
+ * in transmit order; a group whose seal fails is counted and never sent; a traced packet and
+ * a packet punted for resolution are sealed before anyone looks at them. Inbound: the
+ * mirror image, from a peer stage on node:crypto, with tampered packets and duplicates
+ * within the batch among them. The router runs on each crypto path (the C helper when built,
+ * and node:crypto). Topology: test/dataplane/harness.ts; the tunnels' far ends are on port 1.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ import { INJECT_ROUTE, PUNT_RESOLVE } from '../../src/dataplane/punt.js';
 import { checkEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { parseIpv6 } from '../../src/lib/addr.js';
-import { LaneHarness, TAP0, TAP1, H1, fromH1, ipv6Packet } from '../dataplane/harness.js';
+import { LaneHarness, TAP0, TAP1, H1, H1_MAC, H2_MAC, R1_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
 
 const TWO_32 = 0x1_0000_0000;
 const ROUTER = '2001:db8:2::1';
@@ -52,17 +53,26 @@ const SAS: readonly SaSpec[] = [
   { spi: 0x1003, dst: UNRESOLVED_PEER, prefix: '2001:db8:3::d:0/112', encryption: 'aes-gcm-128', encKey: '45'.repeat(16) + '0a0b0c0d', integrity: 'none', authKey: '', esn: false, initialSeq: 0 },
 ];
 
-/** The inner destination of SA i's traffic, host `host` of its /112. */
-function dstOf(sa: number, host: number): Uint8Array {
-  return parseIpv6(SAS[sa]!.prefix.replace('0/112', (host + 1).toString(16)))!;
+/** Inbound SAs from PEER: SA i protects what comes from IN_SAS[i].prefix to H1's LAN. */
+const IN_SAS: readonly SaSpec[] = [
+  { spi: 0x2000, dst: ROUTER, prefix: '2001:db8:3::a:0/112', encryption: 'aes-gcm-128', encKey: '51'.repeat(16) + '01020304', integrity: 'none', authKey: '', esn: false, initialSeq: 0 },
+  { spi: 0x2001, dst: ROUTER, prefix: '2001:db8:3::b:0/112', encryption: 'aes-cbc-128', encKey: '52'.repeat(16), integrity: 'hmac-sha256-128', authKey: '53'.repeat(32), esn: false, initialSeq: 0 },
+  { spi: 0x2002, dst: ROUTER, prefix: '2001:db8:3::c:0/112', encryption: 'aes-gcm-256', encKey: '54'.repeat(32) + '05060708', integrity: 'none', authKey: '', esn: true, initialSeq: TWO_32 - 4 },
+];
+
+/** Host `host` of SA i's /112 (outbound: the inner destination; inbound: the inner source). */
+function addrIn(sas: readonly SaSpec[], sa: number, host: number): Uint8Array {
+  return parseIpv6(sas[sa]!.prefix.replace('0/112', (host + 1).toString(16)))!;
 }
+const dstOf = (sa: number, host: number) => addrIn(SAS, sa, host);
 
 /**
- * The router's stage, with its seal calls recorded (SA, packets) and, for the SAs in
- * `failing`, every seal reported failed with the packets left as they were (plaintext).
+ * The router's stage, with its seal and open calls recorded (SA, packets) and, for the SAs
+ * in `failing`, every seal reported failed with the packets left as they were (plaintext).
  */
 class RecordingStage extends EspStage {
   readonly calls: Array<[number, number]> = [];
+  readonly opens: Array<[number, number]> = [];
   failing = new Set<number>();
 
   override sealBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
@@ -70,15 +80,21 @@ class RecordingStage extends EspStage {
     if (!this.failing.has(sa)) return super.sealBatch(sa, b, n, espOff, ptLen, seqHi, outLen);
     outLen.fill(SEAL_FAILED, 0, n);
   }
+
+  override openBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
+    this.opens.push([sa, n]);
+    super.openBatch(sa, b, n, espOff, espLen, seqHi, outLen);
+  }
 }
 
-function routerStage(crypto: number): RecordingStage {
+/** Config for tunnel SAs from `src` (direction `dir`), each with a policy for its prefix, on the side of H1's LAN. */
+function ipsecConfig(sas: readonly SaSpec[], src: string, dir: 'in' | 'out', policyDir: 'in' | 'out', towardsH1: boolean): IpsecConfig {
   const raw = {
-    sas: SAS.map((s) => ({
+    sas: sas.map((s) => ({
       spi: s.spi,
-      direction: 'out',
+      direction: dir,
       mode: 'tunnel',
-      src: ROUTER,
+      src,
       dst: s.dst,
       encryption: s.encryption,
       encKey: '0x' + s.encKey,
@@ -86,22 +102,35 @@ function routerStage(crypto: number): RecordingStage {
       esn: s.esn,
       initialSeq: s.initialSeq,
     })),
-    policies: SAS.map((s) => ({ direction: 'out', src: '2001:db8:1::/64', dst: s.prefix, sa: s.spi })),
+    policies: sas.map((s) => ({ direction: policyDir, ...(towardsH1 ? { src: s.prefix, dst: '2001:db8:1::/64' } : { src: '2001:db8:1::/64', dst: s.prefix }), sa: s.spi })),
   };
   const r = ipsecSection.schema.safeParse(raw);
   if (!r.success) throw new Error(JSON.stringify(r.error.issues));
-  const cfg = r.data as IpsecConfig;
-  const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
+  return r.data as IpsecConfig;
+}
+
+function bindStage<T extends EspStage>(stage: T, state: IpsecState, configs: readonly IpsecConfig[], crypto: number): T {
+  const installed = new SaSlots(state).assign(configs.flatMap((c) => c.sas), 1, 0);
   const sas = installed.map((sa) => ({ ...saRecord(sa), crypto }));
-  const policies = policyRecords(cfg.policies, installed);
+  const policies = configs.flatMap((c) => policyRecords(c.policies, installed));
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
   encodeIpsecTables(sas, policies, region);
   const view = new IpsecView();
   view.bind(region, 0);
-  const stage = new RecordingStage(state, 0);
   stage.bind(view);
   return stage;
+}
+
+/** The router: SAS out towards the peers, IN_SAS in from PEER. */
+function routerStage(crypto: number): RecordingStage {
+  const state = IpsecState.create();
+  return bindStage(new RecordingStage(state, 0), state, [ipsecConfig(SAS, ROUTER, 'out', 'out', false), ipsecConfig(IN_SAS, PEER, 'in', 'in', true)], crypto);
+}
+
+/** The peer behind the tunnels: IN_SAS outbound, on node:crypto. */
+function peerStage(): EspStage {
+  const state = IpsecState.create();
+  return bindStage(new EspStage(state, 0), state, [ipsecConfig(IN_SAS, PEER, 'out', 'out', true)], CRYPTO_NODE);
 }
 
 const keysOf = (s: SaSpec): TransformKeys => ({ encryption: s.encryption, integrity: s.integrity, encKey: Buffer.from(s.encKey, 'hex'), authKey: Buffer.from(s.authKey, 'hex') });
@@ -252,5 +281,116 @@ for (const path of PATHS) {
       assert.deepEqual(d.inner, forwarded(pkts[i]!));
     }
     assert.deepEqual(sent, [2, 0, 2]);
+  });
+}
+
+/** Encrypts `pkt` at the peer (its SPD picks the SA); the outer IPv6 packet, framed towards the router. */
+function fromPeer(peer: EspStage, pkt: Uint8Array): Uint8Array {
+  const b = new Uint8Array(2048);
+  const at = 256;
+  b.set(pkt, at);
+  const sa = peer.outbound(b, at, pkt.length);
+  assert.ok(sa >= 0);
+  const out = peer.encapsulate(b, at, pkt.length, sa);
+  assert.ok(out >= 0);
+  return ethFrame(R1_MAC, H2_MAC, b.slice(out, out + peer.outLen));
+}
+
+for (const path of PATHS) {
+  test(`${path.name}: inbound, a batch interleaving three SAs is opened once per SA; tampered packets and duplicates within the batch are dropped, the rest forwarded in arrival order`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            sa: fc.integer({ min: 0, max: 2 }),
+            udp: fc.uint8Array({ minLength: 8, maxLength: 700 }),
+            fate: fc.constantFrom('ok', 'ok', 'ok', 'tamper', 'duplicate'),
+            at: fc.nat(),
+          }),
+          { minLength: 1, maxLength: 24 },
+        ),
+        (specs) => {
+          const h = new LaneHarness({ batch: 32 });
+          try {
+            const stage = routerStage(path.crypto);
+            h.lane.setEsp(stage);
+            const peer = peerStage();
+            const frames: Uint8Array[] = [];
+            const sas: number[] = [];
+            const want: Uint8Array[] = [];
+            const okFrames: Array<{ frame: Uint8Array; sa: number }> = [];
+            let tampered = 0;
+            let duplicates = 0;
+            for (const [i, s] of specs.entries()) {
+              if (s.fate === 'duplicate' && okFrames.length > 0) {
+                // A copy of an earlier good packet of the batch: authentic, but a replay.
+                const orig = okFrames[s.at % okFrames.length]!;
+                frames.push(orig.frame.slice());
+                sas.push(orig.sa);
+                duplicates++;
+                continue;
+              }
+              const pkt = ipv6Packet({ src: addrIn(IN_SAS, s.sa, i), dst: H1, raw: { nextHeader: IPPROTO.UDP, bytes: s.udp } });
+              const frame = fromPeer(peer, pkt);
+              sas.push(s.sa);
+              if (s.fate === 'tamper') {
+                frame[frame.length - 1 - (s.at % 16)]! ^= 0x01;
+                tampered++;
+              } else {
+                want.push(forwarded(pkt));
+                okFrames.push({ frame, sa: s.sa });
+              }
+              frames.push(frame);
+            }
+            const before = h.snapshot();
+            const out = h.run(TAP1, ...frames);
+            // One open call per SA present (IN_SAS follow SAS in the table), every packet of it included.
+            const order = [...new Set(sas)];
+            assert.deepEqual(stage.opens, order.map((sa) => [SAS.length + sa, sas.filter((x) => x === sa).length]));
+            assert.deepEqual(stage.calls, []);
+            const moved: Record<string, number> = { '1:rx_packets': frames.length };
+            if (want.length > 0) Object.assign(moved, { '1:forwarded': want.length, '0:tx_packets': want.length });
+            if (tampered > 0) moved['1:esp_integrity'] = tampered;
+            if (duplicates > 0) moved['1:esp_replay'] = duplicates;
+            assert.deepEqual(h.moved(before), moved);
+            assert.deepEqual(
+              out.map((o) => o.port),
+              want.map(() => TAP0),
+            );
+            for (let i = 0; i < out.length; i++) {
+              assert.deepEqual(out[i]!.frame.subarray(0, 6), H1_MAC);
+              assert.deepEqual(out[i]!.frame.subarray(14), want[i]!, 'arrival order');
+            }
+          } finally {
+            h.close();
+          }
+        },
+      ),
+      { seed: 4301, numRuns: 40 },
+    );
+  });
+
+  test(`${path.name}: inbound, a traced ESP packet is opened at once and gets its verdict; the rest of the batch is opened per SA`, (t) => {
+    const h = new LaneHarness({ batch: 32 });
+    t.after(() => h.close());
+    const stage = routerStage(path.crypto);
+    h.lane.setEsp(stage);
+    const peer = peerStage();
+    const pkts = [0, 0, 1, 0].map((sa, i) => ipv6Packet({ src: addrIn(IN_SAS, sa, i), dst: H1, echoData: 30 + i }));
+    const frames = pkts.map((p) => fromPeer(peer, p));
+    // The first ESP frame is traced.
+    armTrace(h.traceControl, 1, { port: null, proto: IPPROTO.ESP, src: null, dst: null });
+    const out = h.run(TAP1, ...frames);
+    assert.deepEqual(stage.opens, [[SAS.length, 2], [SAS.length + 1, 1]]);
+    const traced = h.traced();
+    assert.equal(traced.length, 1);
+    assert.equal(traced[0]!.verdict, 'forwarded');
+    assert.equal(traced[0]!.egress, TAP0);
+    assert.equal(out.length, 4);
+    // The traced one went first; the others follow in arrival order.
+    assert.deepEqual(
+      out.map((o) => o.frame.subarray(14)),
+      pkts.map(forwarded),
+    );
   });
 }
