@@ -1,6 +1,6 @@
 /**
  * SA lifetimes in the running appliance (issue 6, test 6), under traffic that crosses
- * turtle6 ⇄ scapy's SecurityAssociation in tunnel mode (topology: scapy-esp/common.ts):
+ * turtle6 ⇄ scapy's SecurityAssociation in tunnel mode (topology: scapy-esp/topology.ts):
  *
  * - the outbound SA has soft and hard byte lifetimes a few pings wide; the inbound SA a soft
  *   time lifetime of 2 s (RFC 4301 §4.4.2.1);
@@ -13,10 +13,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { pollUntil, requireCommand, run, shortName, TestBed, type Netns } from '../helpers/netns.js';
-import { startRouter, type RunningRouter } from '../helpers/router.js';
-import { BEHIND, GCM, H1, PEER, PEER_PY, PYTHON, ROUTER, ROUTER_MAC, SPI_IN, SPI_OUT, requireScapy, saYaml, type PeerEvent } from './scapy-esp/common.js';
+import { pollUntil, run, TestBed, type Netns } from '../helpers/netns.js';
+import type { RunningRouter } from '../helpers/router.js';
+import { BEHIND, GCM, H1, PEER, ROUTER, SPI_IN, SPI_OUT, saYaml } from './scapy-esp/common.js';
+import { captureWire, espTopology, startPeer } from './scapy-esp/topology.js';
 
 /** `ping -s 100`: 8 + 100 bytes of ICMPv6 behind a 40-byte header, what an SA counts as payload. */
 const PING_SIZE = 100;
@@ -63,72 +63,28 @@ function pingOnce(h1: Netns, count: number): { code: number; out: string } {
 }
 
 async function scenario(onExpire: 'discard' | 'bypass', t: { after: (fn: () => Promise<void>) => void }): Promise<void> {
-  requireScapy();
-  requireCommand('tcpdump', 'tcpdump');
-  requireCommand('tshark', 'tshark');
-  requireCommand('ping', 'iputils-ping');
   const bed = new TestBed(`esplife${onExpire.slice(0, 2)}`);
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const h1 = bed.netns('h1');
-  const peer = bed.netns('peer');
-  for (const k of ['all', 'default']) peer.sysctl(`net.ipv6.conf.${k}.disable_ipv6`, '1');
-  const if1 = shortName('t6le');
-  const if2 = shortName('t6lp');
   const sas =
     saYaml(GCM, SPI_OUT, 'out', 'tunnel', ROUTER, PEER, GCM.out, `lifetime: { softBytes: ${SOFT_BYTES}, hardBytes: ${HARD_BYTES} }`) +
     saYaml(GCM, SPI_IN, 'in', 'tunnel', PEER, ROUTER, GCM.in, 'lifetime: { softSeconds: 2 }');
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${if1}
-    addresses: [2001:db8:1::1/64]
-    netns: ${h1.name}
-  - name: ${if2}
-    mac: "${ROUTER_MAC}"
-    addresses: [${ROUTER}/64]
-    netns: ${peer.name}
-routes:
-  - { prefix: 2001:db8:3::/64, via: ${PEER} }
-dataplane: { lanes: 1, hostInterface: false }
-metrics: { listen: "[::1]:9469" }
-ipsec:
+  const topology = await espTopology(bed, { lanes: 1, routeBehind: true, metricsListen: '[::1]:9469', ipsec: `ipsec:
   crypto: native
   sas:
 ${sas}  policies:
     - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:3::/64, sa: ${SPI_OUT}, onExpire: ${onExpire} }
     - { direction: in, src: 2001:db8:3::/64, dst: 2001:db8:1::/64, sa: ${SPI_IN}, onExpire: ${onExpire} }
-`);
-  h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
-  h1.ip('link', 'set', if1, 'up');
-  h1.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:1::1', 'dev', if1);
-  peer.ip('link', 'set', if2, 'up');
-
+` });
+  const { r, h1, if1, router } = topology;
   // Everything on the peer's wire but ND, to see what h1's traffic becomes after the expiry.
-  const capture = join(router.dir, 'wire.pcap');
-  const dump = bed.spawnIn(peer, 'tcpdump', ['-U', '--immediate-mode', '-i', if2, '-w', capture, 'ip6 and not (ip6[6] = 58 and ip6[40] >= 133 and ip6[40] <= 137)']);
-  let dumpErr = '';
-  dump.stderr?.on('data', (d: Buffer) => (dumpErr += d.toString()));
-  await pollUntil('tcpdump to listen', () => dumpErr.includes('listening'));
-
-  const scapy = bed.spawnIn(peer, PYTHON, [
-    PEER_PY, '--iface', if2, '--addr', PEER, '--router', ROUTER, '--router-mac', ROUTER_MAC, '--mode', 'tunnel', '--alg', 'gcm',
-    '--spi-in', String(SPI_OUT), '--spi-out', String(SPI_IN), '--key-in', GCM.out.enc, '--key-out', GCM.in.enc, '--behind', BEHIND, '--timeout', '90',
-  ]);
-  let peerOut = '';
-  let peerErr = '';
-  scapy.stdout?.on('data', (d: Buffer) => (peerOut += d.toString()));
-  scapy.stderr?.on('data', (d: Buffer) => (peerErr += d.toString()));
-  const events = () => peerOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as PeerEvent);
-  await pollUntil('the scapy peer to sniff', () => {
-    if (scapy.exitCode !== null) throw new Error(`scapy peer exited: ${peerErr}`);
-    return events().some((e) => e.event === 'ready');
-  }, 20_000);
+  const capture = await captureWire(bed, topology, 'ip6 and not (ip6[6] = 58 and ip6[40] >= 133 and ip6[40] <= 137)');
+  const peer = await startPeer(bed, topology, 'tunnel', GCM, ['--behind', BEHIND, '--timeout', '90']);
   const shownSas = async () => (await router.ctl(['show', 'ipsec', 'sa'])) as SaShown[];
   const outSa = async () => (await shownSas()).find((s) => s.spi === SPI_OUT);
 
   // Two echo exchanges under ESP: the outbound SA passes its soft byte lifetime.
   const first = pingOnce(h1, 2);
-  assert.equal(first.code, 0, `h1's ping through the tunnel before any expiry:\n${first.out}\npeer:\n${peerOut}${peerErr}`);
+  assert.equal(first.code, 0, `h1's ping through the tunnel before any expiry:\n${first.out}\npeer:\n${peer.output()}`);
   await pollUntil('the outbound SA to be dying', async () => (await outSa())?.state === 'dying', 5_000);
   assert.equal((await outSa())!.bytes, 2 * PACKET_BYTES);
   // The inbound SA's soft time lifetime (2 s from installation).
@@ -154,7 +110,7 @@ ${sas}  policies:
   assert.equal(metricValue(metrics, 'turtle6_ipsec_sas'), 1);
   const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
   assert.match(policyText, onExpire === 'bypass' ? /spi=4096\(0x00001000\) \(SA not installed: bypass, in the clear\)/ : /spi=4096\(0x00001000\) \(SA not installed: discards\)/);
-  await pollUntil('the peer to have decrypted four echo requests', () => events().filter((e) => e.event === 'esp').length === 4, 5_000);
+  await pollUntil('the peer to have decrypted four echo requests', () => peer.events().filter((e) => e.event === 'esp').length === 4, 5_000);
 
   // After the hard expiry: h1's traffic follows onExpire. The peer answers only ESP, so no
   // echo comes back either way; what differs is what reaches the wire.
@@ -168,19 +124,16 @@ ${sas}  policies:
     // do: a packet that waits for neighbour resolution goes through the control plane).
     assert.equal(await router.counter(if1, 'esp_policy_discard'), discardsBefore);
   }
-  scapy.kill('SIGTERM');
-  await pollUntil('the scapy peer to finish', () => events().some((e) => e.event === 'done'), 10_000);
-  const done = events().find((e) => e.event === 'done')!;
-  assert.deepEqual(done.failures, [], `peer failures:\n${peerOut}${peerErr}`);
+  peer.stop();
+  const done = await peer.finished(10_000);
+  assert.deepEqual(done.failures, [], `peer failures:\n${peer.output()}`);
   assert.deepEqual(done.seqs, [1, 2, 3, 4], 'the peer decrypted only the four packets sent under the SA');
 
   // The wire: four ESP echo requests from the router (and the peer's four replies), then
   // either nothing (discard) or h1's three echo requests in the clear (bypass).
   const expectedRows = 8 + (onExpire === 'bypass' ? 3 : 0);
-  await pollUntil('tcpdump to have written the packets', () => run('tcpdump', ['-r', capture]).stdout.trim().split('\n').filter(Boolean).length >= expectedRows, 10_000);
-  dump.kill('SIGINT');
-  await pollUntil('tcpdump to exit', () => dump.exitCode !== null || dump.signalCode !== null);
-  const decoded = run('tshark', ['-n', '-r', capture, '-T', 'fields', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ipv6.nxt', '-e', 'esp.spi', '-e', 'icmpv6.type']);
+  await capture.finish(expectedRows);
+  const decoded = run('tshark', ['-n', '-r', capture.file, '-T', 'fields', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ipv6.nxt', '-e', 'esp.spi', '-e', 'icmpv6.type']);
   assert.equal(decoded.code, 0, decoded.stderr);
   const rows = decoded.stdout.trim().split('\n').map((l) => l.split('\t'));
   const esp = rows.filter((f) => f[2] === '50');

@@ -18,11 +18,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { pollUntil, requireCommand, run, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
+import { run, TestBed } from '../helpers/netns.js';
 import { ping } from '../e2e/topology.js';
-import { BEHIND, CBC, GCM, H1, PEER, PEER_PY, PYTHON, ROUTER, ROUTER_MAC, SPI_IN, SPI_OUT, requireScapy, saYaml, uat, type Keys, type PeerEvent } from './scapy-esp/common.js';
+import { BEHIND, CBC, GCM, H1, PEER, PYTHON, ROUTER, SPI_IN, SPI_OUT, saYaml, uat, type Keys } from './scapy-esp/common.js';
+import { captureWire, espTopology, startPeer } from './scapy-esp/topology.js';
 
 function ipsecYaml(mode: 'tunnel' | 'transport', keys: Keys, routeBased: boolean, crypto: 'native' | 'node'): string {
   const sas = saYaml(keys, SPI_OUT, 'out', mode, ROUTER, PEER, keys.out) + saYaml(keys, SPI_IN, 'in', mode, PEER, ROUTER, keys.in);
@@ -53,66 +52,18 @@ async function scenario(mode: 'tunnel' | 'transport', keys: Keys, t: { after: (f
   const flows = opts.udpFlows ?? 1;
   const routeBased = opts.routeBased ?? false;
   const crypto = opts.crypto ?? 'native';
-  requireScapy();
-  requireCommand('tcpdump', 'tcpdump');
-  requireCommand('tshark', 'tshark');
-  requireCommand('ping', 'iputils-ping');
   const bed = new TestBed(`esp${mode.slice(0, 2)}${keys.encryption.slice(4, 7)}${lanes}${routeBased ? 'r' : ''}${crypto === 'node' ? 'n' : ''}`);
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const h1 = bed.netns('h1');
-  const peer = bed.netns('peer');
-  // The peer's link is scapy's alone: the kernel there must not answer ND or send anything.
-  for (const k of ['all', 'default']) peer.sysctl(`net.ipv6.conf.${k}.disable_ipv6`, '1');
-  const if1 = shortName('t6e');
-  const if2 = shortName('t6p');
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${if1}
-    addresses: [2001:db8:1::1/64]
-    netns: ${h1.name}
-  - name: ${if2}
-    mac: "${ROUTER_MAC}"
-    addresses: [${ROUTER}/64]
-    netns: ${peer.name}
-${routeBased ? '' : `routes:\n  - { prefix: 2001:db8:3::/64, via: ${PEER} }`}
-dataplane: { lanes: ${lanes}, hostInterface: false }
-metrics: { listen: "" }
-${ipsecYaml(mode, keys, routeBased, crypto)}`);
-  h1.ip('addr', 'add', `${H1}/64`, 'dev', if1, 'nodad');
-  h1.ip('link', 'set', if1, 'up');
-  h1.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:1::1', 'dev', if1);
-  peer.ip('link', 'set', if2, 'up');
-
-  // Capture the peer's side of the link for tshark: ESP only.
-  const capture = join(router.dir, 'esp.pcap');
-  const dump = bed.spawnIn(peer, 'tcpdump', ['-U', '--immediate-mode', '-i', if2, '-w', capture, 'ip6 and ip6[6] = 50']);
-  let dumpErr = '';
-  dump.stderr?.on('data', (d: Buffer) => (dumpErr += d.toString()));
-  await pollUntil('tcpdump to listen', () => dumpErr.includes('listening'));
-
-  const peerArgs = [
-    PEER_PY, '--iface', if2, '--addr', PEER, '--router', ROUTER, '--router-mac', ROUTER_MAC, '--mode', mode,
-    '--alg', keys.encryption.startsWith('aes-gcm') ? 'gcm' : 'cbc',
-    '--spi-in', String(SPI_OUT), '--spi-out', String(SPI_IN),
-    '--key-in', keys.out.enc, '--key-out', keys.in.enc, '--auth-in', keys.out.auth, '--auth-out', keys.in.auth,
-    ...(mode === 'tunnel' ? ['--behind', BEHIND] : ['--ping', '3']),
-  ];
-  const scapy = bed.spawnIn(peer, PYTHON, peerArgs);
-  let peerOut = '';
-  let peerErr = '';
-  scapy.stdout?.on('data', (d: Buffer) => (peerOut += d.toString()));
-  scapy.stderr?.on('data', (d: Buffer) => (peerErr += d.toString()));
-  const events = () => peerOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as PeerEvent);
-  await pollUntil('the scapy peer to sniff', () => {
-    if (scapy.exitCode !== null) throw new Error(`scapy peer exited: ${peerErr}`);
-    return events().some((e) => e.event === 'ready');
-  }, 20_000);
+  const topology = await espTopology(bed, { lanes, routeBehind: !routeBased, ipsec: ipsecYaml(mode, keys, routeBased, crypto) });
+  const { h1, if1, if2, router } = topology;
+  // ESP only: the packets tshark decrypts below.
+  const capture = await captureWire(bed, topology, 'ip6 and ip6[6] = 50');
+  const peer = await startPeer(bed, topology, mode, keys, mode === 'tunnel' ? ['--behind', BEHIND] : ['--ping', '3']);
 
   let expectedPackets: number;
   if (mode === 'tunnel') {
     const p = ping(h1, BEHIND);
-    assert.equal(p.code, 0, `h1's ping through the ESP tunnel:\n${p.out}\npeer:\n${peerOut}${peerErr}`);
+    assert.equal(p.code, 0, `h1's ping through the ESP tunnel:\n${p.out}\npeer:\n${peer.output()}`);
     // UDP too: the peer echoes each datagram back through the tunnel. Each comes from its
     // own socket, so the TAP spreads them over its queues (lanes) by flow hash.
     const udp = h1.run(PYTHON, ['-c', [
@@ -125,23 +76,22 @@ ${ipsecYaml(mode, keys, routeBased, crypto)}`);
       '    print(s.recvfrom(2048)[0].decode())',
     ].join('\n')]);
     assert.deepEqual(udp.stdout.trim().split('\n'), Array.from({ length: flows }, (_, i) => `turtle6 udp over esp ${i}`), `UDP echo through the tunnel: ${udp.stderr}`);
-    scapy.kill('SIGTERM');
+    peer.stop();
     expectedPackets = 3 + flows;
   } else {
     expectedPackets = 3;
   }
-  await pollUntil('the scapy peer to finish', () => events().some((e) => e.event === 'done'), 30_000);
-  const done = events().find((e) => e.event === 'done')!;
-  assert.deepEqual(done.failures, [], `peer failures; peer output:\n${peerOut}${peerErr}`);
+  const done = await peer.finished(30_000);
+  assert.deepEqual(done.failures, [], `peer failures; peer output:\n${peer.output()}`);
   const seqs = done.seqs as number[];
-  assert.equal(seqs.length, expectedPackets, `ESP packets the peer decrypted: ${peerOut}`);
+  assert.equal(seqs.length, expectedPackets, `ESP packets the peer decrypted: ${peer.output()}`);
   assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'turtle6 numbers an SA’s packets 1, 2, 3… (RFC 4303 §3.3.3)');
   if (mode === 'tunnel') {
-    const inner = events().filter((e) => e.event === 'esp');
+    const inner = peer.events().filter((e) => e.event === 'esp');
     assert.ok(inner.every((e) => e.src === H1 && e.dst === BEHIND && (e.inner !== 'echo-request' || e.hlim === 63)), `inner packets as h1 sent them, hop limit decremented once: ${JSON.stringify(inner)}`);
     assert.deepEqual(inner.map((e) => e.inner), ['echo-request', 'echo-request', 'echo-request', ...Array<string>(flows).fill('udp')]);
   } else {
-    assert.ok(events().filter((e) => e.event === 'esp').every((e) => e.ok === true));
+    assert.ok(peer.events().filter((e) => e.event === 'esp').every((e) => e.ok === true));
   }
 
   // Both sides' books: the router's SAs carried exactly these packets, with no drops.
@@ -168,11 +118,9 @@ ${ipsecYaml(mode, keys, routeBased, crypto)}`);
   }
 
   // tshark decrypts turtle6's packets (and the peer's) with the keys, and finds nothing malformed.
-  await pollUntil('tcpdump to have written every ESP packet', () => run('tcpdump', ['-r', capture]).stdout.trim().split('\n').filter(Boolean).length >= 2 * expectedPackets, 10_000);
-  dump.kill('SIGINT');
-  await pollUntil('tcpdump to exit', () => dump.exitCode !== null || dump.signalCode !== null);
+  await capture.finish(2 * expectedPackets);
   const esp = ['-o', 'esp.enable_encryption_decode:TRUE', '-o', 'esp.enable_authentication_check:TRUE', ...uat(SPI_OUT, keys, keys.out), ...uat(SPI_IN, keys, keys.in)];
-  const decoded = run('tshark', ['-n', '-r', capture, ...esp, '-T', 'fields', '-e', 'esp.spi', '-e', 'esp.sequence', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'icmpv6.type', '-e', 'udp.dstport', '-e', 'esp.icv_good']);
+  const decoded = run('tshark', ['-n', '-r', capture.file, ...esp, '-T', 'fields', '-e', 'esp.spi', '-e', 'esp.sequence', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'icmpv6.type', '-e', 'udp.dstport', '-e', 'esp.icv_good']);
   assert.equal(decoded.code, 0, decoded.stderr);
   const rows = decoded.stdout.trim().split('\n').map((l) => l.split('\t'));
   const fromRouter = rows.filter((f) => f[0] === '0x00001000' || Number(f[0]) === SPI_OUT);
@@ -191,7 +139,7 @@ ${ipsecYaml(mode, keys, routeBased, crypto)}`);
       assert.equal(f[4], '129', `tshark decrypts the echo reply: ${f.join(' | ')}`);
     }
   }
-  const expert = run('tshark', ['-n', '-r', capture, ...esp, '-q', '-z', 'expert,warn']);
+  const expert = run('tshark', ['-n', '-r', capture.file, ...esp, '-q', '-z', 'expert,warn']);
   assert.equal(expert.code, 0, expert.stderr);
   assert.doesNotMatch(expert.stdout, /Malformed|Errors \(|Warns \(/, `tshark expert info:\n${expert.stdout}`);
 }
