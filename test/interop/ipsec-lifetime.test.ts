@@ -57,6 +57,15 @@ function logLines(router: RunningRouter, text: string): Array<Record<string, unk
     .filter((l) => typeof l.msg === 'string' && l.msg.includes(text));
 }
 
+/**
+ * logLines once `count` of them have arrived. pino writes asynchronously, so a line can trail
+ * the control reply that already shows what it reports (measured: up to ~90 ms under load).
+ */
+async function arrivedLogLines(router: RunningRouter, text: string, count: number): Promise<Array<Record<string, unknown>>> {
+  await pollUntil(`${count} log line(s) with "${text}"`, () => logLines(router, text).length >= count, 5_000);
+  return logLines(router, text);
+}
+
 function pingOnce(h1: Netns, count: number): { code: number; out: string } {
   const r = h1.run('ping', ['-6', '-n', '-c', String(count), '-i', '0.2', '-W', '2', '-s', String(PING_SIZE), BEHIND]);
   return { code: r.code, out: r.stdout + r.stderr };
@@ -90,7 +99,7 @@ ${sas}  policies:
   // The inbound SA's soft time lifetime (2 s from installation).
   await pollUntil('the inbound SA to be dying by time', async () => (await shownSas()).find((s) => s.spi === SPI_IN)?.state === 'dying', 10_000);
   assert.match(await router.ctlText(['show', 'ipsec', 'sa']), /spi=4096\(0x00001000\) dir=out[\s\S]*state=dying[\s\S]*current: 296\(bytes\)\thard: 445\(bytes\)\tsoft: 149\(bytes\)/);
-  const soft = logLines(router, 'soft lifetime');
+  const soft = await arrivedLogLines(router, 'soft lifetime', 2);
   assert.deepEqual(soft.map((l) => [l.level, l.spi]).sort(), [[40, '0x00001000'], [40, '0x00002000']], `one warning per SA:\n${JSON.stringify(soft)}`);
   let metrics = scrape(r);
   assert.equal(metricValue(metrics, 'turtle6_ipsec_sa_soft_expirations_total'), 2);
@@ -102,7 +111,7 @@ ${sas}  policies:
   assert.equal(second.code, 0, `h1's ping while the SA is dying (still installed):\n${second.out}`);
   await pollUntil('the outbound SA to be removed', async () => (await outSa()) === undefined, 5_000);
   assert.deepEqual((await shownSas()).map((s) => s.spi), [SPI_IN]);
-  const hard = logLines(router, 'hard lifetime and is removed');
+  const hard = await arrivedLogLines(router, 'hard lifetime and is removed', 1);
   assert.equal(hard.length, 1, JSON.stringify(hard));
   assert.equal(hard[0]!.spi, '0x00001000');
   metrics = scrape(r);
