@@ -8,7 +8,9 @@
  *   npm run bench -- --quick        3 rounds of 1 s windows
  *   npm run bench -- --selftest     one tiny counted run per forwarder and scenario; exit 1
  *                                   when any count does not add up (the test suite runs this)
- *   npm run bench -- --interfaces eth1,eth2 --no-namespaces   real NICs (see the docs)
+ *   npm run bench -- --interfaces eth1,eth2 --no-namespaces --next-hop-mac MAC
+ *                                   real NICs fed by a traffic machine (docs/benchmarking.md,
+ *                                   "On real NICs"); --quick, --rounds, --seconds and --out apply
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { buildBenchBinaries } from './lib/build.js';
 import { runForwardingBenchmark, SCENARIOS, type ScenarioId, type ScenarioResult, type Settings } from './forwarding.js';
-import { runOnInterfaces } from './lib/interfaces.js';
+import { runOnInterfaces, type NicOptions } from './lib/interfaces.js';
 import { tablesFor } from './lib/report.js';
 import { markdownTable, textTable } from './lib/stats.js';
 
@@ -37,6 +39,13 @@ interface CliOptions {
   route: string;
 }
 
+/** A positive integer or number from the command line, or a clear error. */
+function positive(option: string, value: string, integer: boolean): number {
+  const n = Number(value);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new Error(`${option} takes a positive ${integer ? 'integer' : 'number'}, not '${value}'`);
+  return n;
+}
+
 function settingsFrom(o: CliOptions): Settings {
   const mode = o.selftest ? 'selftest' : o.quick ? 'quick' : 'full';
   const scenarios = (o.scenario ? o.scenario.split(',') : [...SCENARIOS]) as ScenarioId[];
@@ -48,8 +57,8 @@ function settingsFrom(o: CliOptions): Settings {
   }[mode];
   return {
     mode,
-    rounds: o.rounds ? Number(o.rounds) : defaults.rounds,
-    seconds: o.seconds ? Number(o.seconds) : defaults.seconds,
+    rounds: o.rounds ? positive('--rounds', o.rounds, true) : defaults.rounds,
+    seconds: o.seconds ? positive('--seconds', o.seconds, false) : defaults.seconds,
     warmSeconds: defaults.warm,
     sizes: [64, 1400],
     // The selftest checks the mechanics, not the scale: a small table loads in a second.
@@ -72,6 +81,21 @@ function render(results: readonly ScenarioResult[], format: 'text' | 'markdown')
   return out.join('\n\n') + '\n';
 }
 
+/** --interfaces IN,OUT --no-namespaces: the real-NIC run's settings (docs/benchmarking.md, "On real NICs"). */
+function nicOptions(o: CliOptions): NicOptions {
+  if (!o.interfaces) throw new Error('--no-namespaces needs --interfaces IN,OUT');
+  if (o.namespaces) throw new Error('--interfaces needs --no-namespaces (the NICs replace the namespace topology)');
+  // These count, pick or size what this machine generates; here the traffic machine decides.
+  for (const [given, name] of [[o.selftest, '--selftest'], [o.scenario, '--scenario'], [o.routes, '--routes']] as const) {
+    if (given) throw new Error(`${name} needs the namespace topology; with --interfaces use --quick, --rounds and --seconds`);
+  }
+  const [inIf, outIf, ...more] = o.interfaces.split(',');
+  if (!inIf || !outIf || more.length > 0) throw new Error('--interfaces takes two names: IN,OUT');
+  if (!o.nextHopMac) throw new Error('--interfaces needs --next-hop-mac MAC (the sink machine\'s MAC on OUT\'s link)');
+  const s = settingsFrom(o);
+  return { inIf, outIf, nextHop: o.nextHop, nextHopMac: o.nextHopMac, route: o.route, rounds: s.rounds, seconds: s.seconds, warmSeconds: s.warmSeconds };
+}
+
 async function main(): Promise<number> {
   const program = new Command('bench')
     .description('turtle6 forwarding benchmark')
@@ -91,24 +115,11 @@ async function main(): Promise<number> {
   const o = program.parse(process.argv).opts<CliOptions>();
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
+  // The options are checked before anything is built or started.
+  const settings = o.namespaces && !o.interfaces ? settingsFrom(o) : nicOptions(o);
   const started = new Date();
   const binaries = buildBenchBinaries();
-  let results: ScenarioResult[];
-  let settings: Settings | Record<string, unknown>;
-  if (!o.namespaces) {
-    if (!o.interfaces) throw new Error('--no-namespaces needs --interfaces IN,OUT');
-    const [inIf, outIf] = o.interfaces.split(',');
-    if (!inIf || !outIf) throw new Error('--interfaces takes two names: IN,OUT');
-    if (!o.nextHopMac) throw new Error('--interfaces needs --next-hop-mac MAC (the sink machine\'s MAC on OUT\'s link)');
-    const s = settingsFrom(o);
-    const nic = { inIf, outIf, nextHop: o.nextHop, nextHopMac: o.nextHopMac, route: o.route, rounds: s.rounds, seconds: s.seconds };
-    settings = nic;
-    results = [await runOnInterfaces(binaries, nic, log)];
-  } else {
-    const s = settingsFrom(o);
-    settings = s;
-    results = await runForwardingBenchmark(binaries, s, log);
-  }
+  const results = 'inIf' in settings ? [await runOnInterfaces(binaries, settings, log)] : await runForwardingBenchmark(binaries, settings, log);
 
   const mode = o.selftest ? 'selftest' : o.quick ? 'quick' : 'full';
   const json = resolve(o.out ?? `bench/results/${mode === 'selftest' ? 'selftest' : 'latest'}.json`);

@@ -4,7 +4,7 @@
  * binary measured against fresh TypeScript would be a silent lie.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,13 +20,17 @@ export interface BenchBinaries {
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 function compile(source: string, output: string, libs: string[]): void {
-  const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-o', output, join(ROOT, 'bench', 'ref', source), ...libs];
+  // Built beside the binary and renamed over it: a benchmark or test running at the same time
+  // keeps executing the old file, and never finds a half-written one.
+  const partial = `${output}.${process.pid}`;
+  const args = ['-O2', '-Wall', '-Wextra', '-Werror', '-o', partial, join(ROOT, 'bench', 'ref', source), ...libs];
   const r = spawnSync('gcc', args, { encoding: 'utf8' });
   if (r.error) throw new Error(`bench: gcc is needed to build ${source} (Debian package 'gcc'): ${r.error.message}`);
   if (r.status !== 0) {
     const hint = libs.includes('-luring') && /liburing/.test(r.stderr) ? " (install the Debian package 'liburing-dev')" : '';
     throw new Error(`bench: gcc ${args.join(' ')} failed${hint}:\n${r.stderr}`);
   }
+  renameSync(partial, output);
 }
 
 export function buildBenchBinaries(): BenchBinaries {
