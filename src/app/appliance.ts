@@ -6,7 +6,7 @@
  */
 import { SystemClock } from '../lib/clock.js';
 import { mathRng } from '../lib/rng.js';
-import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseMac, formatMac } from '../lib/addr.js';
 import type { Config, InterfaceConfig } from '../config/schema.js';
 import { formatConfigError } from '../config/load.js';
@@ -34,6 +34,8 @@ interface OpenPort {
   readonly cfg: InterfaceConfig;
   readonly port: number;
   readonly dev: TunTap;
+  /** An attached NIC whose kernel IPv6 turtle6 switched off, to switch back on at stop. */
+  restoreNicIpv6?: boolean;
 }
 
 export class Appliance {
@@ -136,11 +138,15 @@ export class Appliance {
       } else if (iface.attach !== null) {
         // turtle6 is the only IPv6 node on an attached link: the kernel must stay silent on
         // the glued TAP and on the NIC itself (its RS, DAD and MLD would leak onto the link).
-        disableKernelIpv6(dev.name);
+        setKernelIpv6Disabled(dev.name, true);
         setUp(dev.name);
         setUp(iface.attach);
+        const open = this.ports.find((p) => p.dev === dev)!;
         try {
-          disableKernelIpv6(iface.attach);
+          if (!kernelIpv6Disabled(iface.attach)) {
+            setKernelIpv6Disabled(iface.attach, true);
+            open.restoreNicIpv6 = true;
+          }
         } catch (e) {
           this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not disable the kernel IPv6 on the attached interface (read-only /proc/sys?)');
         }
@@ -230,12 +236,19 @@ export class Appliance {
     await this.control?.close();
     await this.metricsServer?.close();
     await this.lanes?.stop();
-    for (const { cfg: iface, dev } of this.ports) {
+    for (const { cfg: iface, dev, restoreNicIpv6 } of this.ports) {
       if (iface.attach !== null) {
         try {
           detachFromKernelInterface(dev.name, iface.attach);
         } catch (e) {
           this.log.warn({ ifname: dev.name, err: String(e) }, 'could not remove the tc glue');
+        }
+        if (restoreNicIpv6) {
+          try {
+            setKernelIpv6Disabled(iface.attach, false);
+          } catch (e) {
+            this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not switch the kernel IPv6 on the attached interface back on');
+          }
         }
       }
       closeTunTap(dev);
@@ -245,10 +258,20 @@ export class Appliance {
   }
 }
 
-/** Keeps the kernel from running IPv6 (RS, DAD, MLD) on a device turtle6 owns. */
-function disableKernelIpv6(ifname: string): void {
-  const r = spawnSync('sysctl', ['-qw', `net.ipv6.conf.${ifname}.disable_ipv6=1`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sysctl disable_ipv6 on ${ifname} failed: ${r.stderr}`);
+/**
+ * The kernel's IPv6 switch of one device (RS, DAD, MLD on a device turtle6 owns), through
+ * /proc/sys: sysctl(8) would read the dot of a VLAN device like eth0.100 as a separator.
+ */
+function ipv6SwitchPath(ifname: string): string {
+  return `/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`;
+}
+
+function kernelIpv6Disabled(ifname: string): boolean {
+  return readFileSync(ipv6SwitchPath(ifname), 'utf8').trim() === '1';
+}
+
+function setKernelIpv6Disabled(ifname: string, disabled: boolean): void {
+  writeFileSync(ipv6SwitchPath(ifname), disabled ? '1' : '0');
 }
 
 /** The neighbour's end of a TAP gets the router port's MAC with the last byte flipped. */

@@ -18,11 +18,13 @@ requireCommand('tc', 'iproute2');
 /** A veth pair with one end (`inner`) in `r` and the other (`outer`) up in host `h`. */
 function vethPair(r: Netns, h: Netns, inner: string, outer: string): void {
   r.ip('link', 'add', inner, 'type', 'veth', 'peer', 'name', outer, 'netns', h.name);
-  // The kernel of r must stay silent on the glued NIC (no RS, DAD or MLD of its own):
-  // turtle6 is the only IPv6 node on that link, as on a NIC handed to the appliance.
-  r.sysctl(`net.ipv6.conf.${inner}.disable_ipv6`, '1');
   r.ip('link', 'set', inner, 'up');
   h.ip('link', 'set', outer, 'up');
+}
+
+/** The kernel's IPv6 switch of a device in `r`, read through /proc/sys (the name may hold a dot). */
+function kernelIpv6Disabled(r: Netns, dev: string): string {
+  return r.runOk('cat', [`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`]).trim();
 }
 
 test('attach: hosts behind kernel interfaces get SLAAC, a default router, and ping across', async (t) => {
@@ -31,10 +33,15 @@ test('attach: hosts behind kernel interfaces get SLAAC, a default router, and pi
   const r = bed.netns('r');
   const h1 = bed.netns('h1');
   const h2 = bed.netns('h2');
-  const [va, vb, ha, hb] = [shortName('va'), shortName('vb'), shortName('ha'), shortName('hb')];
+  // vb is named like a VLAN device (eth0.100): sysctl(8) would read its dot as a separator.
+  const [va, vb, ha, hb] = [shortName('va'), `${shortName('vb')}.7`, shortName('ha'), shortName('hb')];
   const [lan0, lan1] = [shortName('t6p'), shortName('t6q')];
   vethPair(r, h1, va, ha);
   vethPair(r, h2, vb, hb);
+  // turtle6 is the only IPv6 node on a glued NIC, so it switches the kernel's IPv6 off there
+  // (no RS, DAD or MLD of r's own), and back on at stop if it was on: va starts with it off,
+  // vb with it on.
+  r.sysctl(`net.ipv6.conf.${va}.disable_ipv6`, '1');
 
   const router = await startRouter(
     bed,
@@ -66,6 +73,7 @@ metrics: { listen: "" }
     const filters = r.runOk('tc', ['filter', 'show', 'dev', from, 'ingress']);
     assert.match(filters, new RegExp(`Egress Redirect to device ${to}\\b`), `${from} ingress:\n${filters}`);
   }
+  assert.deepEqual([kernelIpv6Disabled(r, va), kernelIpv6Disabled(r, vb)], ['1', '1'], 'the kernel is silent on both glued NICs');
   const shown = (await router.ctl(['show', 'interfaces'])) as Array<{ name: string; attach: string | null; mac: string }>;
   assert.deepEqual(shown.map((i) => [i.name, i.attach]), [[lan0, va], [lan1, vb]]);
 
@@ -94,4 +102,5 @@ metrics: { listen: "" }
     const qdiscs = r.runOk('tc', ['qdisc', 'show', 'dev', dev]);
     assert.doesNotMatch(qdiscs, /ingress/, `${dev} still has an ingress qdisc after turtle6 stopped:\n${qdiscs}`);
   }
+  assert.deepEqual([kernelIpv6Disabled(r, va), kernelIpv6Disabled(r, vb)], ['1', '0'], 'each NIC\'s kernel IPv6 is as it was before turtle6');
 });
