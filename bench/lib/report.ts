@@ -20,6 +20,13 @@ function medianOf(samples: readonly Sample[], forwarder: string, pick: (s: Sampl
   return median(samples.filter((s) => s.forwarder === forwarder && filter(s)).map(pick).filter(Number.isFinite));
 }
 
+/** Where a forwarder's CPU seconds come from: its process, the kernel's softirq time, or both (real NICs). */
+const CPU_SOURCE_LABELS: Readonly<Record<string, string>> = {
+  process: 'process',
+  softirq: 'kernel softirq',
+  'process+softirq': 'process + softirq',
+};
+
 function mediansTable(r: ScenarioResult, sizes: readonly number[]): Table {
   const rows = [['forwarder', 'size', 'runs', 'Mpps (wall)', 'Mpps per CPU-s', 'CPU from']];
   for (const size of sizes) {
@@ -33,7 +40,7 @@ function mediansTable(r: ScenarioResult, sizes: readonly number[]): Table {
         String(runs.length),
         mpps(medianOf(r.samples, f.id, (s) => s.pps, bySize)),
         mpps(medianOf(r.samples, f.id, (s) => s.ppsPerCpuSecond, bySize)),
-        f.cpuSource === 'process' ? 'process' : 'kernel softirq',
+        CPU_SOURCE_LABELS[f.cpuSource] ?? f.cpuSource,
       ]);
     }
   }
