@@ -88,6 +88,13 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private config: Dhcpv6Config | null = null;
   private server: Dhcp6Server | null = null;
   private store: LeaseStore | null = null;
+  /**
+   * Messages held for the lease journal's group commit: every message decided while a lease
+   * write is not yet durable waits, in order, for the one fdatasync that flushHeld() makes at
+   * the end of this turn of the event loop (lease-store.ts).
+   */
+  private readonly held: Array<{ readonly send: Parameters<StackApi['sendUdp']>[0]; readonly msgType: number }> = [];
+  private flushQueued = false;
   private duid: Duid | null = null;
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly joined: Array<[number, Uint8Array]> = [];
@@ -141,6 +148,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const epochBase = Date.now() - ctx.api.clock.now();
       this.server = new Dhcp6Server(config.server, this.duid, this.store, () => epochBase + ctx.api.clock.now());
       this.server.expire();
+      this.store.sync();
       this.syncRoutes();
       this.scheduleExpiry();
       this.reconfigureKeys = new DurableMap(join(ctx.stateDir, 'reconfigure-keys.json'));
@@ -165,6 +173,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   }
 
   stop(): void {
+    // Replies decided before the stop still leave, after their leases are durable.
+    this.flushHeld();
     // The client goes first: its Release must leave while the sockets and addresses exist.
     this.client?.stop();
     this.client = null;
@@ -605,15 +615,38 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private send(port: number | undefined, dst: Uint8Array, dstPort: number, msg: Dhcp6Message, src?: Uint8Array): void {
     const linkScoped = isLinkLocal(dst) || isMulticast(dst);
     const useSrc = src ?? (port !== undefined && linkScoped ? this.ifaceByPort(port)?.linkLocal() : undefined);
-    this.api!.sendUdp({
+    const send = {
       ...(port !== undefined ? { port } : {}),
       ...(useSrc !== undefined && !isUnspecified(useSrc) ? { src: useSrc } : {}),
       dst,
       srcPort: DHCP6_SERVER_PORT,
       dstPort,
       payload: encodeDhcp6ToBytes(msg),
-    });
+    };
+    if (this.store?.needsSync || this.held.length > 0) {
+      this.held.push({ send, msgType: msg.msgType });
+      this.queueFlush();
+      return;
+    }
+    this.api!.sendUdp(send);
     this.count(this.sent, msg.msgType);
+  }
+
+  /** Group commit: one flushHeld() after the messages of this turn of the event loop. */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flushHeld());
+  }
+
+  /** Makes the leases durable (one fdatasync), then sends what waited for them. */
+  private flushHeld(): void {
+    this.flushQueued = false;
+    this.store?.sync();
+    for (const { send, msgType } of this.held.splice(0)) {
+      this.api?.sendUdp(send);
+      this.count(this.sent, msgType);
+    }
   }
 
   private drop(reason: ModuleDrop, d: ReceivedUdp, detail?: string): void {
@@ -678,6 +711,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   private scheduleExpiry(): void {
     this.expireTimer = this.api!.clock.setTimer(EXPIRE_EVERY_MS, () => {
       if (this.server?.expire()) this.syncRoutes();
+      if (this.store?.needsSync) this.queueFlush();
       this.scheduleExpiry();
     });
   }
@@ -782,6 +816,9 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         emit({ direction: 'in', type: name }, this.received.get(name) ?? 0);
         emit({ direction: 'out', type: name }, this.sent.get(name) ?? 0);
       }
+    });
+    ctx.metrics.counter({ name: 'dhcpv6_lease_journal_syncs_total', help: 'fdatasync calls on the DHCPv6 server\'s lease journal; one covers every lease decided in one event-loop turn' }, (emit) => {
+      emit({}, this.store?.syncs ?? 0);
     });
     ctx.metrics.counter({ name: 'dhcpv6_drops_total', help: 'DHCPv6 messages dropped, by reason', labelNames: ['reason'] }, (emit) => {
       for (const [reason, n] of this.drops) emit({ reason }, n);

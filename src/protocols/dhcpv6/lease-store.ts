@@ -1,7 +1,10 @@
 /**
  * Durable DHCPv6 bindings (DESIGN.md, "State that must survive restarts"): an append-only
- * journal of JSON lines, each write followed by fdatasync before the Reply that depends on
- * it is sent, so a `kill -9` never forgets a lease a client was told about. When the journal
+ * journal of JSON lines, made durable by fdatasync (sync()) before the Reply that depends on
+ * a write is sent, so a `kill -9` never forgets a lease a client was told about. Writes and
+ * syncs are separate so that one fdatasync covers every lease decided in one turn of the
+ * event loop (group commit): at ≈0.2–0.3 ms an fdatasync, one per lease capped the server
+ * at a few thousand leases/s. When the journal
  * grows past a bound it is compacted: the live set is written to a temporary file, fsynced,
  * renamed over the snapshot, and the journal is truncated (rename is atomic on POSIX).
  *
@@ -43,6 +46,10 @@ export class LeaseStore {
   private readonly leases = new Map<string, StoredLease>();
   private journalFd = -1;
   private journalLines = 0;
+  /** Appended since the last fdatasync: see sync(). */
+  private unsynced = false;
+  /** fdatasync calls made by sync(), for the metrics (leases per sync shows the grouping). */
+  syncs = 0;
 
   constructor(dir: string, fileName = 'leases') {
     this.snapshotPath = join(dir, `${fileName}.json`);
@@ -85,6 +92,19 @@ export class LeaseStore {
     return this.leases.size;
   }
 
+  /** True when a write is not yet durable: no Reply that depends on it may leave before sync(). */
+  get needsSync(): boolean {
+    return this.unsynced;
+  }
+
+  /** Makes every write so far durable with one fdatasync, however many there were. */
+  sync(): void {
+    if (!this.unsynced) return;
+    fdatasyncSync(this.journalFd);
+    this.syncs++;
+    this.unsynced = false;
+  }
+
   put(lease: StoredLease): void {
     this.leases.set(leaseKey(lease), lease);
     this.append({ op: 'put', lease });
@@ -105,11 +125,11 @@ export class LeaseStore {
   private append(entry: JournalEntry): void {
     if (this.journalFd < 0) throw new Error('lease store is not open');
     writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
-    fdatasyncSync(this.journalFd);
+    this.unsynced = true;
     if (++this.journalLines >= COMPACT_AFTER) this.compact();
   }
 
-  /** Snapshot via temporary file + fsync + rename, then an empty journal. */
+  /** Snapshot via temporary file + fsync + rename, then an empty journal: durable, like sync(). */
   private compact(): void {
     const tmp = `${this.snapshotPath}.tmp`;
     const fd = openSync(tmp, 'w');
@@ -123,5 +143,6 @@ export class LeaseStore {
     ftruncateSync(this.journalFd, 0);
     fsyncSync(this.journalFd);
     this.journalLines = 0;
+    this.unsynced = false;
   }
 }

@@ -157,3 +157,20 @@ test('Confirm answers on-link or NotOnLink; Information-request gets the DNS opt
   assert.deepEqual(findOption(info.options, 'dnsServers')?.servers.map((s) => formatIpv6(s)), ['2001:db8:1::53']);
   assert.equal(findOption(info.options, 'iaNa'), undefined);
 });
+
+test('group commit: the journal needs one sync for the leases of many Requests, and none when nothing changed', (t) => {
+  const { store, server } = setup(t);
+  assert.equal(store.needsSync, false, 'a freshly opened store is durable');
+  const rep = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS.concat([{ kind: 'rapidCommit' }])), false));
+  assert.equal(rep.msgType, DHCP6_MSG.REPLY);
+  const rep2 = reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, OTHER, IAS.concat([{ kind: 'rapidCommit' }])), false));
+  assert.equal(rep2.msgType, DHCP6_MSG.REPLY);
+  assert.equal(store.needsSync, true, 'two bindings written, not yet durable');
+  store.sync();
+  assert.equal(store.syncs, 1, 'one fdatasync for both');
+  assert.equal(store.needsSync, false);
+  store.sync();
+  assert.equal(store.syncs, 1, 'nothing written, nothing to sync');
+  server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS), false);
+  assert.equal(store.needsSync, false, 'an Advertise writes nothing');
+});
