@@ -6,22 +6,20 @@
  * ROUNDS rounds so drift on a noisy VM hits both alike; medians and their ratio are printed.
  *
  * Topology (one throwaway namespace):
- *   bench/ref/pktgen ──AF_PACKET──► t6in's queue ──(queue fd) engine (queue fd)──► t6out
+ *   gen send --l3 ──AF_PACKET──► t6in's queue ──(queue fd) engine (queue fd)──► t6out
  *   ──► kernel, which drops the packet (forwarding is off and it is not addressed to it).
- * The generator floods on the other CPU so that the TUN queue stays full and the engine
- * never waits; drops at the full queue are the generator's, not ours.
+ * The generator (bench/ref/gen.c, the forwarding benchmark's) floods on the other CPU so that
+ * the TUN queue stays full and the engine never waits; drops at the full queue are the
+ * generator's, not ours.
  *
  * Run: npx tsc -p . && node scripts/build-native.mjs && node dist/bench/io-engines.js [seconds-per-run] [rounds]
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HEADROOM, PacketPool } from '../src/shm/pool.js';
 import { createEngine, type IoEngine } from '../src/io/engine.js';
 import { closeTunTap, moveToNetns, openTunTap } from '../src/io/tuntap.js';
 import { TestBed, pollUntil, shortName } from '../test/helpers/netns.js';
+import { buildBenchBinaries } from './lib/build.js';
+import { median } from './lib/stats.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -64,18 +62,8 @@ function forward(engine: IoEngine, pool: PacketPool, seconds: number): RunResult
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 async function main(): Promise<void> {
-  const buildDir = mkdtempSync(join(tmpdir(), 't6bench-'));
-  const generatorBin = join(buildDir, 'pktgen');
-  const source = fileURLToPath(new URL('../../bench/ref/pktgen.c', import.meta.url));
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', generatorBin, source], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`building ${source} failed: ${cc.stderr || String(cc.error)}`);
+  const generatorBin = buildBenchBinaries().gen;
 
   const bed = new TestBed('bench-io');
   try {
@@ -91,11 +79,12 @@ async function main(): Promise<void> {
     ns.ip('addr', 'add', 'fd00:b0::1/64', 'dev', devIn.name, 'nodad');
     ns.ip('addr', 'add', 'fd00:b1::1/64', 'dev', devOut.name, 'nodad');
 
-    const gen = bed.spawnIn(ns, generatorBin, [devIn.name]);
+    // 64-byte bare IPv6 packets (--l3: a TUN has no link header), flooding (rate 0).
+    const gen = bed.spawnIn(ns, generatorBin, ['send', '--if', devIn.name, '--size', '64', '--l3', '--rate', '0']);
     let genOut = '';
     gen.stdout!.setEncoding('utf8').on('data', (d: string) => (genOut += d));
     await pollUntil('the generator to start', () => genOut.includes('sending') || gen.exitCode !== null);
-    if (gen.exitCode !== null) throw new Error(`pktgen exited with ${gen.exitCode}`);
+    if (gen.exitCode !== null) throw new Error(`the generator exited with ${gen.exitCode}`);
 
     const pool = new PacketPool(new SharedArrayBuffer(PacketPool.byteLength(1024)), 1024, true);
     const kinds = ['syscall', 'uring'] as const;
@@ -122,7 +111,6 @@ async function main(): Promise<void> {
     console.log(`ratio uring/syscall:        ${(uring / ref).toFixed(2)}×`);
   } finally {
     await bed.cleanup();
-    rmSync(buildDir, { recursive: true, force: true });
   }
 }
 

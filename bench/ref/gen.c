@@ -9,8 +9,9 @@
  * send writes pre-built IPv6/UDP packets (--size is the IPv6 packet length, header included)
  * through an AF_PACKET socket with PACKET_QDISC_BYPASS, up to 64 per sendmmsg(2), so that
  * each one goes straight to the driver's transmit routine: into a TAP's read queue, or across
- * a veth. This is bench/ref/pktgen.c's technique, generalised: Ethernet frames (or bare IPv6
- * with --l3, for a TUN), several sizes, several flows (UDP source ports, so that a
+ * a veth (a local UDP socket would pay for routing and the UDP output path on every packet,
+ * ~0.3 Mpps here). Ethernet frames (or bare IPv6 with --l3, for a TUN: bench/io-engines.ts),
+ * several sizes, several flows (UDP source ports, so that a
  * multi-queue TAP spreads them over its queues), many destinations (for a full FIB), a rate,
  * a packet count, and CLOCK_REALTIME stamps in the payload for latency.
  * With --rate 0 (the default) it floods; packets a full queue drops are the receiver's loss,
@@ -152,7 +153,7 @@ static int run_send(struct send_opts *o)
 {
 	struct sockaddr_ll to;
 	/* Protocol 0: a send-only socket. With ETH_P_IPV6 the kernel would also hand this socket
-	 * a clone of every IPv6 packet on the interface (see bench/ref/pktgen.c). */
+	 * a clone of every IPv6 packet on the interface, charging the receiver for packet_rcv. */
 	int fd = open_packet_socket(o->ifname, 0, &to);
 	if (fd < 0)
 		return 1;
