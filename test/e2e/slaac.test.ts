@@ -126,32 +126,44 @@ metrics: { listen: "" }
   const listenedAt = Date.now() / 1000;
 
   // §6.2.6: within MIN_DELAY_BETWEEN_RAS (3 s) of a multicast RA, the answer to an RS may be
-  // held back until those 3 s are over. Start from a quiet link so the answer is due at once
-  // (after at most MAX_RA_DELAY_TIME, 0.5 s).
-  await pollUntil(
-    'a link quiet for 3 s (no RA since the capture started)',
-    () => {
-      const lastRa = Math.max(listenedAt, ...ndEvents(captured).filter((e) => e.kind === 'ra').map((e) => e.at));
-      return Date.now() / 1000 - lastRa > 3.2;
-    },
-    40_000,
-    100,
-  );
-  const rasBefore = ndEvents(captured).filter((e) => e.kind === 'ra').length;
+  // held back until those 3 s are over. So the RS goes out on a quiet link, where the answer
+  // is due at once (after at most MAX_RA_DELAY_TIME, 0.5 s). The test waits for 3.2 s without
+  // an RA in the capture, but on a loaded machine tcpdump's line can reach this process late:
+  // an attempt whose RS the capture itself shows within 3 s of an RA proves nothing either way
+  // and is repeated, a bounded number of times.
+  const ATTEMPTS = 3;
+  let measured: { rs: number; answer: number } | null = null;
+  for (let attempt = 1; attempt <= ATTEMPTS && measured === null; attempt++) {
+    const attemptAt = Math.max(listenedAt, ...ndEvents(captured).map((e) => e.at));
+    await pollUntil(
+      'a link quiet for 3 s (no RA since the capture started)',
+      () => {
+        const lastRa = Math.max(attemptAt, ...ndEvents(captured).filter((e) => e.kind === 'ra').map((e) => e.at));
+        return Date.now() / 1000 - lastRa > 3.2;
+      },
+      40_000,
+      100,
+    );
+    const rasBefore = ndEvents(captured).filter((e) => e.kind === 'ra').length;
 
-  // One RS. The RFC's delay is at most MAX_RA_DELAY_TIME (0.5 s); rdisc6 waits 3 s so that a
-  // loaded CI machine does not turn scheduling latency into a failure. With MaxRtrAdvInterval
-  // at 600 s, an RA within those seconds can only be the answer to this RS.
-  const rdisc = h.run('rdisc6', ['-1', '-r', '1', '-w', '3000', port]);
-  assert.equal(rdisc.code, 0, `no RA answered the RS:\n${rdisc.stdout}${rdisc.stderr}\n${router.output().slice(-2000)}`);
-  assert.match(rdisc.stdout, /Prefix\s*:\s*2001:db8:7::\/64/);
+    // One RS. rdisc6 waits 4 s, past MIN_DELAY_BETWEEN_RAS + MAX_RA_DELAY_TIME, so that even
+    // an answer the RFC lets the router hold back arrives; the capture then tells the cases
+    // apart. With MaxRtrAdvInterval at 600 s, an RA within those seconds answers this RS.
+    const rdisc = h.run('rdisc6', ['-1', '-r', '1', '-w', '4000', port]);
+    assert.equal(rdisc.code, 0, `no RA answered the RS:\n${rdisc.stdout}${rdisc.stderr}\n${router.output().slice(-2000)}`);
+    assert.match(rdisc.stdout, /Prefix\s*:\s*2001:db8:7::\/64/);
 
-  // The capture agrees: an RS, then an RA less than a second later.
-  await pollUntil('the capture to show the RS and its answer', () => ndEvents(captured).filter((e) => e.kind === 'ra').length > rasBefore, 5000);
-  const events = ndEvents(captured);
-  const rs = events.find((e) => e.kind === 'rs' && e.at > listenedAt);
-  assert.ok(rs, `tcpdump saw no RS:\n${captured}`);
-  const answer = events.find((e) => e.kind === 'ra' && e.at >= rs.at);
-  assert.ok(answer, `tcpdump saw no RA after the RS:\n${captured}`);
-  assert.ok(answer.at - rs.at < 3, `RA came ${(answer.at - rs.at).toFixed(3)} s after the RS`);
+    // The capture agrees: an RS, then an RA.
+    await pollUntil('the capture to show the RS and its answer', () => ndEvents(captured).filter((e) => e.kind === 'ra').length > rasBefore, 5000);
+    const events = ndEvents(captured);
+    const rs = events.filter((e) => e.kind === 'rs' && e.at > attemptAt).at(-1);
+    assert.ok(rs, `tcpdump saw no RS:\n${captured}`);
+    const answer = events.find((e) => e.kind === 'ra' && e.at >= rs.at);
+    assert.ok(answer, `tcpdump saw no RA after the RS:\n${captured}`);
+    const raBefore = events.filter((e) => e.kind === 'ra' && e.at < rs.at).at(-1);
+    if (raBefore !== undefined && rs.at - raBefore.at < 3) continue;
+    measured = { rs: rs.at, answer: answer.at };
+  }
+  assert.ok(measured !== null, `in ${ATTEMPTS} attempts, every RS followed an RA by less than 3 s:\n${captured}`);
+  assert.ok(measured.answer - measured.rs < 3, `RA came ${(measured.answer - measured.rs).toFixed(3)} s after an RS on a quiet link`);
 });
