@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { formatPrefix, prefixMatch } from '../../src/lib/addr.js';
 import { InterfaceTable } from '../../src/stack/interfaces.js';
 import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_LOCAL, NH_REJECT } from '../../src/shm/fib.js';
-import { connectedRoutes, connectedRoutesFor, defaultPreference, Rib, type BestChangedEvent, type RibRoute } from '../../src/stack/rib.js';
+import { connectedRoutes, connectedRoutesFor, defaultPreference, Rib, type BestChangedEvent, type RibNexthop, type RibRoute } from '../../src/stack/rib.js';
 import { ROUTER_MAC, ip } from './fixtures.js';
 
 function route(prefixText: string, origin: string, extra: Partial<RibRoute> = {}): RibRoute {
@@ -237,4 +237,20 @@ test('connectedRoutes merges a prefix present on several ports into one route pe
   rib.replaceOrigin('local', local);
   assert.equal(rib.lookup(ip('2001:db8:1::2'))?.kind, 'local');
   assert.equal(rib.lookup(ip('2001:db8:1::3'))?.kind, 'unicast');
+});
+
+test('the RIB keeps its own copies: changing the caller\'s prefix or nexthops later changes nothing, and routes via one gateway share one nexthop list', () => {
+  const rib = new Rib();
+  const a = route('2001:db8:a::/48', 'static');
+  const b = route('2001:db8:b::/48', 'static');
+  rib.add(a);
+  rib.add(b);
+  (a.prefix as Uint8Array)[3] = 0xff;
+  (a.nexthops[0]!.gateway as Uint8Array)[15] = 0x99;
+  (a.nexthops as RibNexthop[]).push({ port: 3, gateway: null });
+  const [storedA, storedB] = rib.bestRoutes();
+  assert.equal(formatPrefix({ addr: storedA!.prefix, len: storedA!.prefixLen }), '2001:db8:a::/48');
+  assert.deepEqual(storedA!.nexthops, [{ port: 0, gateway: ip('fe80::1') }]);
+  assert.equal(storedA!.nexthops, storedB!.nexthops, 'one list for both routes');
+  assert.equal(rib.lookup(ip('2001:db8:a::1'))?.prefixLen, 48);
 });
