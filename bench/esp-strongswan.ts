@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { pollUntil, requireCommand, run, shortName, type Netns, type TestBed } from '../test/helpers/netns.js';
 import type { BenchBinaries } from './lib/build.js';
 import { processCpuSeconds } from './lib/proc.js';
-import { DESTINATION_PREFIX, SINK_ADDR, TUNNEL_KEY, quiet, sinkSide, type TunnelPair } from './esp-topology.js';
+import { addressUp, DESTINATION_PREFIX, SINK_ADDR, TUNNEL_KEY, quiet, sinkSide, type TunnelPair } from './esp-topology.js';
 
 const CHARON = '/usr/sbin/charon-systemd';
 const C1_MID = '2001:db8:ff::1';
@@ -120,14 +120,10 @@ export async function strongswanPair(bed: TestBed, bins: BenchBinaries): Promise
       r.sysctl(`net.ipv6.conf.${k}.accept_dad`, '0');
     }
   }
-  const addr = (ns: Netns, ifname: string, a: string) => {
-    ns.ip('addr', 'add', a, 'dev', ifname, 'nodad');
-    ns.ip('link', 'set', ifname, 'up');
-  };
-  addr(c1, c1In, '2001:db8:1::1/64');
-  addr(c1, c1Mid, `${C1_MID}/64`);
-  addr(c2, c2Mid, `${C2_MID}/64`);
-  addr(c2, c2Out, '2001:db8:2::1/64');
+  addressUp(c1, c1In, '2001:db8:1::1/64');
+  addressUp(c1, c1Mid, `${C1_MID}/64`);
+  addressUp(c2, c2Mid, `${C2_MID}/64`);
+  addressUp(c2, c2Out, '2001:db8:2::1/64');
   c2.ip('-6', 'route', 'add', DESTINATION_PREFIX, 'via', SINK_ADDR);
   // libipsec routes a child SA into its TUN from an address of this host inside the local
   // traffic selector; C2 gets one /128 in the destination prefix (the rest stays routed to S).

@@ -34,6 +34,12 @@ export function quiet(ns: Netns, ifname: string): void {
   ns.ip('link', 'set', ifname, 'up');
 }
 
+/** A kernel router's interface in the reference tunnels: its address (no DAD wait) and up. */
+export function addressUp(ns: Netns, ifname: string, prefix: string): void {
+  ns.ip('addr', 'add', prefix, 'dev', ifname, 'nodad');
+  ns.ip('link', 'set', ifname, 'up');
+}
+
 /** The sink's side: the next hop's address, and a blackhole behind it so nothing answers. */
 export async function sinkSide(bed: TestBed, bins: BenchBinaries, s: Netns, ifname: string): Promise<Sink> {
   s.ip('link', 'set', ifname, 'up');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pollUntil, requireCommand, run, shortName, type Netns, type TestBed } from '../test/helpers/netns.js';
 import type { BenchBinaries } from './lib/build.js';
 import { processCpuSeconds } from './lib/proc.js';
-import { DESTINATION_PREFIX, SINK_ADDR, quiet, sinkSide, type TunnelPair } from './esp-topology.js';
+import { addressUp, DESTINATION_PREFIX, SINK_ADDR, quiet, sinkSide, type TunnelPair } from './esp-topology.js';
 
 const W1_MID = '2001:db8:ff::1';
 const W2_MID = '2001:db8:ff::2';
@@ -59,14 +59,10 @@ export async function wireguardPair(bed: TestBed, bins: BenchBinaries): Promise<
   veth(w1, w1Mid, w2, w2Mid);
   veth(w2, w2Out, s, sIf);
   for (const r of [w1, w2]) r.sysctl('net.ipv6.conf.all.forwarding', '1');
-  const addr = (ns: Netns, ifname: string, a: string) => {
-    ns.ip('addr', 'add', a, 'dev', ifname, 'nodad');
-    ns.ip('link', 'set', ifname, 'up');
-  };
-  addr(w1, w1In, '2001:db8:1::1/64');
-  addr(w1, w1Mid, `${W1_MID}/64`);
-  addr(w2, w2Mid, `${W2_MID}/64`);
-  addr(w2, w2Out, '2001:db8:2::1/64');
+  addressUp(w1, w1In, '2001:db8:1::1/64');
+  addressUp(w1, w1Mid, `${W1_MID}/64`);
+  addressUp(w2, w2Mid, `${W2_MID}/64`);
+  addressUp(w2, w2Out, '2001:db8:2::1/64');
   w2.ip('-6', 'route', 'add', DESTINATION_PREFIX, 'via', SINK_ADDR);
   quiet(g, gIf);
   const sink = await sinkSide(bed, bins, s, sIf);
