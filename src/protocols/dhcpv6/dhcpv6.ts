@@ -95,6 +95,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
    */
   private readonly held: Array<{ readonly send: Parameters<StackApi['sendUdp']>[0]; readonly msgType: number }> = [];
   private flushQueued = false;
+  /** LeaseStore.prefixGeneration when syncRoutes() last ran (-1: never). */
+  private routesSyncedAt = -1;
   private duid: Duid | null = null;
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly joined: Array<[number, Uint8Array]> = [];
@@ -187,6 +189,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     for (const r of this.api?.routes() ?? []) this.api!.withdrawRoute(r.prefix, r.prefixLen);
     this.store?.close();
     this.store = null;
+    this.routesSyncedAt = -1;
     this.server = null;
   }
 
@@ -299,7 +302,15 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
    * routes of prefixes released or expired. Derived from the durable leases, so a restart
    * restores them.
    */
+  /**
+   * Makes the RIB's dhcpv6 routes those of the delegated-prefix bindings. Both sides are
+   * whole-table walks (every lease, every route of the RIB), so it runs only when a prefix
+   * binding changed: once per message would make each lease cost O(RIB) beside a full table.
+   */
   private syncRoutes(): void {
+    const store = this.store;
+    if (store === null || store.prefixGeneration === this.routesSyncedAt) return;
+    this.routesSyncedAt = store.prefixGeneration;
     const api = this.api!;
     const wanted = new Map<string, { prefix: Uint8Array; len: number; port: number; gateway: Uint8Array }>();
     for (const l of this.server?.leases() ?? []) {

@@ -50,6 +50,11 @@ export class LeaseStore {
   private unsynced = false;
   /** fdatasync calls made by sync(), for the metrics (leases per sync shows the grouping). */
   syncs = 0;
+  /**
+   * Bumped by every change to a delegated prefix's binding: the routes toward requesting
+   * routers follow those alone, and address leases change far more often.
+   */
+  prefixGeneration = 0;
 
   constructor(dir: string, fileName = 'leases') {
     this.snapshotPath = join(dir, `${fileName}.json`);
@@ -107,11 +112,15 @@ export class LeaseStore {
 
   put(lease: StoredLease): void {
     this.leases.set(leaseKey(lease), lease);
+    if (lease.kind === 'pd') this.prefixGeneration++;
     this.append({ op: 'put', lease });
   }
 
   delete(key: string): void {
-    if (!this.leases.delete(key)) return;
+    const lease = this.leases.get(key);
+    if (lease === undefined) return;
+    this.leases.delete(key);
+    if (lease.kind === 'pd') this.prefixGeneration++;
     this.append({ op: 'del', key });
   }
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatIpv6, parseIpv6 } from '../../../src/lib/addr.js';
 import { DHCP6_MSG, DHCP6_STATUS, findOption, parseDuid, type Dhcp6ClientMessage, type Dhcp6Option } from '../../../src/wire/dhcpv6.js';
-import { LeaseStore } from '../../../src/protocols/dhcpv6/lease-store.js';
+import { LeaseStore, leaseKey } from '../../../src/protocols/dhcpv6/lease-store.js';
 import { Dhcp6Server, type ServerLink, type ServerSettings, type ServerVerdict } from '../../../src/protocols/dhcpv6/server.js';
 
 const SERVER_DUID = parseDuid('00:03:00:01:02:00:00:00:00:fe')!;
@@ -173,4 +173,18 @@ test('group commit: the journal needs one sync for the leases of many Requests, 
   assert.equal(store.syncs, 1, 'nothing written, nothing to sync');
   server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, IAS), false);
   assert.equal(store.needsSync, false, 'an Advertise writes nothing');
+});
+
+test('the store counts changes to delegated-prefix bindings alone (the module re-syncs its routes on those)', (t) => {
+  const { store, server } = setup(t);
+  const before = store.prefixGeneration;
+  reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, CLIENT, [IAS[0]!, { kind: 'rapidCommit' }]), false));
+  assert.equal(store.prefixGeneration, before, 'an address binding leaves it alone');
+  reply(server.handle('lan0', LINK, msg(DHCP6_MSG.SOLICIT, OTHER, [IAS[1]!, { kind: 'rapidCommit' }]), false));
+  assert.equal(store.prefixGeneration, before + 1, 'a prefix binding bumps it');
+  const pd = server.leases().find((l) => l.kind === 'pd')!;
+  store.delete(leaseKey(pd));
+  assert.equal(store.prefixGeneration, before + 2, 'so does its removal');
+  store.delete(leaseKey(pd));
+  assert.equal(store.prefixGeneration, before + 2, 'removing it twice changes nothing');
 });
