@@ -95,6 +95,19 @@ export class RipTable {
   }
 
   /**
+   * The route now goes through one next hop, `gateway` (already interned) on `port`, with
+   * this metric and tag until `expiresAt`; the FIB and the next triggered update learn of it.
+   */
+  private setSingleHop(e: RipRoute, metric: number, tag: number, port: number, gateway: Uint8Array | null, expiresAt: number): void {
+    e.metric = metric;
+    e.tag = tag;
+    e.nexthops = [{ port, gateway, expiresAt }];
+    this.events.deadline(expiresAt);
+    this.events.install(e);
+    this.markChanged(e);
+  }
+
+  /**
    * §2.4.2: a received RTE, its metric already raised by the interface cost and capped at
    * 16, from `gateway` on `port`. Returns what was decided (for the decision log).
    */
@@ -130,12 +143,7 @@ export class RipTable {
     if (e.garbageAt !== null) {
       if (metric >= RIPNG_INFINITY) return 'ignored: already unreachable';
       e.garbageAt = null;
-      e.metric = metric;
-      e.tag = tag;
-      e.nexthops = [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }];
-      this.events.deadline(now + timeout);
-      this.events.install(e);
-      this.markChanged(e);
+      this.setSingleHop(e, metric, tag, port, this.intern(gateway), now + timeout);
       return 'accepted: route back from deletion';
     }
     const at = e.nexthops.findIndex((n) => sameHop(n, port, gateway));
@@ -166,21 +174,12 @@ export class RipTable {
         this.events.install(e);
         return 'accepted: one equal-cost next hop got worse';
       }
-      e.metric = metric;
-      e.tag = tag;
-      e.nexthops = [{ port, gateway: hop.gateway, expiresAt: now + timeout }];
-      this.events.install(e);
-      this.markChanged(e);
+      this.setSingleHop(e, metric, tag, port, hop.gateway, now + timeout);
       return 'accepted: new metric from the current next hop';
     }
     if (metric >= RIPNG_INFINITY) return 'ignored: unreachable from another router';
     if (metric < e.metric) {
-      e.metric = metric;
-      e.tag = tag;
-      e.nexthops = [{ port, gateway: this.intern(gateway), expiresAt: now + timeout }];
-      this.events.deadline(now + timeout);
-      this.events.install(e);
-      this.markChanged(e);
+      this.setSingleHop(e, metric, tag, port, this.intern(gateway), now + timeout);
       return 'accepted: better metric';
     }
     if (metric === e.metric) {
