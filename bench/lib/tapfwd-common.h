@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include "parse-mac.h"
 
 /* A TAP frame of a 1500-byte MTU plus its Ethernet header, with room to spare. */
 #define FRAME_MAX 2048
@@ -73,16 +74,6 @@ static void print_counts(const struct counts *n)
 	printf("{\"rx\":%llu,\"tx\":%llu,\"dropped\":%llu}\n", n->rx, n->tx, n->dropped);
 	fflush(stdout);
 	report_requested = 0;
-}
-
-static int parse_mac(const char *text, unsigned char mac[6])
-{
-	unsigned v[6];
-	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)v[i];
-	return 0;
 }
 
 /* Creates the TAP `name` (no packet-information prefix) and returns its fd. */

@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "../lib/parse-mac.h"
 
 #define BATCH 64
 #define MAX_FRAMES 4096
@@ -80,16 +81,6 @@ static uint64_t now_ns(clockid_t clock)
 	struct timespec ts;
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int parse_mac(const char *text, unsigned char mac[6])
-{
-	unsigned v[6];
-	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)v[i];
-	return 0;
 }
 
 static int open_packet_socket(const char *ifname, int protocol, struct sockaddr_ll *addr)
