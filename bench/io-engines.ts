@@ -14,7 +14,7 @@
  *
  * Run: npx tsc -p . && node scripts/build-native.mjs && node dist/bench/io-engines.js [seconds-per-run] [rounds]
  */
-import { HEADROOM, PacketPool } from '../src/shm/pool.js';
+import { HEADROOM, MIN_SLOT_BYTES, PacketPool } from '../src/shm/pool.js';
 import { createEngine, type IoEngine } from '../src/io/engine.js';
 import { closeTunTap, moveToNetns, openTunTap } from '../src/io/tuntap.js';
 import { TestBed, pollUntil, shortName } from '../test/helpers/netns.js';
@@ -37,6 +37,7 @@ interface RunResult {
 function forward(engine: IoEngine, pool: PacketPool, seconds: number): RunResult {
   const rx = { slot: new Int32Array(BATCH), len: new Int32Array(BATCH), port: new Int32Array(BATCH) };
   const off = new Int32Array(BATCH);
+  const sent = new Uint8Array(BATCH);
   const port = new Int32Array(BATCH).fill(OUT_PORT);
   // Warm up (JIT, the queue reaching its steady fill) before measuring.
   const warmEnd = performance.now() + 300;
@@ -56,7 +57,7 @@ function forward(engine: IoEngine, pool: PacketPool, seconds: number): RunResult
   function pump(): number {
     const n = engine.receive(rx, BATCH, 100);
     for (let i = 0; i < n; i++) off[i] = pool.offsetOf(rx.slot[i]!) + HEADROOM;
-    engine.transmit(off, rx.len, port, n);
+    engine.transmit(off, rx.len, port, n, sent);
     for (let i = 0; i < n; i++) pool.free(rx.slot[i]!);
     return n;
   }
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     await pollUntil('the generator to start', () => genOut.includes('sending') || gen.exitCode !== null);
     if (gen.exitCode !== null) throw new Error(`the generator exited with ${gen.exitCode}`);
 
-    const pool = new PacketPool(new SharedArrayBuffer(PacketPool.byteLength(1024)), 1024, true);
+    const pool = new PacketPool(new SharedArrayBuffer(PacketPool.byteLength(1024, MIN_SLOT_BYTES)), 1024, MIN_SLOT_BYTES, true);
     const kinds = ['syscall', 'uring'] as const;
     const rates: Record<(typeof kinds)[number], number[]> = { syscall: [], uring: [] };
     console.log(`io-engines: ${SECONDS} s per run, ${ROUNDS} rounds, 64-byte IPv6, batch ${BATCH}`);

@@ -227,20 +227,47 @@ static int open_one(struct t6c_sa *sa, uint8_t *esp, int esp_len, uint32_t seq_h
     return ct_len;
 }
 
-/*
- * Seals n packets of one SA lying in buf: packet i's ESP header at esp_off[i] with pt_len[i]
- * bytes of payload ‖ padding ‖ trailer behind the IV, Seq-hi seq_hi[i]. out_len[i] is the
- * ESP length, or -1 on an OpenSSL failure. Returns n.
- */
-int t6c_seal(struct t6c_sa *sa, uint8_t *buf, int n, const int32_t *esp_off, const int32_t *pt_len, const uint32_t *seq_hi, int32_t *out_len)
+/* The ESP length a seal of pt_len bytes writes: header, IV, ciphertext, ICV. */
+static int64_t sealed_len(const struct t6c_sa *sa, int pt_len)
 {
-    for (int i = 0; i < n; i++) out_len[i] = seal_one(sa, buf + esp_off[i], pt_len[i], seq_hi[i]);
+    int iv_len = sa->kind == T6C_GCM ? GCM_IV : sa->kind == T6C_CBC ? CBC_IV : 0;
+    int icv_len = sa->kind == T6C_GCM ? GCM_TAG : sa->hmac ? HMAC_ICV : 0;
+    return (int64_t)ESP_HDR + iv_len + pt_len + icv_len;
+}
+
+/* Whether [off, off + len) lies inside buf[0, buf_len): the caller's offsets are never trusted. */
+static int inside(int32_t off, int64_t len, int32_t buf_len)
+{
+    return off >= 0 && len >= 0 && (int64_t)off + len <= (int64_t)buf_len;
+}
+
+/*
+ * Seals n packets of one SA lying in buf[0, buf_len): packet i's ESP header at esp_off[i]
+ * with pt_len[i] bytes of payload ‖ padding ‖ trailer behind the IV, Seq-hi seq_hi[i].
+ * out_len[i] is the ESP length, or -1 on an OpenSSL failure or when the packet (with its
+ * ICV) would not lie inside the buffer. Returns n, or -1 for a bad n or buffer.
+ */
+int t6c_seal(struct t6c_sa *sa, uint8_t *buf, int32_t buf_len, int n, const int32_t *esp_off, const int32_t *pt_len, const uint32_t *seq_hi, int32_t *out_len)
+{
+    if (sa == NULL || buf == NULL || buf_len < 0 || n < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        if (pt_len[i] < 0 || !inside(esp_off[i], sealed_len(sa, pt_len[i]), buf_len)) out_len[i] = -1;
+        else out_len[i] = seal_one(sa, buf + esp_off[i], pt_len[i], seq_hi[i]);
+    }
     return n;
 }
 
-/* Verifies and decrypts n packets in place; out_len[i] is the plaintext length or -1. Returns n. */
-int t6c_open(struct t6c_sa *sa, uint8_t *buf, int n, const int32_t *esp_off, const int32_t *esp_len, const uint32_t *seq_hi, int32_t *out_len)
+/*
+ * Verifies and decrypts n packets of buf[0, buf_len) in place; out_len[i] is the plaintext
+ * length, or -1 (integrity, or the packet does not lie inside the buffer). Returns n, or -1
+ * for a bad n or buffer.
+ */
+int t6c_open(struct t6c_sa *sa, uint8_t *buf, int32_t buf_len, int n, const int32_t *esp_off, const int32_t *esp_len, const uint32_t *seq_hi, int32_t *out_len)
 {
-    for (int i = 0; i < n; i++) out_len[i] = open_one(sa, buf + esp_off[i], esp_len[i], seq_hi[i]);
+    if (sa == NULL || buf == NULL || buf_len < 0 || n < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        if (esp_len[i] < ESP_HDR || !inside(esp_off[i], esp_len[i], buf_len)) out_len[i] = -1;
+        else out_len[i] = open_one(sa, buf + esp_off[i], esp_len[i], seq_hi[i]);
+    }
     return n;
 }

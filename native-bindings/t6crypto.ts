@@ -23,10 +23,14 @@ export interface T6crypto {
   /** GCM: encKey is the AES key ‖ 4-byte salt; authKey empty for no integrity. Null on bad parameters. */
   saNew(kind: number, encKey: Uint8Array, encLen: number, authKey: Uint8Array, authLen: number, esn: number): T6cryptoSa | null;
   saFree(sa: T6cryptoSa): void;
-  /** Seals n packets of `buf` in place (header and IV counter block written by the caller); outLen[i] = ESP length or -1. */
-  seal(sa: T6cryptoSa, buf: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): number;
-  /** Verifies and decrypts n packets in place; outLen[i] = plaintext length or -1 (integrity). */
-  open(sa: T6cryptoSa, buf: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): number;
+  /**
+   * Seals n packets of `buf` (bufLen bytes) in place (header and IV counter block written by
+   * the caller); outLen[i] = ESP length, or -1 (OpenSSL failed, or the packet with its ICV
+   * would not lie inside the buffer: the helper checks every offset and length).
+   */
+  seal(sa: T6cryptoSa, buf: Uint8Array, bufLen: number, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): number;
+  /** Verifies and decrypts n packets in place; outLen[i] = plaintext length or -1 (integrity, or outside the buffer). */
+  open(sa: T6cryptoSa, buf: Uint8Array, bufLen: number, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): number;
 }
 
 /** Where scripts/build-native.mjs puts the library: native-bindings/build under the package root. */
@@ -52,8 +56,8 @@ export function loadT6crypto(): T6crypto | null {
   cached = {
     saNew: (kind, encKey, encLen, authKey, authLen, esn) => saNew(kind, encKey, encLen, authKey, authLen, esn) as T6cryptoSa | null,
     saFree: lib.func('void t6c_sa_free(void *sa)'),
-    seal: lib.func('int t6c_seal(void *sa, void *buf, int n, void *esp_off, void *pt_len, void *seq_hi, void *out_len)'),
-    open: lib.func('int t6c_open(void *sa, void *buf, int n, void *esp_off, void *esp_len, void *seq_hi, void *out_len)'),
+    seal: lib.func('int t6c_seal(void *sa, void *buf, int32_t buf_len, int n, void *esp_off, void *pt_len, void *seq_hi, void *out_len)'),
+    open: lib.func('int t6c_open(void *sa, void *buf, int32_t buf_len, int n, void *esp_off, void *esp_len, void *seq_hi, void *out_len)'),
   };
   return cached;
 }

@@ -49,6 +49,9 @@ struct t6io {
 	int pfd_port[T6IO_MAX_PORTS + 1];
 	int npfd;
 	int pfd_dirty;
+	/* Where the next receive starts in the poll set: it rotates, so a flooded port fills
+	 * a batch only when it is its turn to go first (receive fairness). */
+	int rx_first;
 	/* Scratch sized to the largest batch seen: each operation's result by index, and
 	 * receive's queue of free frame areas. */
 	int32_t *res;
@@ -271,8 +274,11 @@ static int ensure_scratch(t6io *h, int n)
 /*
  * Waits up to timeout_ms (0: no wait, <0: forever) until a port is readable or the wake fd
  * fires, then reads frames into the frame areas frame_off[0..n_free) (each frame_cap bytes
- * inside the pool). Readable ports are drained in ascending port order, and the reads of
- * one port are issued in order, so the frames of one port keep their arrival order.
+ * inside the pool). Readable ports are drained one after another, starting one place later
+ * in the poll set at each call, so a port that floods cannot take every batch from the
+ * others; the reads of one port are issued in order, so its frames keep their arrival
+ * order. A frame longer than frame_cap is truncated by the kernel, which still reports its
+ * full length in out_len: the caller must drop any out_len > frame_cap.
  *
  * On return n (>= 0): frame i (i < n) lies in area out_idx[i] (an index into frame_off),
  * is out_len[i] bytes long and came from port out_port[i]. Areas not named in
@@ -308,7 +314,10 @@ int t6io_receive(t6io *h, int n_free, const int32_t *frame_off, int frame_cap, i
 	int head = 0, count = n_free;
 	int n = 0;
 
-	for (int i = 0; i < h->npfd; i++) {
+	int first = h->rx_first < h->npfd ? h->rx_first : 0;
+	h->rx_first = first + 1 < h->npfd ? first + 1 : 0;
+	for (int j = 0; j < h->npfd; j++) {
+		int i = first + j < h->npfd ? first + j : first + j - h->npfd;
 		if (!h->pfd[i].revents)
 			continue;
 		int port = h->pfd_port[i];
@@ -364,10 +373,11 @@ int t6io_receive(t6io *h, int n_free, const int32_t *frame_off, int frame_cap, i
 /*
  * Writes frame i (pool bytes [off[i], off[i]+len[i])) to port[i] for i < n, all in one
  * io_uring_enter per sq_entries frames, in order, and waits for every completion, so the
- * frames' memory may be reused on return. Returns how many frames were written whole;
- * frames for unknown ports or that failed are skipped.
+ * frames' memory may be reused on return. sent[i] is 1 when frame i was written whole, 0
+ * when it was skipped (unknown port, outside the pool) or the write failed: any frame may
+ * fail, so callers count per frame. Returns how many frames were written whole.
  */
-int t6io_transmit(t6io *h, int n, const int32_t *off, const int32_t *len, const int32_t *port)
+int t6io_transmit(t6io *h, int n, const int32_t *off, const int32_t *len, const int32_t *port, uint8_t *sent)
 {
 	if (!h->pool || n < 0)
 		return -EINVAL;
@@ -392,9 +402,10 @@ int t6io_transmit(t6io *h, int n, const int32_t *off, const int32_t *len, const 
 		int rc = submit_and_reap(h, queued, h->res);
 		if (rc < 0)
 			return rc;
-		for (int k = start; k < i; k++)
-			if (h->res[k] == len[k])
-				written++;
+		for (int k = start; k < i; k++) {
+			sent[k] = h->res[k] == len[k];
+			written += sent[k];
+		}
 		start = i;
 	}
 	return written;

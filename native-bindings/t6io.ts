@@ -40,7 +40,7 @@ export interface T6io {
     outPort: Int32Array,
   ): number;
   /** Writes pool[off[i], off[i]+len[i]) to port[i] for i < n in one batch; returns frames written whole. */
-  transmit(h: T6ioHandle, n: number, off: Int32Array, len: Int32Array, port: Int32Array): number;
+  transmit(h: T6ioHandle, n: number, off: Int32Array, len: Int32Array, port: Int32Array, sent: Uint8Array): number;
 }
 
 /** Where scripts/build-native.mjs puts the library: native-bindings/build under the package root. */
@@ -75,7 +75,7 @@ export function loadT6io(): T6io | null {
     receive: lib.func(
       'int t6io_receive(void *h, int n_free, void *frame_off, int frame_cap, int timeout_ms, void *out_idx, void *out_len, void *out_port)',
     ),
-    transmit: lib.func('int t6io_transmit(void *h, int n, void *off, void *len, void *port)'),
+    transmit: lib.func('int t6io_transmit(void *h, int n, void *off, void *len, void *port, void *sent)'),
   };
   return cached;
 }

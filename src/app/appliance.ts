@@ -15,6 +15,7 @@ import { renderReloadReport, runReload, type ReloadReport } from '../config/relo
 import { createRootLogger, moduleLogger, RateLimitedLog, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
 import { LaneSet } from '../dataplane/lanes.js';
+import { slotBytesForMtu } from '../shm/pool.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
 import { Stack } from '../stack/stack.js';
 import { ControlServer, registerConfigCommands } from './control.js';
@@ -41,6 +42,8 @@ interface OpenPort {
 export class Appliance {
   private readonly ports: OpenPort[] = [];
   private lanes!: LaneSet;
+  /** The largest port MTU at start: the lanes' slots are sized for it (shm/pool.ts). */
+  private largestMtu = 1500;
   stack!: Stack;
   private modules: ModuleHost | null = null;
   private host: HostPort | null = null;
@@ -70,11 +73,13 @@ export class Appliance {
     const cfg = this.config;
     const dp = cfg.dataplane;
     const laneLog = moduleLogger(this.root, 'lanes');
+    this.largestMtu = Math.max(1500, ...cfg.interfaces.map((i) => i.mtu));
     this.lanes = new LaneSet(
       {
         lanes: dp.lanes,
         batch: dp.batch,
         poolSlots: dp.poolSlots,
+        slotBytes: slotBytesForMtu(this.largestMtu),
         ringCapacity: 1024,
         io: dp.io,
         icmpRate: dp.icmpErrors.rate,
@@ -217,6 +222,7 @@ export class Appliance {
       setIcmpLimits: (rate, burst) => this.lanes.setIcmpLimits(rate, burst),
       setLogRate: (rate) => this.limitedLog.reconfigure(rate),
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
+      largestMtu: this.largestMtu,
       restartMetrics: (listen) => this.restartMetrics(listen),
     });
     if (this.modules) participants.push(this.modules.participant());

@@ -25,6 +25,8 @@ export interface ReloadTarget {
   readonly root: Logger;
   /** The kernel-side device name of each configured port, by interface name. */
   deviceOf(name: string): string;
+  /** The largest MTU the lanes' pool slots hold (fixed at start). */
+  readonly largestMtu: number;
   /** Replaces the metrics listener ("" turns it off); resolves once the new one is bound. */
   restartMetrics(listen: string): Promise<void>;
 }
@@ -131,6 +133,9 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
           }
         }
         if (isDeepStrictEqual(n, c)) return;
+        if (n.mtu > target.largestMtu) {
+          throw new ConfigRejected(`interfaces[${n.name}].mtu ${n.mtu} is larger than the lanes' pool slots hold (they were sized at start for an MTU of ${target.largestMtu}): restart turtle6 to apply`);
+        }
         const before = stackInterface(c, port);
         const after = stackInterface(n, port);
         if (!isDeepStrictEqual(n.addresses, c.addresses)) describe.push(`${n.name}: addresses ${c.addresses.join(' ')} → ${n.addresses.join(' ')}`);

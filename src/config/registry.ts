@@ -22,6 +22,8 @@ export interface SectionDocs {
 export interface CrossCheckContext {
   /** Names of the configured interfaces, for "interface: lan0" references. */
   readonly interfaceNames: ReadonlySet<string>;
+  /** The largest MTU of the configured interfaces (1500 with none): it sets the lanes' slot size. */
+  readonly largestMtu: number;
   /** Reports a problem at `path` (relative to the section); `expected` is the expected-half of the message. */
   report(path: ReadonlyArray<string | number>, expected: string): void;
 }
@@ -61,10 +63,12 @@ export function buildConfigSchema<const Sections extends readonly AnySection[]>(
     const interfaceNames = new Set<string>(
       Array.isArray(interfaces) ? interfaces.map((i: { name: string }) => i.name) : [],
     );
+    const largestMtu = Array.isArray(interfaces) ? Math.max(1500, ...interfaces.map((i: { mtu: number }) => i.mtu)) : 1500;
     for (const s of sections) {
       if (s.crossCheck === undefined) continue;
       s.crossCheck(values[s.name], {
         interfaceNames,
+        largestMtu,
         report: (path, expected) => ctx.addIssue({ code: 'custom', message: expected, path: [s.name, ...path] }),
       });
     }

@@ -36,6 +36,7 @@ export const TRAFFIC = [
 
 /** Drop reasons: every way a lane discards a frame. */
 export const DROPS = [
+  { name: 'frame_too_long', help: 'Frame longer than a pool slot holds (the kernel truncated it): raise the port MTU in the config, or lower the sender\'s' },
   { name: 'runt', help: 'Frame shorter than its link header' },
   { name: 'not_ipv6', help: 'EtherType or version is not IPv6' },
   { name: 'other_host', help: 'Unicast destination MAC is not this port' },

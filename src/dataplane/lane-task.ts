@@ -4,7 +4,7 @@
  * same task and picks up where the dead one left off.
  */
 import type { SnapshotHandle } from '../shm/snapshot.js';
-import { PacketPool } from '../shm/pool.js';
+import { frameCapacity, PacketPool } from '../shm/pool.js';
 import { SpscRing } from '../shm/ring.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 
@@ -18,6 +18,8 @@ export interface LaneTask {
   /** The lane's pool, then its punt ring, then its inject ring: one buffer, so copies are copyWithin. */
   readonly memory: SharedArrayBuffer;
   readonly poolSlots: number;
+  /** Bytes per pool slot (slotBytesForMtu of the largest port MTU); ring entries hold one frame of it. */
+  readonly slotBytes: number;
   readonly ringCapacity: number;
   readonly counters: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
@@ -37,8 +39,13 @@ export interface LaneTask {
   readonly batch: number;
 }
 
-/** Inline data per ring entry: a whole frame. */
-export const RING_DATA_BYTES = 2048;
+/**
+ * Inline data per punt, inject and hand-over ring entry: a whole frame, as large as a slot's
+ * frame area, so a packet that fits a slot fits an entry (and the copies check it anyway).
+ */
+export function ringDataBytes(slotBytes: number): number {
+  return frameCapacity(slotBytes);
+}
 
 /**
  * Lane memory layout: pool | punt ring | inject ring | trace ring, each region starting on a
@@ -48,20 +55,27 @@ function align(n: number): number {
   return (n + 63) & ~63;
 }
 
-export function puntRingOffset(poolSlots: number): number {
-  return align(PacketPool.byteLength(poolSlots));
+/** The geometry of one lane's memory: the offsets below follow from it. */
+export interface LaneGeometry {
+  readonly poolSlots: number;
+  readonly slotBytes: number;
+  readonly ringCapacity: number;
 }
 
-export function injectRingOffset(poolSlots: number, ringCapacity: number): number {
-  return puntRingOffset(poolSlots) + align(SpscRing.byteLength(ringCapacity, RING_DATA_BYTES));
+export function puntRingOffset(g: LaneGeometry): number {
+  return align(PacketPool.byteLength(g.poolSlots, g.slotBytes));
 }
 
-export function traceRingOffset(poolSlots: number, ringCapacity: number): number {
-  return injectRingOffset(poolSlots, ringCapacity) + align(SpscRing.byteLength(ringCapacity, RING_DATA_BYTES));
+export function injectRingOffset(g: LaneGeometry): number {
+  return puntRingOffset(g) + align(SpscRing.byteLength(g.ringCapacity, ringDataBytes(g.slotBytes)));
 }
 
-export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number {
-  return traceRingOffset(poolSlots, ringCapacity) + align(SpscRing.byteLength(TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES));
+export function traceRingOffset(g: LaneGeometry): number {
+  return injectRingOffset(g) + align(SpscRing.byteLength(g.ringCapacity, ringDataBytes(g.slotBytes)));
+}
+
+export function laneMemoryBytes(g: LaneGeometry): number {
+  return traceRingOffset(g) + align(SpscRing.byteLength(TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES));
 }
 
 /**
@@ -71,14 +85,14 @@ export function laneMemoryBytes(poolSlots: number, ringCapacity: number): number
  */
 export const HANDOVER_CAPACITY = 256;
 
-export function handoverRingBytes(): number {
-  return align(SpscRing.byteLength(HANDOVER_CAPACITY, RING_DATA_BYTES));
+export function handoverRingBytes(slotBytes: number): number {
+  return align(SpscRing.byteLength(HANDOVER_CAPACITY, ringDataBytes(slotBytes)));
 }
 
-export function handoverOffset(lanes: number, from: number, to: number): number {
-  return (from * lanes + to) * handoverRingBytes();
+export function handoverOffset(lanes: number, slotBytes: number, from: number, to: number): number {
+  return (from * lanes + to) * handoverRingBytes(slotBytes);
 }
 
-export function handoverBytes(lanes: number): number {
-  return lanes * lanes * handoverRingBytes();
+export function handoverBytes(lanes: number, slotBytes: number): number {
+  return lanes * lanes * handoverRingBytes(slotBytes);
 }

@@ -13,7 +13,7 @@ import { createEngine, wakeEngine } from '../io/engine.js';
 import { Lane, type LaneHandover, type LaneTables } from './lane.js';
 import { EspStage } from './esp.js';
 import { PortTableView } from './port-table.js';
-import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneTask } from './lane-task.js';
+import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, ringDataBytes, traceRingOffset, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import {
   CMD_CRASH,
@@ -90,9 +90,10 @@ class SnapshotTables implements LaneTables {
 function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandover {
   const to: (SpscRing | null)[] = [];
   const from: SpscRing[] = [];
+  const ringData = ringDataBytes(task.slotBytes);
   for (let j = 0; j < task.lanes; j++) {
-    to.push(j === task.lane ? null : new SpscRing(handover, handoverOffset(task.lanes, task.lane, j), HANDOVER_CAPACITY, RING_DATA_BYTES, false));
-    if (j !== task.lane) from.push(new SpscRing(handover, handoverOffset(task.lanes, j, task.lane), HANDOVER_CAPACITY, RING_DATA_BYTES, false));
+    to.push(j === task.lane ? null : new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, task.lane, j), HANDOVER_CAPACITY, ringData, false));
+    if (j !== task.lane) from.push(new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, j, task.lane), HANDOVER_CAPACITY, ringData, false));
   }
   return {
     lane: task.lane,
@@ -108,10 +109,11 @@ function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandove
 export default function runLane(task: LaneTask): string {
   const ctl = controlView(task.control, task.lane);
   Atomics.add(ctl, CTRL_STARTS, 1);
-  const pool = new PacketPool(task.memory, task.poolSlots, true);
-  const punt = new SpscRing(task.memory, puntRingOffset(task.poolSlots), task.ringCapacity, RING_DATA_BYTES, false);
-  const inject = new SpscRing(task.memory, injectRingOffset(task.poolSlots, task.ringCapacity), task.ringCapacity, RING_DATA_BYTES, false);
-  const traceRing = new SpscRing(task.memory, traceRingOffset(task.poolSlots, task.ringCapacity), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
+  const pool = new PacketPool(task.memory, task.poolSlots, task.slotBytes, true);
+  const ringData = ringDataBytes(task.slotBytes);
+  const punt = new SpscRing(task.memory, puntRingOffset(task), task.ringCapacity, ringData, false);
+  const inject = new SpscRing(task.memory, injectRingOffset(task), task.ringCapacity, ringData, false);
+  const traceRing = new SpscRing(task.memory, traceRingOffset(task), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
   const engine = createEngine(task.io, pool);
   for (const q of task.queues) engine.addPort(q.port, q.fd);
   const tables = new SnapshotTables(task);

@@ -47,6 +47,7 @@ import { DST_UNREACH_CODE, ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGener
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
 import {
+  TRACE_SNAP_BYTES,
   TRACE_TIMESTAMP_BYTES,
   TR_DST_BYTES,
   TR_DST_LEN,
@@ -118,6 +119,8 @@ export class Lane {
   private readonly txOff: Int32Array;
   private readonly txLen: Int32Array;
   private readonly txPort: Int32Array;
+  /** Per frame of the transmit list: 1 if the engine wrote it whole. */
+  private readonly txSent: Uint8Array;
   private txCount = 0;
   private readonly extraSlots: Int32Array;
   private extraCount = 0;
@@ -196,6 +199,7 @@ export class Lane {
     this.txOff = new Int32Array(4 * n);
     this.txLen = new Int32Array(4 * n);
     this.txPort = new Int32Array(4 * n);
+    this.txSent = new Uint8Array(4 * n);
     this.extraSlots = new Int32Array(4 * n);
     // Every deferred seal is a queued frame, so the transmit list bounds them.
     this.sealSa = new Int32Array(4 * n);
@@ -297,6 +301,10 @@ export class Lane {
     if (this.tracing) this.traceBegin(frame, frameLen, port);
     c[portCounter(port, C.rx_packets)]!++;
     c[portCounter(port, C.rx_bytes)] = c[portCounter(port, C.rx_bytes)]! + frameLen;
+    // The kernel truncates a frame longer than the slot's frame area, which is always longer
+    // than any configured MTU allows (shm/pool.ts): a frame that fills it was cut short.
+    // Nothing past the frame area is ever read.
+    if (frameLen >= this.pool.frameCapacity) return this.drop(port, C.frame_too_long);
     if (!ports.isUp(port)) return this.drop(port, C.port_down);
 
     // Link layer: a TAP port delivers Ethernet (RFC 2464). Accept IPv6 addressed to this
@@ -558,11 +566,12 @@ export class Lane {
   }
 
   private transmit(): void {
-    const sent = this.engine.transmit(this.txOff, this.txLen, this.txPort, this.txCount);
+    const sent = this.txSent;
+    this.engine.transmit(this.txOff, this.txLen, this.txPort, this.txCount, sent);
     const c = this.counters;
     for (let i = 0; i < this.txCount; i++) {
       const port = this.txPort[i]!;
-      if (i < sent) {
+      if (sent[i] === 1) {
         c[portCounter(port, C.tx_packets)]!++;
         c[portCounter(port, C.tx_bytes)] = c[portCounter(port, C.tx_bytes)]! + this.txLen[i]!;
       } else {
@@ -574,6 +583,8 @@ export class Lane {
   /** Copies the IPv6 packet into the punt ring (control traffic is copied, see punt.ts). */
   private punt(ip: number, ipLen: number, port: number, flags: number, aux: number, received = true): void {
     const ring = this.puntRing;
+    // An entry holds a slot's frame area, so this cannot fail; the bound is asserted anyway.
+    if (ipLen > ring.dataBytes) return received ? this.drop(port, C.frame_too_long) : this.dropOriginated(port);
     const e = ring.tryReserve();
     if (e < 0) return received ? this.drop(port, C.punt_ring_full) : this.dropOriginated(port);
     const d = ring.dataOffset(e);
@@ -590,17 +601,19 @@ export class Lane {
    */
   private traceBegin(frame: number, frameLen: number, port: number): void {
     this.traceEntry = -1;
+    // What the slot holds of the frame (a frame_too_long one was truncated by the kernel).
+    const held = frameLen < this.pool.frameCapacity ? frameLen : this.pool.frameCapacity;
     const ctl = this.trace.control;
     if (ctl[TR_PORT]! >= 0 && ctl[TR_PORT] !== port) return;
     const b = this.b;
     let ip = frame;
     if (this.tables.ports.kind(port) === PORT_KIND_TAP) {
-      if (frameLen >= ETH_HEADER_LEN && b[frame + 12] === 0x86 && b[frame + 13] === 0xdd) ip += ETH_HEADER_LEN;
+      if (held >= ETH_HEADER_LEN && b[frame + 12] === 0x86 && b[frame + 13] === 0xdd) ip += ETH_HEADER_LEN;
       else ip = -1;
     }
     const needsIp = ctl[TR_PROTO]! >= 0 || ctl[TR_SRC_LEN]! >= 0 || ctl[TR_DST_LEN]! >= 0;
     if (needsIp) {
-      if (ip < 0 || frame + frameLen < ip + IPV6_HEADER_LEN) return;
+      if (ip < 0 || frame + held < ip + IPV6_HEADER_LEN) return;
       if (ctl[TR_PROTO]! >= 0 && b[ip + IP6_OFF_NEXT_HEADER] !== ctl[TR_PROTO]) return;
       if (ctl[TR_SRC_LEN]! >= 0 && !prefixMatch(b, ip + IP6_OFF_SRC, this.traceBytes, TR_SRC_BYTES, ctl[TR_SRC_LEN]!)) return;
       if (ctl[TR_DST_LEN]! >= 0 && !prefixMatch(b, ip + IP6_OFF_DST, this.traceBytes, TR_DST_BYTES, ctl[TR_DST_LEN]!)) return;
@@ -615,7 +628,7 @@ export class Lane {
     }
     const d = ring.dataOffset(e);
     this.traceStamp[d >> 3] = Date.now();
-    ring.bytes.copyWithin(d + TRACE_TIMESTAMP_BYTES, frame, frame + frameLen);
+    ring.bytes.copyWithin(d + TRACE_TIMESTAMP_BYTES, frame, frame + (held < TRACE_SNAP_BYTES ? held : TRACE_SNAP_BYTES));
     ring.setMeta(e, 0, frameLen, port, 0);
     this.traceEntry = e;
   }
@@ -647,13 +660,15 @@ export class Lane {
    */
   private sendError(type: number, code: number, param: number, ip: number, ipLen: number, port: number): void {
     const b = this.b;
-    if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.drop(port, C.icmp_not_allowed);
+    // A suppressed error is an event beside the packet's own fate, which the caller records:
+    // counted, not a drop (the trace shows the caller's verdict, e.g. no_route).
+    if (!mayGenerateErrorAbout(b, ip, ipLen, type, code)) return this.count(port, C.icmp_not_allowed);
     // §2.4(e.4, e.5): nor about a packet sent as a link-layer multicast or broadcast, with
     // e.3's exceptions: Packet Too Big, and Parameter Problem code 2 for an option of type 10xxxxxx.
     if (this.linkMulticast && type !== ICMP6.PACKET_TOO_BIG && !(type === ICMP6.PARAM_PROBLEM && code === PARAM_PROBLEM_CODE.UNRECOGNIZED_OPTION && b[ip + param]! >> 6 === 2)) {
-      return this.drop(port, C.icmp_not_allowed);
+      return this.count(port, C.icmp_not_allowed);
     }
-    if (!this.icmpBucket.take(this.now)) return this.drop(port, C.icmp_rate_limited);
+    if (!this.icmpBucket.take(this.now)) return this.count(port, C.icmp_rate_limited);
     const slot = this.pool.alloc();
     if (slot < 0) return this.dropOriginated(port);
     this.extraSlots[this.extraCount++] = slot;
@@ -702,7 +717,8 @@ export class Lane {
       const len = ring.len(e);
       const port = ring.port(e);
       const flags = ring.flags(e);
-      const slot = this.pool.alloc();
+      // The main thread checks the length it writes (LaneSet.inject); the copy checks it again.
+      const slot = len > 0 && len < this.pool.frameCapacity ? this.pool.alloc() : -1;
       if (slot < 0) {
         this.dropOriginated(port);
         ring.release();
@@ -710,15 +726,12 @@ export class Lane {
       }
       this.extraSlots[this.extraCount++] = slot;
       const d = ring.dataOffset(e);
-      if ((flags & INJECT_RAW) !== 0) {
-        const out = this.pool.offsetOf(slot) + HEADROOM;
-        this.b.copyWithin(out, d, d + len);
-        this.queueTx(out, len, port);
-      } else if ((flags & INJECT_ROUTE) !== 0) {
-        const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
-        this.b.copyWithin(out, d, d + len);
-        this.route(out, len, port);
-      }
+      // Raw frames and IPv6 packets alike start at the headroom, which leaves room in front
+      // for an Ethernet header and ESP encapsulation.
+      const out = this.pool.offsetOf(slot) + HEADROOM;
+      this.b.copyWithin(out, d, d + len);
+      if ((flags & INJECT_RAW) !== 0) this.queueTx(out, len, port);
+      else if ((flags & INJECT_ROUTE) !== 0) this.route(out, len, port);
       this.count(port, C.injected);
       ring.release();
     }
@@ -740,6 +753,8 @@ export class Lane {
   private handOver(ip: number, ipLen: number, port: number, home: number, flags: number): void {
     const received = (flags & HANDOVER_ORIGINATED) === 0;
     const ring = this.handover!.to[home]!;
+    // An entry holds a slot's frame area, so this cannot fail; the bound is asserted anyway.
+    if (ipLen > ring.dataBytes) return received ? this.drop(port, C.frame_too_long) : this.dropOriginated(port);
     const e = ring.tryReserve();
     if (e < 0) return received ? this.drop(port, C.esp_wrong_lane) : this.dropOriginated(port);
     const d = ring.dataOffset(e);
@@ -759,10 +774,10 @@ export class Lane {
     for (let k = 0; k < handover.from.length && budget > 0; k++) {
       const ring = handover.from[k]!;
       for (let e = ring.peek(); e >= 0 && budget > 0; e = ring.peek(), budget--) {
-        const slot = this.pool.alloc();
         const len = ring.len(e);
         const port = ring.port(e);
         const flags = ring.flags(e);
+        const slot = len > 0 && len < this.pool.frameCapacity ? this.pool.alloc() : -1;
         if (slot < 0) {
           if ((flags & HANDOVER_ORIGINATED) !== 0) this.dropOriginated(port);
           else this.drop(port, C.esp_wrong_lane);
@@ -770,7 +785,7 @@ export class Lane {
           continue;
         }
         this.extraSlots[this.extraCount++] = slot;
-        const ip = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+        const ip = this.pool.offsetOf(slot) + HEADROOM;
         const d = ring.dataOffset(e);
         const rb = ring.bytes;
         const b = this.b;
@@ -920,6 +935,13 @@ export class Lane {
       if (!received) return this.dropOriginated(port);
       this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu - overhead, ip, ipLen, port);
       return this.drop(port, C.too_big);
+    }
+    // Encapsulation grows the packet in place: the headers into the headroom, the trailer
+    // towards the slot's end. The MTU check above keeps it inside the slot (slots hold the
+    // largest MTU); this asserts it.
+    const slotBytes = this.pool.slotBytes;
+    if (ip + ipLen + overhead > (Math.floor(ip / slotBytes) + 1) * slotBytes) {
+      return received ? this.drop(port, C.frame_too_long) : this.dropOriginated(port);
     }
     if (decrement) b[ip + IP6_OFF_HOP_LIMIT]!--;
     const defer = !received || this.traceEntry < 0;

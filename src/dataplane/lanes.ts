@@ -29,14 +29,12 @@ import {
   STATE_RUNNING,
   controlView,
 } from './lane-control.js';
-import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset, RING_DATA_BYTES, type LaneQueue, type LaneTask } from './lane-task.js';
+import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset, type LaneGeometry, type LaneQueue, type LaneTask } from './lane-task.js';
 import { armTrace, disarmTrace, drainTraceRing, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
-export interface LaneSetOptions {
+export interface LaneSetOptions extends LaneGeometry {
   readonly lanes: number;
   readonly batch: number;
-  readonly poolSlots: number;
-  readonly ringCapacity: number;
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly icmpRate: number;
   readonly icmpBurst: number;
@@ -94,19 +92,20 @@ export class LaneSet implements Datapath {
     };
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
     // Zero-filled, so every hand-over ring starts empty (head = tail = 0).
-    this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes)) : null;
+    this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes, opts.slotBytes)) : null;
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
+    const ringData = ringDataBytes(opts.slotBytes);
     for (let id = 0; id < opts.lanes; id++) {
-      const memory = new SharedArrayBuffer(laneMemoryBytes(opts.poolSlots, opts.ringCapacity));
+      const memory = new SharedArrayBuffer(laneMemoryBytes(opts));
       const counters = new SharedArrayBuffer(counterBytes());
       this.lanes.push({
         id,
         memory,
         counters,
         countersView: new Float64Array(counters),
-        punt: new SpscRing(memory, puntRingOffset(opts.poolSlots), opts.ringCapacity, RING_DATA_BYTES, true),
-        inject: new SpscRing(memory, injectRingOffset(opts.poolSlots, opts.ringCapacity), opts.ringCapacity, RING_DATA_BYTES, true),
-        trace: new SpscRing(memory, traceRingOffset(opts.poolSlots, opts.ringCapacity), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true),
+        punt: new SpscRing(memory, puntRingOffset(opts), opts.ringCapacity, ringData, true),
+        inject: new SpscRing(memory, injectRingOffset(opts), opts.ringCapacity, ringData, true),
+        trace: new SpscRing(memory, traceRingOffset(opts), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true),
         queues: [],
         running: null,
         restarts: 0,
@@ -151,6 +150,7 @@ export class LaneSet implements Datapath {
       lane: lane.id,
       memory: lane.memory,
       poolSlots: this.opts.poolSlots,
+      slotBytes: this.opts.slotBytes,
       ringCapacity: this.opts.ringCapacity,
       counters: lane.counters,
       control: this.control,
@@ -192,7 +192,7 @@ export class LaneSet implements Datapath {
   inject(port: number, flags: number, data: Uint8Array): boolean {
     const lane = this.lanes[0]!;
     const ring = lane.inject;
-    if (data.length > RING_DATA_BYTES) return false;
+    if (data.length > ring.dataBytes) return false;
     const e = ring.tryReserve();
     if (e < 0) return false;
     ring.bytes.set(data, ring.dataOffset(e));

@@ -33,9 +33,13 @@ export const VERDICT_FORWARDED = 1;
 export const VERDICT_PUNTED = 2;
 export const VERDICT_DROPPED = 3;
 
-/** Bytes of inline data per trace-ring entry: an 8-byte timestamp, then the frame. */
+/**
+ * Bytes of inline data per trace-ring entry: an 8-byte timestamp, then the frame's first
+ * TRACE_SNAP_BYTES (a jumbo frame is captured truncated; the entry's length is the frame's own).
+ */
 export const TRACE_TIMESTAMP_BYTES = 8;
-export const TRACE_ENTRY_BYTES = 2048 + TRACE_TIMESTAMP_BYTES;
+export const TRACE_SNAP_BYTES = 2048;
+export const TRACE_ENTRY_BYTES = TRACE_SNAP_BYTES + TRACE_TIMESTAMP_BYTES;
 export const TRACE_RING_CAPACITY = 64;
 
 export interface TraceFilter {
@@ -72,6 +76,7 @@ export type Stage = (typeof STAGES)[number] | 'punt';
 /** Where each drop reason is decided. */
 const DROP_STAGE: Record<string, (typeof STAGES)[number]> = {
   port_down: 'receive',
+  frame_too_long: 'receive',
   runt: 'link',
   not_ipv6: 'link',
   other_host: 'link',
@@ -138,7 +143,7 @@ export function drainTraceRing(ring: SpscRing, lane: number, out: TraceRecord[])
       timestampMs: stamps[d >> 3]!,
       ingress: ring.port(e),
       length: len,
-      frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + len),
+      frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + Math.min(len, TRACE_SNAP_BYTES)),
       ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
     });
     ring.release();

@@ -8,11 +8,14 @@
  * Not for the data path: inject() and transmit() copy and allocate.
  */
 import type { PacketPool } from '../shm/pool.js';
-import { HEADROOM, MAX_FRAME } from '../shm/pool.js';
+import { HEADROOM } from '../shm/pool.js';
 import { EINTR, LibcError, POLLFD_SIZE, POLLIN, close as closeFd, errno, poll, read } from '../../native-bindings/libc.js';
 import type { IoEngine, RxBatch } from './engine.js';
 import { checkPort } from './ports.js';
 import { createWakeFd } from './wake.js';
+
+/** The longest frame a link can hand over: an Ethernet header and a 65,535-byte payload IPv6 packet. */
+const MAX_LINK_FRAME = 14 + 40 + 65_535;
 
 export interface MemoryFrame {
   readonly port: number;
@@ -26,6 +29,7 @@ export class MemoryEngine implements IoEngine {
   private readonly ports = new Set<number>();
   private readonly queue: MemoryFrame[] = [];
   private readonly sent: MemoryFrame[] = [];
+  private readonly refused = new Set<number>();
   private readonly pollBuf = new Int32Array(POLLFD_SIZE / 4);
   private readonly wakeDrain = new BigUint64Array(1);
   private closed = false;
@@ -47,10 +51,14 @@ export class MemoryEngine implements IoEngine {
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]!.port === port) this.queue.splice(i, 1);
   }
 
-  /** Queues a copy of `frame` as received on `port` (which must have been added). */
+  /**
+   * Queues a copy of `frame` as received on `port` (which must have been added). A frame
+   * longer than a slot's frame area is received as a TUN/TAP read into a short buffer is:
+   * the bytes that fit are copied and the full length is reported (the lane drops it).
+   */
   inject(port: number, frame: Uint8Array): void {
     if (!this.ports.has(port)) throw new RangeError(`inject: port ${port} is not open`);
-    if (frame.length === 0 || frame.length > MAX_FRAME) throw new RangeError(`inject: frame length ${frame.length} is outside 1..${MAX_FRAME}`);
+    if (frame.length === 0 || frame.length > MAX_LINK_FRAME) throw new RangeError(`inject: frame length ${frame.length} is outside 1..${MAX_LINK_FRAME}`);
     this.queue.push({ port, frame: frame.slice() });
   }
 
@@ -80,7 +88,8 @@ export class MemoryEngine implements IoEngine {
       const slot = this.pool.alloc();
       if (slot < 0) break;
       const { port, frame } = this.queue.shift()!;
-      this.pool.bytes.set(frame, this.pool.offsetOf(slot) + HEADROOM);
+      const fits = frame.length <= this.pool.frameCapacity ? frame : frame.subarray(0, this.pool.frameCapacity);
+      this.pool.bytes.set(fits, this.pool.offsetOf(slot) + HEADROOM);
       rx.slot[n] = slot;
       rx.len[n] = frame.length;
       rx.port[n] = port;
@@ -89,12 +98,21 @@ export class MemoryEngine implements IoEngine {
     return n;
   }
 
-  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number): number {
+  /** Makes writes to `port` fail (as a full TAP queue's ENOBUFS would) until called with false. */
+  refuseWrites(port: number, refuse: boolean): void {
+    if (refuse) this.refused.add(port);
+    else this.refused.delete(port);
+  }
+
+  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number, sent: Uint8Array): number {
     if (this.closed) throw new Error('io engine is closed');
     let written = 0;
     for (let i = 0; i < n; i++) {
-      if (!this.ports.has(port[i]!)) continue;
+      sent[i] = 0;
+      if (!this.ports.has(port[i]!) || this.refused.has(port[i]!)) continue;
+      if (off[i]! < 0 || len[i]! <= 0 || off[i]! + len[i]! > this.pool.bytes.byteLength) throw new RangeError(`transmit: frame ${i} [${off[i]}, +${len[i]}) is outside the pool`);
       this.sent.push({ port: port[i]!, frame: this.pool.bytes.slice(off[i]!, off[i]! + len[i]!) });
+      sent[i] = 1;
       written++;
     }
     return written;

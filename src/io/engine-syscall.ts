@@ -10,7 +10,7 @@
  * read(fd, bytes.subarray(...)) would create a view per packet.
  */
 import type { PacketPool } from '../shm/pool.js';
-import { HEADROOM, MAX_FRAME } from '../shm/pool.js';
+import { HEADROOM } from '../shm/pool.js';
 import {
   EINTR,
   LibcError,
@@ -41,6 +41,7 @@ export class SyscallEngine implements IoEngine {
   private readonly pollEv = new Int16Array(this.pollBuf);
   private readonly pollPort = new Int32Array(MAX_PORTS + 1);
   private pollCount = 0;
+  private rxFirst = 0;
   /** One struct iovec: base as two uint32 halves (little-endian), then the length. */
   private readonly iov = new Uint32Array(4);
   private readonly poolBaseLo: number;
@@ -79,7 +80,13 @@ export class SyscallEngine implements IoEngine {
     const pool = this.pool;
     const ev = this.pollEv;
     let n = 0;
-    for (let k = 0; k < this.pollCount; k++) {
+    // Start one place later at each call, so a flooded port fills a batch only when it is
+    // its turn to go first (receive fairness, as t6io_receive does).
+    const count = this.pollCount;
+    const first = this.rxFirst < count ? this.rxFirst : 0;
+    this.rxFirst = first + 1 < count ? first + 1 : 0;
+    for (let j = 0; j < count; j++) {
+      const k = first + j < count ? first + j : first + j - count;
       if (ev[4 * k + 3] === 0) continue;
       const port = this.pollPort[k]!;
       if (port < 0) {
@@ -91,7 +98,7 @@ export class SyscallEngine implements IoEngine {
       while (n < max) {
         const slot = pool.alloc();
         if (slot < 0) return n;
-        this.pointIov(pool.offsetOf(slot) + HEADROOM, MAX_FRAME);
+        this.pointIov(pool.offsetOf(slot) + HEADROOM, pool.frameCapacity);
         const got = readv(fd, this.iov, 1);
         if (got <= 0) {
           pool.free(slot);
@@ -106,17 +113,23 @@ export class SyscallEngine implements IoEngine {
     return n;
   }
 
-  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number): number {
+  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number, sent: Uint8Array): number {
     if (this.closed) throw new Error('io engine is closed');
     let written = 0;
+    const limit = this.pool.bytes.byteLength;
     for (let i = 0; i < n; i++) {
+      sent[i] = 0;
       const p = port[i]!;
       const fd = p >= 0 && p < MAX_PORTS ? this.fdOfPort[p]! : -1;
-      if (fd < 0) continue;
       const length = len[i]!;
+      // The kernel reads where the iovec points: never outside the pool.
+      if (fd < 0 || length <= 0 || off[i]! < 0 || off[i]! + length > limit) continue;
       this.pointIov(off[i]!, length);
       // A TAP/TUN write is all or nothing; EAGAIN/ENOBUFS drop the frame, as a full NIC would.
-      if (writev(fd, this.iov, 1) === length) written++;
+      if (writev(fd, this.iov, 1) === length) {
+        sent[i] = 1;
+        written++;
+      }
     }
     return written;
   }

@@ -8,7 +8,7 @@
  * slots that received a frame leave the stash, the others wait for the next call.
  */
 import type { PacketPool } from '../shm/pool.js';
-import { HEADROOM, MAX_FRAME } from '../shm/pool.js';
+import { HEADROOM } from '../shm/pool.js';
 import { LibcError, close as closeFd } from '../../native-bindings/libc.js';
 import type { T6io, T6ioHandle } from '../../native-bindings/t6io.js';
 import type { IoEngine, RxBatch } from './engine.js';
@@ -68,7 +68,7 @@ export class UringEngine implements IoEngine {
       this.stashCount++;
     }
     const offered = this.stashCount < max ? this.stashCount : max;
-    const n = this.t6io.receive(handle, offered, this.stashOff, MAX_FRAME, timeoutMs, this.outIdx, this.outLen, this.outPort);
+    const n = this.t6io.receive(handle, offered, this.stashOff, pool.frameCapacity, timeoutMs, this.outIdx, this.outLen, this.outPort);
     if (n < 0) throw new LibcError('t6io_receive', -n);
     const stashSlot = this.stashSlot;
     for (let i = 0; i < n; i++) {
@@ -82,9 +82,9 @@ export class UringEngine implements IoEngine {
     return n;
   }
 
-  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number): number {
+  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number, sent: Uint8Array): number {
     if (n <= 0) return 0;
-    const written = this.t6io.transmit(this.live(), n, off, len, port);
+    const written = this.t6io.transmit(this.live(), n, off, len, port, sent);
     if (written < 0) throw new LibcError('t6io_transmit', -written);
     return written;
   }

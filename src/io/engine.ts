@@ -37,20 +37,25 @@ export interface IoEngine {
   /**
    * Waits up to timeoutMs (0: don't wait; negative: until a frame or a wake) for a readable
    * port or a wake(); then reads up to `max` frames into slots it allocates from the pool
-   * (frame at pool.offsetOf(slot)+HEADROOM, at most MAX_FRAME bytes). Fills
+   * (frame at pool.offsetOf(slot)+HEADROOM, at most pool.frameCapacity bytes written). Fills
    * rx.slot/len/port[0..n) and returns n; frames of one port keep their arrival order.
-   * The caller frees the slots. Never allocates per packet.
+   * The caller frees the slots. Never allocates per packet. rx.len is the length the kernel
+   * reported, which for a frame longer than the slot's frame area is larger than what was
+   * copied (a TUN/TAP read truncates and still returns the full length): the lane drops
+   * those as frame_too_long and never reads past the frame area.
    *
    * The uring engine keeps up to `max` free slots allocated between calls (the areas it
    * hands the kernel); close() returns them to the pool.
    */
   receive(rx: RxBatch, max: number, timeoutMs: number): number;
   /**
-   * Writes n frames (frame i at pool.bytes[off[i] .. off[i]+len[i]) to port[i]) and returns
-   * how many were written. Synchronous: when it returns, every frame's memory may be reused.
-   * Frames for unknown ports, or that the kernel refused, are not counted.
+   * Writes n frames (frame i at pool.bytes[off[i] .. off[i]+len[i]) to port[i]), sets sent[i]
+   * to 1 for each frame written whole and 0 for the others (unknown port, the kernel refused
+   * it), and returns how many were written. Any frame may fail, not only the last ones, so
+   * per-port counters follow sent[], never the count. Synchronous: when it returns, every
+   * frame's memory may be reused.
    */
-  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number): number;
+  transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number, sent: Uint8Array): number;
   /** An eventfd: any thread may call wakeEngine(wakeFd) to interrupt receive(). */
   readonly wakeFd: number;
   close(): void;

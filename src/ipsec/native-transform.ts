@@ -60,7 +60,7 @@ class NativeTransform implements EspTransform {
         writeU32(b, iv + 4, readU32(b, esp + 4));
       }
     }
-    this.lib.seal(this.sa, b, n, espOff, ptLen, seqHi, outLen);
+    this.lib.seal(this.sa, b, b.byteLength, n, espOff, ptLen, seqHi, outLen);
   }
 
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number {
@@ -72,7 +72,7 @@ class NativeTransform implements EspTransform {
   }
 
   openBatch(b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
-    this.lib.open(this.sa, b, n, espOff, espLen, seqHi, outLen);
+    this.lib.open(this.sa, b, b.byteLength, n, espOff, espLen, seqHi, outLen);
   }
 
   dispose(): void {

@@ -95,11 +95,19 @@ test('MinRtrAdvInterval defaults to 0.33 × Max, or 0.75 × Max below 9 s (RFC 4
   ok(loadConfigText('interfaces:\n  - name: a\n    ra: { maxInterval: 4, minInterval: 3, defaultLifetime: 0 }\n', 'c.yaml'));
 });
 
-test('tap MTU stops at 1906 (pool slot 1920 − 14), tun at 9000', () => {
-  ok(loadConfigText('interfaces:\n  - name: a\n    mtu: 1906\n  - name: t\n    kind: tun\n    mtu: 9000\n', 'c.yaml'));
-  assert.deepEqual(errorsOf('interfaces:\n  - name: t\n    kind: tun\n    mtu: 9001\n'), [
+test('tap and tun MTUs go up to 9000 (jumbo frames: the pool slots grow to hold them)', () => {
+  ok(loadConfigText('interfaces:\n  - name: a\n    mtu: 9000\n  - name: t\n    kind: tun\n    mtu: 9000\n', 'c.yaml'));
+  assert.deepEqual(errorsOf('interfaces:\n  - name: t\n    kind: tun\n    mtu: 9001\n  - name: a\n    mtu: 9001\n'), [
     'c.yaml:4:10: interfaces[0].mtu: expected an integer from 1280 to 9000, found 9001',
+    'c.yaml:6:10: interfaces[1].mtu: expected an integer from 1280 to 9000, found 9001',
   ]);
+});
+
+test('a pool of jumbo slots larger than 1 GiB per lane is refused with the slot count that fits', () => {
+  ok(loadConfigText('interfaces:\n  - name: a\ndataplane:\n  poolSlots: 262144\n', 'c.yaml'));
+  const errors = errorsOf('interfaces:\n  - name: a\n    mtu: 9000\ndataplane:\n  poolSlots: 262144\n');
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /^c\.yaml:5:14: dataplane\.poolSlots: expected at most 117\d\d\d slots with an MTU of 9000 \(slots of 9152 bytes; a lane's pool is at most 1 GiB\)/);
 });
 
 test('all errors of a file are reported, in file order', () => {

@@ -12,7 +12,7 @@
  */
 import { linkLocalFromMac } from '../../src/lib/addr.js';
 import { MemoryEngine } from '../../src/io/engine-memory.js';
-import { PacketPool } from '../../src/shm/pool.js';
+import { MIN_SLOT_BYTES, PacketPool } from '../../src/shm/pool.js';
 import { SpscRing } from '../../src/shm/ring.js';
 import {
   NH_BLACKHOLE,
@@ -38,7 +38,7 @@ import {
 import { Lane, type LaneTables } from '../../src/dataplane/lane.js';
 import { PORT_TABLE_BYTES, PortTableView, encodePortTable, type PortEntry } from '../../src/dataplane/port-table.js';
 import { COUNTER_WORDS, DROPS, MAX_PORTS, PORT_STRIDE, TRAFFIC, C, portCounter } from '../../src/dataplane/counters.js';
-import { RING_DATA_BYTES, injectRingOffset, laneMemoryBytes, puntRingOffset, traceRingOffset } from '../../src/dataplane/lane-task.js';
+import { injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset } from '../../src/dataplane/lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, drainTraceRing, type TraceRecord } from '../../src/dataplane/trace.js';
 import { ETHERTYPE_IPV6, encodeEthernetHeader } from '../../src/wire/ethernet.js';
 import { IPV6_HEADER_LEN, encodeIpv6Header } from '../../src/wire/ipv6.js';
@@ -121,15 +121,19 @@ class StaticTables implements LaneTables {
   readonly neighbors = new NeighborView();
   readonly ports = new PortTableView();
 
-  constructor() {
-    const fibBytes = new Uint8Array(fibByteLength(ROUTES, NEXTHOPS));
-    encodeFib(ROUTES, NEXTHOPS, fibBytes);
+  /** `tapMtu`: the MTU of the TAP ports and of the next hops through them (jumbo tests). */
+  constructor(tapMtu = 1500) {
+    const onTap = (port: number) => PORTS.some((p) => p.port === port && p.kind === 'tap');
+    const nexthops = NEXTHOPS.map((nh) => ('mtu' in nh && onTap(nh.port) ? { ...nh, mtu: tapMtu } : nh));
+    const ports = PORTS.map((p) => (p.kind === 'tap' ? { ...p, mtu: tapMtu } : p));
+    const fibBytes = new Uint8Array(fibByteLength(ROUTES, nexthops));
+    encodeFib(ROUTES, nexthops, fibBytes);
     this.fib.bind(fibBytes, 0);
     const nbrBytes = new Uint8Array(neighborsByteLength(NEIGHBORS));
     encodeNeighbors(NEIGHBORS, nbrBytes);
     this.neighbors.bind(nbrBytes, 0);
     const portBytes = new Uint8Array(PORT_TABLE_BYTES);
-    encodePortTable(PORTS, portBytes);
+    encodePortTable(ports, portBytes);
     this.ports.bind(portBytes, 0);
   }
 
@@ -147,7 +151,11 @@ export interface Punted {
 export interface HarnessOptions {
   readonly batch?: number;
   readonly poolSlots?: number;
+  /** Bytes per pool slot (default MIN_SLOT_BYTES: a 1500-byte MTU's). */
+  readonly slotBytes?: number;
   readonly ringCapacity?: number;
+  /** MTU of the TAP ports (default 1500). */
+  readonly tapMtu?: number;
   readonly icmpRate?: number;
   readonly icmpBurst?: number;
 }
@@ -165,22 +173,23 @@ export class LaneHarness {
   private readonly traceConsumer: SpscRing;
 
   constructor(opts: HarnessOptions = {}) {
-    const slots = opts.poolSlots ?? 64;
-    const ringCapacity = opts.ringCapacity ?? 16;
-    const memory = new SharedArrayBuffer(laneMemoryBytes(slots, ringCapacity));
-    this.pool = new PacketPool(memory, slots, true);
+    const geometry = { poolSlots: opts.poolSlots ?? 64, slotBytes: opts.slotBytes ?? MIN_SLOT_BYTES, ringCapacity: opts.ringCapacity ?? 16 };
+    const { poolSlots: slots, ringCapacity } = geometry;
+    const ringData = ringDataBytes(geometry.slotBytes);
+    const memory = new SharedArrayBuffer(laneMemoryBytes(geometry));
+    this.pool = new PacketPool(memory, slots, geometry.slotBytes, true);
     this.engine = new MemoryEngine(this.pool);
     for (const p of PORTS) this.engine.addPort(p.port, -1);
     // Each side of a ring keeps its own cursor: the lane gets one object, the test the other.
     const ring = (offset: number, capacity: number, bytes: number, init: boolean) => new SpscRing(memory, offset, capacity, bytes, init);
-    const puntAt = puntRingOffset(slots);
-    const injectAt = injectRingOffset(slots, ringCapacity);
-    const traceAt = traceRingOffset(slots, ringCapacity);
-    const lanePunt = ring(puntAt, ringCapacity, RING_DATA_BYTES, true);
-    const laneInject = ring(injectAt, ringCapacity, RING_DATA_BYTES, true);
+    const puntAt = puntRingOffset(geometry);
+    const injectAt = injectRingOffset(geometry);
+    const traceAt = traceRingOffset(geometry);
+    const lanePunt = ring(puntAt, ringCapacity, ringData, true);
+    const laneInject = ring(injectAt, ringCapacity, ringData, true);
     const laneTrace = ring(traceAt, TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true);
-    this.puntConsumer = ring(puntAt, ringCapacity, RING_DATA_BYTES, false);
-    this.injectProducer = ring(injectAt, ringCapacity, RING_DATA_BYTES, false);
+    this.puntConsumer = ring(puntAt, ringCapacity, ringData, false);
+    this.injectProducer = ring(injectAt, ringCapacity, ringData, false);
     this.traceConsumer = ring(traceAt, TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
     this.lane = new Lane(
       this.pool,
@@ -188,7 +197,7 @@ export class LaneHarness {
       lanePunt,
       laneInject,
       this.counters,
-      new StaticTables(),
+      new StaticTables(opts.tapMtu),
       { batch: opts.batch ?? 32, icmpRate: opts.icmpRate ?? 1000, icmpBurst: opts.icmpBurst ?? 100, now: () => this.now },
       { control: this.traceControl, ring: laneTrace },
     );
@@ -216,6 +225,11 @@ export class LaneHarness {
       ring.release();
     }
     return out;
+  }
+
+  /** The control plane's end of the inject ring, for tests that write entries by hand. */
+  injectRing(): SpscRing {
+    return this.injectProducer;
   }
 
   /** Queues what the control plane would send (Datapath.inject); false when the ring is full. */

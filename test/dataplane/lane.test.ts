@@ -16,6 +16,7 @@ import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUN
 import { C } from '../../src/dataplane/counters.js';
 import { RESOLVE_BURST } from '../../src/dataplane/resolve-throttle.js';
 import { armTrace, TR_REMAINING } from '../../src/dataplane/trace.js';
+import { slotBytesForMtu } from '../../src/shm/pool.js';
 import {
   BLACKHOLED,
   ethFrame,
@@ -578,4 +579,72 @@ test('trace armed for 2 records with a destination filter records exactly the 2 
   assert.equal(a.length, forwarded.length);
   assert.equal(Atomics.load(h.traceControl, TR_REMAINING), 0);
   assert.deepEqual(h.traced(), [], 'nothing more once the count is used up');
+});
+
+// ---- bounds: frames longer than a slot, copies into rings and slots ------------------------
+
+test('a frame that fills a slot\'s frame area (the kernel cut it short) is dropped as `frame_too_long`; the next frame forwards intact', (t) => {
+  const h = harness(t);
+  const cap = h.pool.frameCapacity;
+  h.pool.bytes.fill(0x5a);
+  const jumbo = new Uint8Array(cap + 3000).fill(0xee);
+  jumbo.set(fromH1(ipv6Packet({ src: H1, dst: H2, echoData: 100 })).subarray(0, 54));
+  const exact = new Uint8Array(cap).fill(0xee);
+  exact.set(jumbo.subarray(0, 54));
+  const pkt = ipv6Packet({ src: H1, dst: H2, echoData: 200 });
+  const before = h.snapshot();
+  const out = h.run(TAP0, jumbo, exact, fromH1(pkt));
+  assert.deepEqual(out, [{ port: TAP1, frame: ethFrame(H2_MAC, R1_MAC, decremented(pkt)) }]);
+  assert.deepEqual(h.moved(before), { '0:rx_packets': 3, '0:frame_too_long': 2, '0:forwarded': 1, '1:tx_packets': 1 });
+  assert.equal(h.pool.available(), h.pool.slots);
+  h.pool.checkFreeList();
+});
+
+test('jumbo slots: a 9000-byte packet forwards TAP→TAP byte for byte, and the ring entries hold it too', (t) => {
+  const h = harness(t, { slotBytes: slotBytesForMtu(9000), tapMtu: 9000 });
+  const pkt = ipv6Packet({ src: H1, dst: H2, echoData: 9000 - 40 - 8 });
+  assert.equal(pkt.length, 9000);
+  const out = only(h.run(TAP0, fromH1(pkt)));
+  assert.deepEqual(out.frame, ethFrame(H2_MAC, R1_MAC, decremented(pkt)));
+  // Punted whole (the router's own address): the punt ring's entries are as large as a slot's frame area.
+  const mine = ipv6Packet({ src: H1, dst: R0_GLOBAL, echoData: 9000 - 40 - 8 });
+  assert.deepEqual(h.run(TAP0, fromH1(mine)), []);
+  assert.deepEqual(h.punted().map((p) => p.packet), [mine]);
+  // Injected whole, to be routed.
+  assert.ok(h.inject(TAP0, INJECT_ROUTE, pkt));
+  assert.deepEqual(h.run(TAP0).map((o) => o.frame), [ethFrame(H2_MAC, R1_MAC, pkt)]);
+});
+
+test('an injection whose length does not fit a slot is counted `originated_dropped`, never copied', (t) => {
+  const h = harness(t);
+  h.pool.bytes.fill(0x5a);
+  const ring = h.injectRing();
+  const e = ring.tryReserve();
+  // A producer bug: a length past the entry and the slot (LaneSet.inject refuses these).
+  ring.setMeta(e, -1, h.pool.frameCapacity + 500, TAP1, INJECT_RAW);
+  ring.publish();
+  const before = h.snapshot();
+  assert.deepEqual(h.run(TAP0), []);
+  assert.deepEqual(h.moved(before), { '1:originated_dropped': 1 });
+  assert.ok(h.pool.bytes.every((b) => b === 0x5a), 'no slot was written');
+});
+
+test('tx counters follow what each write did: a refused frame in the middle of a batch is counted on its own port', (t) => {
+  const h = harness(t);
+  h.engine.refuseWrites(TAP1, true);
+  const toTap1 = fromH1(ipv6Packet({ src: H1, dst: H2 }));
+  const toTun2 = fromH1(ipv6Packet({ src: H1, dst: ip('2001:db8:3::5') }));
+  const before = h.snapshot();
+  const out = h.run(TAP0, toTun2, toTap1, toTun2);
+  assert.deepEqual(out.map((o) => o.port), [TUN2, TUN2]);
+  assert.deepEqual(h.moved(before), { '0:rx_packets': 3, '0:forwarded': 3, '1:tx_failed': 1, '2:tx_packets': 2 });
+});
+
+test('trace: a packet whose ICMPv6 error is rate-limited shows its own verdict (`no_route`), not the suppression', (t) => {
+  const h = harness(t, { icmpRate: 1, icmpBurst: 1 });
+  armTrace(h.traceControl, 2, { port: null, proto: null, src: null, dst: null });
+  h.run(TAP0, fromH1(ipv6Packet({ src: H1, dst: NO_ROUTE })), fromH1(ipv6Packet({ src: H1, dst: NO_ROUTE })));
+  const records = h.traced();
+  assert.deepEqual(records.map((r) => [r.verdict, r.reason]), [['dropped', 'no_route'], ['dropped', 'no_route']]);
+  assert.equal(h.counter(TAP0, C.icmp_rate_limited), 1);
 });

@@ -1,18 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HEADROOM, MAX_FRAME, PacketPool, SLOT_BYTES } from '../../src/shm/pool.js';
+import { HEADROOM, MAX_PORT_MTU, MIN_SLOT_BYTES, PacketPool, slotBytesForMtu } from '../../src/shm/pool.js';
 
-function pool(slots: number): PacketPool {
-  return new PacketPool(new SharedArrayBuffer(PacketPool.byteLength(slots)), slots, true);
+function pool(slots: number, slotBytes = MIN_SLOT_BYTES): PacketPool {
+  return new PacketPool(new SharedArrayBuffer(PacketPool.byteLength(slots, slotBytes)), slots, slotBytes, true);
 }
 
-test('pool: slots are SLOT_BYTES apart and leave HEADROOM in front of a MAX_FRAME frame', () => {
-  assert.equal(HEADROOM + MAX_FRAME, SLOT_BYTES);
-  const p = pool(4);
-  assert.equal(p.offsetOf(3), 3 * SLOT_BYTES);
-  assert.equal(p.bytes.length, 4 * SLOT_BYTES);
-  assert.ok(PacketPool.byteLength(4) > 4 * SLOT_BYTES, 'the free list lives after the slots');
+test('pool: slots are slotBytes apart and leave HEADROOM in front of a frameCapacity frame', () => {
+  for (const slotBytes of [MIN_SLOT_BYTES, slotBytesForMtu(MAX_PORT_MTU)]) {
+    const p = pool(4, slotBytes);
+    assert.equal(HEADROOM + p.frameCapacity, slotBytes);
+    assert.equal(p.offsetOf(3), 3 * slotBytes);
+    assert.equal(p.bytes.length, 4 * slotBytes);
+    assert.ok(PacketPool.byteLength(4, slotBytes) > 4 * slotBytes, 'the free list lives after the slots');
+  }
+});
+
+test('pool: the slot size follows the largest MTU, an Ethernet header and the headroom', () => {
+  assert.equal(slotBytesForMtu(1500), MIN_SLOT_BYTES, 'standard Ethernet keeps 2 KiB slots');
+  assert.equal(slotBytesForMtu(1280), MIN_SLOT_BYTES);
+  for (const mtu of [1905, 1906, 1907, 4000, 8962, 9000]) {
+    const slotBytes = slotBytesForMtu(mtu);
+    assert.ok(slotBytes - HEADROOM > 14 + mtu, `a ${mtu}-byte MTU's Ethernet frame fits with a byte to spare`);
+    assert.equal(slotBytes % 64, 0, 'slots start on cache lines');
+    assert.ok(slotBytes - HEADROOM - 64 <= 14 + mtu || slotBytes === MIN_SLOT_BYTES, 'no more than one line to spare');
+  }
+  assert.throws(() => slotBytesForMtu(MAX_PORT_MTU + 1), /MTU must be/);
+  assert.throws(() => pool(1, 2000), /multiple of 64/);
 });
 
 test('pool: hands out every slot once, then -1; freed slots come back', () => {
@@ -31,22 +46,23 @@ test('pool: frames written in one slot do not touch the neighbours', () => {
   const p = pool(3);
   p.bytes.fill(0x11);
   const s = p.alloc();
-  p.bytes.fill(0xee, p.offsetOf(s) + HEADROOM, p.offsetOf(s) + HEADROOM + MAX_FRAME);
+  p.bytes.fill(0xee, p.offsetOf(s) + HEADROOM, p.offsetOf(s) + HEADROOM + p.frameCapacity);
   const others = [0, 1, 2].filter((x) => x !== s);
-  for (const o of others) assert.ok(p.bytes.subarray(p.offsetOf(o), p.offsetOf(o) + SLOT_BYTES).every((b) => b === 0x11));
+  for (const o of others) assert.ok(p.bytes.subarray(p.offsetOf(o), p.offsetOf(o) + p.slotBytes).every((b) => b === 0x11));
   assert.equal(p.available(), 2, 'frame bytes never reach the free list');
 });
 
 test('pool: a second view with init=false shares the free list; a replacement lane can rebuild it', () => {
-  const sab = new SharedArrayBuffer(PacketPool.byteLength(16));
-  const first = new PacketPool(sab, 16, true);
+  const sab = new SharedArrayBuffer(PacketPool.byteLength(16, MIN_SLOT_BYTES));
+  const first = new PacketPool(sab, 16, MIN_SLOT_BYTES, true);
   first.alloc();
   first.alloc();
-  const attached = new PacketPool(sab, 16, false);
+  const attached = new PacketPool(sab, 16, MIN_SLOT_BYTES, false);
   assert.equal(attached.available(), 14);
-  const replacement = new PacketPool(sab, 16, true);
+  const replacement = new PacketPool(sab, 16, MIN_SLOT_BYTES, true);
   assert.equal(replacement.available(), 16);
-  assert.throws(() => new PacketPool(sab, 8, false), /does not match 8 slots/);
+  assert.throws(() => new PacketPool(sab, 8, MIN_SLOT_BYTES, false), /does not match 8 slots/);
+  assert.throws(() => new PacketPool(sab, 4, 4096, false), /does not match 4 slots of 4096/);
 });
 
 test('pool: the debug check catches a double free', () => {

@@ -2,6 +2,10 @@
 import { z } from 'zod';
 import { flag, intInRange, numberInRange } from '../fields.js';
 import { defineSection } from '../registry.js';
+import { PacketPool, slotBytesForMtu } from '../../shm/pool.js';
+
+/** A lane's pool is one SharedArrayBuffer; the C helpers take its offsets as int32. */
+const MAX_POOL_BYTES = 1024 * 1024 * 1024;
 
 export const dataplaneSection = defineSection(
   'dataplane',
@@ -24,6 +28,13 @@ export const dataplaneSection = defineSection(
   {
     summary: 'Worker lanes, batching, I/O path, packet pool and ICMPv6 error rate limits.',
     reload: { kind: 'restart-module', module: 'dataplane (icmpErrors alone applies in place)' },
+  },
+  (dp, ctx) => {
+    const slotBytes = slotBytesForMtu(ctx.largestMtu);
+    if (PacketPool.byteLength(dp.poolSlots, slotBytes) > MAX_POOL_BYTES) {
+      const most = Math.floor(MAX_POOL_BYTES / (slotBytes + 4)) - 1;
+      ctx.report(['poolSlots'], `at most ${most} slots with an MTU of ${ctx.largestMtu} (slots of ${slotBytes} bytes; a lane's pool is at most 1 GiB)`);
+    }
   },
 );
 

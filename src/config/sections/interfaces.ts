@@ -10,6 +10,7 @@ import {
   listOf, macAddress, namespaceName, numberInRange,
 } from '../fields.js';
 import { defineSection } from '../registry.js';
+import { MAX_PORT_MTU } from '../../shm/pool.js';
 
 /** RFC 4861 §6.2.1 bounds, and its default ValidLifetime (30 days) and PreferredLifetime (7 days). */
 export const RA_LIMITS = {
@@ -22,9 +23,6 @@ export const RA_LIMITS = {
   defaultPreferredLifetime: 604_800,
 } as const;
 
-/** A pool slot holds 1920 bytes of frame: the 14-byte Ethernet header plus the MTU. */
-export const TAP_MAX_MTU = 1906;
-export const TUN_MAX_MTU = 9000;
 /** RFC 8200 §5: every link must carry 1280-byte packets. */
 export const MIN_MTU = 1280;
 
@@ -67,7 +65,8 @@ const raSchema = z.strictObject({
 const interfaceInputSchema = z.strictObject({
   name: interfaceName(),
   kind: z.enum(['tap', 'tun'], { error: 'tap or tun' }).default('tap'),
-  mtu: intInRange(MIN_MTU, TUN_MAX_MTU).default(1500),
+  // Jumbo frames: the lanes' pool slots grow to hold the largest MTU (shm/pool.ts).
+  mtu: intInRange(MIN_MTU, MAX_PORT_MTU).default(1500),
   mac: macAddress().optional(),
   addresses: listOf(ipv6AddressWithLength(), 'IPv6 prefixes like 2001:db8::1/64').default([]),
   netns: namespaceName().optional(),
@@ -97,11 +96,6 @@ function defaultMinInterval(maxInterval: number): number {
 }
 
 function checkInterface(iface: InterfaceInput, ctx: z.RefinementCtx): void {
-  const maxMtu = iface.kind === 'tap' ? TAP_MAX_MTU : TUN_MAX_MTU;
-  if (iface.mtu > maxMtu) {
-    const why = iface.kind === 'tap' ? ' for a tap port (a pool slot holds 1920 bytes: 14-byte Ethernet header + MTU)' : '';
-    ctx.addIssue({ code: 'custom', path: ['mtu'], message: `an integer from ${MIN_MTU} to ${maxMtu}${why}` });
-  }
   if (iface.kind === 'tun' && iface.mac !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['mac'], message: 'no mac on a tun port (it carries bare IPv6)' });
   }
