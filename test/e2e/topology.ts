@@ -23,6 +23,8 @@ export interface TwoHostsOptions {
   readonly kind?: 'tap' | 'tun';
   readonly lanes?: number;
   readonly io?: 'auto' | 'uring' | 'syscall';
+  /** MTU of both ports (default 1500); mtu2 overrides it for the second. */
+  readonly mtu?: number;
   readonly mtu2?: number;
   readonly extra?: string;
   readonly rdnss?: boolean;
@@ -43,11 +45,12 @@ export async function twoHosts(bed: TestBed, opts: TwoHostsOptions = {}): Promis
 interfaces:
   - name: ${if1}
     kind: ${kind}
+    mtu: ${opts.mtu ?? 1500}
     addresses: [2001:db8:1::1/64]
     netns: ${h1.name}
 ${ra(1)}  - name: ${if2}
     kind: ${kind}
-    mtu: ${opts.mtu2 ?? 1500}
+    mtu: ${opts.mtu2 ?? opts.mtu ?? 1500}
     addresses: [2001:db8:2::1/64]
     netns: ${h2.name}
 ${ra(2)}dataplane:

@@ -235,6 +235,6 @@ export const interfacesSection = defineSection(
   listOf(interfaceSchema, 'interfaces', 1).superRefine(checkUnique),
   {
     summary: 'The router ports (tap: Ethernet, tun: bare IPv6), their addresses and router advertisements.',
-    reload: { kind: 'restart-module', module: 'port (only the ports whose kind, mtu, mac, netns or attach changed)' },
+    reload: { kind: 'in-place' },
   },
 );
