@@ -63,6 +63,8 @@ export const DROPS = [
   { name: 'esp_bad_inner', help: 'ESP Next Header or inner packet not valid for the SA mode (RFC 4303 §2.6)' },
   { name: 'esp_policy_mismatch', help: 'Packet not under the policy that requires its protection (RFC 4301 §5.2)' },
   { name: 'esp_policy_discard', help: 'A discard policy matched, or a protect policy\'s SA is gone (RFC 4301 §4.4.1)' },
+  { name: 'esp_selector_opaque', help: 'A non-initial fragment, or a packet cut short before its ports, that an SPD entry naming ports may cover: discarded, never sent or taken in the clear (RFC 4301 §7)' },
+  { name: 'esp_fragmented', help: 'ESP to the router arrived fragmented: turtle6 does not reassemble, and ESP is processed only whole (RFC 4303 §3.4.1)' },
   { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
   { name: 'esp_seal_failed', help: 'The crypto library failed to encrypt an outbound ESP packet (an OpenSSL error in the C helper)' },
 ] as const satisfies readonly CounterDef[];

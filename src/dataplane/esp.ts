@@ -31,6 +31,16 @@
  */
 import { ESP_HEADER_LEN, ESP_NEXT_HEADER_IPV6, ESP_BAD_PADDING, checkEspTrailer, espPadLength, writeEspTrailer } from '../wire/esp.js';
 import { IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_PAYLOAD_LEN, IP6_OFF_SRC, IP6_OFF_HOP_LIMIT, IPPROTO } from '../wire/ipv6.js';
+import {
+  isWalkedExtensionHeader,
+  walkExtensionHeaders,
+  WALK_FRAGMENT_HEADER,
+  WALK_OK,
+  WALK_OUT_SIZE,
+  WALK_UPPER_NEXT_HEADER_POINTER,
+  WALK_UPPER_OFFSET,
+  WALK_UPPER_PROTOCOL,
+} from '../wire/ext-headers.js';
 import { readU32, writeU32 } from '../wire/bytes.js';
 import { replayCheck, replayUpdate } from '../ipsec/replay.js';
 import { OPEN_INTEGRITY_FAILED, SEAL_FAILED, type EspTransform } from '../ipsec/transform.js';
@@ -43,7 +53,9 @@ import {
   ACTION_PROTECT,
   DIR_IN,
   DIR_OUT,
+  OPAQUE,
   REPLAY_WORDS,
+  SPD_OPAQUE_CONFLICT,
   SA_ESN,
   SA_TUNNEL,
   ST,
@@ -58,6 +70,8 @@ export const ESP_IN_TUNNEL = 1;
 export const ESP_IN_TRANSPORT = 2;
 /** Outbound: no policy applies, or a bypass policy: forward as usual. */
 export const ESP_BYPASS = -1_000_000;
+/** lookup(): the header chain is malformed, so the selectors cannot be read. */
+const SPD_BAD_CHAIN = -3;
 
 /** Outer hop limit of tunnel packets (RFC 8200 §3: the sender's choice; Linux's default). */
 const TUNNEL_HOP_LIMIT = 64;
@@ -80,6 +94,15 @@ export class EspStage {
   outEsp = 0;
   outPtLen = 0;
   outSeqHi = 0;
+  /**
+   * What locateUpperLayer() leaves: the upper-layer header's offset (-1 for a non-initial
+   * fragment), the offset from the IPv6 header of the Next Header field that names it, and
+   * whether a Fragment header came first.
+   */
+  upperOff = 0;
+  upperNextHeaderPointer = 0;
+  fragmented = false;
+  private readonly walk = new Int32Array(WALK_OUT_SIZE);
   private transforms: (EspTransform | null)[] = [];
   private uids: number[] = [];
   /** The crypto path each transform was built on: a reload may change `ipsec.crypto` alone. */
@@ -127,30 +150,56 @@ export class EspStage {
   }
 
   /**
-   * The ESP packet at `ip` (IPv6 header directly followed by ESP, addressed to the router),
-   * all of it at once: inboundCheck, open, inboundFinish. Returns ESP_IN_TUNNEL or
-   * ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
+   * Finds the upper-layer header of the packet at `ip`, past any extension headers (RFC 4301
+   * §4.4.1.1 takes the selectors from it; ESP behind a Destination Options header is still
+   * ESP). Returns its protocol — for a non-initial fragment, the Fragment header's Next
+   * Header — with upperOff, upperNextHeaderPointer and fragmented set, or -1 when the chain
+   * is malformed.
    */
-  inbound(b: Uint8Array, ip: number, ipLen: number): number {
-    const sa = this.inboundCheck(b, ip, ipLen);
-    return sa < 0 ? sa : this.inboundOpen(b, ip, ipLen, sa);
-  }
-
-  /** The rest of inbound() for the packet inboundCheck() just passed under `sa`: open it alone, then inboundFinish. */
-  inboundOpen(b: Uint8Array, ip: number, ipLen: number, sa: number): number {
-    const ptLen = this.transforms[sa]!.open(b, ip + IPV6_HEADER_LEN, ipLen - IPV6_HEADER_LEN, this.inSeqHi);
-    return this.inboundFinish(b, ip, sa, this.inSeq, ptLen);
+  locateUpperLayer(b: Uint8Array, ip: number, ipLen: number): number {
+    const nextHeader = b[ip + IP6_OFF_NEXT_HEADER]!;
+    if (!isWalkedExtensionHeader(nextHeader)) {
+      this.upperOff = ip + IPV6_HEADER_LEN;
+      this.upperNextHeaderPointer = IP6_OFF_NEXT_HEADER;
+      this.fragmented = false;
+      return nextHeader;
+    }
+    const walk = this.walk;
+    if (walkExtensionHeaders(b, ip, ipLen, walk) !== WALK_OK) return -1;
+    this.upperOff = walk[WALK_UPPER_OFFSET]!;
+    this.upperNextHeaderPointer = walk[WALK_UPPER_NEXT_HEADER_POINTER]!;
+    this.fragmented = walk[WALK_FRAGMENT_HEADER]! >= 0;
+    return walk[WALK_UPPER_PROTOCOL]!;
   }
 
   /**
-   * Inbound up to the decryption: SPI → SA, home lane, replay check (RFC 4303 §3.4.3: before
-   * the ICV). Returns the SA, with inSeq/inSeqHi set for its open and inboundFinish, or
-   * −(drop counter); −esp_wrong_lane with outSa naming the SA for the lane to hand it over.
+   * The ESP packet at `ip` (addressed to the router; ESP directly behind the IPv6 header or
+   * behind extension headers), all of it at once: inboundCheck, open, inboundFinish. Returns
+   * ESP_IN_TUNNEL or ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
    */
-  inboundCheck(b: Uint8Array, ip: number, ipLen: number): number {
+  inbound(b: Uint8Array, ip: number, ipLen: number): number {
+    if (this.locateUpperLayer(b, ip, ipLen) !== IPPROTO.ESP || this.fragmented) return -C.esp_bad_inner;
+    const esp = this.upperOff;
+    const nhPointer = this.upperNextHeaderPointer;
+    const espLen = ip + ipLen - esp;
+    const sa = this.inboundCheck(b, esp, espLen);
+    return sa < 0 ? sa : this.inboundOpen(b, ip, esp, espLen, nhPointer, sa);
+  }
+
+  /** The rest of inbound() for the packet inboundCheck() just passed under `sa`: open it alone, then inboundFinish. */
+  inboundOpen(b: Uint8Array, ip: number, esp: number, espLen: number, nhPointer: number, sa: number): number {
+    const ptLen = this.transforms[sa]!.open(b, esp, espLen, this.inSeqHi);
+    return this.inboundFinish(b, ip, esp, nhPointer, sa, this.inSeq, ptLen);
+  }
+
+  /**
+   * Inbound up to the decryption, for the ESP header at `esp` (espLen bytes to the packet's
+   * end): SPI → SA, home lane, replay check (RFC 4303 §3.4.3: before the ICV). Returns the SA,
+   * with inSeq/inSeqHi set for its open and inboundFinish, or −(drop counter); −esp_wrong_lane
+   * with outSa naming the SA for the lane to hand it over.
+   */
+  inboundCheck(b: Uint8Array, esp: number, espLen: number): number {
     const view = this.view;
-    const esp = ip + IPV6_HEADER_LEN;
-    const espLen = ipLen - IPV6_HEADER_LEN;
     if (view === null || espLen < ESP_HEADER_LEN) return -C.esp_unknown_spi;
     const sa = view.findInbound(readU32(b, esp));
     if (sa < 0) return -C.esp_unknown_spi;
@@ -193,12 +242,13 @@ export class EspStage {
   }
 
   /**
-   * Inbound after the decryption of the packet at `ip` under `sa`: `seq` is its inSeq,
-   * `ptLen` what open returned. ICV verdict → replay window update → trailer →
+   * Inbound after the decryption of the packet at `ip`, whose ESP header is at `esp` and is
+   * named by the Next Header field `nhPointer` bytes into the packet, under `sa`: `seq` is its
+   * inSeq, `ptLen` what open returned. ICV verdict → replay window update → trailer →
    * decapsulation → inbound SPD check. Returns ESP_IN_TUNNEL or ESP_IN_TRANSPORT with
    * outIp/outLen/outSa set, or −(drop counter).
    */
-  inboundFinish(b: Uint8Array, ip: number, sa: number, seq: number, ptLen: number): number {
+  inboundFinish(b: Uint8Array, ip: number, esp: number, nhPointer: number, sa: number, seq: number, ptLen: number): number {
     const view = this.view!;
     const t = this.transforms[sa]!;
     const slot = view.stateSlot(sa);
@@ -224,7 +274,6 @@ export class EspStage {
     } else if (seq > f[s + ST.replayTop]!) {
       f[s + ST.replayTop] = seq;
     }
-    const esp = ip + IPV6_HEADER_LEN;
     const pt = esp + ESP_HEADER_LEN + t.ivLen;
     const payloadLen = checkEspTrailer(b, pt, ptLen);
     if (payloadLen === ESP_BAD_PADDING) {
@@ -244,15 +293,17 @@ export class EspStage {
       this.outLen = innerLen;
     } else {
       if (nextHeader === IPPROTO.NONE) return -C.esp_bad_inner;
-      // Transport: the IPv6 header moves up against the payload, with the ESP trailer's
-      // Next Header in place of 50.
-      const newIp = pt - IPV6_HEADER_LEN;
-      b.copyWithin(newIp, ip, ip + IPV6_HEADER_LEN);
-      b[newIp + IP6_OFF_NEXT_HEADER] = nextHeader;
-      b[newIp + IP6_OFF_PAYLOAD_LEN] = payloadLen >> 8;
-      b[newIp + IP6_OFF_PAYLOAD_LEN + 1] = payloadLen & 0xff;
+      // Transport: the IPv6 header and any extension headers before ESP move up against the
+      // payload, with the ESP trailer's Next Header in the field that named ESP (50).
+      const headers = esp - ip;
+      const newIp = pt - headers;
+      b.copyWithin(newIp, ip, esp);
+      b[newIp + nhPointer] = nextHeader;
+      const newPayloadLen = headers - IPV6_HEADER_LEN + payloadLen;
+      b[newIp + IP6_OFF_PAYLOAD_LEN] = newPayloadLen >> 8;
+      b[newIp + IP6_OFF_PAYLOAD_LEN + 1] = newPayloadLen & 0xff;
       this.outIp = newIp;
-      this.outLen = IPV6_HEADER_LEN + payloadLen;
+      this.outLen = IPV6_HEADER_LEN + newPayloadLen;
     }
     this.outSa = sa;
     // A route-based tunnel's SA: no policy names it; its selector is the tunnel's routes,
@@ -261,6 +312,7 @@ export class EspStage {
     // RFC 4301 §5.2 step 4: the decrypted packet must match an inbound policy that
     // requires this very SA; anything else is dropped even though it authenticated.
     const policy = this.lookup(DIR_IN, b, this.outIp, this.outLen);
+    // A negative result (no entry, an opaque fragment, a malformed chain) is not "under the policy".
     if (policy < 0 || view.policyAction(policy) !== ACTION_PROTECT || view.policySa(policy) !== sa) {
       f[s + ST.policyMismatch]!++;
       return -C.esp_policy_mismatch;
@@ -276,6 +328,8 @@ export class EspStage {
   inboundCleartext(b: Uint8Array, ip: number, ipLen: number): number {
     if (!this.active) return 0;
     const policy = this.lookup(DIR_IN, b, ip, ipLen);
+    if (policy === SPD_OPAQUE_CONFLICT) return -C.esp_selector_opaque;
+    if (policy === SPD_BAD_CHAIN) return -C.ext_header_chain;
     if (policy < 0) return 0;
     const action = this.view!.policyAction(policy);
     if (action === ACTION_PROTECT) return -C.esp_policy_mismatch;
@@ -290,6 +344,8 @@ export class EspStage {
    */
   outbound(b: Uint8Array, ip: number, ipLen: number): number {
     const policy = this.lookup(DIR_OUT, b, ip, ipLen);
+    if (policy === SPD_OPAQUE_CONFLICT) return -C.esp_selector_opaque;
+    if (policy === SPD_BAD_CHAIN) return -C.ext_header_chain;
     if (policy < 0) return ESP_BYPASS;
     const view = this.view!;
     const action = view.policyAction(policy);
@@ -429,20 +485,41 @@ export class EspStage {
     this.transforms[sa]!.sealBatch(b, n, espOff, ptLen, seqHi, outLen);
   }
 
-  /** The SPD selectors of the packet at `ip`: protocol, then ports or ICMPv6 type/code. */
+  /**
+   * The SPD selectors of the packet at `ip` (RFC 4301 §4.4.1.1): the upper-layer protocol
+   * past any extension headers, then its ports or ICMPv6 type/code. A non-initial fragment
+   * carries no ports, nor does a packet cut short before them: both are OPAQUE (§7). Returns
+   * the policy, -1 for none, SPD_OPAQUE_CONFLICT, or SPD_BAD_CHAIN.
+   */
   private lookup(direction: number, b: Uint8Array, ip: number, ipLen: number): number {
     const view = this.view;
     if (view === null || view.policyCount === 0) return -1;
-    const proto = b[ip + IP6_OFF_NEXT_HEADER]!;
-    const l4 = ip + IPV6_HEADER_LEN;
+    const proto = this.locateUpperLayer(b, ip, ipLen);
+    if (proto < 0) return SPD_BAD_CHAIN;
+    const l4 = this.upperOff;
+    const end = ip + ipLen;
     let sport = -1;
     let dport = -1;
-    if ((proto === IPPROTO.UDP || proto === IPPROTO.TCP) && ipLen >= IPV6_HEADER_LEN + 4) {
-      sport = (b[l4]! << 8) | b[l4 + 1]!;
-      dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
-    } else if (proto === IPPROTO.ICMPV6 && ipLen >= IPV6_HEADER_LEN + 2) {
-      sport = b[l4]!;
-      dport = b[l4 + 1]!;
+    if (proto === IPPROTO.UDP || proto === IPPROTO.TCP) {
+      if (l4 >= 0 && l4 + 4 <= end) {
+        sport = (b[l4]! << 8) | b[l4 + 1]!;
+        dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+      } else {
+        sport = OPAQUE;
+        dport = OPAQUE;
+      }
+    } else if (proto === IPPROTO.ICMPV6) {
+      if (l4 >= 0 && l4 + 2 <= end) {
+        sport = b[l4]!;
+        dport = b[l4 + 1]!;
+      } else {
+        sport = OPAQUE;
+        dport = OPAQUE;
+      }
+    } else if (l4 < 0) {
+      // A later fragment of another protocol: whatever it carries is opaque too.
+      sport = OPAQUE;
+      dport = OPAQUE;
     }
     return view.lookupPolicy(direction, b, ip + IP6_OFF_SRC, ip + IP6_OFF_DST, proto, sport, dport);
   }

@@ -140,13 +140,16 @@ export class Lane {
   private sealCount = 0;
   /**
    * Inbound ESP packets that passed EspStage.inboundCheck, waiting for openDeferred(): the
-   * SA, the IPv6 packet, its ingress port, what inboundCheck left (inSeq, inSeqHi), whether
-   * it came as a link-layer multicast (for ICMPv6 errors about its inner packet), and, once
-   * opened, the plaintext length.
+   * SA, the IPv6 packet, its ESP header and length, the Next Header field that named ESP,
+   * its ingress port, what inboundCheck left (inSeq, inSeqHi), whether it came as a
+   * link-layer multicast (for ICMPv6 errors about its inner packet), and, once opened, the
+   * plaintext length.
    */
   private readonly openSa: Int32Array;
   private readonly openIp: Int32Array;
+  private readonly openEsp: Int32Array;
   private readonly openLen: Int32Array;
+  private readonly openNhPointer: Int32Array;
   private readonly openPort: Int32Array;
   private readonly openSeq: Float64Array;
   private readonly openHi: Uint32Array;
@@ -212,7 +215,9 @@ export class Lane {
     // Received frames and the hand-over rings' batch bound the inbound ones.
     this.openSa = new Int32Array(2 * n);
     this.openIp = new Int32Array(2 * n);
+    this.openEsp = new Int32Array(2 * n);
     this.openLen = new Int32Array(2 * n);
+    this.openNhPointer = new Int32Array(2 * n);
     this.openPort = new Int32Array(2 * n);
     this.openSeq = new Float64Array(2 * n);
     this.openHi = new Uint32Array(2 * n);
@@ -367,9 +372,12 @@ export class Lane {
     const kind = fib.nexthopKind(nh);
     const esp = this.esp;
     if (esp !== null && !this.decapsulated) {
-      // RFC 4301 §5.2: ESP for the router is decrypted here; cleartext that an inbound policy
-      // says must arrive protected is dropped.
-      if (kind === NH_LOCAL && b[ip + IP6_OFF_NEXT_HEADER] === IPPROTO.ESP) return this.espInbound(esp, ip, ipLen, port);
+      // RFC 4301 §5.2: ESP for the router is decrypted here (behind extension headers too);
+      // cleartext that an inbound policy says must arrive protected is dropped.
+      if (kind === NH_LOCAL && esp.locateUpperLayer(b, ip, ipLen) === IPPROTO.ESP) {
+        if (esp.fragmented) return this.drop(port, C.esp_fragmented);
+        return this.espInbound(esp, ip, ipLen, port);
+      }
       const verdict = esp.inboundCleartext(b, ip, ipLen);
       if (verdict < 0) return this.drop(port, -verdict);
     }
@@ -818,14 +826,20 @@ export class Lane {
    */
   private espInbound(esp: EspStage, ip: number, ipLen: number, port: number): void {
     const b = this.b;
-    const sa = esp.inboundCheck(b, ip, ipLen);
+    // Where locateUpperLayer() found the ESP header, and the Next Header field naming it.
+    const espOff = esp.upperOff;
+    const espLen = ip + ipLen - espOff;
+    const nhPointer = esp.upperNextHeaderPointer;
+    const sa = esp.inboundCheck(b, espOff, espLen);
     if (sa === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
     if (sa < 0) return this.drop(port, -sa);
-    if (this.traceEntry >= 0) return this.espInboundDone(esp, esp.inboundOpen(b, ip, ipLen, sa), port);
+    if (this.traceEntry >= 0) return this.espInboundDone(esp, esp.inboundOpen(b, ip, espOff, espLen, nhPointer, sa), port);
     const k = this.openCount++;
     this.openSa[k] = sa;
     this.openIp[k] = ip;
-    this.openLen[k] = ipLen;
+    this.openEsp[k] = espOff;
+    this.openLen[k] = espLen;
+    this.openNhPointer[k] = nhPointer;
     this.openPort[k] = port;
     this.openSeq[k] = esp.inSeq;
     this.openHi[k] = esp.inSeqHi;
@@ -847,8 +861,8 @@ export class Lane {
       const g = this.gather(this.openSa, k, n);
       for (let i = 0; i < g; i++) {
         const j = this.groupEntry[i]!;
-        this.groupEsp[i] = this.openIp[j]! + IPV6_HEADER_LEN;
-        this.groupLen[i] = this.openLen[j]! - IPV6_HEADER_LEN;
+        this.groupEsp[i] = this.openEsp[j]!;
+        this.groupLen[i] = this.openLen[j]!;
         this.groupHi[i] = this.openHi[j]!;
       }
       esp.openBatch(this.openSa[k]!, b, g, this.groupEsp, this.groupLen, this.groupHi, this.groupOut);
@@ -859,7 +873,8 @@ export class Lane {
     this.traceEntry = -1;
     for (let k = 0; k < n; k++) {
       this.linkMulticast = this.openMulticast[k] === 1;
-      this.espInboundDone(esp, esp.inboundFinish(b, this.openIp[k]!, this.openSa[k]!, this.openSeq[k]!, this.openPt[k]!), this.openPort[k]!);
+      const r = esp.inboundFinish(b, this.openIp[k]!, this.openEsp[k]!, this.openNhPointer[k]!, this.openSa[k]!, this.openSeq[k]!, this.openPt[k]!);
+      this.espInboundDone(esp, r, this.openPort[k]!);
     }
   }
 

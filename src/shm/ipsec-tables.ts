@@ -24,6 +24,9 @@
  *           each word is an inbound SA's index, or -1
  *       tunnels: tunnelCount words, indexed by tunnel (the FIB's NH_IPSEC nexthops carry the
  *           index): the tunnel's outbound SA index, or -1 when that SA is gone
+ *       SPD index (buildSpdIndex): per direction, a binary trie over the policies'
+ *           destination prefixes whose marked nodes hold candidate lists, so a lookup scans
+ *           only the policies whose destination can match, not the whole SPD
  *
  * An all-zero region (never published) has no MAGIC and reads as empty tables: nothing is
  * protected and no SPI is known.
@@ -49,6 +52,10 @@ export const ACTION_PROTECT = 3;
 
 /** Any protocol, port or ICMPv6 type/code. */
 export const ANY = -1;
+/** A selector the packet does not carry: the ports of a non-initial fragment (RFC 4301 §4.4.1, §7). */
+export const OPAQUE = -2;
+/** lookupPolicy(): a non-initial fragment may fall under an entry that names ports; discard it. */
+export const SPD_OPAQUE_CONFLICT = -2;
 
 export const MAX_ENC_KEY = 40;
 export const MAX_AUTH_KEY = 32;
@@ -63,6 +70,7 @@ const H_HASH_AT = 5;
 const H_HASH_SIZE = 6;
 const H_TUNNELS = 7;
 const H_TUNNELS_AT = 8;
+const H_INDEX_AT = 9;
 
 const SA_WORDS = 38;
 const S_SPI = 0;
@@ -155,9 +163,69 @@ function tunnelCountOf(sas: readonly SaRecord[]): number {
   return count;
 }
 
+/**
+ * The SPD index: for each direction, a binary trie over the destination prefixes of that
+ * direction's policies. A node is 3 words — child for bit 0, child for bit 1 (0: none; the
+ * root is never a child), candidate list (-1: none) — and a node that ends some policy's
+ * prefix (and the root) holds a candidate list: the count, then the indices of every policy
+ * of the direction whose destination prefix contains the node's prefix, in SPD order.
+ *
+ * A lookup walks the destination's bits and keeps the deepest list it passed: every policy
+ * whose destination prefix contains the address sits at a marked node on that path, hence at
+ * or above the deepest one, hence in its list. So first-match order (RFC 4301 §4.4.1) is kept
+ * while the scan skips policies for other destinations. Offsets are relative to the index;
+ * words 0 and 1 are the roots for DIR_OUT and DIR_IN.
+ */
+/** Up to this many policies in a direction, the index is one list of them all (no trie). */
+const SPD_SCAN_MAX = 24;
+
+export function buildSpdIndex(policies: readonly PolicyRecord[]): Int32Array {
+  const words: number[] = [0, 0];
+  const node = (): number => {
+    const at = words.length;
+    words.push(0, 0, -1);
+    return at;
+  };
+  for (const direction of [DIR_OUT, DIR_IN]) {
+    const mine: number[] = [];
+    policies.forEach((p, i) => {
+      if (p.direction === direction) mine.push(i);
+    });
+    const root = node();
+    words[direction] = root;
+    const marked: Array<{ at: number; prefix: Uint8Array; len: number }> = [{ at: root, prefix: new Uint8Array(16), len: 0 }];
+    // A short SPD is scanned faster than a trie is walked (bench/spd.ts): the root alone,
+    // listing every policy of the direction.
+    if (mine.length <= SPD_SCAN_MAX) {
+      words[root + 2] = words.length;
+      words.push(mine.length, ...mine);
+      continue;
+    }
+    for (const i of mine) {
+      const p = policies[i]!;
+      let at = root;
+      for (let bit = 0; bit < p.dstLen; bit++) {
+        const side = (p.dst[bit >> 3]! >> (7 - (bit & 7))) & 1;
+        if (words[at + side] === 0) {
+          const child = node();
+          words[at + side] = child;
+        }
+        at = words[at + side]!;
+      }
+      if (at !== root && !marked.some((m) => m.at === at)) marked.push({ at, prefix: p.dst, len: p.dstLen });
+    }
+    for (const m of marked) {
+      const list = mine.filter((i) => policies[i]!.dstLen <= m.len && prefixMatch(m.prefix, 0, policies[i]!.dst, 0, policies[i]!.dstLen));
+      words[m.at + 2] = words.length;
+      words.push(list.length, ...list);
+    }
+  }
+  return Int32Array.from(words);
+}
+
 export function ipsecTablesByteLength(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): number {
   const inbound = sas.filter((s) => s.inbound).length;
-  return 4 * (HEADER_WORDS + SA_WORDS * sas.length + POLICY_WORDS * policies.length + hashSizeFor(inbound) + tunnelCountOf(sas));
+  return 4 * (HEADER_WORDS + SA_WORDS * sas.length + POLICY_WORDS * policies.length + hashSizeFor(inbound) + tunnelCountOf(sas) + buildSpdIndex(policies).length);
 }
 
 function putBytes(words: Int32Array, at: number, bytes: Uint8Array, max: number): void {
@@ -180,6 +248,7 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
   const hashSize = hashSizeFor(sas.filter((s) => s.inbound).length);
   const tunnelsAt = hashAt + hashSize;
   const tunnelCount = tunnelCountOf(sas);
+  const indexAt = tunnelsAt + tunnelCount;
   w[0] = MAGIC;
   w[H_SAS] = sas.length;
   w[H_POLICIES] = policies.length;
@@ -189,6 +258,8 @@ export function encodeIpsecTables(sas: readonly SaRecord[], policies: readonly P
   w[H_HASH_SIZE] = hashSize;
   w[H_TUNNELS] = tunnelCount;
   w[H_TUNNELS_AT] = tunnelsAt;
+  w[H_INDEX_AT] = indexAt;
+  w.set(buildSpdIndex(policies), indexAt);
   w.fill(-1, tunnelsAt, tunnelsAt + tunnelCount);
   sas.forEach((s, i) => {
     const a = sasAt + SA_WORDS * i;
@@ -256,6 +327,7 @@ export class IpsecView {
   private hashMask = -1;
   private tunnelsAt = 0;
   private tunnelCount = 0;
+  private indexAt = 0;
   saCount = 0;
   policyCount = 0;
 
@@ -281,6 +353,7 @@ export class IpsecView {
     this.hashMask = w[base + H_HASH_SIZE]! - 1;
     this.tunnelCount = w[base + H_TUNNELS]!;
     this.tunnelsAt = base + w[base + H_TUNNELS_AT]!;
+    this.indexAt = base + w[base + H_INDEX_AT]!;
   }
 
   /**
@@ -368,19 +441,47 @@ export class IpsecView {
   /**
    * First-match SPD lookup (RFC 4301 §4.4.1) for a packet in `direction` with the given
    * selectors; `sport`/`dport` carry ICMPv6 type/code for ICMPv6 (RFC 4301 §4.4.1.1), -1
-   * for protocols with no ports. Returns the policy index, or -1 when none matches (no SPD
-   * entry: the packet is not IPsec's business).
+   * for protocols with no ports, OPAQUE for a non-initial fragment (its ports are not in the
+   * packet). Returns the policy index, -1 when none matches (no SPD entry: the packet is
+   * not IPsec's business), or SPD_OPAQUE_CONFLICT.
+   *
+   * Non-initial fragments (RFC 4301 §7): with OPAQUE ports they match entries whose port and
+   * ICMPv6 selectors are ANY. An earlier entry that would match on addresses and protocol but
+   * names ports may be the fragment's policy — it cannot be told — so unless that entry only
+   * bypasses, the lookup stops with SPD_OPAQUE_CONFLICT and the caller discards the fragment:
+   * it never leaves in the clear when its datagram's first fragment was protected.
+   *
+   * Only the candidates of the SPD index (buildSpdIndex) are scanned: the policies whose
+   * destination prefix can contain `dstOff`'s address, still in SPD order.
    */
   lookupPolicy(direction: number, b: Uint8Array, srcOff: number, dstOff: number, proto: number, sport: number, dport: number): number {
     const w = this.w;
     const bytes = this.bytes;
-    for (let i = 0; i < this.policyCount; i++) {
+    if (this.policyCount === 0) return -1;
+    // The deepest candidate list on the destination's path through the trie.
+    const index = this.indexAt;
+    let node = index + w[index + direction]!;
+    let list = w[node + 2]!;
+    for (let bit = 0; bit < 128; bit++) {
+      const child = w[node + ((b[dstOff + (bit >> 3)]! >> (7 - (bit & 7))) & 1)]!;
+      if (child === 0) break;
+      node = index + child;
+      if (w[node + 2]! >= 0) list = w[node + 2]!;
+    }
+    const count = w[index + list]!;
+    for (let k = 1; k <= count; k++) {
+      const i = w[index + list + k]!;
       const a = this.policiesAt + POLICY_WORDS * i;
-      if ((w[a + P_DIR_ACTION]! & 1) !== direction) continue;
       const pp = w[a + P_PROTO]!;
       if (pp !== ANY && pp !== proto) continue;
       if (!prefixMatch(b, srcOff, bytes, 4 * (a + P_SRC), w[a + P_SRC_LEN]!)) continue;
       if (!prefixMatch(b, dstOff, bytes, 4 * (a + P_DST), w[a + P_DST_LEN]!)) continue;
+      if (sport === OPAQUE) {
+        const names = w[a + P_SPORT_LO] !== ANY || w[a + P_DPORT_LO] !== ANY || w[a + P_ICMP_TYPE] !== ANY || w[a + P_ICMP_CODE] !== ANY;
+        if (!names) return i;
+        if (w[a + P_DIR_ACTION]! >> 1 === ACTION_BYPASS) continue;
+        return SPD_OPAQUE_CONFLICT;
+      }
       if (w[a + P_SPORT_LO] !== ANY && (sport < w[a + P_SPORT_LO]! || sport > w[a + P_SPORT_HI]!)) continue;
       if (w[a + P_DPORT_LO] !== ANY && (dport < w[a + P_DPORT_LO]! || dport > w[a + P_DPORT_HI]!)) continue;
       if (w[a + P_ICMP_TYPE] !== ANY && sport !== w[a + P_ICMP_TYPE]) continue;

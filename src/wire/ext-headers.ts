@@ -75,7 +75,8 @@ export const IPV6_OPTION = {
 
 const FRAGMENT_HEADER_LEN = 8;
 
-function isWalkedExtensionHeader(nextHeader: number): boolean {
+/** Whether walkExtensionHeaders() steps over this Next Header value (it is not an upper layer). */
+export function isWalkedExtensionHeader(nextHeader: number): boolean {
   return (
     nextHeader === IPPROTO.HOPOPTS ||
     nextHeader === IPPROTO.ROUTING ||
