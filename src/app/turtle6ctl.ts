@@ -5,18 +5,25 @@
  * JSON with --json. Exit codes: 0 ok, 1 the appliance refused or failed, 2 not running.
  */
 import { resolve } from 'node:path';
-import { Command } from 'commander';
-import { ControlClient, ControlUnavailable } from './control.js';
+import { Command, InvalidArgumentError } from 'commander';
+import { answerTimeoutMs, ControlClient, ControlUnavailable, DEFAULT_ANSWER_TIMEOUT_MS } from './control.js';
+import { MAX_TRACE_TIMEOUT_S, traceWaitMs } from './trace-command.js';
 import { DEFAULT_CONTROL_SOCKET } from '../config/sections/control.js';
 
 interface GlobalOptions {
   socket: string;
   json: boolean;
+  wait: number;
 }
 
-async function send(program: Command, command: string[], args?: Record<string, unknown>): Promise<void> {
+/**
+ * Sends one command and prints its answer. `waitMs` is how long the command itself waits
+ * before answering (a trace's --timeout): the client then waits that long plus a margin.
+ */
+async function send(program: Command, command: string[], args?: Record<string, unknown>, waitMs?: number): Promise<void> {
   const options = program.opts<GlobalOptions>();
-  const client = new ControlClient(options.socket);
+  const usualMs = options.wait * 1000;
+  const client = new ControlClient(options.socket, waitMs === undefined ? usualMs : answerTimeoutMs(waitMs, usualMs));
   try {
     const response = await client.request(command, args, options.json);
     if (!response.ok) {
@@ -32,10 +39,18 @@ async function send(program: Command, command: string[], args?: Record<string, u
   }
 }
 
+/** --wait and --timeout: above 0 and at most a trace's limit (a day, well within what a timer holds). */
+function seconds(text: string): number {
+  const value = Number(text);
+  if (!(value > 0 && value <= MAX_TRACE_TIMEOUT_S)) throw new InvalidArgumentError(`expected seconds, more than 0 and at most ${MAX_TRACE_TIMEOUT_S}`);
+  return value;
+}
+
 const program = new Command('turtle6ctl')
   .description('talk to a running turtle6 appliance over its control socket')
   .option('--socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
-  .option('--json', 'print the answer as JSON for machines', false);
+  .option('--json', 'print the answer as JSON for machines', false)
+  .option('--wait <seconds>', 'how long to wait for an answer (a trace waits for its --timeout plus 10 s)', seconds, DEFAULT_ANSWER_TIMEOUT_MS / 1000);
 
 program
   .command('show')
@@ -65,13 +80,13 @@ program
   .option('--dst <prefix>', 'only to this destination prefix')
   .option('--proto <proto>', 'only this next header (icmpv6, udp, tcp, esp or a number)')
   .option('--pcap <file>', 'also write the packets to this pcap file')
-  .option('--timeout <seconds>', 'give up waiting after this long (default 10)')
-  .action((n: string, opts: { if?: string; src?: string; dst?: string; proto?: string; pcap?: string; timeout?: string }) => {
+  .option('--timeout <seconds>', 'stop waiting for packets after this long and show those seen (default 10)', seconds)
+  .action((n: string, opts: { if?: string; src?: string; dst?: string; proto?: string; pcap?: string; timeout?: number }) => {
     const args: Record<string, unknown> = {};
-    if (opts.timeout !== undefined) args['timeout'] = Number(opts.timeout);
+    if (opts.timeout !== undefined) args['timeout'] = opts.timeout;
     for (const key of ['if', 'src', 'dst', 'proto'] as const) if (opts[key] !== undefined) args[key] = opts[key];
     if (opts.pcap !== undefined) args['pcap'] = resolve(opts.pcap);
-    return send(program, ['trace', n], args);
+    return send(program, ['trace', n], args, traceWaitMs(args));
   });
 
 program

@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ControlClient, ControlServer, ControlUnavailable, registerConfigCommands } from '../../src/app/control.js';
+import { answerTimeoutMs, ControlClient, ControlServer, ControlUnavailable, DEFAULT_ANSWER_TIMEOUT_MS, registerConfigCommands } from '../../src/app/control.js';
+import { traceWaitMs } from '../../src/app/trace-command.js';
 import { formatFields, formatTable } from '../../src/app/format.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { requireCommand, run } from '../helpers/netns.js';
@@ -114,6 +115,18 @@ test('turtle6ctl prints text, --json data, exits 1 on errors and 2 when the appl
   assert.equal(absent.code, 2);
   assert.match(absent.stderr, /turtle6 is not running/);
   await assert.rejects(new ControlClient(join(dir, 'absent.sock')).request(['x']), ControlUnavailable);
+});
+
+test('the client waits for a trace as long as the trace waits, plus a margin', () => {
+  assert.equal(DEFAULT_ANSWER_TIMEOUT_MS, 30_000);
+  // The default 10 s trace fits in the usual 30 s; a 60 s trace gets 70 s, not 30.
+  assert.equal(answerTimeoutMs(traceWaitMs({})), 30_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 60 })), 70_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 4 }), 2_000), 14_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 0.5 }), 45_000), 45_000);
+  for (const timeout of [0, -1, Number.NaN, '5', 86_401]) {
+    assert.throws(() => traceWaitMs({ timeout }), /^Error: trace: --timeout takes seconds, more than 0 and at most 86400/);
+  }
 });
 
 test('malformed request lines get an error answer, not a dropped connection', async (t) => {
