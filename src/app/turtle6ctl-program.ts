@@ -57,7 +57,7 @@ export function turtle6ctlProgram(): Command {
 
   program
     .command('show')
-    .description('show state: interfaces, routes, neighbors, lanes, config, ripng, mld, mfc, pim, dhcp leases, …')
+    .description('show state: interfaces, routes, neighbors, lanes, counters, config, and what the modules add (ripng, dhcp …, ipsec …; see help)')
     .argument('<what...>', 'what to show')
     .action((what: string[]) => send(program, ['show', ...what]));
 
@@ -96,5 +96,12 @@ export function turtle6ctlProgram(): Command {
     .command('help')
     .description('list the commands the running appliance offers')
     .action(() => send(program, ['help']));
+
+  // Protocol modules register commands of their own in the appliance (clear ripng, dhcp
+  // release, ipsec flush, …): other words go to it as they are, and it names the commands it
+  // has when it does not know them.
+  program
+    .argument('[command...]', 'any other command the appliance offers, e.g. clear ripng, dhcp release ADDRESS, ipsec flush (see help)')
+    .action((words: string[]) => (words.length === 0 ? program.help({ error: true }) : send(program, words)));
   return program;
 }

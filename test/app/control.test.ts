@@ -104,6 +104,11 @@ test('turtle6ctl prints text, --json data, exits 1 on errors and 2 when the appl
     stderr: '',
   });
   assert.deepEqual(await ctlRun('reload'), { code: 1, stdout: '', stderr: 'turtle6ctl: unknown command "reload"; available: boom, config diff, help, show, show config, show routes, trace\n' });
+  // Commands the CLI does not define itself (a module's, like clear ripng) go to the appliance as they are.
+  assert.deepEqual(await ctlRun('boom'), { code: 1, stdout: '', stderr: 'turtle6ctl: it broke\n' });
+  server.register(['clear', 'ripng'], (_req, rest) => ({ data: rest, text: 'cleared' }));
+  assert.deepEqual(await ctlRun('clear', 'ripng', '--json'), { code: 0, stdout: '[]\n', stderr: '' });
+  assert.deepEqual(await ctlRun('clear', 'ripng'), { code: 0, stdout: 'cleared\n', stderr: '' });
   const next = join(dir, 'next.yaml');
   writeFileSync(next, 'interfaces:\n  - name: lan0\n    mtu: 1400\n');
   assert.deepEqual(await ctlRun('config', 'diff', next), { code: 0, stdout: '~ interfaces[lan0].mtu: 1500 → 1400\n', stderr: '' });
