@@ -179,12 +179,26 @@ export class ControlUnavailable extends Error {
   }
 }
 
+/** How long a client waits for an answer, unless the command itself waits longer. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 30_000;
+/** What the appliance may need beyond a command's own wait to answer (a trace writes its pcap). */
+const ANSWER_MARGIN_MS = 10_000;
+
+/**
+ * The client's timeout for a command that waits up to `waitMs` before it answers (trace
+ * --timeout): that wait plus a margin, never less than the usual timeout, so the client is
+ * still listening when the answer comes.
+ */
+export function answerTimeoutMs(waitMs: number, usualMs = DEFAULT_ANSWER_TIMEOUT_MS): number {
+  return Math.max(usualMs, waitMs + ANSWER_MARGIN_MS);
+}
+
 export class ControlClient {
   private nextId = 1;
 
   constructor(
     readonly socketPath: string,
-    private readonly timeoutMs = 30_000,
+    private readonly timeoutMs = DEFAULT_ANSWER_TIMEOUT_MS,
   ) {}
 
   /** Sends one request on a fresh connection and resolves with the matching response. */

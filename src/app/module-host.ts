@@ -2,7 +2,7 @@
  * Runs the protocol modules (modules.ts): builds each one's context (StackApi with its route
  * origin, loggers, metrics, commands, state directory), starts the enabled ones, and takes
  * part in reloads: a module whose config changed is reconfigured in place, or, when it says
- * it cannot be, stopped and started again on its own.
+ * at prepare time that it cannot be, stopped and started again on its own.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,19 +124,28 @@ export class ModuleHost {
           } else if (current !== undefined && wanted === null) {
             steps.push({ describe: `${entry.name}: stop`, restart: true, run: () => this.stop(entry.name) });
           } else if (current !== undefined && !isDeepStrictEqual(current.config, wanted)) {
-            steps.push({
-              describe: `${entry.name}: reconfigure`,
-              restart: false,
-              run: async () => {
-                if (await current.module.reconfigure(wanted)) {
+            // The module decides now, so the report says what apply will do.
+            const inPlace = current.module.prepareReconfigure(wanted);
+            if (inPlace !== null) {
+              steps.push({
+                describe: `${entry.name}: reconfigure in place`,
+                restart: false,
+                run: async () => {
+                  await inPlace();
                   current.config = wanted;
-                  return;
-                }
-                this.root.info({ module: entry.name }, 'module restarts to apply its new config');
-                await this.stop(entry.name);
-                await this.start(entry, wanted);
-              },
-            });
+                },
+              });
+            } else {
+              steps.push({
+                describe: `${entry.name}: restart (its new config does not apply in place)`,
+                restart: true,
+                run: async () => {
+                  this.root.info({ module: entry.name }, 'module restarts to apply its new config');
+                  await this.stop(entry.name);
+                  await this.start(entry, wanted);
+                },
+              });
+            }
           }
         }
         if (steps.length === 0) return null;

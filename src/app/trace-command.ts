@@ -1,7 +1,7 @@
 /**
- * `turtle6ctl trace N [--if IF] [--src P] [--dst P] [--proto P] [--pcap FILE]`: arms the
- * lanes (dataplane/trace.ts), waits for N records or the timeout, and shows each frame's
- * verdict and the stages it went through; --pcap writes the frames for tshark/Wireshark.
+ * `turtle6ctl trace N [--if IF] [--src P] [--dst P] [--proto P] [--pcap FILE] [--timeout S]`:
+ * arms the lanes (dataplane/trace.ts), waits for N records or S seconds, and shows each
+ * frame's verdict and the stages it went through; --pcap writes the frames for tshark/Wireshark.
  */
 import { writeFileSync } from 'node:fs';
 import { formatIpv6, parsePrefix } from '../lib/addr.js';
@@ -14,7 +14,20 @@ import type { ControlServer } from './control.js';
 import { formatTable } from './format.js';
 
 const PROTOCOLS: Record<string, number> = { icmpv6: IPPROTO.ICMPV6, udp: IPPROTO.UDP, tcp: IPPROTO.TCP, esp: IPPROTO.ESP };
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_S = 10;
+export const MAX_TRACE_TIMEOUT_S = 86_400;
+
+/**
+ * How long a trace waits for its N packets, in ms: args.timeout in seconds, or 10. Exported
+ * so turtle6ctl waits for the answer at least as long as the appliance waits for packets.
+ */
+export function traceWaitMs(args: Record<string, unknown>): number {
+  const seconds = args['timeout'] ?? DEFAULT_TIMEOUT_S;
+  if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= MAX_TRACE_TIMEOUT_S)) {
+    throw new Error(`trace: --timeout takes seconds, more than 0 and at most ${MAX_TRACE_TIMEOUT_S}, got ${String(seconds)}`);
+  }
+  return seconds * 1000;
+}
 
 export interface TracePorts {
   byName(name: string): { port: number; kind: 'tap' | 'tun' } | undefined;
@@ -66,8 +79,7 @@ export function registerTraceCommand(control: ControlServer, lanes: LaneSet, por
       if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new Error('trace: N must be a whole number from 1 to 10000');
       const args = (req.args ?? {}) as Record<string, unknown>;
       const filter = parseFilter(args, ports);
-      const timeoutMs = typeof args['timeout'] === 'number' ? args['timeout'] * 1000 : DEFAULT_TIMEOUT_MS;
-      const records = await lanes.trace(count, filter, timeoutMs);
+      const records = await lanes.trace(count, filter, traceWaitMs(args));
       const kindOf = (port: number) => ports.byPort(port)?.kind ?? 'tap';
       if (typeof args['pcap'] === 'string') {
         const chunks: Uint8Array[] = [];
@@ -99,6 +111,6 @@ export function registerTraceCommand(control: ControlServer, lanes: LaneSet, por
       const note = records.length < count ? `\n${records.length} of ${count} packets seen before the timeout` : '';
       return { data, text: formatTable(['#', 'In', 'Verdict', 'Stages', 'Packet'], rows) + note };
     },
-    'record the next N packets through the lanes: trace N [--if] [--src] [--dst] [--proto] [--pcap]',
+    'record the next N packets through the lanes: trace N [--if] [--src] [--dst] [--proto] [--pcap] [--timeout]',
   );
 }

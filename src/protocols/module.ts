@@ -65,10 +65,12 @@ export interface ProtocolModule<Config> {
   readonly name: string;
   start(ctx: ModuleContext, config: Config): void | Promise<void>;
   /**
-   * Applies `next` in place and returns true, or returns false: the caller then stops the
-   * module and starts it again with `next` (a restart of this module alone).
+   * Decides, at the reload's prepare stage and without changing anything, how `next` applies:
+   * returns the step that applies it in place, or null when the module must restart for it
+   * (the caller stops it and starts it again with `next`, this module alone). Deciding here
+   * rather than while applying is what lets the reload report say which of the two happens.
    */
-  reconfigure(next: Config): boolean | Promise<boolean>;
+  prepareReconfigure(next: Config): (() => void | Promise<void>) | null;
   /** Stops timers and sockets, persists state, withdraws its routes. */
   stop(): void | Promise<void>;
   status(): ModuleStatus;

@@ -5,10 +5,12 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ControlClient, ControlServer, ControlUnavailable, registerConfigCommands } from '../../src/app/control.js';
+import { answerTimeoutMs, ControlClient, ControlServer, ControlUnavailable, DEFAULT_ANSWER_TIMEOUT_MS, registerConfigCommands } from '../../src/app/control.js';
+import { traceWaitMs } from '../../src/app/trace-command.js';
 import { formatFields, formatTable } from '../../src/app/format.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { requireCommand, run } from '../helpers/netns.js';
+import { run } from '../helpers/netns.js';
+import { TURTLE6CTL_AS_NOBODY } from '../helpers/router.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 const ctl = join(root, 'dist/src/app/turtle6ctl.js');
@@ -72,11 +74,10 @@ test('a new socket directory is created 0700', async (t) => {
 });
 
 test('a non-root user is denied', async (t) => {
-  requireCommand('setpriv', 'util-linux');
   const path = join(socketDir(t), 'c.sock');
   await started(t, path);
-  const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ctl, '--socket', path, 'show', 'routes']);
-  assert.equal(r.code, 1);
+  const r = run(process.execPath, [TURTLE6CTL_AS_NOBODY, '--socket', path, 'show', 'routes']);
+  assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^turtle6ctl: permission denied on .*c\.sock/);
   assert.equal(r.stdout, '');
 });
@@ -103,6 +104,11 @@ test('turtle6ctl prints text, --json data, exits 1 on errors and 2 when the appl
     stderr: '',
   });
   assert.deepEqual(await ctlRun('reload'), { code: 1, stdout: '', stderr: 'turtle6ctl: unknown command "reload"; available: boom, config diff, help, show, show config, show routes, trace\n' });
+  // Commands the CLI does not define itself (a module's, like clear ripng) go to the appliance as they are.
+  assert.deepEqual(await ctlRun('boom'), { code: 1, stdout: '', stderr: 'turtle6ctl: it broke\n' });
+  server.register(['clear', 'ripng'], (_req, rest) => ({ data: rest, text: 'cleared' }));
+  assert.deepEqual(await ctlRun('clear', 'ripng', '--json'), { code: 0, stdout: '[]\n', stderr: '' });
+  assert.deepEqual(await ctlRun('clear', 'ripng'), { code: 0, stdout: 'cleared\n', stderr: '' });
   const next = join(dir, 'next.yaml');
   writeFileSync(next, 'interfaces:\n  - name: lan0\n    mtu: 1400\n');
   assert.deepEqual(await ctlRun('config', 'diff', next), { code: 0, stdout: '~ interfaces[lan0].mtu: 1500 → 1400\n', stderr: '' });
@@ -114,6 +120,18 @@ test('turtle6ctl prints text, --json data, exits 1 on errors and 2 when the appl
   assert.equal(absent.code, 2);
   assert.match(absent.stderr, /turtle6 is not running/);
   await assert.rejects(new ControlClient(join(dir, 'absent.sock')).request(['x']), ControlUnavailable);
+});
+
+test('the client waits for a trace as long as the trace waits, plus a margin', () => {
+  assert.equal(DEFAULT_ANSWER_TIMEOUT_MS, 30_000);
+  // The default 10 s trace fits in the usual 30 s; a 60 s trace gets 70 s, not 30.
+  assert.equal(answerTimeoutMs(traceWaitMs({})), 30_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 60 })), 70_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 4 }), 2_000), 14_000);
+  assert.equal(answerTimeoutMs(traceWaitMs({ timeout: 0.5 }), 45_000), 45_000);
+  for (const timeout of [0, -1, Number.NaN, '5', 86_401]) {
+    assert.throws(() => traceWaitMs({ timeout }), /^Error: trace: --timeout takes seconds, more than 0 and at most 86400/);
+  }
 });
 
 test('malformed request lines get an error answer, not a dropped connection', async (t) => {

@@ -1,9 +1,11 @@
 /**
  * Packet trace (the appliance-shell issue, test 5): a trace of 10 pings gives 10 records
- * with their stages, and the pcap opens in tshark without errors.
+ * with their stages, and the pcap opens in tshark without errors. A trace that outlasts the
+ * client's usual answer timeout still returns its partial result and its pcap (issue 20).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireCommand, run, TestBed } from '../helpers/netns.js';
 import { ping, twoHosts } from './topology.js';
@@ -47,4 +49,27 @@ test('trace 10 pings: records with verdicts and stages, and a pcap tshark reads'
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /Verdict/);
   assert.equal(cli.stdout.match(/forwarded → /g)?.length, 2, cli.stdout);
+});
+
+test('a trace longer than the client\'s usual wait returns what it saw, with its pcap', async (t) => {
+  const bed = new TestBed('trace-long');
+  t.after(() => bed.cleanup());
+  const { h1, a2, router, if1 } = await twoHosts(bed);
+  assert.equal(ping(h1, a2).code, 0);
+  const pcap = join(router.dir, 'partial.pcap');
+  // --wait 2 stands in for the default 30 s, so that the test need not run for 30 s: a
+  // 4-second trace outlasts it, and turtle6ctl must wait for the trace, not give up at 2 s.
+  const pinger = bed.spawnIn(h1, 'ping', ['-6', '-n', '-c', '60', '-i', '0.2', a2]);
+  const started = Date.now();
+  const cli = router.ns.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, '--wait', '2', 'trace', '1000', '--if', if1, '--proto', 'icmpv6', '--timeout', '4', '--pcap', pcap]);
+  const tookMs = Date.now() - started;
+  pinger.kill();
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.ok(tookMs >= 4000, `turtle6ctl answered after the trace's 4 s, not before (${tookMs} ms)`);
+  const seen = /^(\d+) of 1000 packets seen before the timeout$/m.exec(cli.stdout);
+  assert.ok(seen !== null && Number(seen[1]) > 0, cli.stdout);
+  assert.ok(existsSync(pcap), 'the pcap exists when turtle6ctl returns');
+  const frames = run('tshark', ['-r', pcap, '-T', 'fields', '-e', 'frame.number']);
+  assert.equal(frames.code, 0, frames.stderr);
+  assert.equal(frames.stdout.trim().split('\n').length, Number(seen[1]), 'the pcap holds the packets the table lists');
 });

@@ -11,6 +11,8 @@ import { pollUntil, type Netns, type TestBed } from './netns.js';
 
 export const TURTLE6 = resolve('dist/src/app/turtle6.js');
 export const TURTLE6CTL = resolve('dist/src/app/turtle6ctl.js');
+/** turtle6ctl as nobody, loaded before it drops privileges (ctl-as-nobody.ts); start it as root. */
+export const TURTLE6CTL_AS_NOBODY = resolve('dist/test/helpers/ctl-as-nobody.js');
 
 export interface RunningRouter {
   readonly ns: Netns;

@@ -168,10 +168,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     ctx.log.info({ duid: formatDuid(this.duid), leases: this.store?.size ?? 0 }, 'dhcpv6 started');
   }
 
-  reconfigure(): boolean {
+  prepareReconfigure(): null {
     // Pools, links and sockets are all derived from the config: a restart is exact, and the
     // leases and DUID are durable, so it loses nothing.
-    return false;
+    return null;
   }
 
   stop(): void {

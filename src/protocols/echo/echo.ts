@@ -43,9 +43,10 @@ export class EchoResponder implements ProtocolModule<EchoConfig> {
     });
   }
 
-  reconfigure(next: EchoConfig): boolean {
-    this.enabled = next.enabled;
-    return true;
+  prepareReconfigure(next: EchoConfig): () => void {
+    return () => {
+      this.enabled = next.enabled;
+    };
   }
 
   stop(): void {

@@ -86,11 +86,12 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   }
 
   /** In place: unchanged SAs keep their state slot, so their sequence numbers go on. */
-  reconfigure(next: IpsecConfig): boolean {
-    const wanted = new Set(next.sas.map(saIdentity));
-    for (const id of this.removed) if (!wanted.has(id)) this.removed.delete(id);
-    this.apply(next);
-    return true;
+  prepareReconfigure(next: IpsecConfig): () => void {
+    return () => {
+      const wanted = new Set(next.sas.map(saIdentity));
+      for (const id of this.removed) if (!wanted.has(id)) this.removed.delete(id);
+      this.apply(next);
+    };
   }
 
   stop(): void {

@@ -232,23 +232,24 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     }
   }
 
-  reconfigure(next: RipngConfig): boolean {
+  prepareReconfigure(next: RipngConfig): (() => void) | null {
     // Only the knobs that change no table or timer apply in place; the rest restart the
     // module, which withdraws its routes and relearns them from a whole-table request.
     const { preference: _p, install: _i, routeLog: _r, ecmp: _e, ...restNext } = next;
     const { preference: _p2, install: _i2, routeLog: _r2, ecmp: _e2, ...restNow } = this.config;
-    if (JSON.stringify(restNext) !== JSON.stringify(restNow)) return false;
-    const reinstall = next.preference !== this.config.preference || next.install !== this.config.install;
-    this.config = next;
-    this.table.setEcmp(next.ecmp);
-    if (reinstall) {
-      for (const r of this.table.routes.values()) {
-        if (r.source !== 'rip' || r.garbageAt !== null) continue;
-        if (next.install) this.install(r);
-        else this.api.withdrawRoute(r.prefix, r.prefixLen);
+    if (JSON.stringify(restNext) !== JSON.stringify(restNow)) return null;
+    return () => {
+      const reinstall = next.preference !== this.config.preference || next.install !== this.config.install;
+      this.config = next;
+      this.table.setEcmp(next.ecmp);
+      if (reinstall) {
+        for (const r of this.table.routes.values()) {
+          if (r.source !== 'rip' || r.garbageAt !== null) continue;
+          if (next.install) this.install(r);
+          else this.api.withdrawRoute(r.prefix, r.prefixLen);
+        }
       }
-    }
-    return true;
+    };
   }
 
   stop(): void {

@@ -135,12 +135,12 @@ test('a reload that adds an SA keeps the existing SA’s slot and sequence numbe
   const slot = dp.last().sas[0]!.stateSlot;
   dp.state.f[slot * 16 + ST.seqOut] = 41; // a lane sent 41 packets
   const extra = { ...IN_SA, spi: 0x3000 };
-  assert.equal(module.reconfigure(config({ sas: [OUT_SA, extra], policies: [POLICIES[0]] })), true);
+  module.prepareReconfigure(config({ sas: [OUT_SA, extra], policies: [POLICIES[0]] }))();
   const after = dp.last().sas;
   assert.equal(after[0]!.stateSlot, slot);
   assert.equal(dp.state.field(slot, ST.seqOut), 41);
   assert.notEqual(after[1]!.stateSlot, slot);
-  module.reconfigure(config({ sas: [{ ...OUT_SA, encKey: KEY_B }], policies: [POLICIES[0]] }));
+  module.prepareReconfigure(config({ sas: [{ ...OUT_SA, encKey: KEY_B }], policies: [POLICIES[0]] }))();
   assert.equal(dp.state.field(dp.last().sas[0]!.stateSlot, ST.seqOut), 0, 'new keys, new SA: a fresh sequence number');
 });
 
@@ -167,10 +167,10 @@ test('byte lifetimes: soft raises one event, hard removes the SA and its traffic
   assert.deepEqual(policies.map((p) => p.saInstalled), [false, true]);
 
   // A reload that changes only the other SA does not bring the expired one back…
-  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime }, { ...IN_SA, replayWindow: 128 }], policies: POLICIES }));
+  module.prepareReconfigure(config({ sas: [{ ...OUT_SA, lifetime }, { ...IN_SA, replayWindow: 128 }], policies: POLICIES }))();
   assert.deepEqual(dp.last().sas.map((s) => s.spi), [0x2000]);
   // …new keys for it do.
-  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies: POLICIES }));
+  module.prepareReconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies: POLICIES }))();
   assert.deepEqual(dp.last().sas.map((s) => s.spi), [0x1000, 0x2000]);
 });
 
@@ -239,7 +239,7 @@ test('route-based tunnels: the module routes their prefixes into the tunnel and 
   assert.equal(stage.routedTunnelOf(1), 0);
   assert.equal(outboundVerdict(dp), ESP_BYPASS, 'no policy: route-based traffic never meets the SPD');
 
-  module.reconfigure(config({ sas: [OUT_SA, IN_SA], tunnels: [{ ...TUNNEL, routes: ['2001:db8:4::/64'], preference: 5 }] }));
+  module.prepareReconfigure(config({ sas: [OUT_SA, IN_SA], tunnels: [{ ...TUNNEL, routes: ['2001:db8:4::/64'], preference: 5 }] }))();
   assert.deepEqual([...routes.keys()], ['2001:db8:4::/64']);
   assert.equal(routes.get('2001:db8:4::/64')!.preference, 5);
   module.stop();
@@ -274,7 +274,7 @@ test('onExpire: bypass — after the hard lifetime the policy passes its traffic
   assert.deepEqual(rows.map((p) => [p.saInstalled, p.onExpire]), [[false, 'bypass'], [true, 'discard']]);
   assert.match((await run('show ipsec policy')).text, /esp spi=4096\(0x00001000\) \(SA not installed: bypass, in the clear\)/);
 
-  module.reconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies }));
+  module.prepareReconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }, IN_SA], policies }))();
   assert.equal(outboundVerdict(dp), 0, 'a new SA: protected again');
 });
 

@@ -174,9 +174,14 @@ test('passive interfaces, metric offsets in and out, default-information origina
 test('reconfigure: preference and install apply in place; a timer change asks for a restart', () => {
   const s = startRipng(config(2));
   s.api.respond([rte('2001:db8:50::/48', 1)], { port: 0 });
-  assert.equal(s.ripng.reconfigure({ ...config(2), preference: 90 }), true);
+  const preference = s.ripng.prepareReconfigure({ ...config(2), preference: 90 });
+  assert.ok(preference);
+  assert.equal(s.api.routes()[0]!.preference, 120, 'preparing changes nothing');
+  preference();
   assert.equal(s.api.routes()[0]!.preference, 90);
-  assert.equal(s.ripng.reconfigure({ ...config(2, { preference: 90 }), install: false }), true);
+  const install = s.ripng.prepareReconfigure({ ...config(2, { preference: 90 }), install: false });
+  assert.ok(install);
+  install();
   assert.equal(s.api.routes().length, 0);
-  assert.equal(s.ripng.reconfigure(config(2, { preference: 90, install: false }, { timers: { update: 10, timeout: 60, garbage: 40 } })), false);
+  assert.equal(s.ripng.prepareReconfigure(config(2, { preference: 90, install: false }, { timers: { update: 10, timeout: 60, garbage: 40 } })), null);
 });
