@@ -9,7 +9,7 @@ import { ETHERTYPE_IPV6, ETH_HEADER_LEN, writeEthHeader } from '../wire/ethernet
 import { IPPROTO, IP6_OFF_DST, IP6_OFF_NEXT_HEADER, IP6_OFF_SRC, IPV6_HEADER_LEN } from '../wire/ipv6.js';
 import { LINKTYPE_ETHERNET, PcapWriter } from '../wire/pcap.js';
 import type { LaneSet } from '../dataplane/lanes.js';
-import type { TraceFilter, TraceRecord } from '../dataplane/trace.js';
+import type { Stage, TraceEsp, TraceFilter, TraceRecord } from '../dataplane/trace.js';
 import type { ControlServer } from './control.js';
 import { formatTable } from './format.js';
 
@@ -65,6 +65,12 @@ function asEthernet(record: TraceRecord, kind: 'tap' | 'tun'): Uint8Array {
   return frame;
 }
 
+/** A stage as the table shows it: the ESP ones with their SPI and sequence number. */
+function stageText(stage: Stage, esp: TraceEsp): string {
+  const sa = stage === 'esp-in' ? esp.in : stage === 'esp-out' ? esp.out : null;
+  return sa === null ? stage : `${stage}(spi 0x${sa.spi.toString(16).padStart(8, '0')} seq ${sa.seq})`;
+}
+
 function summary(frame: Uint8Array): string {
   const ip = frame.length >= ETH_HEADER_LEN + IPV6_HEADER_LEN && frame[12] === 0x86 && frame[13] === 0xdd ? ETH_HEADER_LEN : 0;
   if (frame.length < ip + IPV6_HEADER_LEN || frame[ip]! >> 4 !== 6) return `${frame.length} bytes, not IPv6`;
@@ -98,6 +104,7 @@ export function registerTraceCommand(control: ControlServer, lanes: LaneSet, por
         reason: r.reason,
         egress: r.egress === null ? null : (ports.byPort(r.egress)?.name ?? String(r.egress)),
         stages: r.stages,
+        esp: r.esp,
         length: r.length,
         summary: summary(asEthernet(r, kindOf(r.ingress))),
       }));
@@ -105,7 +112,7 @@ export function registerTraceCommand(control: ControlServer, lanes: LaneSet, por
         String(i + 1),
         d.interface,
         d.verdict + (d.reason ? ` (${d.reason})` : '') + (d.egress ? ` → ${d.egress}` : ''),
-        d.stages.join('>'),
+        d.stages.map((s) => stageText(s, d.esp)).join('>'),
         d.summary,
       ]);
       const note = records.length < count ? `\n${records.length} of ${count} packets seen before the timeout` : '';

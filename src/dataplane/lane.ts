@@ -23,6 +23,7 @@ import type { IoEngine, RxBatch } from '../io/engine.js';
 import { TokenBucket } from '../lib/token-bucket.js';
 import { equalAddress, isLinkLocal, isLoopback, isUnspecified, prefixMatch } from '../lib/addr.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
+import { readU32 } from '../wire/bytes.js';
 import {
   IPV6_HEADER_LEN,
   IPV6_MIN_MTU,
@@ -47,8 +48,15 @@ import { DST_UNREACH_CODE, ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGener
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
 import {
+  TH_FLAGS,
+  TH_IN_SEQ,
+  TH_IN_SPI,
+  TH_IN_TUNNEL,
+  TH_OUT_SEQ,
+  TH_OUT_SPI,
+  TH_STAMP,
+  TRACE_HEADER_BYTES,
   TRACE_SNAP_BYTES,
-  TRACE_TIMESTAMP_BYTES,
   TR_DST_BYTES,
   TR_DST_LEN,
   TR_PORT,
@@ -174,6 +182,7 @@ export class Lane {
   private traceEntry = -1;
   private readonly traceBytes: Uint8Array;
   private readonly traceStamp: Float64Array;
+  private readonly traceWords: Uint32Array;
   /** The ESP stage (esp.ts), when IPsec is configured; null keeps the lane free of it. */
   private esp: EspStage | null = null;
   /** The packet being processed came out of an ESP tunnel (its policy was checked there). */
@@ -232,6 +241,7 @@ export class Lane {
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
     this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
     this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
+    this.traceWords = new Uint32Array(trace.ring.bytes.buffer);
   }
 
   /** Attaches the ESP stage; the caller binds its tables in refresh(). */
@@ -635,10 +645,28 @@ export class Lane {
       return;
     }
     const d = ring.dataOffset(e);
-    this.traceStamp[d >> 3] = Date.now();
-    ring.bytes.copyWithin(d + TRACE_TIMESTAMP_BYTES, frame, frame + (held < TRACE_SNAP_BYTES ? held : TRACE_SNAP_BYTES));
+    this.traceStamp[(d + TH_STAMP) >> 3] = Date.now();
+    this.traceWords[(d + TH_IN_SPI) >> 2] = 0;
+    this.traceWords[(d + TH_OUT_SPI) >> 2] = 0;
+    this.traceWords[(d + TH_FLAGS) >> 2] = 0;
+    ring.bytes.copyWithin(d + TRACE_HEADER_BYTES, frame, frame + (held < TRACE_SNAP_BYTES ? held : TRACE_SNAP_BYTES));
     ring.setMeta(e, 0, frameLen, port, 0);
     this.traceEntry = e;
+  }
+
+  /** Records in the traced frame's entry the inbound ESP stage: SPI and sequence number, and the SA's mode. */
+  private traceEspIn(b: Uint8Array, espOff: number, seq: number, tunnel: boolean): void {
+    const d = this.trace.ring.dataOffset(this.traceEntry);
+    this.traceWords[(d + TH_IN_SPI) >> 2] = readU32(b, espOff);
+    this.traceStamp[(d + TH_IN_SEQ) >> 3] = seq;
+    this.traceWords[(d + TH_FLAGS) >> 2] = tunnel ? TH_IN_TUNNEL : 0;
+  }
+
+  /** Records the outbound ESP stage: the SPI and the sequence number encapsulate() gave the packet. */
+  private traceEspOut(b: Uint8Array, espOff: number, seqHi: number): void {
+    const d = this.trace.ring.dataOffset(this.traceEntry);
+    this.traceWords[(d + TH_OUT_SPI) >> 2] = readU32(b, espOff);
+    this.traceStamp[(d + TH_OUT_SEQ) >> 3] = seqHi * 0x1_0000_0000 + readU32(b, espOff + 4);
   }
 
   /** Completes the frame's trace record with its verdict: the reason or punt flags, and the egress port. */
@@ -832,6 +860,7 @@ export class Lane {
     const nhPointer = esp.upperNextHeaderPointer;
     const sa = esp.inboundCheck(b, espOff, espLen);
     if (sa === -C.esp_wrong_lane && this.handover !== null) return this.handOver(ip, ipLen, port, esp.homeLane(esp.outSa), HANDOVER_RECEIVED);
+    if (this.traceEntry >= 0 && espLen >= 8) this.traceEspIn(b, espOff, sa < 0 ? readU32(b, espOff + 4) : esp.inSeq, sa >= 0 && esp.isTunnel(sa));
     if (sa < 0) return this.drop(port, -sa);
     if (this.traceEntry >= 0) return this.espInboundDone(esp, esp.inboundOpen(b, ip, espOff, espLen, nhPointer, sa), port);
     const k = this.openCount++;
@@ -962,6 +991,7 @@ export class Lane {
     const defer = !received || this.traceEntry < 0;
     const out = esp.encapsulate(b, ip, ipLen, sa, defer);
     if (out < 0) return received ? this.drop(port, -out) : this.dropOriginated(port);
+    if (this.traceEntry >= 0 && received) this.traceEspOut(b, esp.outEsp, esp.outSeqHi);
     const pending = defer ? sa : NO_SA;
     if (kind === NH_GATEWAY) this.output(out, esp.outLen, port, egress, fib.bytes, fib.gatewayOffset(nh), received, pending);
     else this.output(out, esp.outLen, port, egress, b, out + IP6_OFF_DST, received, pending);

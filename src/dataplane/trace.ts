@@ -34,12 +34,24 @@ export const VERDICT_PUNTED = 2;
 export const VERDICT_DROPPED = 3;
 
 /**
- * Bytes of inline data per trace-ring entry: an 8-byte timestamp, then the frame's first
- * TRACE_SNAP_BYTES (a jumbo frame is captured truncated; the entry's length is the frame's own).
+ * Inline data per trace-ring entry: a 40-byte header, then the frame's first TRACE_SNAP_BYTES
+ * (a jumbo frame is captured truncated; the entry's length is the frame's own). The header:
+ *   +0  timestamp (float64, ms)   +8 ESP-in SPI (uint32)    +12 ESP-out SPI (uint32)
+ *   +16 ESP-in sequence (float64) +24 ESP-out sequence (float64)
+ *   +32 flags (uint32): TH_IN_TUNNEL when the inbound SA is a tunnel-mode one
+ * An SPI of 0 (reserved, RFC 4303 §2.1) means the packet did not pass that ESP stage.
+ * Stored little-endian, as the lane's typed arrays do on every platform Node runs on here.
  */
-export const TRACE_TIMESTAMP_BYTES = 8;
+export const TRACE_HEADER_BYTES = 40;
+export const TH_FLAGS = 32;
+export const TH_IN_TUNNEL = 1;
+export const TH_STAMP = 0;
+export const TH_IN_SPI = 8;
+export const TH_OUT_SPI = 12;
+export const TH_IN_SEQ = 16;
+export const TH_OUT_SEQ = 24;
 export const TRACE_SNAP_BYTES = 2048;
-export const TRACE_ENTRY_BYTES = TRACE_SNAP_BYTES + TRACE_TIMESTAMP_BYTES;
+export const TRACE_ENTRY_BYTES = TRACE_SNAP_BYTES + TRACE_HEADER_BYTES;
 export const TRACE_RING_CAPACITY = 64;
 
 export interface TraceFilter {
@@ -70,11 +82,26 @@ export function disarmTrace(control: Int32Array): void {
 
 /** The pipeline stages, in order. */
 export const STAGES = ['receive', 'link', 'validate', 'classify', 'fib', 'forward', 'neighbor', 'output'] as const;
-/** 'punt' ends a punted frame's path: it went to the control plane. */
-export type Stage = (typeof STAGES)[number] | 'punt';
+type PipelineStage = (typeof STAGES)[number];
+/**
+ * 'punt' ends a punted frame's path: it went to the control plane. 'esp-in' follows the FIB's
+ * local verdict for ESP to the router (a tunnel's inner packet then runs validate…output
+ * again); 'esp-out' follows the forwarding checks for a packet a policy or tunnel protects.
+ */
+export type Stage = PipelineStage | 'esp-in' | 'esp-out' | 'punt';
 
-/** Where each drop reason is decided. */
-const DROP_STAGE: Record<string, (typeof STAGES)[number]> = {
+/** The ESP stages a traced packet passed: SPI and sequence number of each (esp.md). */
+export interface TraceEsp {
+  readonly in: { readonly spi: number; readonly seq: number; readonly mode: 'tunnel' | 'transport' } | null;
+  readonly out: { readonly spi: number; readonly seq: number } | null;
+}
+
+/** Drop reasons decided in the ESP stages. */
+const ESP_IN_DROPS = new Set(['esp_unknown_spi', 'esp_wrong_lane', 'esp_replay', 'esp_integrity', 'esp_bad_padding', 'esp_bad_inner', 'esp_fragmented']);
+const ESP_OUT_DROPS = new Set(['esp_seq_overflow', 'esp_seal_failed']);
+
+/** Where each other drop reason is decided. */
+const DROP_STAGE: Record<string, PipelineStage> = {
   port_down: 'receive',
   frame_too_long: 'receive',
   runt: 'link',
@@ -94,6 +121,10 @@ const DROP_STAGE: Record<string, (typeof STAGES)[number]> = {
   too_big: 'forward',
   punt_ring_full: 'classify',
   neighbor_unresolved: 'neighbor',
+  // The SPD is consulted once the FIB has given its verdict, inbound and outbound.
+  esp_policy_mismatch: 'fib',
+  esp_policy_discard: 'fib',
+  esp_selector_opaque: 'fib',
 };
 
 export interface TraceRecord {
@@ -105,6 +136,8 @@ export interface TraceRecord {
   readonly reason: string | null;
   readonly egress: number | null;
   readonly stages: Stage[];
+  /** The ESP stages it passed, with SPI and sequence number. */
+  readonly esp: TraceEsp;
   readonly length: number;
   /** The frame as received (Ethernet on TAP, bare IPv6 on TUN). */
   readonly frame: Uint8Array;
@@ -117,34 +150,71 @@ const PUNT_REASONS: Array<[number, string]> = [
   [1 << 3, 'router-alert'],
 ];
 
-/** Decodes a trace-ring entry's meta words (verdict, reason index/punt flags, egress). */
-export function describeVerdict(verdict: number, detail: number, egress: number): Pick<TraceRecord, 'verdict' | 'reason' | 'egress' | 'stages'> {
-  const upTo = (last: (typeof STAGES)[number]): Stage[] => STAGES.slice(0, STAGES.indexOf(last) + 1) as Stage[];
-  if (verdict === VERDICT_FORWARDED) return { verdict: 'forwarded', reason: null, egress, stages: [...STAGES] };
+const NO_ESP: TraceEsp = { in: null, out: null };
+
+/**
+ * The path a packet took: the pipeline, with 'esp-in' after the outer FIB verdict — then,
+ * out of a tunnel, the inner packet's own validate…output; in transport mode the decrypted
+ * packet goes to the control plane — and 'esp-out' after the forwarding checks when it was
+ * protected.
+ */
+function fullPath(espIn: 'tunnel' | 'transport' | null, espOut: boolean): Stage[] {
+  const path: Stage[] = ['receive', 'link', 'validate', 'classify', 'fib'];
+  if (espIn === 'transport') return [...path, 'esp-in'];
+  if (espIn === 'tunnel') path.push('esp-in', 'validate', 'classify', 'fib');
+  path.push('forward');
+  if (espOut) path.push('esp-out');
+  path.push('neighbor', 'output');
+  return path;
+}
+
+/** The path up to and including the last `stage` (the inner pass's, after a decapsulation). */
+function upTo(path: Stage[], stage: Stage): Stage[] {
+  return path.slice(0, path.lastIndexOf(stage) + 1);
+}
+
+/** Decodes a trace-ring entry's meta words (verdict, reason index/punt flags, egress) and its ESP stages. */
+export function describeVerdict(verdict: number, detail: number, egress: number, esp: TraceEsp = NO_ESP): Pick<TraceRecord, 'verdict' | 'reason' | 'egress' | 'stages' | 'esp'> {
+  const path = fullPath(esp.in?.mode ?? null, esp.out !== null);
+  if (verdict === VERDICT_FORWARDED) return { verdict: 'forwarded', reason: null, egress, stages: path, esp };
   if (verdict === VERDICT_PUNTED) {
     const reason = PUNT_REASONS.filter(([bit]) => (detail & bit) !== 0).map(([, name]) => name).join(',') || 'local';
-    // A resolve punt got through the forwarding checks and failed at the neighbour lookup.
-    const stages = reason === 'resolve' ? upTo('neighbor') : reason === 'multicast' ? upTo('classify') : upTo('fib');
-    return { verdict: 'punted', reason, egress: reason === 'resolve' ? egress : null, stages: [...stages, 'punt'] };
+    // A resolve punt got through the forwarding checks and failed at the neighbour lookup; a
+    // transport-mode ESP packet for the router is punted once decrypted.
+    const last: Stage = reason === 'resolve' ? 'neighbor' : reason === 'multicast' ? 'classify' : esp.in?.mode === 'transport' ? 'esp-in' : 'fib';
+    return { verdict: 'punted', reason, egress: reason === 'resolve' ? egress : null, stages: [...upTo(path, last), 'punt'], esp };
   }
   const name = DROPS[detail - TRAFFIC.length]?.name ?? `reason-${detail}`;
-  return { verdict: 'dropped', reason: name, egress: null, stages: upTo(DROP_STAGE[name] ?? 'classify') };
+  // An ESP drop before the SA's mode was known (unknown SPI, say) ends at esp-in all the same.
+  if (ESP_IN_DROPS.has(name)) return { verdict: 'dropped', reason: name, egress: null, stages: [...upTo(fullPath(null, false), 'fib'), 'esp-in'], esp };
+  // A decrypted packet outside the policy that requires its SA is refused in esp-in.
+  if (name === 'esp_policy_mismatch' && esp.in !== null) return { verdict: 'dropped', reason: name, egress: null, stages: upTo(path, 'esp-in'), esp };
+  const stagesPath = ESP_OUT_DROPS.has(name) ? fullPath(esp.in?.mode ?? null, true) : path;
+  const at: Stage = ESP_OUT_DROPS.has(name) ? 'esp-out' : (DROP_STAGE[name] ?? 'classify');
+  return { verdict: 'dropped', reason: name, egress: null, stages: upTo(stagesPath, at), esp };
 }
 
 /** Main thread: moves every completed record out of a lane's trace ring into `out`. */
 export function drainTraceRing(ring: SpscRing, lane: number, out: TraceRecord[]): void {
-  const stamps = new Float64Array(ring.bytes.buffer);
+  const view = new DataView(ring.bytes.buffer);
   for (let e = ring.peek(); e >= 0; e = ring.peek()) {
     const d = ring.dataOffset(e);
     const len = ring.len(e);
     const flags = ring.flags(e);
+    const inSpi = view.getUint32(d + TH_IN_SPI, true);
+    const outSpi = view.getUint32(d + TH_OUT_SPI, true);
+    const inMode = (view.getUint32(d + TH_FLAGS, true) & TH_IN_TUNNEL) !== 0 ? 'tunnel' : 'transport';
+    const esp: TraceEsp = {
+      in: inSpi === 0 ? null : { spi: inSpi, seq: view.getFloat64(d + TH_IN_SEQ, true), mode: inMode },
+      out: outSpi === 0 ? null : { spi: outSpi, seq: view.getFloat64(d + TH_OUT_SEQ, true) },
+    };
     out.push({
       lane,
-      timestampMs: stamps[d >> 3]!,
+      timestampMs: view.getFloat64(d + TH_STAMP, true),
       ingress: ring.port(e),
       length: len,
-      frame: ring.bytes.slice(d + TRACE_TIMESTAMP_BYTES, d + TRACE_TIMESTAMP_BYTES + Math.min(len, TRACE_SNAP_BYTES)),
-      ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16),
+      frame: ring.bytes.slice(d + TRACE_HEADER_BYTES, d + TRACE_HEADER_BYTES + Math.min(len, TRACE_SNAP_BYTES)),
+      ...describeVerdict(ring.slot(e), flags & 0xffff, flags >>> 16, esp),
     });
     ring.release();
   }

@@ -11,6 +11,7 @@ import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
 import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
+import { armTrace } from '../../src/dataplane/trace.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
 
@@ -180,4 +181,28 @@ test('onExpire bypass changes nothing while the SA is installed: the flow is sti
   assert.equal(out[0]!.frame[14 + 6], IPPROTO.ESP);
   assert.deepEqual(h.run(TUN2, ipv6Packet({ src: H3, dst: H1, echoData: 60 })), []);
   assert.equal(h.counter(TUN2, C.esp_policy_mismatch), 1);
+});
+
+test('the trace shows the ESP stages where they happen: esp-out with SPI and sequence, esp-in before the inner packet\'s path, a replay dropped in esp-in', (t) => {
+  const h = setup(t);
+  armTrace(h.traceControl, 4, { port: null, proto: null, src: null, dst: null });
+  // Outbound: H1 → H3 leaves under SA 0x1000, sequence 1.
+  h.run(TAP0, fromH1(ipv6Packet({ src: H1, dst: H3, echoData: 20 })));
+  // Inbound: the peer's packet under SA 0x2000, sequence 1; then the same again (a replay).
+  const peer = peerStage();
+  const pkt = ipv6Packet({ src: H3, dst: H1, echoData: 20 });
+  const { b, ip } = slotted(pkt);
+  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length));
+  const esp = b.slice(outIp, outIp + peer.outLen);
+  h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
+  h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
+  const [out, inbound, replay] = h.traced();
+  assert.deepEqual(out!.stages, ['receive', 'link', 'validate', 'classify', 'fib', 'forward', 'esp-out', 'neighbor', 'output']);
+  assert.deepEqual(out!.esp, { in: null, out: { spi: 0x1000, seq: 1 } });
+  assert.equal(inbound!.verdict, 'forwarded');
+  assert.deepEqual(inbound!.stages, ['receive', 'link', 'validate', 'classify', 'fib', 'esp-in', 'validate', 'classify', 'fib', 'forward', 'neighbor', 'output']);
+  assert.deepEqual(inbound!.esp, { in: { spi: 0x2000, seq: 1, mode: 'tunnel' }, out: null });
+  assert.deepEqual([replay!.verdict, replay!.reason], ['dropped', 'esp_replay']);
+  assert.deepEqual(replay!.stages, ['receive', 'link', 'validate', 'classify', 'fib', 'esp-in'], 'the replay check comes after the FIB\'s local verdict');
+  assert.deepEqual(replay!.esp.in?.spi, 0x2000);
 });
