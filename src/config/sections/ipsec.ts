@@ -29,10 +29,12 @@ function parseHexKey(text: string): Uint8Array | null {
 function hexKey() {
   const expected = 'a key in hex like 0x00112233… (or "" for none)';
   return secret(
-    z
-      .string({ error: expected })
-      .refine((s) => parseHexKey(s) !== null, { error: expected })
-      .transform((s) => new Secret(parseHexKey(s)!)),
+    z.string({ error: expected }).transform((s, ctx) => {
+      const key = parseHexKey(s);
+      if (key !== null) return new Secret(key);
+      ctx.addIssue({ code: 'custom', message: expected });
+      return z.NEVER;
+    }),
   );
 }
 
@@ -41,7 +43,9 @@ function hexKey() {
  * at every reload, so a reload applies a key file's new content. Null when neither works
  * (an issue says why, naming the file); an empty key when neither is given.
  */
-function resolveKey(sa: { encKey?: Secret | undefined; encKeyFile?: string | undefined; authKey?: Secret | undefined; authKeyFile?: string | undefined }, field: 'encKey' | 'authKey', ctx: z.RefinementCtx): Secret | null {
+type KeyFields = { [F in 'encKey' | 'authKey']?: Secret | undefined } & { [F in 'encKeyFile' | 'authKeyFile']?: string | undefined };
+
+function resolveKey(sa: KeyFields, field: 'encKey' | 'authKey', ctx: z.RefinementCtx): Secret | null {
   const inline = sa[field];
   const file = sa[`${field}File`];
   if (inline !== undefined && file !== undefined) {
