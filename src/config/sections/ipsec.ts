@@ -38,13 +38,13 @@ function hexKey() {
   );
 }
 
+type KeyFields = { [F in 'encKey' | 'authKey']?: Secret | undefined } & { [F in 'encKeyFile' | 'authKeyFile']?: string | undefined };
+
 /**
  * The key of `field` (encKey or authKey): inline, or read from `<field>File` — at load and
  * at every reload, so a reload applies a key file's new content. Null when neither works
  * (an issue says why, naming the file); an empty key when neither is given.
  */
-type KeyFields = { [F in 'encKey' | 'authKey']?: Secret | undefined } & { [F in 'encKeyFile' | 'authKeyFile']?: string | undefined };
-
 function resolveKey(sa: KeyFields, field: 'encKey' | 'authKey', ctx: z.RefinementCtx): Secret | null {
   const inline = sa[field];
   const file = sa[`${field}File`];
