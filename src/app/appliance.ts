@@ -12,6 +12,7 @@ import type { Config, InterfaceConfig } from '../config/schema.js';
 import { formatConfigError } from '../config/load.js';
 import { loadConfigFileOffThread } from '../config/load-off-thread.js';
 import { renderReloadReport, runReload, type ReloadReport } from '../config/reload.js';
+import { wipeReplacedSecrets, wipeSecrets } from '../config/secrets.js';
 import { createRootLogger, moduleLogger, RateLimitedLog, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
 import { LaneSet } from '../dataplane/lanes.js';
@@ -228,9 +229,12 @@ export class Appliance {
     if (this.modules) participants.push(this.modules.participant());
     const report = await runReload(participants, this.config, loaded.config);
     if (report.ok) {
+      // Keys that left the config are zeroed; an apply that failed half way zeroes nothing.
+      wipeReplacedSecrets(this.config, loaded.config);
       this.config = loaded.config;
       this.log.info({ changes: report.changes.length }, 'config reloaded');
     } else {
+      if (report.stage === 'prepare') wipeSecrets(loaded.config);
       this.log.warn({ stage: report.stage, participant: report.participant, error: report.error }, 'reload refused');
     }
     return report;

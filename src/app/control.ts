@@ -17,6 +17,7 @@ import { diffConfig, renderConfigDiff } from '../config/diff.js';
 import { formatConfigError } from '../config/load.js';
 import { loadConfigFileOffThread } from '../config/load-off-thread.js';
 import type { Config } from '../config/schema.js';
+import { wipeSecrets } from '../config/secrets.js';
 
 export interface ControlRequest {
   readonly id: number | string;
@@ -252,7 +253,8 @@ function connectionError(path: string, e: NodeJS.ErrnoException): Error {
 
 /**
  * `show config` and `config diff FILE`, which need only the running config; `reload` needs
- * the appliance's reload participants and is registered by the appliance.
+ * the appliance's reload participants and is registered by the appliance. Keys print as
+ * <redacted> in both (they are Secrets, lib/secret.ts).
  */
 export function registerConfigCommands(server: ControlServer, running: () => Config): void {
   server.register(['show', 'config'], () => ({ data: running(), text: JSON.stringify(running(), null, 2) }), 'the running config, with defaults');
@@ -262,6 +264,9 @@ export function registerConfigCommands(server: ControlServer, running: () => Con
     const loaded = await loadConfigFileOffThread(file);
     if (!loaded.ok) throw new Error(loaded.errors.map(formatConfigError).join('\n'));
     const changes = diffConfig(running(), loaded.config);
-    return { data: changes, text: renderConfigDiff(changes) };
+    const text = renderConfigDiff(changes);
+    // Only compared, never run: its keys are zeroed now (the changes show them redacted).
+    wipeSecrets(loaded.config);
+    return { data: changes, text };
   }, 'what a reload from FILE would change');
 }

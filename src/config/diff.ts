@@ -2,7 +2,10 @@
  * What changed between two configs, for `turtle6ctl config diff FILE` and reload logs.
  * Lists of named things (interfaces by name, routes by prefix) are matched by that key, so
  * inserting an interface at the top reads as one addition, not as every entry changing.
+ * Secrets are compared by their bytes and shown as <redacted>: a changed key reads
+ * `~ ipsec.sas[0].encKey: "<redacted>" → "<redacted>"`.
  */
+import { Secret } from '../lib/secret.js';
 import type { Config } from './schema.js';
 
 export interface ConfigChange {
@@ -52,7 +55,9 @@ function entryKey(list: readonly unknown[]): ((v: unknown) => string) | null {
 }
 
 function diffValue(path: string, before: unknown, after: unknown, out: ConfigChange[]): void {
-  if (Array.isArray(before) && Array.isArray(after)) {
+  if (before instanceof Secret && after instanceof Secret) {
+    if (!before.equals(after)) out.push({ path, kind: 'changed', before, after });
+  } else if (Array.isArray(before) && Array.isArray(after)) {
     diffList(path, before, after, out);
   } else if (isRecord(before) && isRecord(after)) {
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {

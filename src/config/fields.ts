@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatIpv6, isMulticast, parseIpv6, parseMac, parsePrefix } from '../lib/addr.js';
+import type { Secret } from '../lib/secret.js';
 import { parseListen } from './listen.js';
 
 export function ipv6Address(): z.ZodType<string, string> {
@@ -118,4 +119,39 @@ export function domainName(): z.ZodType<string, string> {
 export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
   const expected = min > 0 ? `a list of ${what} (at least ${min})` : `a list of ${what}`;
   return z.array(item, { error: expected }).min(min, { error: expected });
+}
+
+/** The schemas marked by secret(): their values are key material. */
+const SECRET_FIELDS = new WeakSet<z.core.$ZodType>();
+
+/**
+ * Marks a field as key material, once, where the section defines it. Its schema must parse to
+ * a Secret (lib/secret.ts), which show, diff and the logs print as <redacted>; and the loader
+ * never echoes what an invalid secret field was given (isSecretPath).
+ */
+export function secret<T extends z.ZodType<Secret>>(schema: T): T {
+  SECRET_FIELDS.add(schema);
+  return schema;
+}
+
+/**
+ * Whether `path` (into data parsed by `schema`) is a field marked secret(), looked up in the
+ * schema itself: through objects, lists, optional/default wrappers and transforms.
+ */
+export function isSecretPath(schema: z.core.$ZodType, path: ReadonlyArray<PropertyKey>): boolean {
+  let s: z.core.$ZodType | undefined = schema;
+  let i = 0;
+  while (s !== undefined) {
+    if (SECRET_FIELDS.has(s)) return true;
+    const def = s._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType; element?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType> };
+    if (def.innerType !== undefined) s = def.innerType;
+    else if (def.type === 'pipe') s = def.in;
+    else if (i >= path.length) return false;
+    else if (def.type === 'object') s = def.shape?.[String(path[i++])];
+    else if (def.type === 'array') {
+      s = def.element;
+      i++;
+    } else return false;
+  }
+  return false;
 }

@@ -7,14 +7,15 @@
  * static route. A 100,000-route table peaks near 300 MiB of heap, and V8 keeps that heap
  * committed for the life of the process, although the Document is garbage a moment later.
  * A worker's isolate goes away with the worker, so only the validated Config (plain data,
- * structured-cloned) reaches the control plane. And while a big file parses for seconds, the
- * control plane's timers (ND, RIPng, DHCPv6 retransmissions) keep running, which matters on
- * a reload.
+ * structured-cloned, its Secrets packed for the clone by secrets.ts) reaches the control
+ * plane. And while a big file parses for seconds, the control plane's timers (ND, RIPng,
+ * DHCPv6 retransmissions) keep running, which matters on a reload.
  *
  * `turtle6 check` and the tests use loadConfigFile() directly: they exit soon after.
  */
 import { Worker } from 'node:worker_threads';
 import type { LoadResult } from './load.js';
+import { unpackSecrets } from './secrets.js';
 
 const WORKER_URL = new URL('./load-worker.js', import.meta.url);
 
@@ -24,7 +25,7 @@ export function loadConfigFileOffThread(path: string): Promise<LoadResult> {
     const worker = new Worker(WORKER_URL, { workerData: { path } });
     worker.once('message', (result: LoadResult) => {
       settled = true;
-      resolve(result);
+      resolve(unpackSecrets(result));
       void worker.terminate();
     });
     worker.once('error', (e) => {

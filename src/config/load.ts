@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { isSecretPath } from './fields.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface ConfigError {
@@ -75,7 +76,9 @@ export function loadConfigText(text: string, fileName: string): LoadResult {
         errors.push(errorAt(doc, lineCounter, fileName, [...path, key], expected, JSON.stringify(key), true));
       }
     } else {
-      errors.push(errorAt(doc, lineCounter, fileName, path, issue.message, describeFound(valueAt(data, path)), false));
+      // A secret field's value is never echoed, valid or not: it may be a key with one typo.
+      const found = isSecretPath(configSchema, path) ? 'a value not shown (a secret)' : describeFound(valueAt(data, path));
+      errors.push(errorAt(doc, lineCounter, fileName, path, issue.message, found, false));
     }
   }
   errors.sort((a, b) => a.line - b.line || a.column - b.column);

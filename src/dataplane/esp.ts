@@ -141,11 +141,11 @@ export class EspStage {
       this.uids[sa] = uid;
       this.cryptos[sa] = crypto;
       this.transforms[sa]?.dispose();
-      this.transforms[sa] = makeTransform(
-        { encryption: encryptionByCode(view.encryption(sa))!, integrity: integrityByCode(view.integrity(sa))!, encKey: view.encKey(sa), authKey: view.authKey(sa) },
-        (view.flags(sa) & SA_ESN) !== 0,
-        crypto === CRYPTO_NATIVE ? 'native' : crypto === CRYPTO_NODE ? 'node' : 'auto',
-      );
+      const keys = { encryption: encryptionByCode(view.encryption(sa))!, integrity: integrityByCode(view.integrity(sa))!, encKey: view.encKey(sa), authKey: view.authKey(sa) };
+      this.transforms[sa] = makeTransform(keys, (view.flags(sa) & SA_ESN) !== 0, crypto === CRYPTO_NATIVE ? 'native' : crypto === CRYPTO_NODE ? 'node' : 'auto');
+      // The transform keeps copies of its own; these were only for building it.
+      keys.encKey.fill(0);
+      keys.authKey.fill(0);
     }
   }
 

@@ -84,7 +84,8 @@ export class LaneSet implements Datapath {
     this.fib = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
     this.neighbors = new SnapshotWriter({ readers, initialBytes: 64 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
     this.ports = new SnapshotWriter({ readers, initialBytes: PORT_TABLE_BYTES, maxBytes: PORT_TABLE_BYTES * 2 });
-    this.ipsecTables = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    // Scrubbed: the tables carry keys, which must not stay in the other region once an SA is gone.
+    this.ipsecTables = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES, scrub: true });
     this.ipsec = {
       lanes: opts.lanes,
       state: this.ipsecState,

@@ -12,11 +12,9 @@ import { ACTION_BYPASS, ACTION_DISCARD, ACTION_PROTECT, ANY, CRYPTO_AUTO, CRYPTO
 import type { IpsecConfig, PolicyConfig, SaConfig, TunnelConfig } from '../config/sections/ipsec.js';
 import { AUTH, ENC } from './algorithms.js';
 
-const hexBytes = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
-
-/** What makes two configured SAs "the same SA" for keeping its state. */
+/** What makes two configured SAs "the same SA" for keeping its state; keys by fingerprint, never in the clear. */
 export function saIdentity(sa: SaConfig): string {
-  return JSON.stringify([sa.direction, sa.spi, sa.mode, sa.src, sa.dst, sa.encryption, sa.encKey, sa.integrity, sa.authKey, sa.esn, sa.replayWindow, sa.initialSeq]);
+  return JSON.stringify([sa.direction, sa.spi, sa.mode, sa.src, sa.dst, sa.encryption, sa.encKey.fingerprint(), sa.integrity, sa.authKey.fingerprint(), sa.esn, sa.replayWindow, sa.initialSeq]);
 }
 
 export interface InstalledSa {
@@ -26,6 +24,12 @@ export interface InstalledSa {
   readonly homeLane: number;
   /** Milliseconds (control-plane clock) when installed: the base of time lifetimes (RFC 4301 §4.4.2.1). */
   readonly installedAt: number;
+  /**
+   * The installed SA's own copy of its keys, what the table snapshots are written from;
+   * zeroed when the SA goes (removed, replaced by a reload, the module stopped).
+   */
+  readonly encKey: Uint8Array;
+  readonly authKey: Uint8Array;
 }
 
 /** Hands out state slots and remembers which SA holds which. */
@@ -53,12 +57,12 @@ export class SaSlots {
         if (slot === undefined) throw new RangeError(`no free IPsec state slot (at most ${MAX_SA_SLOTS} SAs)`);
         this.state.reset(slot, sa.initialSeq);
         // The home lane: one writer for the sequence number and the window (DESIGN.md, ESP).
-        installed = { config: sa, slot, uid: this.nextUid++, homeLane: sa.spi % lanes, installedAt: now };
+        installed = { config: sa, slot, uid: this.nextUid++, homeLane: sa.spi % lanes, installedAt: now, encKey: sa.encKey.bytes.slice(), authKey: sa.authKey.bytes.slice() };
       }
       next.set(id, installed);
       out.push(installed);
     }
-    for (const [id, old] of this.byIdentity) if (!next.has(id)) this.free.push(old.slot);
+    for (const [id, old] of this.byIdentity) if (!next.has(id)) this.release(old);
     this.byIdentity.clear();
     for (const [id, sa] of next) this.byIdentity.set(id, sa);
     return out;
@@ -69,8 +73,15 @@ export class SaSlots {
     const id = saIdentity(sa.config);
     if (this.byIdentity.get(id) === sa) {
       this.byIdentity.delete(id);
-      this.free.push(sa.slot);
+      this.release(sa);
     }
+  }
+
+  /** The SA is gone: its slot is free and its key copy zeroed. */
+  private release(sa: InstalledSa): void {
+    this.free.push(sa.slot);
+    sa.encKey.fill(0);
+    sa.authKey.fill(0);
   }
 }
 
@@ -90,8 +101,8 @@ export function saRecord(sa: InstalledSa): SaRecord {
     uid: sa.uid,
     tunnelSrc: tunnel ? parseIpv6(c.src)! : new Uint8Array(16),
     tunnelDst: tunnel ? parseIpv6(c.dst)! : new Uint8Array(16),
-    encKey: hexBytes(c.encKey),
-    authKey: hexBytes(c.authKey),
+    encKey: sa.encKey,
+    authKey: sa.authKey,
   };
 }
 

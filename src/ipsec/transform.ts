@@ -59,7 +59,10 @@ export interface EspTransform {
   open(b: Uint8Array, esp: number, espLen: number, seqHi: number): number;
   /** open() over `n` packets of this SA lying in `b`, as sealBatch. */
   openBatch(b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void;
-  /** Releases what the transform holds outside the JS heap (the C helper's contexts). */
+  /**
+   * The SA is gone: releases what the transform holds outside the JS heap (the C helper's
+   * contexts, which it cleanses) and zeroes its copies of the keys.
+   */
   dispose(): void;
 }
 
@@ -153,7 +156,11 @@ class GcmTransform implements EspTransform {
     openEach(this, b, n, espOff, espLen, seqHi, outLen);
   }
 
-  dispose(): void {}
+  /** The key and the salt (part of the key material, RFC 4106 §8.1) zeroed: the SA is gone. */
+  dispose(): void {
+    this.key.fill(0);
+    this.nonce.fill(0);
+  }
 }
 
 /** AES-CBC or NULL encryption, with HMAC-SHA-256-128 (RFC 4868) or, for CBC only, no integrity. */
@@ -232,7 +239,11 @@ class CbcHmacTransform implements EspTransform {
     openEach(this, b, n, espOff, espLen, seqHi, outLen);
   }
 
-  dispose(): void {}
+  /** The keys zeroed: the SA is gone. */
+  dispose(): void {
+    this.encKey.fill(0);
+    this.authKey.fill(0);
+  }
 }
 
 /** Builds the node:crypto transform of one SA. `esn` says whether Seq-hi is authenticated. */

@@ -8,6 +8,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Clock, TimerHandle } from '../lib/clock.js';
+import { REDACTED } from '../lib/secret.js';
 import { TokenBucket } from '../lib/token-bucket.js';
 import type { LogLevel } from '../config/schema.js';
 
@@ -19,8 +20,19 @@ export interface RootLoggerOptions {
   readonly destination?: DestinationStream;
 }
 
+/**
+ * A backstop: key material in turtle6 is a Secret, which prints as <redacted> by itself
+ * (lib/secret.ts), but a key field logged as raw text or bytes by mistake is censored too.
+ */
+const REDACT_PATHS = ['encKey', 'authKey', 'secret'].flatMap((field) => [field, `*.${field}`]);
+
 export function createRootLogger(options: RootLoggerOptions): Logger {
-  const settings = { level: options.level, base: { app: 'turtle6' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const settings = {
+    level: options.level,
+    base: { app: 'turtle6' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
+  };
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
 

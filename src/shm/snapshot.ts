@@ -49,11 +49,19 @@ export interface SnapshotOptions {
   /** Initial size of each region; it grows in 64 KiB steps up to maxBytes. */
   initialBytes: number;
   maxBytes: number;
+  /**
+   * Write every table into both regions (the second time as soon as the readers leave the
+   * other one), so that no region keeps an older table: for tables that hold keys, which
+   * must not outlive their SA in shared memory (docs/ipsec.md, "Secrets").
+   */
+  scrub?: boolean;
 }
 
 interface Pending {
   encode: (dst: Uint8Array) => number;
   size: number;
+  /** The scrub copy of a table already published. */
+  copy: boolean;
 }
 
 export class SnapshotWriter {
@@ -61,6 +69,7 @@ export class SnapshotWriter {
   private readonly control: Int32Array;
   private readonly regions: readonly [GrowableSharedArrayBuffer, GrowableSharedArrayBuffer];
   private readonly maxBytes: number;
+  private readonly scrub: boolean;
   private pending: Pending | null = null;
 
   constructor(options: SnapshotOptions) {
@@ -74,6 +83,7 @@ export class SnapshotWriter {
     const maxRounded = roundUp(maxBytes, 8);
     this.regions = [growableSab(initial, maxRounded), growableSab(initial, maxRounded)];
     this.maxBytes = maxRounded;
+    this.scrub = options.scrub ?? false;
     this.handle = { control, regions: this.regions, readers };
   }
 
@@ -85,11 +95,12 @@ export class SnapshotWriter {
    * Publishes a new table: `encode` writes it into `dst` (exactly `size` bytes, zero-filled)
    * and returns the bytes written. Returns true when
    * applied now; false when a reader is still on the region it needs, in which case this
-   * table is kept pending (replacing any older pending one) for flushPending().
+   * table is kept pending (replacing any older pending one) for flushPending(). With
+   * `scrub`, false also while the copy into the other region waits for the readers.
    */
   publish(encode: (dst: Uint8Array) => number, size: number): boolean {
     if (size > this.maxBytes) throw new RangeError(`snapshot of ${size} bytes exceeds the region limit ${this.maxBytes}`);
-    this.pending = { encode, size };
+    this.pending = { encode, size, copy: false };
     return this.flushPending();
   }
 
@@ -105,16 +116,19 @@ export class SnapshotWriter {
     const index = next & 1;
     const region = this.regions[index];
     if (region.byteLength < pending.size) region.grow(Math.min(this.maxBytes, roundUp(pending.size, GROW_QUANTUM)));
+    // Zeroed as far as the table it replaces reached, so none of that outlives it past the new end.
+    const previous = Atomics.load(this.control, REGION_SIZE + index);
+    new Uint8Array(region, 0, Math.max(pending.size, previous)).fill(0);
     const dst = new Uint8Array(region, 0, pending.size);
-    dst.fill(0);
     const written = pending.encode(dst);
     if (!(written >= 0 && written <= pending.size)) {
       throw new RangeError(`snapshot encoder wrote ${written} bytes into a ${pending.size}-byte region`);
     }
-    this.pending = null;
+    this.pending = this.scrub && !pending.copy ? { ...pending, copy: true } : null;
     Atomics.store(this.control, REGION_SIZE + index, written);
     Atomics.store(this.control, GENERATION, next);
-    return true;
+    // Idle readers let the scrub copy go at once; busy ones leave it to the retry timer.
+    return this.pending === null || this.flushPending();
   }
 
   hasPending(): boolean {

@@ -82,5 +82,8 @@ export function decodeSecret(text: string): Uint8Array | null {
   const t = text.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(t) || t.length % 4 !== 0) return null;
   const bytes = Buffer.from(t, 'base64');
-  return bytes.length > 0 ? Uint8Array.from(bytes) : null;
+  // A copy of its own, and the decoding buffer (a slice of Node's shared pool) zeroed.
+  const secret = bytes.length > 0 ? Uint8Array.from(bytes) : null;
+  bytes.fill(0);
+  return secret;
 }

@@ -6,17 +6,59 @@
 import { z } from 'zod';
 import { ENCRYPTIONS, INTEGRITIES, type EncryptionName, type IntegrityName } from '../../ipsec/algorithms.js';
 import { MAX_REPLAY_WINDOW, MAX_SA_SLOTS } from '../../shm/ipsec-tables.js';
-import { flag, intInRange, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
+import { Secret, readKeyFile } from '../../lib/secret.js';
+import { absolutePath, flag, intInRange, ipv6NetworkPrefix, ipv6UnicastAddress, listOf, secret } from '../fields.js';
 import { defineSection } from '../registry.js';
 
 const UINT32_MAX = 0xffff_ffff;
 
+const HEX_KEY = /^(0x)?([0-9a-fA-F]{2})*$/;
+
+/** Key text as setkey writes it ("0x0011…" or "0011…"; white space around it ignored), or null. */
+function parseHexKey(text: string): Uint8Array | null {
+  const t = text.trim();
+  if (!HEX_KEY.test(t)) return null;
+  const decoded = Buffer.from(t.replace(/^0x/, ''), 'hex');
+  // A copy of its own, and the decoding buffer (a slice of Node's shared pool) zeroed.
+  const key = Uint8Array.from(decoded);
+  decoded.fill(0);
+  return key;
+}
+
+/** An inline key: a secret field, so show, diff and logs never print it (docs/ipsec.md, "Secrets"). */
 function hexKey() {
   const expected = 'a key in hex like 0x00112233… (or "" for none)';
-  return z
-    .string({ error: expected })
-    .regex(/^(0x)?([0-9a-fA-F]{2})*$/, { error: expected })
-    .transform((s) => s.replace(/^0x/, '').toLowerCase());
+  return secret(
+    z.string({ error: expected }).transform((s, ctx) => {
+      const key = parseHexKey(s);
+      if (key !== null) return new Secret(key);
+      ctx.addIssue({ code: 'custom', message: expected });
+      return z.NEVER;
+    }),
+  );
+}
+
+type KeyFields = { [F in 'encKey' | 'authKey']?: Secret | undefined } & { [F in 'encKeyFile' | 'authKeyFile']?: string | undefined };
+
+/**
+ * The key of `field` (encKey or authKey): inline, or read from `<field>File` — at load and
+ * at every reload, so a reload applies a key file's new content. Null when neither works
+ * (an issue says why, naming the file); an empty key when neither is given.
+ */
+function resolveKey(sa: KeyFields, field: 'encKey' | 'authKey', ctx: z.RefinementCtx): Secret | null {
+  const inline = sa[field];
+  const file = sa[`${field}File`];
+  if (inline !== undefined && file !== undefined) {
+    ctx.addIssue({ code: 'custom', path: [`${field}File`], message: `${field} or ${field}File, not both` });
+    return null;
+  }
+  if (file === undefined) return inline ?? new Secret(new Uint8Array(0));
+  try {
+    return new Secret(readKeyFile(file, parseHexKey, 'one key in hex like 0x00112233…'));
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', path: [`${field}File`], message: `a readable file holding one key in hex (${(e as Error).message})` });
+    return null;
+  }
 }
 
 const encryptionNames = Object.keys(ENCRYPTIONS) as [EncryptionName, ...EncryptionName[]];
@@ -39,9 +81,12 @@ const saSchema = z
     src: ipv6UnicastAddress(),
     dst: ipv6UnicastAddress(),
     encryption: z.enum(encryptionNames, { error: `one of ${encryptionNames.join(', ')}` }),
-    encKey: hexKey().default(''),
+    encKey: hexKey().optional(),
+    /** The key in a file of its own (mode 0600), read at load and at every reload. */
+    encKeyFile: absolutePath().optional(),
     integrity: z.enum(integrityNames, { error: `one of ${integrityNames.join(', ')}` }).default('none'),
-    authKey: hexKey().default(''),
+    authKey: hexKey().optional(),
+    authKeyFile: absolutePath().optional(),
     esn: flag().default(false),
     replayWindow: intInRange(0, MAX_REPLAY_WINDOW, ' packets (a multiple of 32; 0 disables anti-replay)')
       .refine((n) => n % 32 === 0, { error: `a multiple of 32 from 0 to ${MAX_REPLAY_WINDOW}` })
@@ -49,11 +94,14 @@ const saSchema = z
     initialSeq: intInRange(0, Number.MAX_SAFE_INTEGER).default(0),
     lifetime: lifetimeSchema,
   })
-  .superRefine((sa, ctx) => {
+  .transform((given, ctx) => {
+    const encKey = resolveKey(given, 'encKey', ctx);
+    const authKey = resolveKey(given, 'authKey', ctx);
+    const sa = { ...given, encKey: encKey ?? new Secret(new Uint8Array(0)), authKey: authKey ?? new Secret(new Uint8Array(0)) };
     const enc = ENCRYPTIONS[sa.encryption];
-    if (sa.encKey.length / 2 !== enc.keyBytes) {
+    if (encKey !== null && encKey.length !== enc.keyBytes) {
       const what = enc.aead ? `${enc.keyBytes} bytes: the AES key and the 4-byte salt (RFC 4106 §8.1)` : `${enc.keyBytes} bytes`;
-      ctx.addIssue({ code: 'custom', path: ['encKey'], message: `a key of ${what} for ${sa.encryption}` });
+      ctx.addIssue({ code: 'custom', path: [given.encKeyFile === undefined ? 'encKey' : 'encKeyFile'], message: `a key of ${what} for ${sa.encryption}` });
     }
     if (enc.aead && sa.integrity !== 'none') {
       ctx.addIssue({ code: 'custom', path: ['integrity'], message: `none with ${sa.encryption}, which authenticates by itself (RFC 4106 §2)` });
@@ -64,8 +112,8 @@ const saSchema = z
     if (!enc.aead && sa.integrity === 'none' && sa.encryption !== 'null') {
       ctx.addIssue({ code: 'custom', path: ['integrity'], message: 'hmac-sha256-128 with AES-CBC: confidentiality without integrity invites attacks (RFC 4303 §3.2)' });
     }
-    if (sa.authKey.length / 2 !== INTEGRITIES[sa.integrity].keyBytes) {
-      ctx.addIssue({ code: 'custom', path: ['authKey'], message: `a key of ${INTEGRITIES[sa.integrity].keyBytes} bytes for ${sa.integrity}` });
+    if (authKey !== null && authKey.length !== INTEGRITIES[sa.integrity].keyBytes) {
+      ctx.addIssue({ code: 'custom', path: [given.authKeyFile === undefined ? 'authKey' : 'authKeyFile'], message: `a key of ${INTEGRITIES[sa.integrity].keyBytes} bytes for ${sa.integrity}` });
     }
     if (!sa.esn && sa.initialSeq > UINT32_MAX) {
       ctx.addIssue({ code: 'custom', path: ['initialSeq'], message: `at most ${UINT32_MAX} without esn: true (RFC 4303 §2.2)` });
@@ -77,6 +125,7 @@ const saSchema = z
     if (l.softSeconds > 0 && l.hardSeconds > 0 && l.softSeconds >= l.hardSeconds) {
       ctx.addIssue({ code: 'custom', path: ['lifetime', 'softSeconds'], message: `fewer than hardSeconds (${l.hardSeconds})` });
     }
+    return sa;
   });
 
 const PROTOCOLS = { any: -1, tcp: 6, udp: 17, icmpv6: 58 } as const;

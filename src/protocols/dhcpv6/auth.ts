@@ -14,6 +14,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readKeyFile } from '../../lib/secret.js';
 import { encodeDhcp6ToBytes, findOption, type AuthOption, type Dhcp6ClientMessage, type Dhcp6Option } from '../../wire/dhcpv6.js';
 import {
   AUTH_ALGORITHM_HMAC_MD5,
@@ -46,14 +47,12 @@ const NTP_UNIX_OFFSET_S = 2_208_988_800n;
 export function loadKeys(keys: ReadonlyArray<{ name: string; realm: string; keyId: number; secretFile: string }>): Map<string, DelayedKey> {
   const out = new Map<string, DelayedKey>();
   for (const k of keys) {
-    let text: string;
+    let secret: Uint8Array;
     try {
-      text = readFileSync(k.secretFile, 'utf8');
+      secret = readKeyFile(k.secretFile, decodeSecret, 'one base64 secret like 5pvW2g48OHPvkYMJSw0vZA==');
     } catch (e) {
-      throw new Error(`dhcpv6.keys ${k.name}: cannot read secretFile ${k.secretFile} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      throw new Error(`dhcpv6.keys ${k.name}: secretFile: ${(e as Error).message}`);
     }
-    const secret = decodeSecret(text);
-    if (secret === null) throw new Error(`dhcpv6.keys ${k.name}: expected ${k.secretFile} to hold one base64 secret like 5pvW2g48OHPvkYMJSw0vZA==`);
     out.set(k.name, { name: k.name, realm: new TextEncoder().encode(k.realm), keyId: k.keyId, secret });
   }
   return out;

@@ -50,8 +50,13 @@ export function sequenceKey(sa: SaConfig): string {
 
 /** Same keys and algorithms, same number space: restoring is required, not merely allowed. */
 export function keyFingerprint(sa: SaConfig): string {
-  const material = JSON.stringify([sa.spi, sa.dst, sa.encryption, sa.encKey, sa.integrity, sa.authKey]);
-  return createHash('sha256').update(material).digest('hex');
+  // The hash of the JSON text [spi, dst, encryption, "encKey hex", integrity, "authKey hex"],
+  // as files written before keys became Secrets hold it; the hex is fed as bytes, never a string.
+  const h = createHash('sha256').update(`[${sa.spi},${JSON.stringify(sa.dst)},${JSON.stringify(sa.encryption)},"`);
+  sa.encKey.updateHex(h);
+  h.update(`",${JSON.stringify(sa.integrity)},"`);
+  sa.authKey.updateHex(h);
+  return h.update('"]').digest('hex');
 }
 
 export class SequenceStore {
