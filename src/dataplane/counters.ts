@@ -8,6 +8,8 @@
  * (a Float64Array over a SharedArrayBuffer); the main thread sums blocks at scrape time.
  */
 
+import { MAX_PORTS } from '../shm/port-table.js';
+
 export interface CounterDef {
   readonly name: string;
   readonly help: string;
@@ -79,7 +81,7 @@ export const C = Object.fromEntries([
 ]) as Record<TrafficCounter | DropReason, number>;
 
 export const PORT_STRIDE = TRAFFIC.length + DROPS.length;
-export const MAX_PORTS = 64;
+export { MAX_PORTS };
 
 /** Lane-wide counters after the per-port region. */
 export const LANE = {

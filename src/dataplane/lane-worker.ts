@@ -12,7 +12,7 @@ import { IpsecState, IpsecView } from '../shm/ipsec-tables.js';
 import { createEngine, wakeEngine } from '../io/engine.js';
 import { Lane, type LaneHandover, type LaneTables } from './lane.js';
 import { EspStage } from './esp.js';
-import { PortTableView } from './port-table.js';
+import { PortTableView } from '../shm/port-table.js';
 import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, ringDataBytes, traceRingOffset, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import {

@@ -46,7 +46,7 @@ import {
 } from '../wire/ext-headers.js';
 import { DST_UNREACH_CODE, ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
-import { PORT_KIND_TAP, type PortTableView } from './port-table.js';
+import { PORT_KIND_TAP, type PortTableView } from '../shm/port-table.js';
 import {
   TH_FLAGS,
   TH_IN_SEQ,
@@ -68,7 +68,7 @@ import {
   VERDICT_FORWARDED,
   VERDICT_PUNTED,
 } from './trace.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from './punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../shm/punt.js';
 import { ResolveThrottle } from './resolve-throttle.js';
 import { ESP_BYPASS, ESP_IN_TUNNEL, type EspStage } from './esp.js';
 
@@ -598,7 +598,7 @@ export class Lane {
     }
   }
 
-  /** Copies the IPv6 packet into the punt ring (control traffic is copied, see punt.ts). */
+  /** Copies the IPv6 packet into the punt ring (control traffic is copied, see shm/punt.ts). */
   private punt(ip: number, ipLen: number, port: number, flags: number, aux: number, received = true): void {
     const ring = this.puntRing;
     // An entry holds a slot's frame area, so this cannot fail; the bound is asserted anyway.

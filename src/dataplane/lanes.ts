@@ -11,8 +11,8 @@ import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm
 import { encodeNeighbors, neighborsByteLength } from '../shm/neighbors.js';
 import { wakeEngine } from '../io/engine.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
-import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
-import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
+import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
+import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from '../shm/port-table.js';
 import { counterBytes } from './counters.js';
 import {
   CMD_CRASH,

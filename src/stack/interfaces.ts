@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { equalAddress, isLinkLocal, linkLocalFromMac, maskAddress, prefixMatch, type Prefix } from '../lib/addr.js';
-import { MAX_PORTS } from '../dataplane/counters.js';
+import { MAX_PORTS } from '../shm/port-table.js';
 
 /**
  * `tentative` until Duplicate Address Detection finishes (RFC 4862 §5.4): a tentative address

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import type { RouterInterface } from './interfaces.js';
 import type { RibRoute, RouteOrigin } from './rib.js';
-import type { IpsecDatapath } from './datapath.js';
+import type { IpsecDatapath } from '../shm/datapath.js';
 
 export type Unsubscribe = () => void;
 

@@ -39,11 +39,11 @@ import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd
 import { RouterAdvertiser, type RaConfig, type RaPrefix } from './ra.js';
 import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
-import type { Datapath, IpsecDatapath } from './datapath.js';
+import type { Datapath, IpsecDatapath } from '../shm/datapath.js';
 import type { AdvertiseLifetimes, DnsInfo, InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../dataplane/punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../shm/punt.js';
 import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
-import type { PortEntry } from '../dataplane/port-table.js';
+import type { PortEntry } from '../shm/port-table.js';
 
 /** ICMPv6 errors the control plane may send per second, and its burst (RFC 4443 §2.4(f)). */
 const ERROR_RATE_PER_SECOND = 100;

@@ -36,7 +36,7 @@ import {
   type NeighborEntry,
 } from '../../src/shm/neighbors.js';
 import { Lane, type LaneTables } from '../../src/dataplane/lane.js';
-import { PORT_TABLE_BYTES, PortTableView, encodePortTable, type PortEntry } from '../../src/dataplane/port-table.js';
+import { PORT_TABLE_BYTES, PortTableView, encodePortTable, type PortEntry } from '../../src/shm/port-table.js';
 import { COUNTER_WORDS, DROPS, MAX_PORTS, PORT_STRIDE, TRAFFIC, C, portCounter } from '../../src/dataplane/counters.js';
 import { injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset } from '../../src/dataplane/lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, drainTraceRing, type TraceRecord } from '../../src/dataplane/trace.js';

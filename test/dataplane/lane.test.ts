@@ -12,7 +12,7 @@ import { decodeIpv6Header, IPV6_HEADER_LEN, IPV6_MIN_MTU, type Ipv6Header } from
 import { decodeIcmpv6, ICMP6, ICMP6_ERROR_HOP_LIMIT, mayGenerateErrorAbout, verifyIcmpv6Checksum, type Icmpv6Message } from '../../src/wire/icmpv6.js';
 import { encodeIcmpv6Message } from '../../src/wire/icmpv6-message.js';
 import { IPV6_OPTION } from '../../src/wire/ext-headers.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/dataplane/punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/shm/punt.js';
 import { C } from '../../src/dataplane/counters.js';
 import { RESOLVE_BURST } from '../../src/dataplane/resolve-throttle.js';
 import { armTrace, TR_REMAINING } from '../../src/dataplane/trace.js';

@@ -20,7 +20,7 @@ import { CRYPTO_NATIVE, CRYPTO_NODE, IpsecState, IpsecView, encodeIpsecTables, i
 import { EspStage } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
 import { armTrace } from '../../src/dataplane/trace.js';
-import { INJECT_ROUTE, PUNT_RESOLVE } from '../../src/dataplane/punt.js';
+import { INJECT_ROUTE, PUNT_RESOLVE } from '../../src/shm/punt.js';
 import { checkEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { parseIpv6 } from '../../src/lib/addr.js';

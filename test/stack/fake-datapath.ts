@@ -2,8 +2,8 @@
  * A recording Datapath for stack tests: it keeps every injected packet and every published
  * table, and delivers punts to the stack as a lane's punt ring would (a private copy each).
  */
-import type { Datapath, NeighborSnapshotEntry, PuntHandler } from '../../src/stack/datapath.js';
-import type { PortEntry } from '../../src/dataplane/port-table.js';
+import type { Datapath, NeighborSnapshotEntry, PuntHandler } from '../../src/shm/datapath.js';
+import type { PortEntry } from '../../src/shm/port-table.js';
 import { FibView, encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../../src/shm/fib.js';
 
 export interface Injected {

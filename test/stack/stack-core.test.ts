@@ -12,7 +12,7 @@ import { Stack, type StackLogger } from '../../src/stack/stack.js';
 import { EchoResponder } from '../../src/protocols/echo/echo.js';
 import type { ReceivedUdp, StackApi } from '../../src/stack/stack-api.js';
 import type { MetricLabels, ModuleContext, ModuleLogger } from '../../src/protocols/module.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE } from '../../src/dataplane/punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE } from '../../src/shm/punt.js';
 import { NH_CONNECTED, NH_GATEWAY, NH_LOCAL, type FibView } from '../../src/shm/fib.js';
 import { NBR_REACHABLE, NBR_STALE } from '../../src/shm/neighbors.js';
 import { decodeEthernetHeader, ETH_HEADER_LEN } from '../../src/wire/ethernet.js';

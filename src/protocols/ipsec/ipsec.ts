@@ -23,7 +23,7 @@
  * are saved every second and on stop, and an SA installed with unchanged keys continues past
  * the saved number (RFC 4303 §3.3.3).
  */
-import type { IpsecDatapath } from '../../stack/datapath.js';
+import type { IpsecDatapath } from '../../shm/datapath.js';
 import type { TimerHandle } from '../../lib/clock.js';
 import type { IpsecConfig } from '../../config/sections/ipsec.js';
 import { ST, STATE_FIELDS } from '../../shm/ipsec-tables.js';

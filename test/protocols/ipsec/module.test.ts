@@ -9,7 +9,7 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength, type PolicyRecord, type SaRecord } from '../../../src/shm/ipsec-tables.js';
 import { ipsecSection, type IpsecConfig } from '../../../src/config/sections/ipsec.js';
 import { IpsecModule, LIFETIME_CHECK_MS } from '../../../src/protocols/ipsec/ipsec.js';
-import type { IpsecDatapath } from '../../../src/stack/datapath.js';
+import type { IpsecDatapath } from '../../../src/shm/datapath.js';
 import type { StackApi } from '../../../src/stack/stack-api.js';
 import type { MetricEmit, ModuleCommandRequest, ModuleContext, ModuleLogger, ModuleStatus } from '../../../src/protocols/module.js';
 import { EspStage, ESP_BYPASS } from '../../../src/dataplane/esp.js';

@@ -12,7 +12,8 @@
  *  16  16B link-local address
  *  32  16B error source: a global address of the port, else of the router, else link-local
  */
-import { MAX_PORTS } from './counters.js';
+/** Ports a router may have: the lanes' per-port counters and tables are sized for it. */
+export const MAX_PORTS = 64;
 
 export const PORT_KIND_NONE = 0;
 export const PORT_KIND_TAP = 1;

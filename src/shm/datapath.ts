@@ -3,9 +3,9 @@
  * (dataplane/lanes.ts), a recording fake in unit tests. The stack is the only writer of the
  * tables the lanes read; it never touches lane memory except through this.
  */
-import type { FibNexthop, FibRoute } from '../shm/fib.js';
-import type { PortEntry } from '../dataplane/port-table.js';
-import type { IpsecState, PolicyRecord, SaRecord } from '../shm/ipsec-tables.js';
+import type { FibNexthop, FibRoute } from './fib.js';
+import type { PortEntry } from './port-table.js';
+import type { IpsecState, PolicyRecord, SaRecord } from './ipsec-tables.js';
 
 export interface NeighborSnapshotEntry {
   readonly port: number;
