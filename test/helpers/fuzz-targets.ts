@@ -17,11 +17,7 @@ import { join } from 'node:path';
 import { ManualClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
 import { HEADROOM, MAX_FRAME } from '../../src/shm/pool.js';
-import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
-import { SaSlots, policyRecords, saRecord } from '../../src/ipsec/model.js';
-import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
 import { dhcpv6Section, type Dhcpv6Config } from '../../src/config/sections/dhcpv6.js';
-import { EspStage } from '../../src/dataplane/esp.js';
 import { C, DROPS, TRAFFIC } from '../../src/dataplane/counters.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/dataplane/punt.js';
 import { Stack } from '../../src/stack/stack.js';
@@ -80,6 +76,7 @@ import {
   ip,
   mac,
 } from '../dataplane/harness.js';
+import { espStage } from './esp-stage.js';
 import { pcapFrames, type FuzzTarget } from './fuzz.js';
 
 // ---- corpora -----------------------------------------------------------------------------
@@ -295,32 +292,11 @@ const ROUTER_SAS = {
     { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
   ],
 };
-/** The peer's mirror image, which seals the inbound corpus. */
+/** The peer's mirror image, which seals the inbound corpus: every direction turned round. */
 const PEER_SAS = {
-  sas: [
-    { spi: 0x1000, direction: 'in', src: ROUTER, dst: PEER, encKey: KEY_OUT, ...ESP_COMMON },
-    { spi: 0x2000, direction: 'out', src: PEER, dst: ROUTER, encKey: KEY_IN, ...ESP_COMMON },
-  ],
-  policies: [
-    { direction: 'in', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
-    { direction: 'out', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
-  ],
+  sas: ROUTER_SAS.sas.map((sa) => ({ ...sa, direction: sa.direction === 'in' ? 'out' : 'in' })),
+  policies: ROUTER_SAS.policies.map((p) => ({ ...p, direction: p.direction === 'in' ? 'out' : 'in' })),
 };
-
-function espStage(raw: unknown): EspStage {
-  const cfg = ipsecSection.schema.parse(raw) as IpsecConfig;
-  const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
-  const sas = installed.map(saRecord);
-  const policies = policyRecords(cfg.policies, installed);
-  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
-  encodeIpsecTables(sas, policies, region);
-  const view = new IpsecView();
-  view.bind(region, 0);
-  const stage = new EspStage(state, 0);
-  stage.bind(view);
-  return stage;
-}
 
 /** `pkt` with its addresses replaced (checksums are the lane's business only when it answers). */
 function readdressed(pkt: Uint8Array, src: Uint8Array, dst: Uint8Array): Uint8Array {
@@ -347,22 +323,24 @@ function laneCorpus(): Uint8Array[] {
   const out: Uint8Array[] = [];
   packets.forEach((p, i) => {
     const dst = dests[i % dests.length]!;
-    out.push(onPort(TAP0, ethFrame(R0_MAC, H1_MAC, readdressed(p, H1, dst))));
-    out.push(onPort(TAP0, ethFrame(mac('33:33:00:00:00:01'), H1_MAC, readdressed(p, H1, ip('ff02::1')))));
-    out.push(onPort(TAP1, ethFrame(R1_MAC, H2_MAC, readdressed(p, H2, dests[(i + 5) % dests.length]!))));
-    out.push(onPort(TUN2, readdressed(p, H3, i % 2 === 0 ? H1 : H2)));
+    const fix = i % 2 === 0 ? 0 : 0x10;
+    out.push(onPort(TAP0 | fix, ethFrame(R0_MAC, H1_MAC, readdressed(p, H1, dst))));
+    out.push(onPort(TAP0 | fix, ethFrame(mac('33:33:00:00:00:01'), H1_MAC, readdressed(p, H1, ip('ff02::1')))));
+    out.push(onPort(TAP1 | fix, ethFrame(R1_MAC, H2_MAC, readdressed(p, H2, dests[(i + 5) % dests.length]!))));
+    out.push(onPort(TUN2 | fix, readdressed(p, H3, i % 2 === 0 ? H1 : H2)));
   });
   // Inbound ESP: H3's LAN to H1's, sealed by the peer; each decrypts once (the replay window
   // refuses repeats), mutations of it exercise the checks before and after the ICV.
   const peer = espStage(PEER_SAS);
-  for (const p of packets.slice(0, 12)) {
+  packets.slice(0, 12).forEach((p, i) => {
     const inner = readdressed(p, H3, H1);
     const b = new Uint8Array(2048);
     b.set(inner, HEADROOM);
     const sa = peer.outbound(b, HEADROOM, inner.length);
     const at = peer.encapsulate(b, HEADROOM, inner.length, sa);
-    out.push(onPort(TAP1, ethFrame(R1_MAC, H2_MAC, b.slice(at, at + peer.outLen))));
-  }
+    // Every other one twice in one batch.
+    out.push(onPort(TAP1 | (i % 2 === 0 ? 0 : 4), ethFrame(R1_MAC, H2_MAC, b.slice(at, at + peer.outLen))));
+  });
   return out;
 }
 
@@ -382,14 +360,24 @@ export const LANE_TARGET: FuzzTarget = {
     return {
       run(input) {
         if (input.length < 2) return;
-        // The low bits pick the port; the rest now and then sends the frame down the inject
-        // ring instead (what the control plane sends: raw frames and packets to route).
+        // Bits 0-1 pick the port; bits 2-3 how many copies share the batch (two copies of
+        // one ESP packet pass the replay check before either is decrypted); bits 5-7 now and
+        // then send the frame down the inject ring instead, as the control plane does.
+        // Bit 4 makes the Payload Length match the frame again, so inputs that grew or
+        // shrank get past validation into the later stages.
         selector = input[0]!;
-        const port = PORTS[selector % PORTS.length]!;
-        const frame = input.subarray(1);
+        const port = PORTS[(selector & 3) % PORTS.length]!;
+        let frame = input.subarray(1);
+        const ipAt = port === TUN2 ? 0 : ETH_HEADER_LEN;
+        if ((selector & 0x10) !== 0 && frame.length >= ipAt + IPV6_HEADER_LEN) {
+          frame = frame.slice();
+          setIp6PayloadLength(frame, ipAt, (frame.length - ipAt - IPV6_HEADER_LEN) & 0xffff);
+        }
         h.now += 1;
-        if ((selector & 0xc0) === 0xc0) h.inject(port, (selector & 0x20) !== 0 ? INJECT_RAW : INJECT_ROUTE, frame);
-        else h.engine.inject(port, frame);
+        for (let copies = 1 + ((selector >> 2) & 3); copies > 0; copies--) {
+          if ((selector & 0xc0) === 0xc0) h.inject(port, (selector & 0x20) !== 0 ? INJECT_RAW : INJECT_ROUTE, frame);
+          else h.engine.inject(port, frame);
+        }
         h.run(port);
         h.punted();
         for (const p of PORTS) {
@@ -400,11 +388,11 @@ export const LANE_TARGET: FuzzTarget = {
         assert.equal(h.pool.available(), h.pool.slots, 'every slot back in the pool after the batch');
         h.pool.checkFreeList();
         for (const t of h.engine.transmitted()) {
-          const ipAt = t.port === TUN2 ? 0 : ETH_HEADER_LEN;
-          if (t.frame[ipAt + 6] === IPPROTO.ESP) sealed++;
+          const at = t.port === TUN2 ? 0 : ETH_HEADER_LEN;
+          if (t.frame[at + 6] === IPPROTO.ESP) sealed++;
           // Only a decrypted packet gets from the peer's port to H1 with a source on H3's LAN:
           // the inbound policy refuses that flow in cleartext (RFC 4301 §5.2).
-          if (port === TAP1 && t.port === TAP0 && t.frame.subarray(ipAt + 8, ipAt + 14).every((x, i) => x === H3[i])) opened++;
+          if (port === TAP1 && t.port === TAP0 && t.frame.subarray(at + 8, at + 14).every((x, i) => x === H3[i])) opened++;
         }
       },
       stats() {

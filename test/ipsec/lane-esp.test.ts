@@ -6,34 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
-import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
-import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
+import { ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
+import { espStage as stage } from '../helpers/esp-stage.js';
 import { C } from '../../src/dataplane/counters.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
 
 const KEY_A = '0x' + '41'.repeat(16) + '01020304';
 const KEY_B = '0x' + '42'.repeat(16) + '05060708';
-
-/** A stage for `raw`, with the SAs whose SPI is in `expired` left out as a hard lifetime leaves them. */
-function stage(raw: unknown, expired: readonly number[] = []): EspStage {
-  const r = ipsecSection.schema.safeParse(raw);
-  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
-  const cfg = r.data as IpsecConfig;
-  const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1, 0);
-  const sas = installed.map(saRecord);
-  const policies = policyRecords(cfg.policies, installed);
-  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
-  encodeIpsecTables(sas, policies, region);
-  const view = new IpsecView();
-  view.bind(region, 0);
-  const s = new EspStage(state, 0);
-  s.bind(view);
-  return s;
-}
 
 const ROUTER = '2001:db8:2::1';
 const PEER = '2001:db8:2::20';
