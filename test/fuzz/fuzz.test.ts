@@ -49,16 +49,16 @@ for (const target of FUZZ_TARGETS) {
   });
 }
 
-test('the lane inputs reach forwarding, punting, both ESP directions and many drop reasons', async () => {
+test('the lane inputs reach forwarding, punting, both ESP directions, tracing and many drop reasons', async () => {
   const { stats } = await runTarget(LANE_TARGET, { iterations: SAMPLE, seed: SEED });
-  for (const key of ['forwarded', 'punted', 'icmp_errors_sent', 'esp_sealed', 'esp_opened', 'esp_integrity', 'esp_replay', 'no_route', 'bad_length']) {
+  for (const key of ['forwarded', 'punted', 'injected', 'icmp_errors_sent', 'esp_sealed', 'esp_opened', 'trace_records', 'esp_integrity', 'esp_replay', 'no_route', 'bad_length']) {
     assert.ok((stats[key] ?? 0) > 0, `${key} never happened: ${JSON.stringify(stats)}`);
   }
 });
 
-test('the control-plane inputs reach the RIPng and DHCPv6 modules, which answer some', async () => {
+test('the control-plane inputs reach RIPng, the DHCPv6 server and client, and ND', async () => {
   const { stats } = await runTarget(STACK_TARGET, { iterations: SAMPLE, seed: SEED });
-  for (const key of ['udp_521', 'udp_547', 'dhcpv6_sent', 'drop_nd_invalid']) {
+  for (const key of ['udp_521', 'udp_546', 'udp_547', 'dhcpv6_sent', 'drop_nd_invalid']) {
     assert.ok((stats[key] ?? 0) > 0, `${key} never happened: ${JSON.stringify(stats)}`);
   }
 });

@@ -19,6 +19,7 @@ import { SeededRng } from '../../src/lib/rng.js';
 import { HEADROOM, MAX_FRAME } from '../../src/shm/pool.js';
 import { dhcpv6Section, type Dhcpv6Config } from '../../src/config/sections/dhcpv6.js';
 import { C, DROPS, TRAFFIC } from '../../src/dataplane/counters.js';
+import { armTrace, disarmTrace } from '../../src/dataplane/trace.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/dataplane/punt.js';
 import { Stack } from '../../src/stack/stack.js';
 import type { StackApi } from '../../src/stack/stack-api.js';
@@ -27,10 +28,12 @@ import { EchoResponder } from '../../src/protocols/echo/echo.js';
 import { RipngModule } from '../../src/protocols/ripng/ripng.js';
 import { Dhcpv6Module } from '../../src/protocols/dhcpv6/dhcpv6.js';
 import type { Decoded } from '../../src/wire/result.js';
-import { decodeEthernetHeader, ethType, ETH_HEADER_LEN } from '../../src/wire/ethernet.js';
-import { decodeIpv6Header, encodeIpv6Header, IPPROTO, IPV6_HEADER_LEN, setIp6PayloadLength } from '../../src/wire/ipv6.js';
+import { decodeEthernetHeader, encodeEthernetHeader, encodingLengthEthernetHeader, ethType, ETH_HEADER_LEN } from '../../src/wire/ethernet.js';
+import { decodeIpv6Header, encodeIpv6Header, encodingLengthIpv6Header, IPPROTO, IPV6_HEADER_LEN, setIp6PayloadLength } from '../../src/wire/ipv6.js';
 import {
   decodeExtensionHeaderChain,
+  encodeExtensionHeaderChain,
+  encodingLengthExtensionHeaderChain,
   validateDestinationOptions,
   validateOptionsTlv,
   walkExtensionHeaders,
@@ -40,14 +43,14 @@ import {
   WALK_UPPER_PROTOCOL,
 } from '../../src/wire/ext-headers.js';
 import { decodeIcmpv6, fillIcmpv6Checksum, ICMP6, mayGenerateErrorAbout, verifyIcmpv6Checksum } from '../../src/wire/icmpv6.js';
-import { decodeIcmpv6Message } from '../../src/wire/icmpv6-message.js';
-import { decodeNdMessage } from '../../src/wire/nd.js';
-import { decodeMldMessage } from '../../src/wire/mld.js';
+import { decodeIcmpv6Message, encodeIcmpv6Message, icmpv6MessageLength } from '../../src/wire/icmpv6-message.js';
+import { decodeNdMessage, encodeNdMessage, ndMessageLength } from '../../src/wire/nd.js';
+import { decodeMldMessage, encodeMldMessage, mldMessageLength } from '../../src/wire/mld.js';
 import { decodeUdpHeader, encodeUdpDatagram, fillUdpChecksum, verifyUdpChecksum } from '../../src/wire/udp.js';
-import { decodeRipng, RIPNG_PORT } from '../../src/wire/ripng.js';
-import { authOptionOffset, decodeDhcp6, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, filterOptions, parseDuid } from '../../src/wire/dhcpv6.js';
+import { decodeRipng, encodeRipng, encodingLengthRipng, RIPNG_PORT } from '../../src/wire/ripng.js';
+import { authOptionOffset, decodeDhcp6, encodeDhcp6, encodingLengthDhcp6, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, filterOptions, parseDuid } from '../../src/wire/dhcpv6.js';
 import { authMacOffset, decodeDelayedAuthInfo, decodeReconfigureKeyInfo, decodeSecret } from '../../src/wire/dhcpv6-auth.js';
-import { checkEspTrailer, decodeEspHeader, decodeEspPlaintext, espPadLength, writeEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
+import { checkEspTrailer, decodeEspHeader, decodeEspPlaintext, encodeEspHeader, encodeEspPlaintext, encodingLengthEspHeader, encodingLengthEspPlaintext, espPadLength, writeEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
 import { goldenFile } from '../wire/goldens.js';
 import { config as ripngConfig } from '../protocols/ripng/harness.js';
 import {
@@ -184,6 +187,25 @@ function sane(d: Decoded<unknown>, available: number): void {
   }
 }
 
+/**
+ * A decoded value must encode again (the control plane re-encodes what it decoded: relayed
+ * DHCPv6 messages, for one) into bytes the decoder accepts.
+ */
+function reencodes<T>(
+  d: Decoded<T>,
+  length: (v: T) => number,
+  encode: (v: T, buf: Uint8Array, off: number) => number,
+  decode: (buf: Uint8Array, off: number, len: number) => Decoded<unknown>,
+): void {
+  if (!d.ok) return;
+  const len = length(d.value);
+  const buf = new Uint8Array(len);
+  const written = encode(d.value, buf, 0);
+  if (written !== len) throw new Error(`encoder wrote ${written} bytes, its length said ${len}`);
+  const again = decode(buf, 0, len);
+  if (!again.ok) throw new Error(`a decoded value re-encodes to bytes the decoder refuses: ${again.reason}`);
+}
+
 // ---- codec targets -------------------------------------------------------------------------
 
 const IP_MAX = 4096;
@@ -201,10 +223,14 @@ const ERROR_TYPES = [ICMP6.DST_UNREACH, ICMP6.PACKET_TOO_BIG, ICMP6.TIME_EXCEEDE
 
 export const WIRE_TARGETS: readonly WireTarget[] = [
   wire('ethernet', [decodeEthernetHeader], () => [...capturedFrames(), ...ipPackets().map((p) => ethFrame(R0_MAC, H1_MAC, p))], (b) => {
-    sane(decodeEthernetHeader(b, 0), b.length);
+    const d = decodeEthernetHeader(b, 0);
+    sane(d, b.length);
+    reencodes(d, encodingLengthEthernetHeader, encodeEthernetHeader, decodeEthernetHeader);
   }),
   wire('ipv6', [decodeIpv6Header], ipPackets, (b) => {
-    sane(decodeIpv6Header(b, 0), b.length);
+    const d = decodeIpv6Header(b, 0);
+    sane(d, b.length);
+    reencodes(d, encodingLengthIpv6Header, encodeIpv6Header, decodeIpv6Header);
   }),
   wire('ext-headers', [walkExtensionHeaders, validateDestinationOptions, validateOptionsTlv, decodeExtensionHeaderChain], ipPackets, (b) => {
     const out = walkOut;
@@ -215,7 +241,9 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     if (b.length >= IPV6_HEADER_LEN + 2) {
       const end = Math.min(b.length, IPV6_HEADER_LEN + 8 * (b[IPV6_HEADER_LEN + 1]! + 1));
       validateOptionsTlv(b, 0, IPV6_HEADER_LEN + 2, end, b[6] === 0, out);
-      sane(decodeExtensionHeaderChain(b, IPV6_HEADER_LEN, b[6]!), b.length - IPV6_HEADER_LEN);
+      const d = decodeExtensionHeaderChain(b, IPV6_HEADER_LEN, b[6]!);
+      sane(d, b.length - IPV6_HEADER_LEN);
+      reencodes(d, encodingLengthExtensionHeaderChain, encodeExtensionHeaderChain, (buf, off, len) => decodeExtensionHeaderChain(buf, off, b[6]!, len));
     }
   }),
   wire('icmpv6', [decodeIcmpv6, mayGenerateErrorAbout, verifyIcmpv6Checksum], () => ipPackets(), (b) => {
@@ -226,13 +254,19 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     for (const t of ERROR_TYPES) mayGenerateErrorAbout(b, 0, b.length, t, b[IPV6_HEADER_LEN - 1]! & 3);
   }),
   wire('icmpv6-message', [decodeIcmpv6Message], () => upperLayers(ipPackets(), IPPROTO.ICMPV6), (b) => {
-    sane(decodeIcmpv6Message(b, 0), b.length);
+    const d = decodeIcmpv6Message(b, 0);
+    sane(d, b.length);
+    reencodes(d, icmpv6MessageLength, (m, buf, off) => encodeIcmpv6Message(m, H1, H2, buf, off), decodeIcmpv6Message);
   }),
   wire('nd', [decodeNdMessage], () => upperLayers(ipPackets(), IPPROTO.ICMPV6).filter((m) => m[0]! >= 133 && m[0]! <= 137), (b) => {
-    sane(decodeNdMessage(b, 0), b.length);
+    const d = decodeNdMessage(b, 0);
+    sane(d, b.length);
+    reencodes(d, ndMessageLength, encodeNdMessage, decodeNdMessage);
   }),
   wire('mld', [decodeMldMessage], () => upperLayers(ipPackets(), IPPROTO.ICMPV6).filter((m) => m[0] === 130 || m[0] === 131 || m[0] === 132 || m[0] === 143), (b) => {
-    sane(decodeMldMessage(b, 0), b.length);
+    const d = decodeMldMessage(b, 0);
+    sane(d, b.length);
+    reencodes(d, mldMessageLength, encodeMldMessage, decodeMldMessage);
   }),
   wire('udp', [decodeUdpHeader, verifyUdpChecksum], () => ipPackets().filter((p) => p[6] === IPPROTO.UDP), (b) => {
     sane(decodeUdpHeader(b, 0), b.length);
@@ -241,10 +275,14 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     verifyUdpChecksum(b, 0, IPV6_HEADER_LEN, b.length - IPV6_HEADER_LEN);
   }),
   wire('ripng', [decodeRipng], ripngMessages, (b) => {
-    sane(decodeRipng(b), b.length);
+    const d = decodeRipng(b);
+    sane(d, b.length);
+    reencodes(d, encodingLengthRipng, encodeRipng, decodeRipng);
   }),
   wire('dhcpv6', [decodeDhcp6, authOptionOffset, parseDuid], dhcpv6Messages, (b) => {
-    sane(decodeDhcp6(b), b.length);
+    const d = decodeDhcp6(b);
+    sane(d, b.length);
+    reencodes(d, encodingLengthDhcp6, encodeDhcp6, decodeDhcp6);
     const at = authOptionOffset(b, 0, b.length);
     if (at > b.length) throw new Error(`Authentication option body at ${at} of ${b.length}`);
     // DUIDs in the config are colon hex: the input's bytes written that way, and as text.
@@ -268,8 +306,12 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     decodeSecret(Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1'));
   }),
   wire('esp', [decodeEspHeader, decodeEspPlaintext, checkEspTrailer], espCorpus, (b) => {
-    sane(decodeEspHeader(b, 0), b.length);
-    sane(decodeEspPlaintext(b, 0), b.length);
+    const h = decodeEspHeader(b, 0);
+    sane(h, b.length);
+    reencodes(h, encodingLengthEspHeader, encodeEspHeader, decodeEspHeader);
+    const pt = decodeEspPlaintext(b, 0);
+    sane(pt, b.length);
+    reencodes(pt, encodingLengthEspPlaintext, encodeEspPlaintext, decodeEspPlaintext);
     if (checkEspTrailer(b, 0, b.length) > b.length) throw new Error('ESP payload longer than the plaintext');
   }),
 ];
@@ -338,8 +380,8 @@ function laneCorpus(): Uint8Array[] {
     b.set(inner, HEADROOM);
     const sa = peer.outbound(b, HEADROOM, inner.length);
     const at = peer.encapsulate(b, HEADROOM, inner.length, sa);
-    // Every other one twice in one batch.
-    out.push(onPort(TAP1 | (i % 2 === 0 ? 0 : 4), ethFrame(R1_MAC, H2_MAC, b.slice(at, at + peer.outLen))));
+    // Some twice in one batch, some traced.
+    out.push(onPort(TAP1 | [0, 4, 0x20, 0x24][i % 4]!, ethFrame(R1_MAC, H2_MAC, b.slice(at, at + peer.outLen))));
   });
   return out;
 }
@@ -357,6 +399,7 @@ export const LANE_TARGET: FuzzTarget = {
     let selector = 0;
     let sealed = 0;
     let opened = 0;
+    let records = 0;
     return {
       run(input) {
         if (input.length < 2) return;
@@ -374,12 +417,20 @@ export const LANE_TARGET: FuzzTarget = {
           setIp6PayloadLength(frame, ipAt, (frame.length - ipAt - IPV6_HEADER_LEN) & 0xffff);
         }
         h.now += 1;
+        // Bit 5 without 6-7: trace the batch (`turtle6ctl debug trace`), which opens ESP
+        // without deferring it and writes a record per packet.
+        const traced = (selector & 0xe0) === 0x20;
+        if (traced) armTrace(h.traceControl, 4, { port: null, proto: null, src: null, dst: null });
         for (let copies = 1 + ((selector >> 2) & 3); copies > 0; copies--) {
           if ((selector & 0xc0) === 0xc0) h.inject(port, (selector & 0x20) !== 0 ? INJECT_RAW : INJECT_ROUTE, frame);
           else h.engine.inject(port, frame);
         }
         h.run(port);
         h.punted();
+        if (traced) {
+          records += h.traced().length;
+          disarmTrace(h.traceControl);
+        }
         for (const p of PORTS) {
           let fates = h.counter(p, C.forwarded) + h.counter(p, C.punted);
           for (let i = 0; i < DROPS.length; i++) fates += h.counter(p, TRAFFIC.length + i);
@@ -396,7 +447,7 @@ export const LANE_TARGET: FuzzTarget = {
         }
       },
       stats() {
-        const out: Record<string, number> = { esp_sealed: sealed, esp_opened: opened };
+        const out: Record<string, number> = { esp_sealed: sealed, esp_opened: opened, trace_records: records };
         for (const [name, index] of Object.entries(C)) {
           const total = PORTS.reduce((sum, p) => sum + h.counter(p, index), 0);
           if (total > 0) out[name] = total;
@@ -418,6 +469,7 @@ function moduleContext(api: StackApi, stateDir: string): ModuleContext {
 
 const STACK_MAC = mac('02:00:00:00:00:01');
 const STACK_GLOBAL = ip('2001:db8:1::1');
+const ETH1_LL = ip('fe80::ff:fe00:2');
 const PUNT_FLAGS = [PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_LOCAL | PUNT_ROUTER_ALERT];
 
 /**
@@ -451,7 +503,10 @@ function stackCorpus(): Uint8Array[] {
   });
   // The RIPng and DHCPv6 messages to the addresses their modules listen on.
   for (const m of ripngMessages()) out.push(Uint8Array.of(0x80, ...udpPacket(LL_PEER, ALL_RIP_ROUTERS, RIPNG_PORT, RIPNG_PORT, m)));
-  for (const m of dhcpv6Messages()) out.push(Uint8Array.of(0x80, ...udpPacket(LL_PEER, ALL_DHCP_AGENTS, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, m)));
+  for (const m of dhcpv6Messages()) {
+    out.push(Uint8Array.of(0x80, ...udpPacket(LL_PEER, ALL_DHCP_AGENTS, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, m)));
+    out.push(Uint8Array.of(0x81, ...udpPacket(LL_PEER, ETH1_LL, DHCP6_SERVER_PORT, DHCP6_CLIENT_PORT, m)));
+  }
   return out;
 }
 
@@ -472,7 +527,10 @@ export const STACK_TARGET: FuzzTarget = {
       onPunt: (fn: typeof handler) => void (handler = fn),
     };
     const stack = new Stack({ clock, rng: new SeededRng(7), datapath, log: { info() {}, warn() {}, debug() {} } });
+    // eth0: the DHCPv6 server and plain RIPng; eth1: the DHCPv6 client and RIPng as an RFC
+    // 2091 demand circuit. The selector's port bit picks one.
     stack.addInterface({ name: 'eth0', port: 0, kind: 'tap', mac: STACK_MAC, mtu: 1500, addresses: [{ addr: STACK_GLOBAL, prefixLen: 64 }], ra: null });
+    stack.addInterface({ name: 'eth1', port: 1, kind: 'tap', mac: mac('02:00:00:00:00:02'), mtu: 1500, addresses: [], ra: null });
     stack.publishTables();
     const stateDir = mkdtempSync(join(tmpdir(), 't6-fuzz-'));
     // Counts what reaches each module's socket.
@@ -488,10 +546,12 @@ export const STACK_TARGET: FuzzTarget = {
     const echo = new EchoResponder();
     echo.start(moduleContext(stack.api('static'), stateDir), { enabled: true });
     const ripng = new RipngModule();
-    ripng.start(moduleContext(counted(stack.api('ripng')), stateDir), ripngConfig(1));
+    const rip = ripngConfig(2);
+    ripng.start(moduleContext(counted(stack.api('ripng')), stateDir), { ...rip, interfaces: [rip.interfaces[0]!, { ...rip.interfaces[1]!, demand: { retransmit: 5, retries: 3 } }] });
     const dhcpv6 = new Dhcpv6Module();
     const dhcpConfig = dhcpv6Section.schema.parse({
       server: { interfaces: [{ name: 'eth0', addressPool: { start: '2001:db8:1::1000', end: '2001:db8:1::10ff' }, prefixPool: { prefix: '2001:db8:100::/48', delegatedLength: 56 }, rapidCommit: true }] },
+      client: { interface: 'eth1', acceptReconfigure: true },
     }) as Dhcpv6Config;
     dhcpv6.start(moduleContext(counted(stack.api('dhcpv6')), stateDir), dhcpConfig);
     return {
