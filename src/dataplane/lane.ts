@@ -15,7 +15,7 @@
  *
  * Tables (FIB, neighbours, ports) are snapshot views bound once per batch by the caller.
  */
-import { HEADROOM, type PacketPool } from '../shm/pool.js';
+import { HEADROOM, MAX_FRAME, type PacketPool } from '../shm/pool.js';
 import type { SpscRing } from '../shm/ring.js';
 import { NH_BLACKHOLE, NH_GATEWAY, NH_IPSEC, NH_LOCAL, NH_REJECT, type FibView } from '../shm/fib.js';
 import { NBR_INCOMPLETE, type NeighborView } from '../shm/neighbors.js';
@@ -702,7 +702,11 @@ export class Lane {
       const len = ring.len(e);
       const port = ring.port(e);
       const flags = ring.flags(e);
-      const slot = this.pool.alloc();
+      // A ring entry holds RING_DATA_BYTES, more than a slot's frame: a raw frame lands at
+      // HEADROOM, a packet to route after room for its Ethernet header, and whatever does
+      // not fit would overwrite the next slot (or, after the last, the pool's free list).
+      const room = (flags & INJECT_RAW) !== 0 ? MAX_FRAME : MAX_FRAME - ETH_HEADER_LEN;
+      const slot = len > room ? -1 : this.pool.alloc();
       if (slot < 0) {
         this.dropOriginated(port);
         ring.release();
