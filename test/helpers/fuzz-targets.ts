@@ -387,6 +387,7 @@ function laneCorpus(): Uint8Array[] {
 }
 
 const PORTS = [TAP0, TAP1, TUN2];
+const CANARY = 0xa5;
 
 export const LANE_TARGET: FuzzTarget = {
   name: 'lane',
@@ -396,7 +397,16 @@ export const LANE_TARGET: FuzzTarget = {
   open() {
     const h = new LaneHarness();
     h.lane.setEsp(espStage(ROUTER_SAS));
-    let selector = 0;
+    // A slot's frame may grow into its own headroom (Ethernet rewrite, ESP), never into the
+    // next slot: the headroom of a slot the batch did not use must keep its canary.
+    const used = new Set<number>();
+    const alloc = h.pool.alloc.bind(h.pool);
+    h.pool.alloc = () => {
+      const slot = alloc();
+      if (slot >= 0) used.add(slot);
+      return slot;
+    };
+    h.pool.bytes.fill(CANARY);
     let sealed = 0;
     let opened = 0;
     let records = 0;
@@ -408,7 +418,7 @@ export const LANE_TARGET: FuzzTarget = {
         // then send the frame down the inject ring instead, as the control plane does.
         // Bit 4 makes the Payload Length match the frame again, so inputs that grew or
         // shrank get past validation into the later stages.
-        selector = input[0]!;
+        const selector = input[0]!;
         const port = PORTS[(selector & 3) % PORTS.length]!;
         let frame = input.subarray(1);
         const ipAt = port === TUN2 ? 0 : ETH_HEADER_LEN;
@@ -438,6 +448,15 @@ export const LANE_TARGET: FuzzTarget = {
         }
         assert.equal(h.pool.available(), h.pool.slots, 'every slot back in the pool after the batch');
         h.pool.checkFreeList();
+        const overrun = [...used].filter((slot) => {
+          const next = slot + 1;
+          const at = h.pool.offsetOf(next);
+          return next < h.pool.slots && !used.has(next) && h.pool.bytes.subarray(at, at + HEADROOM).some((x) => x !== CANARY);
+        });
+        // Fresh canaries for the next input, also where this one overran.
+        for (const slot of [...used, ...overrun.map((s) => s + 1)]) h.pool.bytes.fill(CANARY, h.pool.offsetOf(slot), h.pool.offsetOf(slot) + HEADROOM);
+        used.clear();
+        if (overrun.length > 0) throw new Error(`slot ${overrun[0]} overran into slot ${overrun[0]! + 1}`);
         for (const t of h.engine.transmitted()) {
           const at = t.port === TUN2 ? 0 : ETH_HEADER_LEN;
           if (t.frame[at + 6] === IPPROTO.ESP) sealed++;

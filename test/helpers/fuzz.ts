@@ -22,8 +22,9 @@ const INTERESTING_32 = [0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 /**
  * Derives a new input from a corpus. Each input starts from a corpus entry (or, now and
  * then, from random bytes) and takes one to eight stacked mutations: bit flips, bytes set to
- * edge values, random bytes, truncation, extension, insertion and deletion (which shift
- * every later field), splicing with another entry, and length-field tweaks: a 16-bit or
+ * edge values, random bytes, truncation, extension (also to within a few bytes of the
+ * largest input), insertion and deletion (which shift every later field), splicing with
+ * another entry, and length-field tweaks: a 16-bit or
  * 8-bit field set to the bytes that follow it, give or take a few, in octets or in the
  * 8-octet units extension headers and ND options count in (RFC 8200 §4, RFC 4861 §4.6).
  * A quarter of the inputs come back as a view at a non-zero byteOffset of a larger buffer,
@@ -61,7 +62,7 @@ export class Mutator {
   private once(rng: Rng, b: Uint8Array): Uint8Array {
     const n = b.length;
     const at = n === 0 ? 0 : below(rng, n);
-    switch (below(rng, 12)) {
+    switch (below(rng, 13)) {
       case 0: // bit flip
         if (n > 0) b[at] = b[at]! ^ (1 << below(rng, 8));
         return b;
@@ -100,6 +101,11 @@ export class Mutator {
         const rest = below(rng, 2) === 0 ? n - at - 2 : n;
         writeBe(b, at, 2, (rest + below(rng, 9) - 4) & 0xffff);
         return b;
+      }
+      case 11: {
+        // grow to within a few bytes of the largest input: frame and slot sizes have edges too
+        const len = Math.max(n, this.maxLength - below(rng, 32));
+        return concat(b, filler(rng, len - n));
       }
       default: {
         // 8-bit length field, in octets or in 8-octet units (minus one, as RFC 8200 counts)
