@@ -79,7 +79,7 @@ import {
   ip,
   mac,
 } from '../dataplane/harness.js';
-import { espStage } from './esp-stage.js';
+import { espStage, h1h3Tunnel } from './esp-stage.js';
 import { pcapFrames, type FuzzTarget } from './fuzz.js';
 
 // ---- corpora -----------------------------------------------------------------------------
@@ -318,28 +318,6 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
 
 // ---- the lane ------------------------------------------------------------------------------
 
-/** The lane's SAs (test/dataplane/harness.ts topology): H1's LAN ⇄ H3's LAN through H2. */
-const ROUTER = '2001:db8:2::1';
-const PEER = '2001:db8:2::20';
-const KEY_OUT = '0x' + '41'.repeat(16) + '01020304';
-const KEY_IN = '0x' + '42'.repeat(16) + '05060708';
-const ESP_COMMON = { mode: 'tunnel', encryption: 'aes-gcm-128' };
-const ROUTER_SAS = {
-  sas: [
-    { spi: 0x1000, direction: 'out', src: ROUTER, dst: PEER, encKey: KEY_OUT, ...ESP_COMMON },
-    { spi: 0x2000, direction: 'in', src: PEER, dst: ROUTER, encKey: KEY_IN, ...ESP_COMMON },
-  ],
-  policies: [
-    { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
-    { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
-  ],
-};
-/** The peer's mirror image, which seals the inbound corpus: every direction turned round. */
-const PEER_SAS = {
-  sas: ROUTER_SAS.sas.map((sa) => ({ ...sa, direction: sa.direction === 'in' ? 'out' : 'in' })),
-  policies: ROUTER_SAS.policies.map((p) => ({ ...p, direction: p.direction === 'in' ? 'out' : 'in' })),
-};
-
 /** `pkt` with its addresses replaced (checksums are the lane's business only when it answers). */
 function readdressed(pkt: Uint8Array, src: Uint8Array, dst: Uint8Array): Uint8Array {
   const p = pkt.slice();
@@ -373,7 +351,7 @@ function laneCorpus(): Uint8Array[] {
   });
   // Inbound ESP: H3's LAN to H1's, sealed by the peer; each decrypts once (the replay window
   // refuses repeats), mutations of it exercise the checks before and after the ICV.
-  const peer = espStage(PEER_SAS);
+  const peer = espStage(h1h3Tunnel('peer'));
   packets.slice(0, 12).forEach((p, i) => {
     const inner = readdressed(p, H3, H1);
     const b = new Uint8Array(2048);
@@ -396,7 +374,7 @@ export const LANE_TARGET: FuzzTarget = {
   corpus: laneCorpus,
   open() {
     const h = new LaneHarness();
-    h.lane.setEsp(espStage(ROUTER_SAS));
+    h.lane.setEsp(espStage(h1h3Tunnel('router')));
     // A slot's frame may grow into its own headroom (Ethernet rewrite, ESP), never into the
     // next slot: the headroom of a slot the batch did not use must keep its canary.
     const used = new Set<number>();
