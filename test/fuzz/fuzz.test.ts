@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { MAX_FRAME } from '../../src/shm/pool.js';
+import { LaneHarness } from '../dataplane/harness.js';
 import { runTarget, type FuzzResult } from '../helpers/fuzz.js';
-import { FUZZ_TARGETS, LANE_TARGET, STACK_TARGET, WIRE_TARGETS } from '../helpers/fuzz-targets.js';
+import { FUZZ_TARGETS, LANE_TARGET, STACK_TARGET, WIRE_TARGETS, frameCapacity } from '../helpers/fuzz-targets.js';
 
 const SAMPLE = 2000;
 const SEED = 1;
@@ -64,14 +64,24 @@ test('the control-plane inputs reach RIPng, the DHCPv6 server and client, and ND
   }
 });
 
+/** The frame capacity of the lane target's slots. */
+function laneFrameCapacity(): number {
+  const h = new LaneHarness();
+  try {
+    return frameCapacity(h.pool);
+  } finally {
+    h.close();
+  }
+}
+
 /** Inputs that threw once, each with the fix that made it pass. */
 const REGRESSIONS = [
   // Stack.handlePunt read the destination of a 30-byte PUNT_RESOLVE packet before checking
   // that it holds a fixed IPv6 header.
   { target: STACK_TARGET, input: Uint8Array.from(Buffer.from('3431f93557d94ffd743e02cfdc99fa84a4e91c76dd5e9acbd3b1a0ebaa02c9', 'hex')) },
-  // The lane copied a MAX_FRAME-byte packet from the inject ring (selector 0xc1: inject,
-  // route, port 1) after room for an Ethernet header, 14 bytes into the next slot.
-  { target: LANE_TARGET, input: Uint8Array.of(0xc1, ...new Uint8Array(MAX_FRAME).fill(0x60)) },
+  // The lane copied a slot-sized packet from the inject ring (selector 0xc1: inject, route,
+  // port 1) after room for an Ethernet header, 14 bytes into the next slot.
+  { target: LANE_TARGET, input: Uint8Array.of(0xc1, ...new Uint8Array(laneFrameCapacity()).fill(0x60)) },
 ];
 
 test('inputs that once threw no longer do', async () => {

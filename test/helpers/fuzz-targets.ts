@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
-import { HEADROOM, MAX_FRAME } from '../../src/shm/pool.js';
+import { HEADROOM, type PacketPool } from '../../src/shm/pool.js';
 import { dhcpv6Section, type Dhcpv6Config } from '../../src/config/sections/dhcpv6.js';
 import { C, DROPS, TRAFFIC } from '../../src/dataplane/counters.js';
 import { armTrace, disarmTrace } from '../../src/dataplane/trace.js';
@@ -216,7 +216,7 @@ export interface WireTarget extends FuzzTarget {
 }
 
 function wire(module: string, covers: Function[], corpus: () => Uint8Array[], run: (b: Uint8Array) => void): WireTarget {
-  return { name: module, module, covers, maxLength: IP_MAX, corpus, open: () => ({ run }) };
+  return { name: module, module, covers, corpus, open: () => ({ run, maxLength: IP_MAX }) };
 }
 
 const ERROR_TYPES = [ICMP6.DST_UNREACH, ICMP6.PACKET_TOO_BIG, ICMP6.TIME_EXCEEDED, ICMP6.PARAM_PROBLEM];
@@ -364,13 +364,17 @@ function laneCorpus(): Uint8Array[] {
   return out;
 }
 
+/** The largest frame a slot of `pool` holds: a slot less its headroom. */
+export function frameCapacity(pool: PacketPool): number {
+  return pool.offsetOf(1) - pool.offsetOf(0) - HEADROOM;
+}
+
 const PORTS = [TAP0, TAP1, TUN2];
 const CANARY = 0xa5;
 
 export const LANE_TARGET: FuzzTarget = {
   name: 'lane',
   covers: [],
-  maxLength: 1 + MAX_FRAME,
   corpus: laneCorpus,
   open() {
     const h = new LaneHarness();
@@ -389,6 +393,7 @@ export const LANE_TARGET: FuzzTarget = {
     let opened = 0;
     let records = 0;
     return {
+      maxLength: 1 + frameCapacity(h.pool),
       run(input) {
         if (input.length < 2) return;
         // Bits 0-1 pick the port; bits 2-3 how many copies share the batch (two copies of
@@ -510,7 +515,6 @@ function stackCorpus(): Uint8Array[] {
 export const STACK_TARGET: FuzzTarget = {
   name: 'stack',
   covers: [],
-  maxLength: 1 + MAX_FRAME,
   corpus: stackCorpus,
   open() {
     const clock = new ManualClock(1_000_000);
@@ -552,6 +556,7 @@ export const STACK_TARGET: FuzzTarget = {
     }) as Dhcpv6Config;
     dhcpv6.start(moduleContext(counted(stack.api('dhcpv6')), stateDir), dhcpConfig);
     return {
+      maxLength: 1 + IP_MAX,
       run(input) {
         if (input.length < 2) return;
         const selector = input[0]!;

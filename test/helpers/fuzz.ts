@@ -146,13 +146,13 @@ export interface FuzzTarget {
   readonly name: string;
   /** Functions exported by src/wire that this target calls on every input (test/fuzz checks none is left out). */
   readonly covers: readonly Function[];
-  /** Inputs longer than this are cut (the lane's: one pool slot). */
-  readonly maxLength: number;
   corpus(): Uint8Array[];
   open(): OpenTarget;
 }
 
 export interface OpenTarget {
+  /** Inputs longer than this are cut (the lane's: its selector byte and one pool slot's frame). */
+  readonly maxLength: number;
   /** Runs one input; throws only on a bug (an escaped exception or a broken invariant). */
   run(input: Uint8Array): void;
   /** Checks that hold after any number of inputs (the lane's books); throws if broken. */
@@ -194,8 +194,8 @@ export function targetSeed(seed: number, name: string): number {
  */
 export async function runTarget(target: FuzzTarget, opts: { iterations: number; seed: number; replay?: Uint8Array; checkEvery?: number }): Promise<FuzzResult> {
   const rng = new SeededRng(targetSeed(opts.seed, target.name));
-  const mutator = new Mutator(target.corpus(), target.maxLength);
   const open = target.open();
+  const mutator = new Mutator(target.corpus(), open.maxLength);
   const checkEvery = opts.checkEvery ?? 256;
   const count = opts.replay === undefined ? opts.iterations : 1;
   let throws = 0;
