@@ -345,6 +345,9 @@ export class Stack {
   }
 
   handlePunt(pkt: Uint8Array, port: number, flags: number, aux: number): void {
+    // Before anything reads the fixed header (RFC 8200 §3), resolution requests included:
+    // the lanes only punt validated packets, but this is the control plane's trust boundary.
+    if (pkt.length < IPV6_HEADER_LEN) return this.drop('malformed');
     if ((flags & PUNT_RESOLVE) !== 0) {
       // A lane has a packet for a next hop with no neighbour entry (aux = egress port).
       const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
@@ -353,7 +356,6 @@ export class Stack {
       this.neighbors.resolve(aux, gw ?? dst.slice(), pkt);
       return;
     }
-    if (pkt.length < IPV6_HEADER_LEN) return this.drop('malformed');
     if (walkExtensionHeaders(pkt, 0, pkt.length, this.ext) !== WALK_OK) return this.drop('malformed');
     const proto = this.ext[WALK_UPPER_PROTOCOL]!;
     const upper = this.ext[WALK_UPPER_OFFSET]!;

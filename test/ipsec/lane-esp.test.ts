@@ -6,64 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
-import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
-import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
+import { ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
+import { espStage as stage, h1h3Tunnel } from '../helpers/esp-stage.js';
 import { C } from '../../src/dataplane/counters.js';
 import { armTrace } from '../../src/dataplane/trace.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
 
-const KEY_A = '0x' + '41'.repeat(16) + '01020304';
-const KEY_B = '0x' + '42'.repeat(16) + '05060708';
-
-/** A stage for `raw`, with the SAs whose SPI is in `expired` left out as a hard lifetime leaves them. */
-function stage(raw: unknown, expired: readonly number[] = []): EspStage {
-  const r = ipsecSection.schema.safeParse(raw);
-  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
-  const cfg = r.data as IpsecConfig;
-  const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1, 0);
-  const sas = installed.map(saRecord);
-  const policies = policyRecords(cfg.policies, installed);
-  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
-  encodeIpsecTables(sas, policies, region);
-  const view = new IpsecView();
-  view.bind(region, 0);
-  const s = new EspStage(state, 0);
-  s.bind(view);
-  return s;
-}
-
-const ROUTER = '2001:db8:2::1';
-const PEER = '2001:db8:2::20';
-const common = { mode: 'tunnel', encryption: 'aes-gcm-128' };
-const routerStage = (onExpire: 'discard' | 'bypass' = 'discard', expired: readonly number[] = []) =>
-  stage(
-    {
-      sas: [
-        { spi: 0x1000, direction: 'out', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
-        { spi: 0x2000, direction: 'in', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
-      ],
-      policies: [
-        { direction: 'out', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000, onExpire },
-        { direction: 'in', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000, onExpire },
-      ],
-    },
-    expired,
-  );
-const peerStage = () =>
-  stage({
-    sas: [
-      { spi: 0x1000, direction: 'in', src: ROUTER, dst: PEER, encKey: KEY_A, ...common },
-      { spi: 0x2000, direction: 'out', src: PEER, dst: ROUTER, encKey: KEY_B, ...common },
-    ],
-    policies: [
-      { direction: 'in', src: '2001:db8:1::/64', dst: '2001:db8:3::/64', sa: 0x1000 },
-      { direction: 'out', src: '2001:db8:3::/64', dst: '2001:db8:1::/64', sa: 0x2000 },
-    ],
-  });
+const routerStage = (onExpire: 'discard' | 'bypass' = 'discard', expired: readonly number[] = []) => stage(h1h3Tunnel('router', onExpire), expired);
+const peerStage = () => stage(h1h3Tunnel('peer'));
 
 /** Copies `pkt` into a slot-like buffer at offset 128 so a stage can work on it in place. */
 function slotted(pkt: Uint8Array): { b: Uint8Array; ip: number } {
