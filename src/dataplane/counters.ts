@@ -63,6 +63,7 @@ export const DROPS = [
   { name: 'esp_policy_mismatch', help: 'Packet not under the policy that requires its protection (RFC 4301 §5.2)' },
   { name: 'esp_policy_discard', help: 'A discard policy matched, or a protect policy\'s SA is gone (RFC 4301 §4.4.1)' },
   { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
+  { name: 'esp_seq_reserve_wait', help: 'Outbound SA reached its durably reserved sequence numbers; the control plane has not reserved more yet (never reuses a number)' },
   { name: 'esp_seal_failed', help: 'The crypto library failed to encrypt an outbound ESP packet (an OpenSSL error in the C helper)' },
 ] as const satisfies readonly CounterDef[];
 

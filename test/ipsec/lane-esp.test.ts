@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { assignReserved } from './reserved.js';
 import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
@@ -23,7 +24,7 @@ function stage(raw: unknown, expired: readonly number[] = []): EspStage {
   if (!r.success) throw new Error(JSON.stringify(r.error.issues));
   const cfg = r.data as IpsecConfig;
   const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1, 0);
+  const installed = assignReserved(state, cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1);
   const sas = installed.map(saRecord);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
