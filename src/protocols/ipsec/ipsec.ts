@@ -153,20 +153,24 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     });
   }
 
-  /**
-   * Keeps the outbound SAs' reservations ahead of their lanes. A failed write must not stop
-   * the module: the lanes drop at their limits (never reuse a number), and the next check
-   * tries again.
-   */
+  /** Keeps the outbound SAs' reservations ahead of their lanes. */
   private scheduleReserve(): void {
     this.reserveTimer = this.ctx.api.clock.setTimer(RESERVE_CHECK_MS, () => {
-      try {
-        this.sequences.reserve(this.ctx.api.clock.now());
-      } catch (e) {
-        this.ctx.limited('ipsec.sequence-reserve').error({ err: (e as Error).message }, 'cannot reserve outbound sequence numbers: packets drop as esp_seq_reserve_wait until a write succeeds');
-      }
+      this.reserve();
       this.scheduleReserve();
     });
+  }
+
+  /**
+   * A failed write must not stop the module or leave a reload half applied: the lanes drop at
+   * their limits (they never reuse a number), and the next check tries again.
+   */
+  private reserve(): void {
+    try {
+      this.sequences.reserve(this.ctx.api.clock.now());
+    } catch (e) {
+      this.ctx.limited('ipsec.sequence-reserve').error({ err: (e as Error).message }, 'cannot reserve outbound sequence numbers: packets drop as esp_seq_reserve_wait until a write succeeds');
+    }
   }
 
   private apply(config: IpsecConfig): void {
@@ -186,8 +190,8 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
 
   /**
    * Newly installed outbound SAs continue from their keys' high-water mark, and their first
-   * reservation is durable before they are published: a failed write fails the start or the
-   * reload rather than publish an SA whose lane could only drop.
+   * reservation is durable before they are published (if that write fails, they are published
+   * with nothing reserved, and their lanes drop until a check reserves).
    */
   private reserveSequences(fresh: readonly InstalledSa[]): void {
     const now = this.ctx.api.clock.now();
@@ -197,7 +201,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
       if (seq !== null) this.ctx.log.info({ spi: hex(sa.config.spi), seq }, 'outbound sequence numbers continue from the reserved high-water mark (RFC 4303 §3.3.3)');
     }
     this.sequences.retain(new Set(this.live.map((s) => s.installed)));
-    this.sequences.reserve(now);
+    this.reserve();
   }
 
   /** Makes the module's routes exactly the tunnels' routes (a reload may move or drop some). */
