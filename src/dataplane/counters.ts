@@ -68,6 +68,7 @@ export const DROPS = [
   { name: 'esp_selector_opaque', help: 'A non-initial fragment, or a packet cut short before its ports, that an SPD entry naming ports may cover: discarded, never sent or taken in the clear (RFC 4301 §7)' },
   { name: 'esp_fragmented', help: 'ESP to the router arrived fragmented: turtle6 does not reassemble, and ESP is processed only whole (RFC 4303 §3.4.1)' },
   { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
+  { name: 'esp_seq_reserve_wait', help: 'Outbound SA reached its durably reserved sequence numbers; the control plane has not reserved more yet (never reuses a number)' },
   { name: 'esp_seal_failed', help: 'The crypto library failed to encrypt an outbound ESP packet (an OpenSSL error in the C helper)' },
 ] as const satisfies readonly CounterDef[];
 

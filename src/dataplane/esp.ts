@@ -60,6 +60,7 @@ import {
   SA_TUNNEL,
   ST,
   STATE_FIELDS,
+  readSeqLimit,
   type IpsecState,
   type IpsecView,
 } from '../shm/ipsec-tables.js';
@@ -109,6 +110,7 @@ export class EspStage {
   private cryptos: number[] = [];
   private view: IpsecView | null = null;
   private readonly f: Float64Array;
+  private readonly words: Uint32Array;
   private readonly bitmap: Uint32Array;
 
   constructor(
@@ -116,6 +118,7 @@ export class EspStage {
     private readonly lane: number,
   ) {
     this.f = state.f;
+    this.words = state.words;
     this.bitmap = state.bitmap;
   }
 
@@ -410,13 +413,21 @@ export class EspStage {
     const t = this.transforms[sa]!;
     const flags = view.flags(sa);
     const f = this.f;
-    const s = view.stateSlot(sa) * STATE_FIELDS;
+    const slot = view.stateSlot(sa);
+    const s = slot * STATE_FIELDS;
     const seq = f[s + ST.seqOut]! + 1;
     // RFC 4303 §3.3.3: without ESN the counter must not cycle; the SA is spent (a new one
     // must be keyed). With ESN the 64-bit space outlives any SA.
     if ((flags & SA_ESN) === 0 && seq > SEQ_MAX_32) {
       f[s + ST.seqOverflow]!++;
       return -C.esp_seq_overflow;
+    }
+    // Write-ahead reservation: only numbers below the limit are durably reserved, so only
+    // they are sure not to have been used before a crash (a repeat would repeat a GCM nonce).
+    // At the limit the packet waits for the control plane's next reservation: it is dropped.
+    if (seq >= readSeqLimit(this.words, slot)) {
+      f[s + ST.seqReserveWait]!++;
+      return -C.esp_seq_reserve_wait;
     }
     f[s + ST.seqOut] = seq;
     const seqHi = Math.floor(seq / TWO_32);

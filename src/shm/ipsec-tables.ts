@@ -8,7 +8,9 @@
  *    path writes per packet — the outbound sequence number, the replay window, per-SA
  *    counters. Each SA has a state slot for its whole life (the snapshot names it), and one
  *    writer, its home lane (DESIGN.md: "each SA has one home lane"); the control plane only
- *    reads it (show, lifetimes) and resets a slot before handing it to a new SA.
+ *    reads it (show, lifetimes) and resets a slot before handing it to a new SA. The one
+ *    word the control plane writes in a live slot is the outbound sequence limit (see
+ *    setSeqLimit), which the lane only reads.
  *
  * Snapshot layout (int32 words from the table start, 4-byte aligned):
  *
@@ -523,8 +525,39 @@ export const ST = {
   seqOverflow: 8,
   /** Wall-clock milliseconds of the first packet, 0 before it (RFC 4301 §4.4.2.1 use-time lifetimes). */
   firstUse: 9,
+  /** Outbound packets dropped because the next sequence number reached seqLimit. */
+  seqReserveWait: 10,
+  /**
+   * Outbound: the first sequence number the lane may not use, written by the control plane
+   * only once it is durably reserved (protocols/ipsec/sequence-store.ts). Not a Float64: two
+   * Uint32 halves (low, high) read and written with Atomics; see setSeqLimit.
+   */
+  seqLimit: 11,
 } as const;
 export const STATE_FIELDS = 16;
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Publishes a new outbound sequence limit for `slot` in `words` (the state block as Uint32).
+ * The limit only ever rises while a slot serves one SA. The low half is stored before the
+ * high half, and readSeqLimit loads the high half first, so a reader racing with a writer
+ * gets either a limit that was published or one below it — never more than the control
+ * plane reserved: a stale high half with a new low half is below the new limit whenever the
+ * high half changed.
+ */
+export function setSeqLimit(words: Uint32Array, slot: number, limit: number): void {
+  const i = 2 * (slot * STATE_FIELDS + ST.seqLimit);
+  Atomics.store(words, i, limit % TWO_32);
+  Atomics.store(words, i + 1, Math.floor(limit / TWO_32));
+}
+
+/** The outbound sequence limit of `slot` (see setSeqLimit): never above the reserved one. */
+export function readSeqLimit(words: Uint32Array, slot: number): number {
+  const i = 2 * (slot * STATE_FIELDS + ST.seqLimit);
+  const hi = Atomics.load(words, i + 1);
+  return hi * TWO_32 + Atomics.load(words, i);
+}
 
 export interface IpsecStateHandle {
   readonly sab: SharedArrayBuffer;
@@ -537,11 +570,14 @@ export function ipsecStateByteLength(): number {
 /** The per-SA mutable state: lanes write their home SAs' slots, the control plane reads. */
 export class IpsecState {
   readonly f: Float64Array;
+  /** The same fields as Uint32 halves, for the sequence limit's atomic access. */
+  readonly words: Uint32Array;
   readonly bitmap: Uint32Array;
 
   constructor(readonly sab: SharedArrayBuffer) {
     if (sab.byteLength < ipsecStateByteLength()) throw new RangeError(`IPsec state needs ${ipsecStateByteLength()} bytes`);
     this.f = new Float64Array(sab, 0, MAX_SA_SLOTS * STATE_FIELDS);
+    this.words = new Uint32Array(sab, 0, MAX_SA_SLOTS * STATE_FIELDS * 2);
     this.bitmap = new Uint32Array(sab, MAX_SA_SLOTS * STATE_FIELDS * 8, MAX_SA_SLOTS * REPLAY_WORDS);
   }
 
@@ -553,11 +589,24 @@ export class IpsecState {
     return this.f[slot * STATE_FIELDS + field]!;
   }
 
-  /** Control plane, before a slot serves a new SA: the initial outbound sequence and a clean window. */
+  /**
+   * Control plane, before a slot serves a new SA: the initial outbound sequence, no number
+   * reserved beyond it yet (the limit is the next number), and a clean window.
+   */
   reset(slot: number, initialSeq: number): void {
     this.f.fill(0, slot * STATE_FIELDS, (slot + 1) * STATE_FIELDS);
     this.f[slot * STATE_FIELDS + ST.seqOut] = initialSeq;
     this.f[slot * STATE_FIELDS + ST.replayTop] = initialSeq;
+    setSeqLimit(this.words, slot, initialSeq + 1);
     this.bitmap.fill(0, slot * REPLAY_WORDS, (slot + 1) * REPLAY_WORDS);
+  }
+
+  seqLimit(slot: number): number {
+    return readSeqLimit(this.words, slot);
+  }
+
+  /** Control plane: a new limit, once it is durably reserved (see setSeqLimit). */
+  setSeqLimit(slot: number, limit: number): void {
+    setSeqLimit(this.words, slot, limit);
   }
 }

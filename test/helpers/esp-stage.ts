@@ -1,8 +1,19 @@
 /** An ESP stage (src/dataplane/esp.ts) bound to tables built from an `ipsec:` config section, for lane tests. */
-import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { ipsecSection, type IpsecConfig, type SaConfig } from '../../src/config/sections/ipsec.js';
+import { SaSlots, saRecord, policyRecords, type InstalledSa } from '../../src/ipsec/model.js';
 import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage } from '../../src/dataplane/esp.js';
+
+/**
+ * SaSlots.assign for the lane tests, with each SA's whole sequence space reserved: they test
+ * what the lane does with a number, while the reservation that sets the limit is tested on its
+ * own (test/protocols/ipsec/sequence-reserve.test.ts).
+ */
+export function assignReserved(state: IpsecState, sas: readonly SaConfig[], lanes: number): InstalledSa[] {
+  const installed = new SaSlots(state).assign(sas, lanes, 0);
+  for (const sa of installed) state.setSeqLimit(sa.slot, Number.MAX_SAFE_INTEGER);
+  return installed;
+}
 
 /** A stage for `raw`, with the SAs whose SPI is in `expired` left out as a hard lifetime leaves them. */
 export function espStage(raw: unknown, expired: readonly number[] = []): EspStage {
@@ -10,7 +21,7 @@ export function espStage(raw: unknown, expired: readonly number[] = []): EspStag
   if (!r.success) throw new Error(JSON.stringify(r.error.issues));
   const cfg = r.data as IpsecConfig;
   const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1, 0);
+  const installed = assignReserved(state, cfg.sas.filter((sa) => !expired.includes(sa.spi)), 1);
   const sas = installed.map(saRecord);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));

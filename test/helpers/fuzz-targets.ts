@@ -20,7 +20,7 @@ import { HEADROOM, type PacketPool } from '../../src/shm/pool.js';
 import { dhcpv6Section, type Dhcpv6Config } from '../../src/config/sections/dhcpv6.js';
 import { C, DROPS, TRAFFIC } from '../../src/dataplane/counters.js';
 import { armTrace, disarmTrace } from '../../src/dataplane/trace.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/dataplane/punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../../src/shm/punt.js';
 import { Stack } from '../../src/stack/stack.js';
 import type { StackApi } from '../../src/stack/stack-api.js';
 import type { ModuleContext, ModuleLogger } from '../../src/protocols/module.js';

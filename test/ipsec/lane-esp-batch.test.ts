@@ -13,7 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { assignReserved } from '../helpers/esp-stage.js';
 import { nodeTransform, SEAL_FAILED, type TransformKeys } from '../../src/ipsec/transform.js';
 import { nativeCryptoAvailable } from '../../src/ipsec/native-transform.js';
 import { CRYPTO_NATIVE, CRYPTO_NODE, IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
@@ -110,7 +111,7 @@ function ipsecConfig(sas: readonly SaSpec[], src: string, dir: 'in' | 'out', pol
 }
 
 function bindStage<T extends EspStage>(stage: T, state: IpsecState, configs: readonly IpsecConfig[], crypto: number): T {
-  const installed = new SaSlots(state).assign(configs.flatMap((c) => c.sas), 1, 0);
+  const installed = assignReserved(state, configs.flatMap((c) => c.sas), 1);
   const sas = installed.map((sa) => ({ ...saRecord(sa), crypto }));
   const policies = configs.flatMap((c) => policyRecords(c.policies, installed));
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecords, policyRecords } from '../../src/ipsec/model.js';
+import { saRecords, policyRecords } from '../../src/ipsec/model.js';
+import { assignReserved } from '../helpers/esp-stage.js';
 import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
@@ -41,7 +42,7 @@ function config(raw: unknown): IpsecConfig {
 
 /** The tables of `cfg` with only the SAs `keep` selects installed (the others expired). */
 function tables(cfg: IpsecConfig, state: IpsecState, keep: (spi: number) => boolean = () => true): IpsecView {
-  const installed = new SaSlots(state).assign(cfg.sas.filter((sa) => keep(sa.spi)), 1, 0);
+  const installed = assignReserved(state, cfg.sas.filter((sa) => keep(sa.spi)), 1);
   const sas = saRecords(installed, cfg.tunnels);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));

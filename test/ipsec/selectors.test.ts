@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { saRecord, policyRecords } from '../../src/ipsec/model.js';
+import { assignReserved } from '../helpers/esp-stage.js';
 import {
   ACTION_BYPASS,
   ACTION_DISCARD,
@@ -35,7 +36,7 @@ function stage(raw: unknown): EspStage {
   if (!r.success) throw new Error(JSON.stringify(r.error.issues));
   const cfg = r.data as IpsecConfig;
   const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(cfg.sas, 1, 0);
+  const installed = assignReserved(state, cfg.sas, 1);
   const sas = installed.map(saRecord);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies));

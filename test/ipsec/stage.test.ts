@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, saRecords, policyRecords } from '../../src/ipsec/model.js';
+import { saRecord, saRecords, policyRecords } from '../../src/ipsec/model.js';
+import { assignReserved } from '../helpers/esp-stage.js';
 import { nativeCryptoAvailable } from '../../src/ipsec/native-transform.js';
 import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage, ESP_BYPASS, ESP_IN_TRANSPORT, ESP_IN_TUNNEL } from '../../src/dataplane/esp.js';
@@ -27,8 +28,7 @@ function parse(raw: unknown): IpsecConfig {
 /** One side: its tables and stage. */
 function side(cfg: IpsecConfig, lanes = 1, lane = 0) {
   const state = IpsecState.create();
-  const slots = new SaSlots(state);
-  const installed = slots.assign(cfg.sas, lanes, 0);
+  const installed = assignReserved(state, cfg.sas, lanes);
   const sas = installed.map(saRecord);
   const policies = policyRecords(cfg.policies, installed);
   const region = new Uint8Array(ipsecTablesByteLength(sas, policies) + 64);
@@ -177,7 +177,7 @@ test('a new table generation that changes only the crypto path rebuilds the SAâ€
   }
   const { sender } = sas('tunnel', 'gcm');
   const state = IpsecState.create();
-  const installed = new SaSlots(state).assign(sender.sas, 1, 0);
+  const installed = assignReserved(state, sender.sas, 1);
   const policies = policyRecords(sender.policies, installed);
   const stage = new EspStage(state, 0);
   // The transform class is what tells the paths apart: both put identical bytes on the wire.

@@ -12,9 +12,10 @@
  * remembers our previous value still accepts the next one after our restart.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readKeyFile } from '../../lib/secret.js';
+import { writeFileDurably } from '../../lib/durable-file.js';
 import { encodeDhcp6ToBytes, findOption, type AuthOption, type Dhcp6ClientMessage, type Dhcp6Option } from '../../wire/dhcpv6.js';
 import {
   AUTH_ALGORITHM_HMAC_MD5,
@@ -208,15 +209,7 @@ export class DurableMap {
   }
 
   private write(): void {
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, JSON.stringify(Object.fromEntries(this.values)));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.path);
-    const dirFd = openSync(dirname(this.path), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
+    writeFileDurably(this.path, JSON.stringify(Object.fromEntries(this.values)));
   }
 }
 

@@ -10,8 +10,9 @@
  *
  * A torn last line (a crash mid-append) is ignored on load: its Reply was never sent.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, fdatasyncSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync, ftruncateSync, fdatasyncSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../lib/durable-file.js';
 
 export interface StoredLease {
   readonly kind: 'na' | 'pd';
@@ -140,15 +141,7 @@ export class LeaseStore {
 
   /** Snapshot via temporary file + fsync + rename, then an empty journal: durable, like sync(). */
   private compact(): void {
-    const tmp = `${this.snapshotPath}.tmp`;
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, JSON.stringify([...this.leases.values()]));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.snapshotPath);
-    const dirFd = openSync(join(this.snapshotPath, '..'), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
+    writeFileDurably(this.snapshotPath, JSON.stringify([...this.leases.values()]));
     ftruncateSync(this.journalFd, 0);
     fsyncSync(this.journalFd);
     this.journalLines = 0;

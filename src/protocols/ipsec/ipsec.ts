@@ -19,21 +19,22 @@
  * without its SA, the tunnel then discards rather than letting the traffic fall back to a
  * cleartext route (RFC 4301 §4.4.1).
  *
- * Outbound sequence numbers survive a restart as well as a reload (sequence-store.ts): they
- * are saved every second and on stop, and an SA installed with unchanged keys continues past
- * the saved number (RFC 4303 §3.3.3).
+ * Outbound sequence numbers are never repeated under the same keys, across a reload, a
+ * restart or a crash (sequence-store.ts, RFC 4303 §3.3.3): the lanes use only numbers that
+ * this module has durably reserved, and an SA installed with unchanged keys continues from
+ * their high-water mark.
  */
 import type { IpsecDatapath } from '../../shm/datapath.js';
 import type { TimerHandle } from '../../lib/clock.js';
 import type { IpsecConfig } from '../../config/sections/ipsec.js';
-import { ST, STATE_FIELDS } from '../../shm/ipsec-tables.js';
+import { ST } from '../../shm/ipsec-tables.js';
 import { parsePrefix } from '../../lib/addr.js';
 import { SaSlots, policyRecords, saIdentity, saRecords, type InstalledSa } from '../../ipsec/model.js';
 import { nativeCryptoAvailable } from '../../ipsec/native-transform.js';
 import type { TunnelConfig } from '../../config/sections/ipsec.js';
 import type { RibRoute } from '../../stack/rib.js';
 import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
-import { SequenceStore } from './sequence-store.js';
+import { FileMarkStore, RESERVE_CHECK_MS, SequenceReserver, type MarkStore } from './sequence-store.js';
 import { renderPolicies, renderSas, type PolicyRow, type SaRow } from './show.js';
 
 /** How often lifetimes are checked; the granularity of a seconds lifetime. */
@@ -46,6 +47,7 @@ const SA_DROPS = {
   bad_padding: ST.badPadding,
   policy_mismatch: ST.policyMismatch,
   seq_overflow: ST.seqOverflow,
+  seq_reserve_wait: ST.seqReserveWait,
 } as const;
 
 type SaLifeState = 'mature' | 'dying';
@@ -60,15 +62,19 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private ctx!: ModuleContext;
   private dp!: IpsecDatapath;
   private slots!: SaSlots;
-  private sequences!: SequenceStore;
+  private sequences!: SequenceReserver;
   private config: IpsecConfig = { sas: [], policies: [], tunnels: [], crypto: 'auto' };
   private live: LiveSa[] = [];
   /** Identities of SAs removed by a hard lifetime or a flush (see the file comment). */
   private readonly removed = new Set<string>();
   private timer: TimerHandle | null = null;
+  private reserveTimer: TimerHandle | null = null;
   private softExpirations = 0;
   private hardExpirations = 0;
   private flushes = 0;
+
+  /** `markStore` opens the durable sequence marks of a state directory; tests pass their own. */
+  constructor(private readonly markStore: (stateDir: string) => MarkStore = (dir) => new FileMarkStore(dir)) {}
 
   start(ctx: ModuleContext, config: IpsecConfig): void {
     const dp = ctx.api.ipsec;
@@ -76,13 +82,14 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     this.ctx = ctx;
     this.dp = dp;
     this.slots = new SaSlots(dp.state);
-    this.sequences = new SequenceStore(ctx.stateDir);
+    this.sequences = new SequenceReserver(dp.state, this.markStore(ctx.stateDir));
     this.apply(config);
     this.registerMetrics();
     ctx.commands.register(['show', 'ipsec', 'sa'], () => this.showSas(), 'the security associations, like setkey -D (keys are not shown)');
     ctx.commands.register(['show', 'ipsec', 'policy'], () => this.showPolicies(), 'the security policies in match order, like setkey -DP');
     ctx.commands.register(['ipsec', 'flush'], () => this.flush(), 'remove every SA, like setkey -F; policies stay, so protected traffic is discarded');
     this.scheduleCheck();
+    this.scheduleReserve();
   }
 
   /** In place: unchanged SAs keep their state slot, so their sequence numbers go on. */
@@ -97,7 +104,8 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   stop(): void {
     this.timer?.cancel();
     this.timer = null;
-    this.trySaveSequences();
+    this.reserveTimer?.cancel();
+    this.reserveTimer = null;
     // Without the module nothing is protected or expected protected: empty tables.
     this.slots.assign([], this.dp.lanes, this.ctx.api.clock.now());
     this.live = [];
@@ -142,9 +150,28 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
   private scheduleCheck(): void {
     this.timer = this.ctx.api.clock.setTimer(LIFETIME_CHECK_MS, () => {
       this.checkLifetimes();
-      this.trySaveSequences();
       this.scheduleCheck();
     });
+  }
+
+  /** Keeps the outbound SAs' reservations ahead of their lanes. */
+  private scheduleReserve(): void {
+    this.reserveTimer = this.ctx.api.clock.setTimer(RESERVE_CHECK_MS, () => {
+      this.reserve();
+      this.scheduleReserve();
+    });
+  }
+
+  /**
+   * A failed write must not stop the module or leave a reload half applied: the lanes drop at
+   * their limits (they never reuse a number), and the next check tries again.
+   */
+  private reserve(): void {
+    try {
+      this.sequences.reserve(this.ctx.api.clock.now());
+    } catch (e) {
+      this.ctx.limited('ipsec.sequence-reserve').error({ err: (e as Error).message }, 'cannot reserve outbound sequence numbers: packets drop as esp_seq_reserve_wait until a write succeeds');
+    }
   }
 
   private apply(config: IpsecConfig): void {
@@ -157,40 +184,25 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     const before = new Map(this.live.map((s) => [s.installed, s.state]));
     const installed = this.slots.assign(sas, this.dp.lanes, this.ctx.api.clock.now());
     this.live = installed.map((i) => ({ installed: i, state: before.get(i) ?? 'mature' }));
-    this.restoreSequences(installed.filter((i) => !before.has(i)));
+    this.reserveSequences(installed.filter((i) => !before.has(i)));
     this.publish();
     this.installTunnelRoutes(config.tunnels);
   }
 
   /**
-   * Newly installed outbound SAs whose keys are unchanged since the last save continue past
-   * the saved number, and that is saved at once: if the process dies before the next save,
-   * the next start adds its margin to this value, not to the older one.
+   * Newly installed outbound SAs continue from their keys' high-water mark, and their first
+   * reservation is durable before they are published (if that write fails, they are published
+   * with nothing reserved, and their lanes drop until a check reserves).
    */
-  private restoreSequences(fresh: readonly InstalledSa[]): void {
-    const f = this.dp.state.f;
+  private reserveSequences(fresh: readonly InstalledSa[]): void {
+    const now = this.ctx.api.clock.now();
     for (const sa of fresh) {
       if (sa.config.direction !== 'out') continue;
-      const seq = this.sequences.restore(sa.config);
-      if (seq === null) continue;
-      f[sa.slot * STATE_FIELDS + ST.seqOut] = seq;
-      this.ctx.log.info({ spi: hex(sa.config.spi), seq }, 'outbound sequence number restored past the saved one (RFC 4303 §3.3.3)');
+      const seq = this.sequences.admit(sa, now);
+      if (seq !== null) this.ctx.log.info({ spi: hex(sa.config.spi), seq }, 'outbound sequence numbers continue from the reserved high-water mark (RFC 4303 §3.3.3)');
     }
-    this.saveSequences();
-  }
-
-  /** On the timer and on stop, where a failed write must not stop the module: it says so. */
-  private trySaveSequences(): void {
-    try {
-      this.saveSequences();
-    } catch (e) {
-      this.ctx.limited('ipsec.sequence-save').error({ err: (e as Error).message }, 'cannot save the outbound sequence numbers: a restart may repeat them');
-    }
-  }
-
-  private saveSequences(): void {
-    const outbound = this.live.filter((s) => s.installed.config.direction === 'out');
-    this.sequences.record(outbound.map(({ installed: i }) => ({ config: i.config, seq: this.dp.state.field(i.slot, ST.seqOut) })));
+    this.sequences.retain(new Set(this.live.map((s) => s.installed)));
+    this.reserve();
   }
 
   /** Makes the module's routes exactly the tunnels' routes (a reload may move or drop some). */
@@ -206,6 +218,7 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     this.slots.remove(sa.installed);
     this.removed.add(saIdentity(sa.installed.config));
     this.live = this.live.filter((s) => s !== sa);
+    this.sequences.retain(new Set(this.live.map((s) => s.installed)));
   }
 
   private publish(): void {

@@ -1,7 +1,8 @@
 /**
  * The ipsec module on a ManualClock over a recording ESP data path: what it publishes, what
  * a reload keeps (sequence numbers), lifetimes (soft event, hard removal, traffic then
- * discarded by the policy), flush, show and metrics.
+ * discarded by the policy), flush, show and metrics, and outbound sequence numbers across
+ * restarts and crashes (the reservation itself: sequence-reserve.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,10 +18,10 @@ import { C } from '../../../src/dataplane/counters.js';
 import { ipv6Packet } from '../../dataplane/harness.js';
 import { formatIpv6, parseIpv6 } from '../../../src/lib/addr.js';
 import type { RibRoute } from '../../../src/stack/rib.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RESTORE_MARGIN } from '../../../src/protocols/ipsec/sequence-store.js';
+import { MIN_RESERVATION, RESERVE_CHECK_MS, keyFingerprint, type MarkStore } from '../../../src/protocols/ipsec/sequence-store.js';
 
 /** One state directory per test file run, a subdirectory per harness unless one is shared. */
 const stateRoot = mkdtempSync(join(tmpdir(), 't6-ipsec-'));
@@ -58,7 +59,7 @@ interface Logged {
   readonly msg: string;
 }
 
-function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnesses++}-`))) {
+function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnesses++}-`)), markStore?: MarkStore) {
   const clock = new ManualClock(5_000);
   const dp = new RecordingDatapath();
   const commands = new Map<string, (req: ModuleCommandRequest, rest: string[]) => ModuleStatus | Promise<ModuleStatus>>();
@@ -87,7 +88,7 @@ function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnes
     commands: { register: (path, handler) => void commands.set(path.join(' '), handler) },
     stateDir,
   };
-  const module = new IpsecModule();
+  const module = markStore === undefined ? new IpsecModule() : new IpsecModule(() => markStore);
   module.start(ctx, config(raw));
   const run = async (cmd: string) => (await commands.get(cmd)!({ command: cmd.split(' ') }, [])) as ModuleStatus;
   const metric = (name: string) => {
@@ -289,40 +290,126 @@ test('onExpire is refused on bypass and discard policies, and must be discard or
   assert.equal(config({ sas: [OUT_SA], policies: [POLICIES[0]] }).policies[0]!.onExpire, undefined, 'absent: the RFC 4301 default, discard');
 });
 
-test('outbound sequence numbers survive a restart: saved every second and on stop, restored past the saved value; new keys start afresh', () => {
+/** Encapsulates packets from H1's LAN on lane 0 under the published tables until one is dropped; returns the numbers used and the drop. */
+function sendUntilDrop(dp: RecordingDatapath, max: number): { seqs: number[]; drop: number } {
+  const stage = dp.stage(0);
+  const pkt = ipv6Packet({ src: parseIpv6(H1)!, dst: parseIpv6(H3)!, echoData: 8 });
+  const b = new Uint8Array(1024);
+  const seqs: number[] = [];
+  for (let i = 0; i < max; i++) {
+    b.set(pkt, 256);
+    const sa = stage.outbound(b, 256, pkt.length);
+    const out = stage.encapsulate(b, 256, pkt.length, sa);
+    if (out < 0) return { seqs, drop: -out };
+    seqs.push(new DataView(b.buffer).getUint32(out + 44));
+  }
+  return { seqs, drop: 0 };
+}
+
+test('outbound sequence numbers across crashes: a restart continues from the durable mark, above every number the lane could use; inbound windows and new keys start afresh', () => {
   const first = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES });
-  const [out, inb] = first.dp.last().sas;
-  first.dp.state.f[out!.stateSlot * 16 + ST.seqOut] = 1000; // the home lane sent 1000 packets
+  const [, inb] = first.dp.last().sas;
   first.dp.state.f[inb!.stateSlot * 16 + ST.replayTop] = 77;
-  first.clock.advance(LIFETIME_CHECK_MS);
-  const saved = JSON.parse(readFileSync(join(first.stateDir, 'sequence.json'), 'utf8')) as { sas: Record<string, { seqHi: number; seqLo: number }> };
-  assert.deepEqual(Object.values(saved.sas).map((e) => [e.seqHi, e.seqLo]), [[0, 1000]], 'the timer saved the outbound SA only');
-  assert.doesNotMatch(JSON.stringify(saved), /4141/, 'keys never reach the disk');
-  first.dp.state.f[out!.stateSlot * 16 + ST.seqOut] = 1500;
-  first.module.stop();
+  // The lane, with the control plane stalled (no timer runs): it uses what the start reserved, then waits.
+  const before = sendUntilDrop(first.dp, 2 * MIN_RESERVATION);
+  assert.equal(before.seqs.length, MIN_RESERVATION, 'the first reservation: 2^16 numbers');
+  assert.deepEqual([before.seqs[0], before.seqs.at(-1)], [1, MIN_RESERVATION]);
+  assert.equal(before.drop, C.esp_seq_reserve_wait);
+  const saved = readFileSync(join(first.stateDir, 'sequence.json'), 'utf8');
+  assert.deepEqual(Object.values((JSON.parse(saved) as { marks: Record<string, { sa: string; mark: number }> }).marks), [{ sa: '00001000/2001:db8:2::20', mark: MIN_RESERVATION + 1 }], 'one mark, the outbound SA’s');
+  assert.doesNotMatch(saved, /4141/, 'keys never reach the disk');
 
+  // kill -9: no stop. The next start goes on from the mark.
   const second = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES }, first.stateDir);
-  const [out2, inb2] = second.dp.last().sas;
-  assert.equal(second.dp.state.field(out2!.stateSlot, ST.seqOut), 1500 + RESTORE_MARGIN, 'continues past the number saved on stop');
+  const [, inb2] = second.dp.last().sas;
   assert.equal(second.dp.state.field(inb2!.stateSlot, ST.replayTop), 0, 'an inbound replay window is not restored');
-  // No stop: a crash. The restored value was saved at start, so the next start goes past it.
-  second.dp.state.f[out2!.stateSlot * 16 + ST.seqOut] = 1500 + RESTORE_MARGIN + 10;
-
+  const after = sendUntilDrop(second.dp, 10);
+  assert.equal(after.seqs[0], MIN_RESERVATION + 1, 'the first number at the mark');
+  // A second crash halfway through the second reservation, after the timer reserved more.
+  second.clock.advance(RESERVE_CHECK_MS);
   const third = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, first.stateDir);
-  assert.ok(third.dp.state.field(third.dp.last().sas[0]!.stateSlot, ST.seqOut) >= 1500 + RESTORE_MARGIN + 10, 'never below a number sent before a crash');
+  const used = sendUntilDrop(second.dp, 3).seqs.at(-1)!;
+  assert.ok(sendUntilDrop(third.dp, 1).seqs[0]! > used, 'never at or below a number the crashed process could still use');
   third.module.stop();
 
   const rekeyed = harness({ sas: [{ ...OUT_SA, encKey: KEY_B }], policies: [POLICIES[0]] }, first.stateDir);
-  assert.equal(rekeyed.dp.state.field(rekeyed.dp.last().sas[0]!.stateSlot, ST.seqOut), 0, 'new keys: a new number space from initialSeq');
+  assert.equal(sendUntilDrop(rekeyed.dp, 1).seqs[0], 1, 'new keys: a new number space from initialSeq');
+  const back = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, first.stateDir);
+  assert.ok(sendUntilDrop(back.dp, 1).seqs[0]! > used, 'the old keys again: their mark was kept');
 });
 
-test('a restored sequence number without ESN stops at 2^32-1, so the lane counts the SA as spent instead of wrapping', () => {
+test('the first reservation is durable before the SA is published; if that write fails, the SA can only drop until a check reserves', () => {
+  let fail = true;
+  const failing: MarkStore = {
+    mark: () => null,
+    raise: () => {
+      if (fail) throw new Error('ENOSPC');
+    },
+  };
+  const started = harness({ sas: [OUT_SA, IN_SA], policies: POLICIES }, undefined, failing);
+  assert.equal(started.logged.filter((l) => l.level === 'error' && l.msg.includes('cannot reserve')).length, 1);
+  assert.deepEqual(sendUntilDrop(started.dp, 1), { seqs: [], drop: C.esp_seq_reserve_wait });
+  fail = false;
+  started.clock.advance(RESERVE_CHECK_MS);
+  assert.deepEqual(sendUntilDrop(started.dp, 1).seqs, [1]);
+
+  const order: string[] = [];
+  const watching: MarkStore = { mark: () => null, raise: () => void order.push('durable write') };
+  const publish = RecordingDatapath.prototype.publishIpsec;
+  RecordingDatapath.prototype.publishIpsec = function (this: RecordingDatapath, sas, policies) {
+    order.push('publish');
+    publish.call(this, sas, policies);
+  };
+  try {
+    harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, undefined, watching);
+  } finally {
+    RecordingDatapath.prototype.publishIpsec = publish;
+  }
+  assert.deepEqual(order, ['durable write', 'publish']);
+});
+
+test('a write that fails on the timer is logged, raises nothing, and the next check reserves', () => {
+  let fail = false;
+  const marks = new Map<string, number>();
+  const store: MarkStore = {
+    mark: () => null,
+    raise: (ms) => {
+      if (fail) throw new Error('EIO');
+      for (const m of ms) marks.set(m.sa.dst, m.mark);
+    },
+  };
+  const { dp, clock, logged } = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, undefined, store);
+  assert.equal(sendUntilDrop(dp, 2 * MIN_RESERVATION).seqs.length, MIN_RESERVATION);
+  fail = true;
+  clock.advance(RESERVE_CHECK_MS);
+  assert.equal(logged.filter((l) => l.level === 'error' && l.msg.includes('cannot reserve')).length, 1);
+  assert.equal(sendUntilDrop(dp, 1).drop, C.esp_seq_reserve_wait, 'still at the limit');
+  fail = false;
+  clock.advance(RESERVE_CHECK_MS);
+  assert.deepEqual(sendUntilDrop(dp, 1).seqs, [MIN_RESERVATION + 1]);
+  assert.ok(marks.get(OUT_SA.dst)! > MIN_RESERVATION + 1);
+});
+
+test('without ESN the reservation ends at 2^32: a restart past it leaves the SA spent (seq_overflow), never wrapping; with ESN the same keys go on', async () => {
   const first = harness({ sas: [OUT_SA], policies: [POLICIES[0]] });
   first.dp.state.f[first.dp.last().sas[0]!.stateSlot * 16 + ST.seqOut] = 0xffff_fff0;
-  first.module.stop();
+  first.clock.advance(RESERVE_CHECK_MS);
+  assert.equal(first.dp.state.seqLimit(first.dp.last().sas[0]!.stateSlot), 2 ** 32);
+  assert.deepEqual(sendUntilDrop(first.dp, 100), { seqs: Array.from({ length: 15 }, (_, i) => 0xffff_fff1 + i), drop: C.esp_seq_overflow });
+
   const second = harness({ sas: [OUT_SA], policies: [POLICIES[0]] }, first.stateDir);
-  assert.equal(second.dp.state.field(second.dp.last().sas[0]!.stateSlot, ST.seqOut), 0xffff_ffff);
+  assert.deepEqual(sendUntilDrop(second.dp, 1), { seqs: [], drop: C.esp_seq_overflow });
+  const shown = (await second.run('show ipsec sa')).data as Array<{ drops: Record<string, number> }>;
+  assert.equal(shown[0]!.drops.seq_overflow, 1);
   const esn = harness({ sas: [{ ...OUT_SA, esn: true }], policies: [POLICIES[0]] }, first.stateDir);
-  // The second start saved its clamped value; the same keys with ESN go on from there.
-  assert.equal(esn.dp.state.field(esn.dp.last().sas[0]!.stateSlot, ST.seqOut), 0xffff_ffff + RESTORE_MARGIN, 'with ESN it goes on past 2^32');
+  assert.equal(esn.dp.state.field(esn.dp.last().sas[0]!.stateSlot, ST.seqOut), 0xffff_ffff, 'with ESN it goes on past 2^32');
+});
+
+test('a state file of version 1 (last number saved once a second) is read as the mark that version restarted from: saved + 2^16 + 1', () => {
+  const dir = mkdtempSync(join(stateRoot, 'v1-'));
+  const fingerprint = keyFingerprint(config({ sas: [OUT_SA] }).sas[0]!);
+  writeFileSync(join(dir, 'sequence.json'), JSON.stringify({ version: 1, sas: { '00001000/2001:db8:2::20': { fingerprint, seqHi: 1, seqLo: 5 } } }));
+  const { dp } = harness({ sas: [{ ...OUT_SA, esn: true }], policies: [POLICIES[0]] }, dir);
+  assert.equal(dp.state.field(dp.last().sas[0]!.stateSlot, ST.seqOut), 2 ** 32 + 5 + 2 ** 16);
+  assert.equal((JSON.parse(readFileSync(join(dir, 'sequence.json'), 'utf8')) as { version: number }).version, 2, 'rewritten in the new format');
 });
