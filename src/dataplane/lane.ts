@@ -389,7 +389,7 @@ export class Lane {
         return this.espInbound(esp, ip, ipLen, port);
       }
       const verdict = esp.inboundCleartext(b, ip, ipLen);
-      if (verdict < 0) return this.drop(port, -verdict);
+      if (verdict < 0) return this.policyDrop(ip, ipLen, port, -verdict);
     }
     if (kind === NH_LOCAL) return this.punt(ip, ipLen, port, PUNT_LOCAL, NO_SLOT);
     if (routerAlert) return this.punt(ip, ipLen, port, PUNT_ROUTER_ALERT, NO_SLOT);
@@ -430,7 +430,7 @@ export class Lane {
     if (esp !== null && esp.active) {
       const sa = esp.outbound(b, ip, ipLen);
       if (sa !== ESP_BYPASS) {
-        if (sa < 0) return this.drop(port, -sa);
+        if (sa < 0) return this.policyDrop(ip, ipLen, port, -sa);
         const handover = this.handover;
         if (handover !== null && esp.homeLane(sa) !== handover.lane) {
           // Unmodified so far: the home lane runs it through processIp again.
@@ -676,6 +676,17 @@ export class Lane {
     this.traceEntry = -1;
     ring.setMeta(e, verdict, ring.len(e), ring.port(e), (detail & 0xffff) | ((egress & 0xffff) << 16));
     ring.publish();
+  }
+
+  /**
+   * A received packet the SPD refused. A discard policy is a filter, so the sender learns it
+   * with Destination Unreachable code 1, administratively prohibited (RFC 4443 §3.1); other
+   * refusals (cleartext where protection is required, an opaque fragment) stay silent, as
+   * RFC 4301 §5.2 makes them auditable events, not answers.
+   */
+  private policyDrop(ip: number, ipLen: number, port: number, reason: number): void {
+    if (reason === C.esp_policy_discard) this.sendError(ICMP6.DST_UNREACH, DST_UNREACH_CODE.ADMIN_PROHIBITED, 0, ip, ipLen, port);
+    return this.drop(port, reason);
   }
 
   private hopByHopError(ip: number, ipLen: number, port: number, verdict: number): void {

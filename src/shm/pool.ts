@@ -27,7 +27,7 @@
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 
 export const HEADROOM = 128;
-/** The smallest slot, and the one a standard 1500-byte MTU (or anything up to 1906) gets. */
+/** The smallest slot, and the one a standard 1500-byte MTU (or anything up to 1905) gets. */
 export const MIN_SLOT_BYTES = 2048;
 /** The largest MTU a port may have (jumbo frames). */
 export const MAX_PORT_MTU = 9000;

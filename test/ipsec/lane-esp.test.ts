@@ -102,7 +102,14 @@ test('after both SAs expired: onExpire discard drops the protected flow both way
   const discarding = new LaneHarness();
   t.after(() => discarding.close());
   discarding.lane.setEsp(routerStage('discard', expired));
-  assert.deepEqual(discarding.run(TAP0, fromH1(out)), [], 'nothing leaves: not in ESP, not in the clear');
+  // Nothing leaves towards H3, not in ESP, not in the clear: H1 is told, administratively
+  // prohibited (RFC 4443 §3.1 code 1), with its own packet quoted.
+  const told = discarding.run(TAP0, fromH1(out));
+  assert.equal(told.length, 1);
+  assert.equal(told[0]!.port, TAP0);
+  const icmp = told[0]!.frame.subarray(14);
+  assert.deepEqual([icmp[6], icmp[40], icmp[41]], [IPPROTO.ICMPV6, 1, 1], 'Destination Unreachable, code 1');
+  assert.deepEqual(icmp.subarray(48, 48 + out.length), out, 'the packet as it arrived, hop limit untouched');
   assert.equal(discarding.counter(TAP0, C.esp_policy_discard), 1);
   assert.deepEqual(discarding.run(TUN2, back), []);
   assert.equal(discarding.counter(TUN2, C.esp_policy_mismatch), 1, 'cleartext where protection is required is refused');
