@@ -5,6 +5,7 @@
  * Datapath interface.
  */
 import { Piscina } from 'piscina';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing } from '../shm/ring.js';
 import { SnapshotWriter } from '../shm/snapshot.js';
 import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
@@ -14,6 +15,7 @@ import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
 import { counterBytes } from './counters.js';
+import { POLICING_WORDS, writePuntPolicing, type PuntPolicing } from './punt-policer.js';
 import {
   CMD_CRASH,
   CMD_NONE,
@@ -38,6 +40,7 @@ export interface LaneSetOptions extends LaneGeometry {
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly icmpRate: number;
   readonly icmpBurst: number;
+  readonly puntPolicing: PuntPolicing;
 }
 
 export interface LaneEvents {
@@ -60,11 +63,18 @@ interface LaneSlot {
 
 const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024;
 const FLUSH_INTERVAL_MS = 5;
+/**
+ * Punts handled before the drain yields to the event loop (setImmediate: timers and I/O run
+ * first), so a full punt ring delays a RIPng timer or a control-socket reply by one batch,
+ * not by the whole ring (which a flood refills as fast as it is drained).
+ */
+const DRAIN_BATCH = 64;
 
 export class LaneSet implements Datapath {
   private readonly pool: Piscina;
   private readonly lanes: LaneSlot[] = [];
   private readonly control: SharedArrayBuffer;
+  private readonly policing = new Int32Array(new SharedArrayBuffer(POLICING_WORDS * 4));
   private readonly traceControl = new Int32Array(new SharedArrayBuffer(TRACE_WORDS * 4));
   private tracing = false;
   private readonly fib: SnapshotWriter;
@@ -94,6 +104,7 @@ export class LaneSet implements Datapath {
     // Zero-filled, so every hand-over ring starts empty (head = tail = 0).
     this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes, opts.slotBytes)) : null;
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
+    this.setPuntPolicing(opts.puntPolicing);
     const ringData = ringDataBytes(opts.slotBytes);
     for (let id = 0; id < opts.lanes; id++) {
       const memory = new SharedArrayBuffer(laneMemoryBytes(opts));
@@ -154,6 +165,7 @@ export class LaneSet implements Datapath {
       ringCapacity: this.opts.ringCapacity,
       counters: lane.counters,
       control: this.control,
+      policing: this.policing.buffer as SharedArrayBuffer,
       trace: this.traceControl.buffer as SharedArrayBuffer,
       fib: this.fib.handle,
       neighbors: this.neighbors.handle,
@@ -241,7 +253,8 @@ export class LaneSet implements Datapath {
   private async drainLoop(lane: LaneSlot): Promise<void> {
     const ring = lane.punt;
     while (!this.stopping) {
-      for (let e = ring.peek(); e >= 0; e = ring.peek()) {
+      let handled = 0;
+      for (let e = ring.peek(); e >= 0 && handled < DRAIN_BATCH; e = ring.peek(), handled++) {
         const off = ring.dataOffset(e);
         const pkt = ring.bytes.slice(off, off + ring.len(e));
         const port = ring.port(e);
@@ -255,7 +268,10 @@ export class LaneSet implements Datapath {
           this.events.laneDied(-1, err);
         }
       }
-      await ring.waitAsync(250);
+      // After any work, timers and I/O (and the other lanes' drains) go first; only an
+      // empty ring waits for the lane.
+      if (handled > 0) await yieldToEventLoop();
+      else await ring.waitAsync(250);
     }
   }
 
@@ -267,6 +283,11 @@ export class LaneSet implements Datapath {
       Atomics.store(ctl, CTRL_ICMP_BURST, burst);
       Atomics.add(ctl, CTRL_ICMP_GENERATION, 1);
     }
+  }
+
+  /** Control-plane policing rates (punt-policer.ts); lanes pick them up at their next batch. */
+  setPuntPolicing(policing: PuntPolicing): void {
+    writePuntPolicing(this.policing, policing);
   }
 
   // ---- packet trace ------------------------------------------------------------------------
