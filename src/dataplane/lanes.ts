@@ -5,7 +5,6 @@
  * Datapath interface.
  */
 import { Piscina } from 'piscina';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SpscRing } from '../shm/ring.js';
 import { SnapshotWriter } from '../shm/snapshot.js';
 import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
@@ -15,6 +14,7 @@ import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
 import { counterBytes } from './counters.js';
+import { drainPunts } from './punt-drain.js';
 import { POLICING_WORDS, writePuntPolicing, type PuntPolicing } from './punt-policer.js';
 import {
   CMD_CRASH,
@@ -63,12 +63,6 @@ interface LaneSlot {
 
 const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024;
 const FLUSH_INTERVAL_MS = 5;
-/**
- * Punts handled before the drain yields to the event loop (setImmediate: timers and I/O run
- * first), so a full punt ring delays a RIPng timer or a control-socket reply by one batch,
- * not by the whole ring (which a flood refills as fast as it is drained).
- */
-const DRAIN_BATCH = 64;
 
 export class LaneSet implements Datapath {
   private readonly pool: Piscina;
@@ -250,29 +244,19 @@ export class LaneSet implements Datapath {
 
   // ---- punt ------------------------------------------------------------------------------
 
-  private async drainLoop(lane: LaneSlot): Promise<void> {
-    const ring = lane.punt;
-    while (!this.stopping) {
-      let handled = 0;
-      for (let e = ring.peek(); e >= 0 && handled < DRAIN_BATCH; e = ring.peek(), handled++) {
-        const off = ring.dataOffset(e);
-        const pkt = ring.bytes.slice(off, off + ring.len(e));
-        const port = ring.port(e);
-        const flags = ring.flags(e);
-        const aux = ring.slot(e);
-        ring.release();
+  private drainLoop(lane: LaneSlot): Promise<void> {
+    return drainPunts(
+      lane.punt,
+      (pkt, port, flags, aux) => {
         try {
           this.puntHandler(pkt, port, flags, aux);
         } catch (err) {
           // A control-plane bug must not stop the punt path; the stack counts and logs.
           this.events.laneDied(-1, err);
         }
-      }
-      // After any work, timers and I/O (and the other lanes' drains) go first; only an
-      // empty ring waits for the lane.
-      if (handled > 0) await yieldToEventLoop();
-      else await ring.waitAsync(250);
-    }
+      },
+      () => !this.stopping,
+    );
   }
 
   /** ICMPv6 error rate limit (RFC 4443 §2.4(f)) per lane; lanes pick it up at their next batch. */
