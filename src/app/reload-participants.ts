@@ -15,7 +15,7 @@ import type { RaConfig as StackRaConfig } from '../stack/ra.js';
 import type { RibRoute } from '../stack/rib.js';
 import type { Logger } from '../observability/log.js';
 import { setMtu } from '../io/tuntap.js';
-import type { PuntPolicing } from '../dataplane/punt-policer.js';
+import { PUNT_CLASSES, type PuntPolicing } from '../dataplane/punt-policer.js';
 
 export interface ReloadTarget {
   readonly stack: Stack;
@@ -207,9 +207,9 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
       if (!isDeepStrictEqual(nextIcmp, currentIcmp)) {
         describe.push(`ICMPv6 error limit ${currentIcmp.rate}/s burst ${currentIcmp.burst} → ${nextIcmp.rate}/s burst ${nextIcmp.burst}`);
       }
-      for (const [name, rate] of Object.entries(nextPolicing) as Array<[keyof typeof nextPolicing, { rate: number; burst: number }]>) {
-        const was = currentPolicing[name];
-        if (!isDeepStrictEqual(rate, was)) describe.push(`punt policing ${name} ${was.rate}/s burst ${was.burst} → ${rate.rate}/s burst ${rate.burst}`);
+      for (const name of PUNT_CLASSES) {
+        const [was, now] = [currentPolicing[name], nextPolicing[name]];
+        if (!isDeepStrictEqual(was, now)) describe.push(`punt policing ${name} ${was.rate}/s burst ${was.burst} → ${now.rate}/s burst ${now.burst}`);
       }
       if (describe.length === 0) return null;
       return inPlace(describe, () => {
