@@ -43,7 +43,7 @@ export type PuntPolicing = Readonly<Record<PuntClass, PuntRate>>;
 export const PUNT_POLICING_DEFAULTS: PuntPolicing = {
   resolve: { rate: 500, burst: 100 },
   nd: { rate: 1000, burst: 200 },
-  multicast: { rate: 1000, burst: 500 },
+  multicast: { rate: 2000, burst: 2000 },
   local: { rate: 5000, burst: 1000 },
 };
 
