@@ -85,6 +85,7 @@ export class Appliance {
         io: dp.io,
         icmpRate: dp.icmpErrors.rate,
         icmpBurst: dp.icmpErrors.burst,
+        puntPolicing: dp.puntPolicing,
       },
       {
         laneDied: (lane, error) => laneLog.error({ lane, err: String(error) }, lane < 0 ? 'punt handler failed' : 'lane died; restarting it'),
@@ -123,6 +124,7 @@ export class Appliance {
         maxMulticastSolicit: cfg.nd.maxMulticastSolicit,
         maxUnicastSolicit: cfg.nd.maxUnicastSolicit,
         queueLimit: cfg.nd.queueLimit,
+        maxIncomplete: cfg.nd.maxIncomplete,
       },
     });
     for (const { cfg: iface, port } of this.ports) this.stack.addInterface(stackInterface(iface, port));
@@ -221,6 +223,7 @@ export class Appliance {
       stack: this.stack,
       root: this.root,
       setIcmpLimits: (rate, burst) => this.lanes.setIcmpLimits(rate, burst),
+      setPuntPolicing: (policing) => this.lanes.setPuntPolicing(policing),
       setLogRate: (rate) => this.limitedLog.reconfigure(rate),
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
       largestMtu: this.largestMtu,

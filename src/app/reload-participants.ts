@@ -15,6 +15,7 @@ import type { RaConfig as StackRaConfig } from '../stack/ra.js';
 import type { RibRoute } from '../stack/rib.js';
 import type { Logger } from '../observability/log.js';
 import { setMtu } from '../io/tuntap.js';
+import { PUNT_CLASSES, type PuntPolicing } from '../dataplane/punt-policer.js';
 
 export interface ReloadTarget {
   readonly stack: Stack;
@@ -22,6 +23,8 @@ export interface ReloadTarget {
   setLogRate(ratePerKind: number): void;
   /** Sets the lanes' ICMPv6 error rate limit in place. */
   setIcmpLimits(rate: number, burst: number): void;
+  /** Sets the lanes' control-plane policing in place. */
+  setPuntPolicing(policing: PuntPolicing): void;
   readonly root: Logger;
   /** The kernel-side device name of each configured port, by interface name. */
   deviceOf(name: string): string;
@@ -195,15 +198,24 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
   const dataplane: ReloadParticipant = {
     name: 'dataplane',
     prepare: async (next, current) => {
-      const { icmpErrors: nextIcmp, ...nextRest } = next.dataplane;
-      const { icmpErrors: currentIcmp, ...currentRest } = current.dataplane;
+      const { icmpErrors: nextIcmp, puntPolicing: nextPolicing, ...nextRest } = next.dataplane;
+      const { icmpErrors: currentIcmp, puntPolicing: currentPolicing, ...currentRest } = current.dataplane;
       if (!isDeepStrictEqual(nextRest, currentRest)) {
-        throw new ConfigRejected('dataplane changed beyond icmpErrors: the lanes are built at start, restart turtle6 to apply');
+        throw new ConfigRejected('dataplane changed beyond icmpErrors and puntPolicing: the lanes are built at start, restart turtle6 to apply');
       }
-      if (isDeepStrictEqual(nextIcmp, currentIcmp)) return null;
-      return inPlace([`ICMPv6 error limit ${currentIcmp.rate}/s burst ${currentIcmp.burst} → ${nextIcmp.rate}/s burst ${nextIcmp.burst}`], () =>
-        target.setIcmpLimits(nextIcmp.rate, nextIcmp.burst),
-      );
+      const describe: string[] = [];
+      if (!isDeepStrictEqual(nextIcmp, currentIcmp)) {
+        describe.push(`ICMPv6 error limit ${currentIcmp.rate}/s burst ${currentIcmp.burst} → ${nextIcmp.rate}/s burst ${nextIcmp.burst}`);
+      }
+      for (const name of PUNT_CLASSES) {
+        const [was, now] = [currentPolicing[name], nextPolicing[name]];
+        if (!isDeepStrictEqual(was, now)) describe.push(`punt policing ${name} ${was.rate}/s burst ${was.burst} → ${now.rate}/s burst ${now.burst}`);
+      }
+      if (describe.length === 0) return null;
+      return inPlace(describe, () => {
+        target.setIcmpLimits(nextIcmp.rate, nextIcmp.burst);
+        target.setPuntPolicing(nextPolicing);
+      });
     },
   };
 

@@ -57,6 +57,11 @@ export const DROPS = [
   { name: 'port_down', help: 'Ingress or egress port is down' },
   { name: 'neighbor_unresolved', help: 'Next hop still being resolved and its few queued packets already handed over (RFC 4861 §7.2.2)' },
   { name: 'punt_ring_full', help: 'Control-plane ring full; packet dropped' },
+  // The four punt classes of punt-policer.ts, in its order (a class's reason is the first plus its index).
+  { name: 'punt_policed_resolve', help: 'Packet for a next hop to resolve, over the ingress port\'s resolve budget (dataplane.puntPolicing, RFC 6583 §7)' },
+  { name: 'punt_policed_nd', help: 'Neighbor Discovery message (ICMPv6 types 133–137) over the ingress port\'s ND budget (dataplane.puntPolicing, RFC 6583 §7)' },
+  { name: 'punt_policed_multicast', help: 'Multicast for the control plane over the ingress port\'s multicast budget (dataplane.puntPolicing)' },
+  { name: 'punt_policed_local', help: 'Packet to the router\'s own address (or with Router Alert) over the ingress port\'s local budget (dataplane.puntPolicing)' },
   { name: 'esp_unknown_spi', help: 'ESP to the router with no inbound SA for its SPI (RFC 4303 §3.4.2)' },
   { name: 'esp_wrong_lane', help: 'ESP traffic for an SA of another home lane that could not be handed over (no hand-over ring, or it was full)' },
   { name: 'esp_replay', help: 'ESP sequence number replayed or left of the window (RFC 4303 §3.4.3)' },

@@ -23,6 +23,8 @@ export interface LaneTask {
   readonly ringCapacity: number;
   readonly counters: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
+  /** The punt policing rates (punt-policer.ts), shared by all lanes. */
+  readonly policing: SharedArrayBuffer;
   /** The trace control block (trace.ts), shared by all lanes. */
   readonly trace: SharedArrayBuffer;
   readonly fib: SnapshotHandle;

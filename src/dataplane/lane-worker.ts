@@ -122,6 +122,7 @@ export default function runLane(task: LaneTask): string {
     batch: task.batch,
     icmpRate: Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000,
     icmpBurst: Atomics.load(ctl, CTRL_ICMP_BURST),
+    policing: new Int32Array(task.policing),
     now: () => performance.now(),
   }, { control: new Int32Array(task.trace), ring: traceRing });
   tables.attach(lane);

@@ -70,6 +70,7 @@ import {
 } from './trace.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUNT_ROUTER_ALERT } from '../shm/punt.js';
 import { ResolveThrottle } from './resolve-throttle.js';
+import { CLASS_LOCAL, CLASS_MULTICAST, CLASS_ND, CLASS_RESOLVE, PuntPolicer, policedReason } from './punt-policer.js';
 import { ESP_BYPASS, ESP_IN_TUNNEL, type EspStage } from './esp.js';
 
 export interface LaneTables {
@@ -113,6 +114,8 @@ export interface LaneOptions {
   readonly batch: number;
   readonly icmpRate: number;
   readonly icmpBurst: number;
+  /** The punt policing block (punt-policer.ts) the main thread writes. */
+  readonly policing: Int32Array;
   readonly now: () => number;
 }
 
@@ -174,6 +177,7 @@ export class Lane {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private readonly icmpBucket: TokenBucket;
   private readonly resolveThrottle = new ResolveThrottle();
+  private readonly policer: PuntPolicer;
   private now = 0;
   /** The frame being processed came as a link-layer multicast or broadcast (RFC 4443 §2.4(e.4, e.5)). */
   private linkMulticast = false;
@@ -190,6 +194,8 @@ export class Lane {
   private handover: LaneHandover | null = null;
   /** Per lane: whether this batch handed it packets (it is woken once at the end). */
   private handedTo = new Uint8Array(0);
+  /** The hand-over ring drainHandover() starts at: it rotates, so one busy lane cannot starve the others. */
+  private handoverStart = 0;
 
   constructor(
     private readonly pool: PacketPool,
@@ -239,6 +245,7 @@ export class Lane {
     this.groupOut = new Int32Array(4 * n);
     this.groupEntry = new Int32Array(4 * n);
     this.icmpBucket = new TokenBucket(opts.icmpRate, opts.icmpBurst, opts.now());
+    this.policer = new PuntPolicer(opts.policing, opts.now());
     this.traceBytes = new Uint8Array(trace.control.buffer, trace.control.byteOffset, trace.control.byteLength);
     this.traceStamp = new Float64Array(trace.ring.bytes.buffer);
     this.traceWords = new Uint32Array(trace.ring.bytes.buffer);
@@ -266,6 +273,7 @@ export class Lane {
     const n = this.engine.receive(this.rx, this.opts.batch, wait);
     this.tables.refresh();
     this.now = this.opts.now();
+    this.policer.refresh();
     this.txCount = 0;
     this.extraCount = 0;
     this.tracing = n > 0 && Atomics.load(this.trace.control, TR_REMAINING) > 0;
@@ -598,11 +606,20 @@ export class Lane {
     }
   }
 
-  /** Copies the IPv6 packet into the punt ring (control traffic is copied, see shm/punt.ts). */
+  /**
+   * Copies the IPv6 packet into the punt ring (control traffic is copied, see shm/punt.ts), within
+   * the ingress port's budget for its class (punt-policer.ts). What the router originated is
+   * not policed: it is the control plane's own traffic, and the ICMPv6 errors among it have
+   * their own bucket.
+   */
   private punt(ip: number, ipLen: number, port: number, flags: number, aux: number, received = true): void {
     const ring = this.puntRing;
     // An entry holds a slot's frame area, so this cannot fail; the bound is asserted anyway.
     if (ipLen > ring.dataBytes) return received ? this.drop(port, C.frame_too_long) : this.dropOriginated(port);
+    if (received) {
+      const cls = this.puntClass(ip, ipLen, flags);
+      if (!this.policer.admit(port, cls, this.now)) return this.drop(port, policedReason(cls));
+    }
     const e = ring.tryReserve();
     if (e < 0) return received ? this.drop(port, C.punt_ring_full) : this.dropOriginated(port);
     const d = ring.dataOffset(e);
@@ -611,6 +628,18 @@ export class Lane {
     ring.publish();
     if (received) this.count(port, C.punted);
     if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_PUNTED, flags, aux);
+  }
+
+  /** The policing class of a punt (punt-policer.ts). */
+  private puntClass(ip: number, ipLen: number, flags: number): number {
+    if ((flags & PUNT_RESOLVE) !== 0) return CLASS_RESOLVE;
+    const b = this.b;
+    if (b[ip + IP6_OFF_NEXT_HEADER] === IPPROTO.ICMPV6 && ipLen > IPV6_HEADER_LEN) {
+      const type = b[ip + IPV6_HEADER_LEN]!;
+      // RFC 4861 §4: RS, RA, NS, NA, Redirect.
+      if (type >= ICMP6.ROUTER_SOLICIT && type <= ICMP6.REDIRECT) return CLASS_ND;
+    }
+    return (flags & PUNT_MULTICAST) !== 0 ? CLASS_MULTICAST : CLASS_LOCAL;
   }
 
   /**
@@ -815,11 +844,18 @@ export class Lane {
     if (this.traceEntry >= 0 && received) this.traceEnd(VERDICT_FORWARDED, 0, -1);
   }
 
-  /** Processes what other lanes handed over, up to one batch, in ring order. */
+  /**
+   * Processes what other lanes handed over, up to one batch, each ring in its order. The rings
+   * are visited from a start that moves on by one every batch (as the engines rotate the port
+   * they receive from first), so a lane that fills its ring cannot take every batch's budget.
+   */
   private drainHandover(handover: LaneHandover): void {
     let budget = this.opts.batch;
-    for (let k = 0; k < handover.from.length && budget > 0; k++) {
-      const ring = handover.from[k]!;
+    const rings = handover.from.length;
+    const start = this.handoverStart;
+    this.handoverStart = start + 1 < rings ? start + 1 : 0;
+    for (let k = 0; k < rings && budget > 0; k++) {
+      const ring = handover.from[start + k < rings ? start + k : start + k - rings]!;
       for (let e = ring.peek(); e >= 0 && budget > 0; e = ring.peek(), budget--) {
         const len = ring.len(e);
         const port = ring.port(e);

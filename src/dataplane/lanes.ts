@@ -14,6 +14,8 @@ import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from '../shm/port-table.js';
 import { counterBytes } from './counters.js';
+import { drainPunts } from './punt-drain.js';
+import { POLICING_WORDS, writePuntPolicing, type PuntPolicing } from './punt-policer.js';
 import {
   CMD_CRASH,
   CMD_NONE,
@@ -38,6 +40,7 @@ export interface LaneSetOptions extends LaneGeometry {
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly icmpRate: number;
   readonly icmpBurst: number;
+  readonly puntPolicing: PuntPolicing;
 }
 
 export interface LaneEvents {
@@ -65,6 +68,7 @@ export class LaneSet implements Datapath {
   private readonly pool: Piscina;
   private readonly lanes: LaneSlot[] = [];
   private readonly control: SharedArrayBuffer;
+  private readonly policing = new Int32Array(new SharedArrayBuffer(POLICING_WORDS * 4));
   private readonly traceControl = new Int32Array(new SharedArrayBuffer(TRACE_WORDS * 4));
   private tracing = false;
   private readonly fib: SnapshotWriter;
@@ -95,6 +99,7 @@ export class LaneSet implements Datapath {
     // Zero-filled, so every hand-over ring starts empty (head = tail = 0).
     this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes, opts.slotBytes)) : null;
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
+    this.setPuntPolicing(opts.puntPolicing);
     const ringData = ringDataBytes(opts.slotBytes);
     for (let id = 0; id < opts.lanes; id++) {
       const memory = new SharedArrayBuffer(laneMemoryBytes(opts));
@@ -155,6 +160,7 @@ export class LaneSet implements Datapath {
       ringCapacity: this.opts.ringCapacity,
       counters: lane.counters,
       control: this.control,
+      policing: this.policing.buffer as SharedArrayBuffer,
       trace: this.traceControl.buffer as SharedArrayBuffer,
       fib: this.fib.handle,
       neighbors: this.neighbors.handle,
@@ -239,25 +245,19 @@ export class LaneSet implements Datapath {
 
   // ---- punt ------------------------------------------------------------------------------
 
-  private async drainLoop(lane: LaneSlot): Promise<void> {
-    const ring = lane.punt;
-    while (!this.stopping) {
-      for (let e = ring.peek(); e >= 0; e = ring.peek()) {
-        const off = ring.dataOffset(e);
-        const pkt = ring.bytes.slice(off, off + ring.len(e));
-        const port = ring.port(e);
-        const flags = ring.flags(e);
-        const aux = ring.slot(e);
-        ring.release();
+  private drainLoop(lane: LaneSlot): Promise<void> {
+    return drainPunts(
+      lane.punt,
+      (pkt, port, flags, aux) => {
         try {
           this.puntHandler(pkt, port, flags, aux);
         } catch (err) {
           // A control-plane bug must not stop the punt path; the stack counts and logs.
           this.events.laneDied(-1, err);
         }
-      }
-      await ring.waitAsync(250);
-    }
+      },
+      () => !this.stopping,
+    );
   }
 
   /** ICMPv6 error rate limit (RFC 4443 §2.4(f)) per lane; lanes pick it up at their next batch. */
@@ -268,6 +268,11 @@ export class LaneSet implements Datapath {
       Atomics.store(ctl, CTRL_ICMP_BURST, burst);
       Atomics.add(ctl, CTRL_ICMP_GENERATION, 1);
     }
+  }
+
+  /** Control-plane policing rates (punt-policer.ts); lanes pick them up at their next batch. */
+  setPuntPolicing(policing: PuntPolicing): void {
+    writePuntPolicing(this.policing, policing);
   }
 
   // ---- packet trace ------------------------------------------------------------------------

@@ -53,6 +53,12 @@ export interface NeighborCacheOptions {
   delayFirstProbeMs?: number;
   /** Packets queued per INCOMPLETE entry (§7.2.2: at least one). */
   queueLimit?: number;
+  /**
+   * INCOMPLETE entries per interface (RFC 6583 §7.1, as Linux's gc_thresh bounds its table):
+   * past it, a packet for a new neighbour is refused rather than creating one, so a scan of
+   * an on-link /64 costs a bounded cache and bounded solicitations.
+   */
+  maxIncomplete?: number;
 }
 
 /** RFC 4861 §10 protocol constants, the defaults of NeighborCacheOptions. */
@@ -63,6 +69,7 @@ export const ND_DEFAULTS: Readonly<Required<NeighborCacheOptions>> = {
   reachableTimeMs: 30_000,
   delayFirstProbeMs: 5000,
   queueLimit: 3,
+  maxIncomplete: 256,
 };
 
 /** §6.3.2 MIN_RANDOM_FACTOR and MAX_RANDOM_FACTOR. */
@@ -144,6 +151,8 @@ export class NeighborCache {
   };
   private readonly opts: Required<NeighborCacheOptions>;
   private readonly table = new Map<string, Entry>();
+  /** INCOMPLETE entries per port, for maxIncomplete. */
+  private readonly incomplete = new Map<number, number>();
   private readonly dadRuns = new Map<string, DadRun>();
   private readonly unsubscribe: Array<() => void>;
 
@@ -170,30 +179,35 @@ export class NeighborCache {
     this.dadRuns.clear();
     for (const e of this.table.values()) e.timer?.cancel();
     this.table.clear();
+    this.incomplete.clear();
   }
 
   /**
    * A lane could not forward `ipPacket` (a copy the cache keeps) to next hop `addr` on `port`
    * because its snapshot has no MAC for it: queue it and resolve (§7.2.2), or send it at once
    * when the entry has a MAC by now. A TUN port has no link-layer addresses, so its packets
-   * pass straight through with an empty MAC.
+   * pass straight through with an empty MAC. False: the packet was dropped because the port
+   * already has maxIncomplete entries being resolved (the caller counts it).
    */
-  resolve(port: number, addr: Uint8Array, ipPacket: Uint8Array): void {
+  resolve(port: number, addr: Uint8Array, ipPacket: Uint8Array): boolean {
     const iface = this.ifaces.byPort(port);
     if (iface === undefined || !iface.up) {
       this.transport.unreachable(port, ipPacket);
-      return;
+      return true;
     }
     if (iface.kind === 'tun') {
       this.transport.sendResolved(port, EMPTY_MAC, ipPacket);
-      return;
+      return true;
     }
     const entry = this.table.get(keyOf(port, addr));
     if (entry === undefined) {
+      // Refused, not evicted: the entries being resolved are the older claims, and a scan
+      // would otherwise churn out every genuine resolution (Linux refuses likewise).
+      if ((this.incomplete.get(port) ?? 0) >= this.opts.maxIncomplete) return false;
       const created = this.createEntry(port, addr, null, 'INCOMPLETE', false);
       created.queue.push(ipPacket);
       this.sendMulticastSolicit(iface, created, ipPacket);
-      return;
+      return true;
     }
     if (entry.state === 'INCOMPLETE') {
       if (entry.queue.length >= this.opts.queueLimit) {
@@ -201,12 +215,13 @@ export class NeighborCache {
         this.counters.queueDrops++;
       }
       entry.queue.push(ipPacket);
-      return;
+      return true;
     }
     this.transport.sendResolved(port, entry.mac!, ipPacket);
     // §7.3.3: the first packet to a STALE neighbour moves it to DELAY; the probe timer the
     // STALE entry already runs is at most DELAY_FIRST_PROBE_TIME away, so it is kept.
     if (entry.state === 'STALE') entry.state = 'DELAY';
+    return true;
   }
 
   /** An ND message arrived on `port` from `src` to `dst`, already checked for hop limit, checksum and code. */
@@ -256,7 +271,7 @@ export class NeighborCache {
       if (port !== undefined && e.port !== port) continue;
       e.timer?.cancel();
       hadMac ||= e.mac !== null;
-      this.table.delete(key);
+      this.deleteEntry(key, e);
     }
     if (hadMac) this.transport.neighborsChanged();
   }
@@ -437,8 +452,19 @@ export class NeighborCache {
       queue: [], solicitsSent: 0, timer: null, deadline: this.clock.now(),
     };
     this.table.set(keyOf(port, addr), entry);
+    if (state === 'INCOMPLETE') this.countIncomplete(port, 1);
     if (state === 'STALE') this.enterStale(entry);
     return entry;
+  }
+
+  private countIncomplete(port: number, delta: number): void {
+    this.incomplete.set(port, (this.incomplete.get(port) ?? 0) + delta);
+  }
+
+  /** Every entry leaves the table here, so the INCOMPLETE count stays true. */
+  private deleteEntry(key: string, entry: Entry): void {
+    if (entry.state === 'INCOMPLETE') this.countIncomplete(entry.port, -1);
+    this.table.delete(key);
   }
 
   private arm(entry: Entry, ms: number, fn: () => void): void {
@@ -448,6 +474,7 @@ export class NeighborCache {
   }
 
   private enterReachable(entry: Entry): void {
+    if (entry.state === 'INCOMPLETE') this.countIncomplete(entry.port, -1);
     entry.state = 'REACHABLE';
     entry.solicitsSent = 0;
     // §6.3.2: ReachableTime is drawn from 0.5–1.5 × BaseReachableTime. Drawing it per entry
@@ -458,6 +485,7 @@ export class NeighborCache {
 
   /** STALE doubles as DELAY here: the lanes may be using the entry, and cannot say so. */
   private enterStale(entry: Entry): void {
+    if (entry.state === 'INCOMPLETE') this.countIncomplete(entry.port, -1);
     entry.state = 'STALE';
     entry.solicitsSent = 0;
     this.arm(entry, this.opts.delayFirstProbeMs, () => {
@@ -480,7 +508,7 @@ export class NeighborCache {
         return;
       }
       // §7.2.2: resolution failed; each queued packet earns an ICMPv6 address unreachable.
-      this.table.delete(keyOf(entry.port, entry.addr));
+      this.deleteEntry(keyOf(entry.port, entry.addr), entry);
       this.counters.resolutionFailures++;
       const queued = entry.queue;
       entry.queue = [];
@@ -505,7 +533,7 @@ export class NeighborCache {
       }
       // §7.3.3: "If no response is received after waiting RetransTimer milliseconds after
       // sending the MAX_UNICAST_SOLICIT solicitations, ... the entry SHOULD be deleted."
-      this.table.delete(keyOf(entry.port, entry.addr));
+      this.deleteEntry(keyOf(entry.port, entry.addr), entry);
       this.counters.nudFailures++;
       this.transport.neighborsChanged();
     });

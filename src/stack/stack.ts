@@ -59,6 +59,8 @@ export const STACK_DROPS = [
   'not_for_us',
   'no_listener',
   'inject_ring_full',
+  /** A packet for a new neighbour on a port already resolving nd.maxIncomplete of them (RFC 6583 §7.1). */
+  'nd_incomplete_limit',
 ] as const;
 export type StackDrop = (typeof STACK_DROPS)[number];
 
@@ -353,7 +355,7 @@ export class Stack {
       const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
       const best = this.rib.lookup(dst);
       const gw = best?.nexthops.find((n) => n.port === aux)?.gateway ?? null;
-      this.neighbors.resolve(aux, gw ?? dst.slice(), pkt);
+      if (!this.neighbors.resolve(aux, gw ?? dst.slice(), pkt)) this.drop('nd_incomplete_limit');
       return;
     }
     if (walkExtensionHeaders(pkt, 0, pkt.length, this.ext) !== WALK_OK) return this.drop('malformed');
@@ -485,7 +487,8 @@ export class Stack {
       if (port === undefined) throw new Error(`sending to ${formatIpv6(dst)} needs an egress port`);
       const n = this.neighbors.lookup(port, dst);
       if (n?.mac) return this.sendFrame(port, n.mac, pkt);
-      return this.neighbors.resolve(port, dst.slice(), pkt);
+      if (!this.neighbors.resolve(port, dst.slice(), pkt)) this.drop('nd_incomplete_limit');
+      return;
     }
     if (!this.opts.datapath.inject(port ?? 0, INJECT_ROUTE, pkt)) this.drop('inject_ring_full');
   }

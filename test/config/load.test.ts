@@ -50,7 +50,10 @@ test('examples/two-hosts.yaml resolves to the documented defaults', () => {
   });
   assert.deepEqual(lan1!.ra.rdnss, { servers: ['2001:db8:2::1'], lifetime: 1800 });
   assert.deepEqual(c.routes, []);
-  assert.deepEqual(c.dataplane, { lanes: 1, batch: 64, io: 'auto', poolSlots: 4096, hostInterface: true, icmpErrors: { rate: 100, burst: 20 } });
+  assert.deepEqual(c.dataplane, {
+    lanes: 1, batch: 64, io: 'auto', poolSlots: 4096, hostInterface: true, icmpErrors: { rate: 100, burst: 20 },
+    puntPolicing: { resolve: { rate: 500, burst: 100 }, nd: { rate: 1000, burst: 200 }, multicast: { rate: 2000, burst: 2000 }, local: { rate: 5000, burst: 1000 } },
+  });
   assert.deepEqual(c.metrics, { listen: '[::1]:9469' });
   assert.deepEqual(c.log, { level: 'info', ratePerKind: 10 });
   assert.deepEqual(c.control, { socket: '/run/turtle6/turtle6.sock' });

@@ -38,6 +38,7 @@ import {
 import { Lane, type LaneTables } from '../../src/dataplane/lane.js';
 import { PORT_TABLE_BYTES, PortTableView, encodePortTable, type PortEntry } from '../../src/shm/port-table.js';
 import { COUNTER_WORDS, DROPS, MAX_PORTS, PORT_STRIDE, TRAFFIC, C, portCounter } from '../../src/dataplane/counters.js';
+import { POLICING_WORDS, PUNT_POLICING_DEFAULTS, writePuntPolicing, type PuntPolicing } from '../../src/dataplane/punt-policer.js';
 import { injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset } from '../../src/dataplane/lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, drainTraceRing, type TraceRecord } from '../../src/dataplane/trace.js';
 import { ETHERTYPE_IPV6, encodeEthernetHeader } from '../../src/wire/ethernet.js';
@@ -158,6 +159,8 @@ export interface HarnessOptions {
   readonly tapMtu?: number;
   readonly icmpRate?: number;
   readonly icmpBurst?: number;
+  /** Control-plane policing (default: the config's defaults). */
+  readonly policing?: PuntPolicing;
 }
 
 export class LaneHarness {
@@ -165,8 +168,10 @@ export class LaneHarness {
   readonly engine: MemoryEngine;
   readonly counters = new Float64Array(COUNTER_WORDS);
   readonly traceControl = new Int32Array(new SharedArrayBuffer(TRACE_WORDS * 4));
+  /** The punt policing block, as LaneSet shares it; rewrite it with writePuntPolicing(). */
+  readonly policing = new Int32Array(new SharedArrayBuffer(POLICING_WORDS * 4));
   readonly lane: Lane;
-  /** The lane's clock, in milliseconds; only the ICMPv6 token bucket reads it. */
+  /** The lane's clock, in milliseconds; the token buckets (ICMPv6 errors, punt policing) read it. */
   now = 0;
   private readonly puntConsumer: SpscRing;
   private readonly injectProducer: SpscRing;
@@ -191,6 +196,7 @@ export class LaneHarness {
     this.puntConsumer = ring(puntAt, ringCapacity, ringData, false);
     this.injectProducer = ring(injectAt, ringCapacity, ringData, false);
     this.traceConsumer = ring(traceAt, TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
+    writePuntPolicing(this.policing, opts.policing ?? PUNT_POLICING_DEFAULTS);
     this.lane = new Lane(
       this.pool,
       this.engine,
@@ -198,7 +204,7 @@ export class LaneHarness {
       laneInject,
       this.counters,
       new StaticTables(opts.tapMtu),
-      { batch: opts.batch ?? 32, icmpRate: opts.icmpRate ?? 1000, icmpBurst: opts.icmpBurst ?? 100, now: () => this.now },
+      { batch: opts.batch ?? 32, icmpRate: opts.icmpRate ?? 1000, icmpBurst: opts.icmpBurst ?? 100, policing: this.policing, now: () => this.now },
       { control: this.traceControl, ring: laneTrace },
     );
   }

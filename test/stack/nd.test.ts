@@ -351,3 +351,30 @@ test('DAD with 0 transmits makes the address preferred at once; removing an addr
   assert.equal(s.transport.ofType('neighborSolicitation').length, 1);
   assert.equal(s.clock.pendingTimers(), 0);
 });
+
+test('nd.maxIncomplete: past the cap a new neighbour is refused on that port only; resolution, failure and flush free places', () => {
+  const ifaces = twoPorts();
+  ifaces.add({ name: 'lan2', port: 2, kind: 'tap', mac: HOST_MAC_2, linkLocalState: 'preferred' });
+  const s = setup({ maxIncomplete: 3 }, ifaces);
+  const scan = (n: number) => ip(`2001:db8:1::${(0x100 + n).toString(16)}`);
+  for (let n = 0; n < 3; n++) assert.equal(s.nd.resolve(0, scan(n), packet(HOST_LL, scan(n), n)), true);
+  assert.equal(s.nd.resolve(0, scan(3), packet(HOST_LL, scan(3), 3)), false, 'a fourth INCOMPLETE entry');
+  assert.equal(s.nd.lookup(0, scan(3)), undefined);
+  assert.equal(s.transport.ofType('neighborSolicitation').length, 3, 'no solicitation for the refused one');
+  // A neighbour already being resolved still queues; another port has its own places.
+  assert.equal(s.nd.resolve(0, scan(0), packet(HOST_LL, scan(0), 9)), true);
+  assert.equal(s.nd.resolve(2, scan(7), packet(HOST_LL, scan(7), 7)), true);
+  // An answer completes one: its place is free again.
+  s.nd.receive(0, scan(1), ROUTER_GLOBAL, na(scan(1), { solicited: true, override: true }, HOST_MAC));
+  assert.equal(s.nd.resolve(0, scan(4), packet(HOST_LL, scan(4), 4)), true);
+  assert.equal(s.nd.resolve(0, scan(5), packet(HOST_LL, scan(5), 5)), false);
+  // Resolution failing (3 s) frees the rest.
+  s.clock.advance(3000);
+  assert.deepEqual(s.nd.entries().filter((e) => e.port === 0).map((e) => e.state), ['REACHABLE']);
+  for (let n = 10; n < 13; n++) assert.equal(s.nd.resolve(0, scan(n), packet(HOST_LL, scan(n), n)), true);
+  assert.equal(s.nd.resolve(0, scan(13), packet(HOST_LL, scan(13), 13)), false);
+  // And so does a flush.
+  s.ifaces.setLinkUp(0, false);
+  s.ifaces.setLinkUp(0, true);
+  assert.equal(s.nd.resolve(0, scan(14), packet(HOST_LL, scan(14), 14)), true);
+});

@@ -53,10 +53,11 @@ function moduleContext(api: StackApi): { ctx: ModuleContext; metric(name: string
   return { ctx, metric };
 }
 
-function setup(opts: { hostPort?: number } = {}) {
+function setup(opts: { hostPort?: number; maxIncomplete?: number } = {}) {
   const clock = new ManualClock(0);
   const datapath = new FakeDatapath();
-  const stack = new Stack({ clock, rng: new SeededRng(42), datapath, log: quietLog, ...(opts.hostPort === undefined ? {} : { hostPort: opts.hostPort }) });
+  const nd = opts.maxIncomplete === undefined ? {} : { nd: { maxIncomplete: opts.maxIncomplete } };
+  const stack = new Stack({ clock, rng: new SeededRng(42), datapath, log: quietLog, ...nd, ...(opts.hostPort === undefined ? {} : { hostPort: opts.hostPort }) });
   stack.addInterface({ name: 'lan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses: [{ addr: ROUTER_GLOBAL, prefixLen: 64 }], ra: null });
   stack.publishTables();
   return { clock, datapath, stack };
@@ -229,6 +230,16 @@ test('PUNT_RESOLVE: an NS to the solicited-node group, then the queued packet go
   assert.deepEqual(released.packet, forwarded, 'the queued packet, unchanged');
   await settle();
   assert.deepEqual(datapath.lastNeighbors(), [{ port: 0, addr: HOST_2, mac: HOST_MAC_2, state: NBR_REACHABLE }]);
+  stack.stop();
+});
+
+test('PUNT_RESOLVE past nd.maxIncomplete: the packet is dropped as `nd_incomplete_limit`, with no solicitation', () => {
+  const { datapath, stack } = setup({ maxIncomplete: 1 });
+  datapath.punt(udp(FAR, HOST_2, 4000, 53, Uint8Array.of(1)), 1, PUNT_RESOLVE, 0);
+  assert.equal(datapath.take().length, 1, 'the NS for the first');
+  datapath.punt(udp(FAR, ip('2001:db8:1::78'), 4000, 53, Uint8Array.of(2)), 1, PUNT_RESOLVE, 0);
+  assert.deepEqual(datapath.take(), []);
+  assert.equal(stack.drops.nd_incomplete_limit, 1);
   stack.stop();
 });
 

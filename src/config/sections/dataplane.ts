@@ -3,6 +3,18 @@ import { z } from 'zod';
 import { flag, intInRange, numberInRange } from '../fields.js';
 import { defineSection } from '../registry.js';
 import { PacketPool, slotBytesForMtu } from '../../shm/pool.js';
+import { PUNT_POLICING_DEFAULTS, type PuntClass } from '../../dataplane/punt-policer.js';
+
+/** One class's token bucket; the lanes keep the rate per 1000 s in an int32. */
+function puntRate(name: PuntClass) {
+  const d = PUNT_POLICING_DEFAULTS[name];
+  return z
+    .strictObject({
+      rate: numberInRange(1, 1_000_000, ' per second').default(d.rate),
+      burst: intInRange(1, 1_000_000).default(d.burst),
+    })
+    .prefault({});
+}
 
 /** A lane's pool is one SharedArrayBuffer; the C helpers take its offsets as int32. */
 const MAX_POOL_BYTES = 1024 * 1024 * 1024;
@@ -23,11 +35,15 @@ export const dataplaneSection = defineSection(
           burst: intInRange(1, 1_000_000).default(20),
         })
         .prefault({}),
+      // RFC 6583 §7: what a lane punts to the control plane, per ingress port and class.
+      puntPolicing: z
+        .strictObject({ resolve: puntRate('resolve'), nd: puntRate('nd'), multicast: puntRate('multicast'), local: puntRate('local') })
+        .prefault({}),
     })
     .prefault({}),
   {
-    summary: 'Worker lanes, batching, I/O path, packet pool and ICMPv6 error rate limits.',
-    reload: { kind: 'restart-module', module: 'dataplane (icmpErrors alone applies in place)' },
+    summary: 'Worker lanes, batching, I/O path, packet pool, ICMPv6 error rate limits and control-plane policing.',
+    reload: { kind: 'restart-module', module: 'dataplane (icmpErrors and puntPolicing apply in place)' },
   },
   (dp, ctx) => {
     const slotBytes = slotBytesForMtu(ctx.largestMtu);

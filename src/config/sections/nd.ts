@@ -16,6 +16,8 @@ export const ndSection = defineSection(
       maxMulticastSolicit: intInRange(1, 10).default(3),
       maxUnicastSolicit: intInRange(1, 10).default(3),
       queueLimit: intInRange(1, 64).default(3),
+      // RFC 6583 §7.1: a scan must not fill the cache with entries that never resolve.
+      maxIncomplete: intInRange(1, 65_536).default(256),
     })
     .prefault({}),
   {

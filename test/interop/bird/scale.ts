@@ -50,7 +50,8 @@ export function staticRoutes(n: number): string {
   return `protocol static static1 {\n  disabled;\n  ipv6;\n${lines.join('\n')}\n}\n`;
 }
 
-function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+/** A field of /proc/PID/status in KiB: VmHWM is the peak resident memory, VmRSS the current. */
+export function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(m[1]);
