@@ -6,9 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ipsecSection, type IpsecConfig } from '../../src/config/sections/ipsec.js';
-import { saRecord, policyRecords } from '../../src/ipsec/model.js';
-import { assignReserved } from '../helpers/esp-stage.js';
+import { espStage as stage } from '../helpers/esp-stage.js';
 import {
   ACTION_BYPASS,
   ACTION_DISCARD,
@@ -16,13 +14,12 @@ import {
   ANY,
   DIR_IN,
   DIR_OUT,
-  IpsecState,
   IpsecView,
   encodeIpsecTables,
   ipsecTablesByteLength,
   type PolicyRecord,
 } from '../../src/shm/ipsec-tables.js';
-import { EspStage, ESP_BYPASS, ESP_IN_TRANSPORT } from '../../src/dataplane/esp.js';
+import { ESP_BYPASS, ESP_IN_TRANSPORT } from '../../src/dataplane/esp.js';
 import { C } from '../../src/dataplane/counters.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { prefixMatch } from '../../src/lib/addr.js';
@@ -31,22 +28,6 @@ import { ip } from '../helpers/addr.js';
 
 const KEY = '0x' + '5a'.repeat(16) + '01020304';
 
-function stage(raw: unknown): EspStage {
-  const r = ipsecSection.schema.safeParse(raw);
-  if (!r.success) throw new Error(JSON.stringify(r.error.issues));
-  const cfg = r.data as IpsecConfig;
-  const state = IpsecState.create();
-  const installed = assignReserved(state, cfg.sas, 1);
-  const sas = installed.map(saRecord);
-  const policies = policyRecords(cfg.policies, installed);
-  const region = new Uint8Array(ipsecTablesByteLength(sas, policies));
-  encodeIpsecTables(sas, policies, region);
-  const view = new IpsecView();
-  view.bind(region, 0);
-  const s = new EspStage(state, 0);
-  s.bind(view);
-  return s;
-}
 
 const A = ip('2001:db8:1::10');
 const B = ip('2001:db8:3::20');
