@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
+import { pollUntil, requireCommand, TestBed, type Netns } from '../helpers/netns.js';
 import { ping, twoHosts } from './topology.js';
 import { DROPS } from '../../src/dataplane/counters.js';
 
@@ -66,6 +66,21 @@ function lines(child: ChildProcess): () => string[] {
   return () => out.split('\n').filter((l) => l.length > 0);
 }
 
+/**
+ * Runs the receiver in `to` and the sender in `from` (count datagrams of `size` bytes to
+ * `dst`, each after `jumbos` 8900-byte ones) and returns what each side printed per datagram.
+ */
+async function udpFlow(bed: TestBed, from: Netns, to: Netns, dst: string, count: number, size: number, jumbos: number, seed: number): Promise<{ sent: string[]; received: string[] }> {
+  const receiver = bed.spawnIn(to, 'python3', ['-c', RECEIVER, String(count)]);
+  const received = lines(receiver);
+  await pollUntil('the receiver', () => received().includes('ready'));
+  const sender = bed.spawnIn(from, 'python3', ['-c', SENDER, dst, String(count), String(size), String(jumbos), String(seed)]);
+  const sent = lines(sender);
+  await pollUntil('the sender to finish', () => sent().includes('done'), 30_000);
+  await pollUntil('the receiver to have every datagram or give up', () => received().includes('end'), 20_000);
+  return { sent: sent().filter((l) => l !== 'done'), received: received().filter((l) => l !== 'ready' && l !== 'end') };
+}
+
 test('9000-byte frames on a 1500-byte TAP port are dropped as frame_too_long; a normal flow beside them arrives byte for byte', async (t) => {
   const bed = new TestBed('jumbo-drop');
   t.after(() => bed.cleanup());
@@ -78,18 +93,9 @@ test('9000-byte frames on a 1500-byte TAP port are dropped as frame_too_long; a 
   h1.sysctl(`net.ipv6.conf.${if1}.mtu`, '9000');
 
   const COUNT = 200;
-  const receiver = bed.spawnIn(h2, 'python3', ['-c', RECEIVER, String(COUNT)]);
-  const received = lines(receiver);
-  await pollUntil('the receiver', () => received().includes('ready'));
-  const sender = bed.spawnIn(h1, 'python3', ['-c', SENDER, a2, String(COUNT), '1200', '1', '11']);
-  const sent = lines(sender);
-  await pollUntil('the sender to finish', () => sent().includes('done'), 30_000);
-  await pollUntil('the receiver to have every datagram or give up', () => received().includes('end'), 20_000);
-
-  const expected = sent().filter((l) => l !== 'done');
-  const got = received().filter((l) => l !== 'ready' && l !== 'end');
-  assert.equal(expected.length, COUNT);
-  assert.deepEqual(got, expected, 'every datagram of the normal flow, intact and in order');
+  const flow = await udpFlow(bed, h1, h2, a2, COUNT, 1200, 1, 11);
+  assert.equal(flow.sent.length, COUNT);
+  assert.deepEqual(flow.received, flow.sent, 'every datagram of the normal flow, intact and in order');
   const c = await router.counters(if1);
   assert.ok(c.frame_too_long! >= COUNT, `the jumbo frames were dropped as frame_too_long: ${JSON.stringify(c)}`);
   assert.equal(c.rx_packets, c.forwarded! + c.punted! + Object.entries(c).filter(([k]) => DROP_NAMES.has(k)).reduce((s, [, v]) => s + v, 0), 'rx = forwarded + punted + Σ drops');
@@ -104,15 +110,10 @@ for (const kind of ['tap', 'tun'] as const) {
     assert.equal(big.code, 0, big.out);
 
     const COUNT = 50;
-    const receiver = bed.spawnIn(h2, 'python3', ['-c', RECEIVER, String(COUNT)]);
-    const received = lines(receiver);
-    await pollUntil('the receiver', () => received().includes('ready'));
     // 8952 bytes of UDP payload: 8952 + 8 + 40 = 9000, the MTU exactly.
-    const sender = bed.spawnIn(h1, 'python3', ['-c', SENDER, a2, String(COUNT), '8952', '0', '12']);
-    const sent = lines(sender);
-    await pollUntil('the sender to finish', () => sent().includes('done'), 30_000);
-    await pollUntil('the receiver to have every datagram or give up', () => received().includes('end'), 20_000);
-    assert.deepEqual(received().filter((l) => l !== 'ready' && l !== 'end'), sent().filter((l) => l !== 'done'));
+    const flow = await udpFlow(bed, h1, h2, a2, COUNT, 8952, 0, 12);
+    assert.equal(flow.sent.length, COUNT);
+    assert.deepEqual(flow.received, flow.sent);
     const c = await router.counters(if1);
     assert.equal(c.frame_too_long, 0);
     assert.ok(c.forwarded! >= COUNT);
