@@ -101,7 +101,9 @@ function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandove
   const to: (SpscRing | null)[] = [];
   const from: SpscRing[] = [];
   const ringData = ringDataBytes(task.slotBytes);
+  const controls: Int32Array[] = [];
   for (let j = 0; j < task.lanes; j++) {
+    controls.push(controlView(task.control, j));
     to.push(j === task.lane ? null : new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, task.lane, j), HANDOVER_CAPACITY, ringData, false));
     if (j !== task.lane) from.push(new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, j, task.lane), HANDOVER_CAPACITY, ringData, false));
   }
@@ -109,7 +111,7 @@ function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandove
     lane: task.lane,
     to,
     from,
-    wake: (j) => wakeLane(controlView(task.control, j)),
+    wake: (j) => wakeLane(controls[j]!),
   };
 }
 
