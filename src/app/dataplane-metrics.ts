@@ -40,7 +40,7 @@ export function registerDataplaneMetrics(
     for (const s of lanes.status()) emit({ lane: s.lane }, s.running ? 1 : 0);
   });
   metrics.counter({ name: 'lane_restarts_total', help: 'Lanes restarted, by why: crash (died) or wedged (no heartbeat; thread terminated)', labelNames: ['lane', 'reason'] }, (emit) => {
-    for (const s of lanes.status()) for (const [reason, n] of Object.entries(s.restarts)) emit({ lane: s.lane, reason }, n);
+    for (const s of lanes.status()) for (const [reason, n] of Object.entries(s.restartReasons)) emit({ lane: s.lane, reason }, n);
   });
   metrics.gauge({ name: 'lane_failing', help: `1 while a lane keeps dying soon after each restart (${FAILING_AFTER} times in a row)`, labelNames: ['lane'] }, (emit) => {
     for (const s of lanes.status()) emit({ lane: s.lane }, s.failing ? 1 : 0);

@@ -78,13 +78,13 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
       String(l.lane),
       l.failing ? 'failing' : l.running ? 'running' : 'down',
       String(l.starts),
-      `${l.restarts.crash}/${l.restarts.wedged}`,
+      `${l.restartReasons.crash}/${l.restartReasons.wedged}`,
       String(l.queues),
       `${l.puntRing}/${ctx.lanes.ringCapacity()}`,
       `${l.injectRing}/${ctx.lanes.ringCapacity()}`,
       String(l.rxPackets),
       String(l.forwarded),
-      l.lastError ?? '',
+      l.lastError ?? '-',
     ]);
     return {
       data,

@@ -91,8 +91,9 @@ export interface LaneStatus {
   lane: number;
   running: boolean;
   starts: number;
-  /** Restarts by why. */
-  restarts: Record<LaneDeath, number>;
+  restarts: number;
+  /** The restarts by why. */
+  restartReasons: Record<LaneDeath, number>;
   /** Deaths in a row, each soon after the lane's start (lane-supervision.ts). */
   deaths: number;
   failing: boolean;
@@ -431,7 +432,8 @@ export class LaneSet implements Datapath {
         lane: l.id,
         running: Atomics.load(ctl, CTRL_STATE) === STATE_RUNNING,
         starts: Atomics.load(ctl, CTRL_STARTS),
-        restarts: { ...l.restarts },
+        restarts: l.restarts.crash + l.restarts.wedged,
+        restartReasons: { ...l.restarts },
         deaths: l.backoff.deaths,
         failing: l.backoff.failing,
         lastRestartDelayMs: l.lastRestartDelayMs,

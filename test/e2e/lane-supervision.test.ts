@@ -18,7 +18,8 @@ interface LaneRow {
   lane: number;
   running: boolean;
   starts: number;
-  restarts: { crash: number; wedged: number };
+  restarts: number;
+  restartReasons: { crash: number; wedged: number };
   deaths: number;
   failing: boolean;
   lastRestartDelayMs: number;
@@ -77,7 +78,7 @@ test('20 forced lane crashes leave no fd and no pinned memory behind', async (t)
     for (let i = 0; i < 5; i++) await crashAndWait(router, lane);
   }));
   const shown = await lanes(router);
-  assert.deepEqual(shown.map((l) => l.restarts.crash), [5, 5, 5, 5]);
+  assert.deepEqual(shown.map((l) => l.restartReasons.crash), [5, 5, 5, 5]);
   // A replaced worker thread's own fds (its event loop's) close when the thread has exited.
   let now = held(router);
   await pollUntil('the fd count and pinned memory to return to where they were', () => {
@@ -127,17 +128,17 @@ test('the watchdog replaces a wedged lane, counts it, releases what it held, and
   await router.ctl(['debug', 'wedge-lane', '1']);
   await pollUntil('the watchdog to replace lane 1', async () => {
     const l = (await lanes(router))[1]!;
-    return l.restarts.wedged === 1 && l.running;
+    return l.restartReasons.wedged === 1 && l.running;
   }, 15_000);
   const tookMs = Date.now() - sent;
   // Only a heartbeat that stood still for WEDGED_AFTER_MS gets a lane replaced.
   assert.ok(tookMs >= WEDGED_AFTER_MS, `replaced after ${tookMs} ms`);
   const replaced = await lanes(router);
-  assert.equal(replaced[1]!.restarts.crash, 0);
+  assert.equal(replaced[1]!.restartReasons.crash, 0);
   assert.match(replaced[1]!.lastError ?? '', /no heartbeat/);
   // The healthy lane was left alone.
   assert.equal(replaced[0]!.starts, spread[0]!.starts);
-  assert.deepEqual(replaced[0]!.restarts, { crash: 0, wedged: 0 });
+  assert.deepEqual(replaced[0]!.restartReasons, { crash: 0, wedged: 0 });
   udpFlows(h1, a2, 64, 4);
   const after = await lanes(router);
   assert.ok(after[1]!.forwarded > replaced[1]!.forwarded, `lane 1 forwards after its replacement: ${JSON.stringify({ replaced, after })}`);
