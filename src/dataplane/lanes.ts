@@ -236,7 +236,12 @@ export class LaneSet implements Datapath {
     lane.wedged = false;
     lane.heartbeat.reset();
     lane.backoff.started(Date.now());
-    lane.running = this.pool.run(task, { signal: abort.signal }).catch((err: unknown) => this.laneEnded(lane, err));
+    lane.running = this.pool.run(task, { signal: abort.signal }).then(
+      () => {
+        lane.abort = null;
+      },
+      (err: unknown) => this.laneEnded(lane, err),
+    );
   }
 
   /**
