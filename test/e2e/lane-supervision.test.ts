@@ -153,3 +153,15 @@ test('the watchdog replaces a wedged lane, counts it, releases what it held, and
   }, 10_000).catch((e: Error) => assert.fail(`${e.message}: before ${JSON.stringify(before)}, after ${JSON.stringify(now)}`));
   assert.match(router.output(), /"reason":"wedged"/);
 });
+
+test('turtle6 stops cleanly on SIGTERM with a wedged lane', async (t) => {
+  const bed = new TestBed('wedgestop');
+  t.after(() => bed.cleanup());
+  const { router } = await twoHosts(bed, { lanes: 1 });
+  await router.ctl(['debug', 'wedge-lane', '0']);
+  const sent = Date.now();
+  // The wedged lane never reads its stop command: stop() terminates it after its grace period.
+  await router.stop();
+  assert.equal(router.process.exitCode, 0, router.output());
+  assert.ok(Date.now() - sent < 8000);
+});
