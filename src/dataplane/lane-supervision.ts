@@ -4,6 +4,7 @@
  * milliseconds, so a test drives it with plain numbers; docs/ARCHITECTURE.md ("Lanes and
  * piscina") explains the constants.
  */
+import { LANE } from './counters.js';
 
 /** The second death in a row waits this long, each further one twice as long as the last … */
 export const RESTART_BASE_MS = 100;
@@ -63,11 +64,12 @@ export class HeartbeatWatch {
   }
 
   /**
-   * Samples the heartbeat at `now`; true when it has not moved for WEDGED_AFTER_MS. Only a
-   * beat seen twice unchanged counts, so a main thread that was itself blocked for a while
-   * does not take a lane that kept beating for a stuck one.
+   * Samples the heartbeat in the lane's counter block at `now`; true when it has not moved
+   * for WEDGED_AFTER_MS. Only a beat seen twice unchanged counts, so a main thread that was
+   * itself blocked for a while does not take a lane that kept beating for a stuck one.
    */
-  stuck(beat: number, now: number): boolean {
+  stuck(counters: Float64Array, now: number): boolean {
+    const beat = counters[LANE.heartbeat]!;
     if (beat !== this.last) {
       this.last = beat;
       this.since = now;

@@ -14,7 +14,7 @@ import { releaseOrphanedEngine } from '../io/engine.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../stack/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from './port-table.js';
-import { counterBytes, LANE } from './counters.js';
+import { counterBytes } from './counters.js';
 import {
   CMD_CRASH,
   CMD_NONE,
@@ -299,7 +299,7 @@ export class LaneSet implements Datapath {
         lane.heartbeat.reset();
         continue;
       }
-      if (lane.heartbeat.stuck(lane.countersView[LANE.heartbeat]!, now)) {
+      if (lane.heartbeat.stuck(lane.countersView, now)) {
         lane.wedged = true;
         lane.abort.abort(new Error(`lane ${lane.id} wedged`));
       }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { COUNTER_WORDS, LANE } from '../../src/dataplane/counters.js';
 import { FAILING_AFTER, HEALTHY_MS, HeartbeatWatch, RESTART_MAX_MS, RestartBackoff, WEDGED_AFTER_MS } from '../../src/dataplane/lane-supervision.js';
 
 test('restart delays: 0 for a first death, then 100 ms doubling up to 10 s', () => {
@@ -49,13 +50,18 @@ test('a death after a healthy run counts as a first death: immediate restart', (
 
 test('the heartbeat watch: stuck only after the beat stood still for 3 s', () => {
   const w = new HeartbeatWatch();
-  assert.equal(w.stuck(5, 0), false);
-  assert.equal(w.stuck(5, WEDGED_AFTER_MS - 1), false);
-  assert.equal(w.stuck(6, WEDGED_AFTER_MS), false);
-  assert.equal(w.stuck(6, 2 * WEDGED_AFTER_MS - 1), false);
-  assert.equal(w.stuck(6, 2 * WEDGED_AFTER_MS), true);
+  const counters = new Float64Array(COUNTER_WORDS);
+  const at = (beat: number, now: number) => {
+    counters[LANE.heartbeat] = beat;
+    return w.stuck(counters, now);
+  };
+  assert.equal(at(5, 0), false);
+  assert.equal(at(5, WEDGED_AFTER_MS - 1), false);
+  assert.equal(at(6, WEDGED_AFTER_MS), false);
+  assert.equal(at(6, 2 * WEDGED_AFTER_MS - 1), false);
+  assert.equal(at(6, 2 * WEDGED_AFTER_MS), true);
   // A lane restarted: its count carries on, but the watch starts over.
   w.reset();
-  assert.equal(w.stuck(6, 10 * WEDGED_AFTER_MS), false);
-  assert.equal(w.stuck(6, 11 * WEDGED_AFTER_MS), true);
+  assert.equal(at(6, 10 * WEDGED_AFTER_MS), false);
+  assert.equal(at(6, 11 * WEDGED_AFTER_MS), true);
 });
