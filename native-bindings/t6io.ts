@@ -18,6 +18,10 @@ export interface T6io {
   /** Creates a ring with `entries` submission slots (≥ the largest batch is best); null on failure. */
   create(entries: number): T6ioHandle | null;
   destroy(h: T6ioHandle): void;
+  /** The handle's address, which another thread may pass to destroyAt once this one is gone. */
+  address(h: T6ioHandle): number;
+  /** t6io_destroy on a handle known by address: for a handle whose thread died without destroying it. */
+  destroyAt(address: number): void;
   /** Every offset passed later is relative to `base`; returns 1 if io_uring pinned it as a fixed buffer, else 0. */
   registerPool(h: T6ioHandle, base: Uint8Array, len: number): number;
   addPort(h: T6ioHandle, port: number, fd: number): number;
@@ -68,6 +72,9 @@ export function loadT6io(): T6io | null {
   cached = {
     create: (entries) => create(entries) as T6ioHandle | null,
     destroy: lib.func('void t6io_destroy(void *h)'),
+    // User-space addresses are below 2^47 on x86-64 and arm64, so a Number holds them exactly.
+    address: (h) => Number(koffi.address(h)),
+    destroyAt: lib.func('void t6io_destroy(uintptr_t h)'),
     registerPool: lib.func('int t6io_register_pool(void *h, void *base, size_t len)'),
     addPort: lib.func('int t6io_add_port(void *h, int port, int fd)'),
     removePort: lib.func('int t6io_remove_port(void *h, int port)'),

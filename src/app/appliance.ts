@@ -16,6 +16,7 @@ import { wipeReplacedSecrets, wipeSecrets } from '../config/secrets.js';
 import { createRootLogger, moduleLogger, RateLimitedLog, type Logger } from '../observability/log.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../observability/metrics.js';
 import { LaneSet } from '../dataplane/lanes.js';
+import { RESTART_MAX_MS } from '../dataplane/lane-supervision.js';
 import { slotBytesForMtu } from '../shm/pool.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
 import { Stack } from '../stack/stack.js';
@@ -88,7 +89,9 @@ export class Appliance {
         puntPolicing: dp.puntPolicing,
       },
       {
-        laneDied: (lane, error) => laneLog.error({ lane, err: String(error) }, lane < 0 ? 'punt handler failed' : 'lane died; restarting it'),
+        laneDied: (lane, error, death) => laneLog.error({ lane, err: String(error), ...death }, lane < 0 ? 'punt handler failed' : 'lane died; restarting it'),
+        laneFailing: (lane, deaths, lastError) =>
+          laneLog.error({ lane, deaths, lastError }, `lane ${lane} keeps dying (${deaths} times in a row, each soon after its start); restarting it with up to ${RESTART_MAX_MS / 1000} s between tries`),
       },
     );
 

@@ -5,6 +5,7 @@
  */
 import { addHistogram, type Metrics } from '../observability/metrics.js';
 import type { LaneSet } from '../dataplane/lanes.js';
+import { FAILING_AFTER } from '../dataplane/lane-supervision.js';
 import type { Stack } from '../stack/stack.js';
 import { BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, DROPS, LANE, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
 
@@ -38,8 +39,11 @@ export function registerDataplaneMetrics(
   metrics.gauge({ name: 'lane_up', help: '1 while the lane thread runs', labelNames: ['lane'] }, (emit) => {
     for (const s of lanes.status()) emit({ lane: s.lane }, s.running ? 1 : 0);
   });
-  metrics.counter({ name: 'lane_restarts_total', help: 'Lane threads replaced after dying', labelNames: ['lane'] }, (emit) => {
-    for (const s of lanes.status()) emit({ lane: s.lane }, s.restarts);
+  metrics.counter({ name: 'lane_restarts_total', help: 'Lanes restarted, by why: crash (died) or wedged (no heartbeat; thread terminated)', labelNames: ['lane', 'reason'] }, (emit) => {
+    for (const s of lanes.status()) for (const [reason, n] of Object.entries(s.restartReasons)) emit({ lane: s.lane, reason }, n);
+  });
+  metrics.gauge({ name: 'lane_failing', help: `1 while a lane keeps dying soon after each restart (${FAILING_AFTER} times in a row)`, labelNames: ['lane'] }, (emit) => {
+    for (const s of lanes.status()) emit({ lane: s.lane }, s.failing ? 1 : 0);
   });
   metrics.counter({ name: 'lane_batches_total', help: 'Non-empty batches processed', labelNames: ['lane'] }, (emit) => {
     lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[LANE.batches]!));

@@ -5,7 +5,7 @@
 import { formatIpv6, formatMac } from '../lib/addr.js';
 import type { Stack } from '../stack/stack.js';
 import type { LaneSet } from '../dataplane/lanes.js';
-import { DROPS, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+import { DROPS, MAX_PORTS, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
 import type { ControlServer } from './control.js';
 import { formatTable } from './format.js';
 
@@ -73,9 +73,23 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
 
   control.register(['show', 'lanes'], () => {
     const blocks = ctx.lanes.counterBlocks();
-    const data = ctx.lanes.status().map((l, i) => ({ ...l, rxPackets: laneTotal(blocks[i]!, 'rx_packets') }));
-    const rows = data.map((l) => [String(l.lane), l.running ? 'running' : 'down', String(l.starts), String(l.queues), `${l.puntRing}/${ctx.lanes.ringCapacity()}`, `${l.injectRing}/${ctx.lanes.ringCapacity()}`, String(l.rxPackets)]);
-    return { data, text: formatTable(['Lane', 'State', 'Starts', 'Queues', 'Punt ring', 'Inject ring', 'RX packets'], rows) };
+    const data = ctx.lanes.status().map((l, i) => ({ ...l, rxPackets: laneTotal(blocks[i]!, 'rx_packets'), forwarded: laneTotal(blocks[i]!, 'forwarded') }));
+    const rows = data.map((l) => [
+      String(l.lane),
+      l.failing ? 'failing' : l.running ? 'running' : 'down',
+      String(l.starts),
+      `${l.restartReasons.crash}/${l.restartReasons.wedged}`,
+      String(l.queues),
+      `${l.puntRing}/${ctx.lanes.ringCapacity()}`,
+      `${l.injectRing}/${ctx.lanes.ringCapacity()}`,
+      String(l.rxPackets),
+      String(l.forwarded),
+      l.lastError ?? '-',
+    ]);
+    return {
+      data,
+      text: formatTable(['Lane', 'State', 'Starts', 'Crashed/Wedged', 'Queues', 'Punt ring', 'Inject ring', 'RX packets', 'Forwarded', 'Last error'], rows),
+    };
   });
 
   control.register(['show', 'counters'], () => {
@@ -92,17 +106,23 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
     return { data: { interfaces: data, controlPlane: stackDrops }, text: formatTable(['Interface', 'Counter', 'Value'], rows) };
   });
 
-  // Test hook (test 10 of the foundation issue): make a lane's thread die as a crash would.
-  control.register(['debug', 'crash-lane'], (req) => {
-    const lane = Number((req.args as { lane?: unknown } | undefined)?.lane ?? 0);
-    ctx.lanes.crashLane(lane);
-    return { data: { lane }, text: `lane ${lane} told to crash` };
-  });
+  // Test hooks (test 10 of the foundation issue; lane supervision): a lane's thread dies as a
+  // crash would, or the lane spins forever for the watchdog to replace.
+  for (const [word, act, help] of [
+    ['crash-lane', (lane: number) => ctx.lanes.crashLane(lane), 'lane N exits its thread as a crash would'],
+    ['wedge-lane', (lane: number) => ctx.lanes.wedgeLane(lane), 'lane N spins forever, until the watchdog replaces it'],
+  ] as const) {
+    control.register(['debug', word], (req, rest) => {
+      const lane = Number(rest[0] ?? (req.args as { lane?: unknown } | undefined)?.lane ?? 0);
+      act(lane);
+      return { data: { lane }, text: `debug ${word} ${lane}: done` };
+    }, `test hook: ${help}`);
+  }
 }
 
-function laneTotal(block: Float64Array, name: 'rx_packets'): number {
+function laneTotal(block: Float64Array, name: 'rx_packets' | 'forwarded'): number {
   const index = TRAFFIC.findIndex((c) => c.name === name);
   let total = 0;
-  for (let port = 0; port < 64; port++) total += block[portCounter(port, index)]!;
+  for (let port = 0; port < MAX_PORTS; port++) total += block[portCounter(port, index)]!;
   return total;
 }

@@ -3,13 +3,14 @@
  * main thread says stop. piscina starts the thread and replaces it if it dies; the main
  * thread then submits the same LaneTask again (lanes.ts).
  */
+import { threadId } from 'node:worker_threads';
 import { PacketPool } from '../shm/pool.js';
 import { SpscRing } from '../shm/ring.js';
 import { SnapshotReader } from '../shm/snapshot.js';
 import { FibView } from '../shm/fib.js';
 import { NeighborView } from '../shm/neighbors.js';
 import { IpsecState, IpsecView } from '../shm/ipsec-tables.js';
-import { createEngine, wakeEngine } from '../io/engine.js';
+import { createEngine } from '../io/engine.js';
 import { Lane, type LaneHandover, type LaneTables } from './lane.js';
 import { EspStage } from './esp.js';
 import { PortTableView } from '../shm/port-table.js';
@@ -18,19 +19,28 @@ import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import {
   CMD_CRASH,
   CMD_STOP,
+  CMD_WEDGE,
   CTRL_COMMAND,
   CTRL_STARTS,
   CTRL_ICMP_BURST,
   CTRL_ICMP_GENERATION,
   CTRL_ICMP_RATE_MILLI,
   CTRL_STATE,
-  CTRL_WAKE_FD,
+  CTRL_THREAD_ID,
   STATE_RUNNING,
   STATE_STOPPED,
   controlView,
+  publishEngineHandle,
+  publishWakeFd,
+  retireEngineHandle,
+  retireWakeFd,
+  wakeLane,
 } from './lane-control.js';
 
-/** How long an idle lane sleeps before it looks at its control word again. */
+/**
+ * How long an idle lane sleeps before it looks at its control word again; also how often an
+ * idle lane's heartbeat moves, which the main thread's watchdog expects well within its 3 s.
+ */
 const IDLE_WAIT_MS = 100;
 
 /**
@@ -91,7 +101,9 @@ function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandove
   const to: (SpscRing | null)[] = [];
   const from: SpscRing[] = [];
   const ringData = ringDataBytes(task.slotBytes);
+  const controls: Int32Array[] = [];
   for (let j = 0; j < task.lanes; j++) {
+    controls.push(controlView(task.control, j));
     to.push(j === task.lane ? null : new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, task.lane, j), HANDOVER_CAPACITY, ringData, false));
     if (j !== task.lane) from.push(new SpscRing(handover, handoverOffset(task.lanes, task.slotBytes, j, task.lane), HANDOVER_CAPACITY, ringData, false));
   }
@@ -99,38 +111,48 @@ function handoverRings(task: LaneTask, handover: SharedArrayBuffer): LaneHandove
     lane: task.lane,
     to,
     from,
-    wake: (j) => {
-      const fd = Atomics.load(controlView(task.control, j), CTRL_WAKE_FD);
-      if (fd > 0) wakeEngine(fd);
-    },
+    wake: (j) => wakeLane(controls[j]!),
   };
 }
 
 export default function runLane(task: LaneTask): string {
   const ctl = controlView(task.control, task.lane);
   Atomics.add(ctl, CTRL_STARTS, 1);
+  Atomics.store(ctl, CTRL_THREAD_ID, threadId);
   const pool = new PacketPool(task.memory, task.poolSlots, task.slotBytes, true);
   const ringData = ringDataBytes(task.slotBytes);
   const punt = new SpscRing(task.memory, puntRingOffset(task), task.ringCapacity, ringData, false);
   const inject = new SpscRing(task.memory, injectRingOffset(task), task.ringCapacity, ringData, false);
   const traceRing = new SpscRing(task.memory, traceRingOffset(task), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, false);
   const engine = createEngine(task.io, pool);
-  for (const q of task.queues) engine.addPort(q.port, q.fd);
-  const tables = new SnapshotTables(task);
-  tables.refresh();
-  const lane = new Lane(pool, engine, punt, inject, new Float64Array(task.counters), tables, {
-    batch: task.batch,
-    icmpRate: Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000,
-    icmpBurst: Atomics.load(ctl, CTRL_ICMP_BURST),
-    policing: new Int32Array(task.policing),
-    now: () => performance.now(),
-  }, { control: new Int32Array(task.trace), ring: traceRing });
-  tables.attach(lane);
-  if (task.handover !== null) lane.setHandover(handoverRings(task, task.handover));
-  Atomics.store(ctl, CTRL_WAKE_FD, engine.wakeFd);
-  Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
-  let icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);
+  // What the engine holds is published at once: if this thread dies without release() (the
+  // watchdog terminates it), the main thread releases both once the thread has exited.
+  publishEngineHandle(ctl, engine.nativeHandle);
+  publishWakeFd(ctl, engine.wakeFd);
+  // Unpublish before closing, so the main thread never closes a number reused since.
+  const release = (): void => {
+    Atomics.store(ctl, CTRL_STATE, STATE_STOPPED);
+    retireEngineHandle(ctl);
+    retireWakeFd(ctl);
+    engine.close();
+  };
+  // process.exit() in this thread (CMD_CRASH, or any library's) runs 'exit' listeners, not finally blocks.
+  process.once('exit', release);
   try {
+    for (const q of task.queues) engine.addPort(q.port, q.fd);
+    const tables = new SnapshotTables(task);
+    tables.refresh();
+    const lane = new Lane(pool, engine, punt, inject, new Float64Array(task.counters), tables, {
+      batch: task.batch,
+      icmpRate: Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000,
+      icmpBurst: Atomics.load(ctl, CTRL_ICMP_BURST),
+      policing: new Int32Array(task.policing),
+      now: () => performance.now(),
+    }, { control: new Int32Array(task.trace), ring: traceRing });
+    tables.attach(lane);
+    if (task.handover !== null) lane.setHandover(handoverRings(task, task.handover));
+    Atomics.store(ctl, CTRL_STATE, STATE_RUNNING);
+    let icmpGeneration = Atomics.load(ctl, CTRL_ICMP_GENERATION);
     for (;;) {
       const cmd = Atomics.load(ctl, CTRL_COMMAND);
       if (Atomics.load(ctl, CTRL_ICMP_GENERATION) !== icmpGeneration) {
@@ -143,11 +165,16 @@ export default function runLane(task: LaneTask): string {
         // Ends this worker thread only, as an uncaught fault would.
         process.exit(70);
       }
+      if (cmd === CMD_WEDGE) {
+        Atomics.store(ctl, CTRL_COMMAND, 0);
+        // Stuck as an endless loop would be: the heartbeat stops, and only terminating the thread ends this.
+        for (;;);
+      }
       lane.runOnce(IDLE_WAIT_MS);
     }
   } finally {
-    Atomics.store(ctl, CTRL_STATE, STATE_STOPPED);
-    engine.close();
+    process.off('exit', release);
+    release();
   }
   return `lane ${task.lane} stopped`;
 }

@@ -1,6 +1,7 @@
 /**
  * The main thread's side of the lanes: it allocates their shared memory, starts them as
- * long-lived piscina tasks, resubmits a lane whose thread died, drains their punt rings,
+ * long-lived piscina tasks, supervises them (restarts a lane that died, with backoff;
+ * replaces a wedged one; releases what a dead lane left open), drains their punt rings,
  * feeds their inject rings, and publishes the tables they read. It implements the stack's
  * Datapath interface.
  */
@@ -9,7 +10,7 @@ import { SpscRing } from '../shm/ring.js';
 import { SnapshotWriter } from '../shm/snapshot.js';
 import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { encodeNeighbors, neighborsByteLength } from '../shm/neighbors.js';
-import { wakeEngine } from '../io/engine.js';
+import { releaseOrphanedEngine } from '../io/engine.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from '../shm/port-table.js';
@@ -20,17 +21,26 @@ import {
   CMD_CRASH,
   CMD_NONE,
   CMD_STOP,
+  CMD_WEDGE,
   CTRL_COMMAND,
+  CTRL_ENGINE_HI,
+  CTRL_ENGINE_LO,
   CTRL_STARTS,
   CTRL_STATE,
+  CTRL_THREAD_ID,
   CTRL_WAKE_FD,
   CTRL_WORDS,
   CTRL_ICMP_BURST,
   CTRL_ICMP_GENERATION,
   CTRL_ICMP_RATE_MILLI,
   STATE_RUNNING,
+  STATE_STOPPED,
   controlView,
+  retireEngineHandle,
+  retireWakeFd,
+  wakeLane,
 } from './lane-control.js';
+import { FAILING_AFTER, HeartbeatWatch, RestartBackoff, WATCHDOG_INTERVAL_MS, WEDGED_AFTER_MS } from './lane-supervision.js';
 import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset, type LaneGeometry, type LaneQueue, type LaneTask } from './lane-task.js';
 import { armTrace, disarmTrace, drainTraceRing, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
@@ -43,9 +53,14 @@ export interface LaneSetOptions extends LaneGeometry {
   readonly puntPolicing: PuntPolicing;
 }
 
+/** Why a lane was restarted: it died (threw, or its thread exited), or the watchdog replaced it. */
+export type LaneDeath = 'crash' | 'wedged';
+
 export interface LaneEvents {
-  /** A lane's thread died; it is being restarted. */
-  laneDied(lane: number, error: unknown): void;
+  /** A lane died; it starts again after restartInMs. */
+  laneDied(lane: number, error: unknown, death?: { reason: LaneDeath; restartInMs: number; deaths: number }): void;
+  /** A lane keeps dying: FAILING_AFTER deaths in a row soon after each start; again every FAILING_AFTER more. */
+  laneFailing(lane: number, deaths: number, lastError: string): void;
 }
 
 interface LaneSlot {
@@ -58,11 +73,40 @@ interface LaneSlot {
   readonly trace: SpscRing;
   readonly queues: LaneQueue[];
   running: Promise<unknown> | null;
-  restarts: number;
+  /** Aborting it terminates the lane's thread (piscina); null while the lane is down. */
+  abort: AbortController | null;
+  /** The watchdog aborted the current run. */
+  wedged: boolean;
+  readonly restarts: Record<LaneDeath, number>;
+  readonly backoff: RestartBackoff;
+  readonly heartbeat: HeartbeatWatch;
+  lastError: string | null;
+  lastRestartDelayMs: number;
+  restartTimer: NodeJS.Timeout | null;
 }
 
 const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024;
 const FLUSH_INTERVAL_MS = 5;
+/** How long stop() waits for the lanes to see CMD_STOP before it terminates their threads. */
+const STOP_GRACE_MS = 2_000;
+
+export interface LaneStatus {
+  lane: number;
+  running: boolean;
+  starts: number;
+  restarts: number;
+  /** The restarts by why. */
+  restartReasons: Record<LaneDeath, number>;
+  /** Deaths in a row, each soon after the lane's start (lane-supervision.ts). */
+  deaths: number;
+  failing: boolean;
+  /** The delay before the latest restart. */
+  lastRestartDelayMs: number;
+  lastError: string | null;
+  puntRing: number;
+  injectRing: number;
+  queues: number;
+}
 
 export class LaneSet implements Datapath {
   private readonly pool: Piscina;
@@ -82,6 +126,9 @@ export class LaneSet implements Datapath {
   private puntHandler: PuntHandler = () => {};
   private stopping = false;
   private flushTimer: NodeJS.Timeout | null = null;
+  private watchdogTimer: NodeJS.Timeout | null = null;
+  /** Resolves when the thread with this threadId has exited; set when piscina creates it. */
+  private readonly threadExits = new Map<number, Promise<void>>();
 
   constructor(private readonly opts: LaneSetOptions, private readonly events: LaneEvents) {
     const readers = opts.lanes;
@@ -114,7 +161,14 @@ export class LaneSet implements Datapath {
         trace: new SpscRing(memory, traceRingOffset(opts), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true),
         queues: [],
         running: null,
-        restarts: 0,
+        abort: null,
+        wedged: false,
+        restarts: { crash: 0, wedged: 0 },
+        backoff: new RestartBackoff(),
+        heartbeat: new HeartbeatWatch(),
+        lastError: null,
+        lastRestartDelayMs: 0,
+        restartTimer: null,
       });
     }
     this.pool = new Piscina({
@@ -125,6 +179,16 @@ export class LaneSet implements Datapath {
       concurrentTasksPerWorker: 1,
       // Lanes block in the kernel while idle; they never need piscina's task queue.
       maxQueue: opts.lanes,
+    });
+    // piscina runs a task only on a thread it has announced, so every lane's thread is here.
+    this.pool.on('workerCreate', (created: { id: number }) => {
+      const worker = this.pool.threads.find((w) => w.threadId === created.id);
+      if (worker === undefined) return;
+      const id = created.id;
+      this.threadExits.set(id, new Promise((resolve) => worker.once('exit', () => {
+        this.threadExits.delete(id);
+        resolve();
+      })));
     });
   }
 
@@ -138,6 +202,7 @@ export class LaneSet implements Datapath {
       this.submit(lane);
       void this.drainLoop(lane);
     }
+    this.watchdogTimer = setInterval(() => this.watchdog(), WATCHDOG_INTERVAL_MS).unref();
   }
 
   /** Resolves when every lane has reported running. */
@@ -173,15 +238,79 @@ export class LaneSet implements Datapath {
       io: this.opts.io,
       batch: this.opts.batch,
     };
-    lane.running = this.pool.run(task).catch((err: unknown) => {
-      if (this.stopping) return;
-      // The thread died. Its snapshot acks are stale: release them so publishing goes on,
-      // then run the lane again on the thread piscina starts in its place.
-      lane.restarts++;
-      this.events.laneDied(lane.id, err);
-      for (const w of this.writers()) w.releaseReader(lane.id);
-      this.submit(lane);
-    });
+    const abort = new AbortController();
+    lane.abort = abort;
+    lane.wedged = false;
+    lane.heartbeat.reset();
+    lane.backoff.started(Date.now());
+    lane.running = this.pool.run(task, { signal: abort.signal }).then(
+      () => {
+        lane.abort = null;
+      },
+      (err: unknown) => this.laneEnded(lane, err),
+    );
+  }
+
+  /**
+   * A lane's task failed: it threw (its thread lives on, and its finally released its
+   * engine), its thread exited (process.exit: the thread's 'exit' listener released it), or
+   * the watchdog had piscina terminate the thread (nothing of the lane ran: the engine is
+   * still open). Once the thread is gone, release what it left, then start the lane again
+   * after its backoff delay on whichever thread piscina offers.
+   */
+  private async laneEnded(lane: LaneSlot, err: unknown): Promise<void> {
+    lane.abort = null;
+    const ctl = controlView(this.control, lane.id);
+    Atomics.store(ctl, CTRL_STATE, STATE_STOPPED);
+    await this.releaseOrphans(ctl);
+    // Its snapshot acks are stale: release them so publishing goes on.
+    for (const w of this.writers()) w.releaseReader(lane.id);
+    if (this.stopping) return;
+    const reason: LaneDeath = lane.wedged ? 'wedged' : 'crash';
+    lane.restarts[reason]++;
+    lane.lastError = reason === 'wedged' ? `no heartbeat for ${WEDGED_AFTER_MS} ms; thread terminated` : err instanceof Error ? err.message : String(err);
+    const delay = lane.backoff.died(Date.now());
+    lane.lastRestartDelayMs = delay;
+    this.events.laneDied(lane.id, err, { reason, restartInMs: delay, deaths: lane.backoff.deaths });
+    if (lane.backoff.failing && lane.backoff.deaths % FAILING_AFTER === 0) this.events.laneFailing(lane.id, lane.backoff.deaths, lane.lastError);
+    lane.restartTimer = setTimeout(() => {
+      lane.restartTimer = null;
+      if (!this.stopping) this.submit(lane);
+    }, delay);
+  }
+
+  /**
+   * Closes what a dead lane's thread left open. The lane unpublishes its wake fd and engine
+   * handle before it closes them, so whatever is still published was never closed, and its
+   * fd numbers cannot have been reused; but only once the thread has exited is nothing
+   * using them. A thread killed between the two steps leaks them, never closes twice.
+   */
+  private async releaseOrphans(ctl: Int32Array): Promise<void> {
+    const left = Atomics.load(ctl, CTRL_WAKE_FD) > 0 || Atomics.load(ctl, CTRL_ENGINE_LO) !== 0 || Atomics.load(ctl, CTRL_ENGINE_HI) !== 0;
+    if (!left) return;
+    await this.threadExits.get(Atomics.load(ctl, CTRL_THREAD_ID));
+    releaseOrphanedEngine(retireWakeFd(ctl), retireEngineHandle(ctl));
+  }
+
+  /**
+   * Every WATCHDOG_INTERVAL_MS: a running lane whose heartbeat stood still for
+   * WEDGED_AFTER_MS is stuck (an endless loop cannot be interrupted from inside), so its
+   * thread is terminated and the lane restarted; a lane that has run long enough is healthy.
+   */
+  private watchdog(): void {
+    const now = Date.now();
+    for (const lane of this.lanes) {
+      lane.backoff.check(now);
+      const running = Atomics.load(controlView(this.control, lane.id), CTRL_STATE) === STATE_RUNNING;
+      if (lane.abort === null || !running) {
+        lane.heartbeat.reset();
+        continue;
+      }
+      if (lane.heartbeat.stuck(lane.countersView, now)) {
+        lane.wedged = true;
+        lane.abort.abort(new Error(`lane ${lane.id} wedged`));
+      }
+    }
   }
 
   private writers(): SnapshotWriter[] {
@@ -205,8 +334,7 @@ export class LaneSet implements Datapath {
     ring.bytes.set(data, ring.dataOffset(e));
     ring.setMeta(e, -1, data.length, port, flags);
     ring.publish();
-    const fd = Atomics.load(controlView(this.control, lane.id), CTRL_WAKE_FD);
-    if (fd > 0) wakeEngine(fd);
+    wakeLane(controlView(this.control, lane.id));
     return true;
   }
 
@@ -308,14 +436,19 @@ export class LaneSet implements Datapath {
     return this.lanes.map((l) => l.countersView);
   }
 
-  status(): Array<{ lane: number; running: boolean; starts: number; restarts: number; puntRing: number; injectRing: number; queues: number }> {
+  status(): LaneStatus[] {
     return this.lanes.map((l) => {
       const ctl = controlView(this.control, l.id);
       return {
         lane: l.id,
         running: Atomics.load(ctl, CTRL_STATE) === STATE_RUNNING,
         starts: Atomics.load(ctl, CTRL_STARTS),
-        restarts: l.restarts,
+        restarts: l.restarts.crash + l.restarts.wedged,
+        restartReasons: { ...l.restarts },
+        deaths: l.backoff.deaths,
+        failing: l.backoff.failing,
+        lastRestartDelayMs: l.lastRestartDelayMs,
+        lastError: l.lastError,
         puntRing: l.punt.size(),
         injectRing: l.inject.size(),
         queues: l.queues.length,
@@ -329,21 +462,39 @@ export class LaneSet implements Datapath {
 
   /** Test hook: makes a lane's thread exit as if it had crashed. */
   crashLane(id: number): void {
+    this.command(id, CMD_CRASH);
+  }
+
+  /** Test hook: makes a lane spin forever, for the watchdog to find. */
+  wedgeLane(id: number): void {
+    this.command(id, CMD_WEDGE);
+  }
+
+  /** A command to a running lane (a lane waiting for its restart would never see it). */
+  private command(id: number, cmd: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.lanes.length) throw new RangeError(`no lane ${id}: lanes are 0..${this.lanes.length - 1}`);
     const ctl = controlView(this.control, id);
-    Atomics.store(ctl, CTRL_COMMAND, CMD_CRASH);
-    const fd = Atomics.load(ctl, CTRL_WAKE_FD);
-    if (fd > 0) wakeEngine(fd);
+    if (Atomics.load(ctl, CTRL_STATE) !== STATE_RUNNING) throw new Error(`lane ${id} is not running`);
+    Atomics.store(ctl, CTRL_COMMAND, cmd);
+    wakeLane(ctl);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.watchdogTimer !== null) clearInterval(this.watchdogTimer);
     for (const l of this.lanes) {
+      if (l.restartTimer !== null) clearTimeout(l.restartTimer);
       const ctl = controlView(this.control, l.id);
       Atomics.store(ctl, CTRL_COMMAND, CMD_STOP);
-      const fd = Atomics.load(ctl, CTRL_WAKE_FD);
-      if (fd > 0) wakeEngine(fd);
+      wakeLane(ctl);
     }
-    await Promise.allSettled(this.lanes.map((l) => l.running));
+    // A wedged lane never reads its command: past a grace period, its thread is terminated.
+    const stopped = Promise.allSettled(this.lanes.map((l) => l.running));
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([stopped, new Promise((r) => (grace = setTimeout(r, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
+    for (const l of this.lanes) l.abort?.abort(new Error('stopping'));
+    await stopped;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
     await this.pool.destroy();
   }

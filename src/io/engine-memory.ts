@@ -25,6 +25,7 @@ export interface MemoryFrame {
 export class MemoryEngine implements IoEngine {
   readonly kind = 'memory' as const;
   readonly wakeFd: number;
+  readonly nativeHandle = 0;
   private readonly pool: PacketPool;
   private readonly ports = new Set<number>();
   private readonly queue: MemoryFrame[] = [];

@@ -33,6 +33,7 @@ const TWO_32 = 0x1_0000_0000;
 export class SyscallEngine implements IoEngine {
   readonly kind = 'syscall' as const;
   readonly wakeFd: number;
+  readonly nativeHandle = 0;
   private readonly pool: PacketPool;
   private readonly fdOfPort = new Int32Array(MAX_PORTS).fill(-1);
   /** struct pollfd[]: fd at int32 index 2k, events/revents at int16 index 4k+2 / 4k+3. */

@@ -20,6 +20,7 @@ const RING_ENTRIES = 256;
 export class UringEngine implements IoEngine {
   readonly kind = 'uring' as const;
   readonly wakeFd: number;
+  readonly nativeHandle: number;
   private readonly pool: PacketPool;
   private readonly t6io: T6io;
   private handle: T6ioHandle | null;
@@ -37,6 +38,7 @@ export class UringEngine implements IoEngine {
     const handle = t6io.create(RING_ENTRIES);
     if (handle === null) throw new Error('t6io_create failed: io_uring is unavailable (kernel.io_uring_disabled or a seccomp filter?)');
     this.handle = handle;
+    this.nativeHandle = t6io.address(handle);
     const fixed = t6io.registerPool(handle, pool.bytes, pool.bytes.byteLength);
     if (fixed < 0) {
       t6io.destroy(handle);

@@ -16,6 +16,7 @@
  */
 import type { PacketPool } from '../shm/pool.js';
 import { loadT6io } from '../../native-bindings/t6io.js';
+import { close } from '../../native-bindings/libc.js';
 import { UringEngine } from './engine-uring.js';
 import { SyscallEngine } from './engine-syscall.js';
 
@@ -58,7 +59,25 @@ export interface IoEngine {
   transmit(off: Int32Array, len: Int32Array, port: Int32Array, n: number, sent: Uint8Array): number;
   /** An eventfd: any thread may call wakeEngine(wakeFd) to interrupt receive(). */
   readonly wakeFd: number;
+  /**
+   * The native state this engine holds besides wakeFd (the uring engine's t6io handle, as an
+   * address), 0 for none: see releaseOrphanedEngine.
+   */
+  readonly nativeHandle: number;
+  /** Releases the wake fd and the native state. */
   close(): void;
+}
+
+/**
+ * Releases what an engine whose thread died without close() left behind (its wake fd and its
+ * native handle, as published by that thread), from another thread. Only once that thread
+ * has exited, and only if the dead thread had not closed them itself: an fd number is reused
+ * by the next open(2), so closing one twice may close somebody else's.
+ */
+export function releaseOrphanedEngine(wakeFd: number, nativeHandle: number): void {
+  if (wakeFd > 0) close(wakeFd);
+  // A handle exists only where libt6io loaded, so the loader's cache answers here.
+  if (nativeHandle !== 0) loadT6io()?.destroyAt(nativeHandle);
 }
 
 

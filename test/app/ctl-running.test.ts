@@ -73,10 +73,16 @@ const lanesSchema = z.array(
     running: z.boolean(),
     starts: count,
     restarts: count,
+    restartReasons: z.strictObject({ crash: count, wedged: count }),
+    deaths: count,
+    failing: z.boolean(),
+    lastRestartDelayMs: count,
+    lastError: z.string().nullable(),
     puntRing: count,
     injectRing: count,
     queues: count,
     rxPackets: count,
+    forwarded: count,
   }),
 );
 
@@ -252,13 +258,13 @@ test('turtle6ctl against a running turtle6: show, reload, config diff, errors an
   await t.test('show lanes', () => {
     const rows = table(ok(l.ctl('show', 'lanes'), 'show lanes'));
     assert.deepEqual(rows, [
-      ['Lane', 'State', 'Starts', 'Queues', 'Punt ring', 'Inject ring', 'RX packets'],
-      ['0', 'running', '1', '2', rows[1]![4]!, rows[1]![5]!, rows[1]![6]!],
+      ['Lane', 'State', 'Starts', 'Crashed/Wedged', 'Queues', 'Punt ring', 'Inject ring', 'RX packets', 'Forwarded', 'Last error'],
+      ['0', 'running', '1', '0/0', '2', rows[1]![5]!, rows[1]![6]!, rows[1]![7]!, rows[1]![8]!, '-'],
     ]);
-    assert.match(rows[1]![4]!, /^\d+\/\d+$/);
+    assert.match(rows[1]![5]!, /^\d+\/\d+$/);
     const data = l.json(lanesSchema, 'show', 'lanes');
     assert.equal(data.length, 1);
-    assert.deepEqual([data[0]!.lane, data[0]!.running, data[0]!.starts, data[0]!.restarts, data[0]!.queues], [0, true, 1, 0, 2]);
+    assert.deepEqual([data[0]!.lane, data[0]!.running, data[0]!.starts, data[0]!.restarts, data[0]!.failing, data[0]!.queues], [0, true, 1, 0, false, 2]);
     assert.ok(data[0]!.rxPackets > 0, 'the lane received the pings');
   });
 

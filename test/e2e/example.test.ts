@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { ControlClient } from '../../src/app/control.js';
 import { DEFAULT_CONTROL_SOCKET } from '../../src/config/sections/control.js';
 import { Netns, pollUntil, requireCommand, run, runOk, TestBed } from '../helpers/netns.js';
-import { TURTLE6, waitForSlaac } from '../helpers/router.js';
+import { scrapeMetrics, TURTLE6, waitForSlaac } from '../helpers/router.js';
 import { ping } from './topology.js';
 
 requireCommand('ping', 'iputils-ping');
@@ -48,15 +48,6 @@ async function hostNamespaces(bed: TestBed): Promise<Netns[]> {
     ns.ip('link', 'set', 'lo', 'up');
     return ns;
   });
-}
-
-/** GET http://[::1]:9469/metrics from inside the router's namespace. */
-function scrape(r: Netns): string {
-  return r.runOk(process.execPath, [
-    '-e',
-    "const r = await fetch('http://[::1]:9469/metrics'); if (!r.ok) throw new Error(`HTTP ${r.status}`); process.stdout.write(await r.text());",
-    '--input-type=module',
-  ]);
 }
 
 test('examples/two-hosts.yaml as written: SLAAC, ping across, metrics on [::1]:9469', async (t) => {
@@ -95,7 +86,7 @@ test('examples/two-hosts.yaml as written: SLAAC, ping across, metrics on [::1]:9
     ['lan1', 't6-h2'],
   ]);
 
-  const metrics = scrape(r);
+  const metrics = scrapeMetrics(r);
   for (const ifname of ['lan0', 'lan1']) {
     const m = new RegExp(`^turtle6_interface_rx_packets_total\\{[^}]*interface="${ifname}"[^}]*\\} (\\d+)`, 'm').exec(metrics);
     assert.ok(m, `no turtle6_interface_rx_packets_total for ${ifname} in:\n${metrics.slice(0, 3000)}`);

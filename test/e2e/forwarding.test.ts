@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
-import { ping, twoHosts } from './topology.js';
+import { ping, twoHosts, udpFlows } from './topology.js';
 
 requireCommand('ping', 'iputils-ping');
 
@@ -71,19 +71,29 @@ test('forwarding over TUN ports', async (t) => {
   assert.equal(back.code, 0, back.out);
 });
 
-test('a lane whose thread dies is replaced and forwarding resumes', async (t) => {
+test('a lane whose thread dies is replaced and forwarding resumes through it', async (t) => {
   const bed = new TestBed('crash');
   t.after(() => bed.cleanup());
   const { h1, a2, router } = await twoHosts(bed, { lanes: 2 });
   assert.equal(ping(h1, a2).code, 0);
-  const before = (await router.ctl(['show', 'lanes'])) as Array<{ lane: number; starts: number }>;
+  const lanes = async () => (await router.ctl(['show', 'lanes'])) as Array<{ lane: number; starts: number; running: boolean; forwarded: number }>;
+  // 64 UDP flows spread over both TAP queues, so over both lanes (the kernel hashes flows to queues).
+  udpFlows(h1, a2, 64, 4);
+  const spread = await lanes();
+  assert.ok(spread.every((l) => l.forwarded > 0), `both lanes forward: ${JSON.stringify(spread)}`);
   await router.ctl(['debug', 'crash-lane'], { lane: 0 });
   await pollUntil('lane 0 to be restarted', async () => {
-    const now = (await router.ctl(['show', 'lanes'])) as Array<{ lane: number; starts: number; running: boolean }>;
-    return now[0]!.starts > before[0]!.starts && now[0]!.running;
+    const now = await lanes();
+    return now[0]!.starts > spread[0]!.starts && now[0]!.running;
   });
-  const after = ping(h1, a2);
-  assert.equal(after.code, 0, after.out);
+  const restarted = await lanes();
+  udpFlows(h1, a2, 64, 4);
+  const after = await lanes();
+  // 64 new flows spread over both queues again: the new lane 0 forwards its share.
+  assert.ok(after[0]!.forwarded > restarted[0]!.forwarded, `lane 0 forwards after its restart: ${JSON.stringify({ restarted, after })}`);
+  assert.ok(after[1]!.forwarded > restarted[1]!.forwarded);
+  const ping2 = ping(h1, a2);
+  assert.equal(ping2.code, 0, ping2.out);
   assert.match(router.output(), /lane died; restarting it/);
 });
 

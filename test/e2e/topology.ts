@@ -28,6 +28,8 @@ export interface TwoHostsOptions {
   readonly mtu2?: number;
   readonly extra?: string;
   readonly rdnss?: boolean;
+  /** metrics.listen (default "": off). */
+  readonly metrics?: string;
 }
 
 export async function twoHosts(bed: TestBed, opts: TwoHostsOptions = {}): Promise<TwoHosts> {
@@ -59,7 +61,7 @@ ${ra(2)}dataplane:
   hostInterface: false
   icmpErrors: { rate: 1000, burst: 100 }
 metrics:
-  listen: ""
+  listen: "${opts.metrics ?? ''}"
 ${opts.extra ?? ''}
 `;
   const router = await startRouter(bed, r, config);
@@ -84,4 +86,21 @@ ${opts.extra ?? ''}
 export function ping(ns: Netns, dst: string, ...args: string[]): { code: number; out: string } {
   const r = ns.run('ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', ...args, dst]);
   return { code: r.code, out: r.stdout + r.stderr };
+}
+
+/**
+ * Sends `perFlow` UDP datagrams from each of `flows` sockets (one source port each) in `ns` to
+ * [dst]:9 (discard). Many flows spread over a multi-queue TAP's queues, so over the lanes.
+ */
+export function udpFlows(ns: Netns, dst: string, flows: number, perFlow: number): void {
+  const script = `
+    import { createSocket } from 'node:dgram';
+    const [dst, flows, perFlow] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+    const payload = Buffer.alloc(64);
+    for (let f = 0; f < flows; f++) {
+      const s = createSocket('udp6');
+      for (let i = 0; i < perFlow; i++) await new Promise((resolve, reject) => s.send(payload, 9, dst, (e) => (e ? reject(e) : resolve())));
+      s.close();
+    }`;
+  ns.runOk(process.execPath, ['--input-type=module', '-e', script, dst, String(flows), String(perFlow)]);
 }

@@ -89,6 +89,15 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
   };
 }
 
+/** GET http://LISTEN/metrics from inside `ns` (the router's namespace). */
+export function scrapeMetrics(ns: Netns, listen = '[::1]:9469'): string {
+  return ns.runOk(process.execPath, [
+    '-e',
+    `const r = await fetch('http://${listen}/metrics'); if (!r.ok) throw new Error(\`HTTP \${r.status}\`); process.stdout.write(await r.text());`,
+    '--input-type=module',
+  ]);
+}
+
 /** The global SLAAC address a kernel host formed on `ifname` inside `prefix` (e.g. "2001:db8:1:"). */
 export function globalAddress(ns: Netns, ifname: string, prefix: string): string | null {
   const out = ns.run('ip', ['-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'global']).stdout;
