@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRng } from '../../src/lib/rng.js';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
+import { pollUntil, requireCommand, shortName, TestBed, type Netns } from '../helpers/netns.js';
 import { startRouter, waitForSlaac } from '../helpers/router.js';
 import { ping } from './topology.js';
 
@@ -23,7 +23,7 @@ const BLOB_BYTES = 200 * 1024;
 const H2 = '2001:db8:3::2';
 
 /** A counter of the namespace's /proc/net/snmp6 (per network namespace). */
-function snmp6(ns: { run(cmd: string, args: string[]): { stdout: string } }, name: string): number {
+function snmp6(ns: Netns, name: string): number {
   const m = new RegExp(`^${name}\\s+(\\d+)$`, 'm').exec(ns.run('cat', ['/proc/net/snmp6']).stdout);
   if (!m) throw new Error(`no ${name} in /proc/net/snmp6`);
   return Number(m[1]);
