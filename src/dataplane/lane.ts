@@ -779,6 +779,9 @@ export class Lane {
     const kind = fib.nexthopKind(nh);
     if (kind === NH_GATEWAY) return this.output(ip, ipLen, port, fib.nexthopPort(nh), fib.bytes, fib.gatewayOffset(nh), false, NO_SA);
     if (kind === NH_IPSEC) return this.intoTunnel(ip, ipLen, port, fib.nexthopPort(nh), false, false);
+    // An error about a packet the appliance's kernel sent through the host port goes back
+    // to it there: the kernel owns the router's addresses (Packet Too Big for its PMTUD).
+    if (kind === NH_LOCAL && this.tables.ports.isHost(port)) return this.output(ip, ipLen, port, port, b, dst, false, NO_SA);
     if (kind === NH_LOCAL || kind === NH_REJECT || kind === NH_BLACKHOLE) return this.dropOriginated(port);
     return this.output(ip, ipLen, port, fib.nexthopPort(nh), b, dst, false, NO_SA);
   }

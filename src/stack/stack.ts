@@ -33,6 +33,7 @@ import {
 } from '../wire/ext-headers.js';
 import { upperLayerChecksum } from '../wire/checksum.js';
 import { decodeNdMessage, type NdMessage } from '../wire/nd.js';
+import { isMldType } from '../wire/mld.js';
 import { ICMP6, mayGenerateErrorAbout, writeIcmpv6Error } from '../wire/icmpv6.js';
 import { InterfaceTable, type RouterInterface } from './interfaces.js';
 import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
@@ -388,7 +389,12 @@ export class Stack {
       return this.groups.has(groupKey(port, dst));
     }
     if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
-    return this.interfaces.all().some((i) => i.findAddress(dst) !== undefined);
+    return this.isRouterAddress(dst);
+  }
+
+  /** One of the router's unicast addresses on any port (not link-local: those need their port). */
+  private isRouterAddress(addr: Uint8Array): boolean {
+    return this.interfaces.all().some((i) => i.findAddress(addr) !== undefined);
   }
 
   private receiveIcmpv6(pkt: Uint8Array, port: number, off: number, src: Uint8Array, dst: Uint8Array, hopLimit: number): void {
@@ -411,9 +417,17 @@ export class Stack {
       return;
     }
     const handlers = this.icmp.get(type);
-    if (!handlers || handlers.length === 0) return this.drop('no_listener');
-    const m: ReceivedIcmpv6 = { port, src, dst, hopLimit, type, code: pkt[off + 1]!, body: pkt.slice(off + 4) };
-    for (const h of handlers) h(m);
+    if (handlers && handlers.length > 0) {
+      const m: ReceivedIcmpv6 = { port, src, dst, hopLimit, type, code: pkt[off + 1]!, body: pkt.slice(off + 4) };
+      for (const h of handlers) h(m);
+      return;
+    }
+    // MLD belongs to the router's ports, like ND. Everything else unclaimed (errors, Echo
+    // Replies, other informational types) is the kernel's: it owns the router's addresses on
+    // the host port, and needs Packet Too Big for path-MTU discovery (RFC 8201 §4) and the
+    // replies to its pings.
+    if (isMldType(type)) return this.drop('no_listener');
+    this.toHost(pkt, dst);
   }
 
   private receiveUdp(pkt: Uint8Array, port: number, off: number, src: Uint8Array, dst: Uint8Array, hopLimit: number): void {
@@ -475,7 +489,8 @@ export class Stack {
 
   /**
    * Sends a packet the router originated. Multicast and link-local destinations need the
-   * egress port (RFC 4007 zones); everything else is routed by a lane.
+   * egress port (RFC 4007 zones); the router's own addresses are the host port's; everything
+   * else is routed by a lane.
    */
   sendIp(port: number | undefined, pkt: Uint8Array): void {
     const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
@@ -490,6 +505,9 @@ export class Stack {
       if (!this.neighbors.resolve(port, dst.slice(), pkt)) this.drop('nd_incomplete_limit');
       return;
     }
+    // The appliance's kernel owns the router's addresses on the host port: what is sent to
+    // one of them (an error about a packet the kernel sent, e.g. address unreachable) is its.
+    if (this.isRouterAddress(dst)) return this.toHost(pkt, dst);
     if (!this.opts.datapath.inject(port ?? 0, INJECT_ROUTE, pkt)) this.drop('inject_ring_full');
   }
 

@@ -53,6 +53,11 @@ const MLDV2_REPORT_HEADER_LENGTH = 8;
 const RECORD_HEADER_LENGTH = 20;
 const QUERY_FLAG_S = 0x08;
 
+/** The ICMPv6 types of MLD: Query, v1 Report and Done (RFC 2710 §3), v2 Report (RFC 3810 §5.2). */
+export function isMldType(type: number): boolean {
+  return type === ICMP6.MLD_QUERY || type === ICMP6.MLD_REPORT || type === ICMP6.MLD_DONE || type === ICMP6.MLDV2_REPORT;
+}
+
 /** Maximum Response Delay in ms from the MLDv2 code (RFC 3810 §5.1.3). */
 export function mldv2MaxResponseDelayMs(code: number): number {
   if (code < 0x8000) return code;

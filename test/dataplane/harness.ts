@@ -79,11 +79,14 @@ export const TAP0 = 0;
 export const TAP1 = 1;
 export const TUN2 = 2;
 export const TUN2_MTU = 1400;
+/** The host TUN (t6host): the appliance's kernel, which owns the router's addresses. */
+export const HOST3 = 3;
 
 export const PORTS: PortEntry[] = [
   { port: TAP0, kind: 'tap', up: true, mtu: 1500, mac: R0_MAC, linkLocal: R0_LL, errorSource: R0_GLOBAL },
   { port: TAP1, kind: 'tap', up: true, mtu: 1500, mac: R1_MAC, linkLocal: R1_LL, errorSource: R1_GLOBAL },
   { port: TUN2, kind: 'tun', up: true, mtu: TUN2_MTU, mac: null, linkLocal: R2_LL, errorSource: R2_GLOBAL },
+  { port: HOST3, kind: 'tun', up: true, host: true, mtu: 1500, mac: null, linkLocal: ip('fe80::3:1'), errorSource: R0_GLOBAL },
 ];
 
 const NEXTHOPS: FibNexthop[] = [

@@ -28,6 +28,7 @@ import {
   H2,
   H2_MAC,
   H3,
+  HOST3,
   INCOMPLETE_HOST,
   ip,
   ipv6Packet,
@@ -220,6 +221,28 @@ test('too big for the egress MTU: Packet Too Big carrying that MTU; a packet of 
 
   const fits = ipv6Packet({ src: H1, dst: H3, echoData: TUN2_MTU - 48 });
   assert.deepEqual(only(h.run(TAP0, fromH1(fits))), { port: TUN2, frame: decremented(fits) });
+});
+
+test('the host port: the kernel\'s packets keep their hop limit; an error about one goes back into the host port, to the router\'s address it owns', (t) => {
+  const h = harness(t);
+  const fits = ipv6Packet({ src: R0_GLOBAL, dst: H3, echoData: TUN2_MTU - 48 });
+  assert.deepEqual(only(h.run(HOST3, fits)), { port: TUN2, frame: fits });
+
+  // RFC 8201 §4: the kernel's TCP learns the path MTU only from this Packet Too Big.
+  const big = ipv6Packet({ src: R0_GLOBAL, dst: H3, echoData: TUN2_MTU - 48 + 1 });
+  const before = h.snapshot();
+  const out = only(h.run(HOST3, big));
+  assert.equal(out.port, HOST3);
+  const e = decodeErrorFrame(out.frame, false);
+  assert.deepEqual([e.ip.src, e.ip.dst], [R0_GLOBAL, R0_GLOBAL]);
+  assert.deepEqual(e.msg, { type: 'packetTooBig', mtu: TUN2_MTU, invoking: big.subarray(0, IPV6_MIN_MTU - 48) });
+  assert.deepEqual(h.moved(before), { '3:rx_packets': 1, '3:too_big': 1, '3:icmp_errors_sent': 1, '3:tx_packets': 1 });
+
+  const lost = ipv6Packet({ src: R1_GLOBAL, dst: NO_ROUTE });
+  const back = only(h.run(HOST3, lost));
+  assert.equal(back.port, HOST3);
+  assert.deepEqual(decodeErrorFrame(back.frame, false).msg, { type: 'destinationUnreachable', code: 0, invoking: lost });
+  assert.equal(h.counter(HOST3, C.originated_dropped), 0);
 });
 
 test('a link-local source bound for another port: Destination Unreachable code 2 from the link-local address, and `scope`', (t) => {
@@ -520,6 +543,7 @@ test('rx_packets = forwarded + punted + Σ drops on every port, for any mutation
     { port: TAP1, frame: ethFrame(R1_MAC, H2_MAC, ipv6Packet({ src: H2, dst: BLACKHOLED })) },
     { port: TUN2, frame: ipv6Packet({ src: H3, dst: H1 }) },
     { port: TUN2, frame: ipv6Packet({ src: H3, dst: NO_ROUTE }) },
+    { port: HOST3, frame: ipv6Packet({ src: R0_GLOBAL, dst: H3, echoData: 1380 }) },
   ];
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),

@@ -94,12 +94,12 @@ interface SentPacket {
   readonly packet: Uint8Array;
 }
 
-/** Splits an injected frame (INJECT_RAW on the TAP: Ethernet; INJECT_ROUTE: bare IPv6). */
+/** Splits an injected frame (INJECT_RAW on the TAP: Ethernet; INJECT_ROUTE, and anything into the host TUN: bare IPv6). */
 function sent(i: Injected): SentPacket {
   let off = 0;
   let ethDst: Uint8Array | null = null;
   let ethSrc: Uint8Array | null = null;
-  if (i.flags === INJECT_RAW) {
+  if (i.flags === INJECT_RAW && i.port !== HOST_PORT) {
     const eth = decodeEthernetHeader(i.data, 0);
     assert.ok(eth.ok);
     assert.equal(eth.value.etherType, 0x86dd);
@@ -266,6 +266,45 @@ test('UDP to a bound port reaches the handler; to an unbound one it goes to the 
   assert.deepEqual(noHost.datapath.take(), []);
   assert.equal(noHost.stack.drops.no_listener, 1);
   noHost.stack.stop();
+});
+
+test('ICMPv6 to the router that no module claims goes to the host port; ND, MLD and claimed types stay in the control plane', () => {
+  const { datapath, stack } = setup({ hostPort: HOST_PORT });
+  const echo = new EchoResponder();
+  echo.start(moduleContext(stack.api('echo')).ctx, { enabled: true });
+  // The replies to the kernel's pings, and errors about what it sent (RFC 8201 §4: PMTUD).
+  const reply = icmpv6(HOST, ROUTER_GLOBAL, 64, { type: 'echoReply', identifier: 7, sequence: 1, data: Uint8Array.of(1) });
+  const tooBig = icmpv6(FAR, ROUTER_GLOBAL, 64, { type: 'packetTooBig', mtu: 1280, invoking: udp(ROUTER_GLOBAL, HOST, 8080, 40000, new Uint8Array(64)) });
+  const unreachable = icmpv6(FAR, ROUTER_GLOBAL, 64, { type: 'destinationUnreachable', code: 4, invoking: udp(ROUTER_GLOBAL, HOST, 5353, 40000, new Uint8Array(8)) });
+  for (const p of [reply, tooBig, unreachable]) datapath.punt(p, 0, PUNT_LOCAL);
+  assert.deepEqual(datapath.take(), [reply, tooBig, unreachable].map((data) => ({ port: HOST_PORT, flags: INJECT_RAW, data })));
+
+  // The echo module answers pings itself; an MLD query is the router's, not the kernel's.
+  datapath.punt(icmpv6(HOST, ROUTER_GLOBAL, 64, { type: 'echoRequest', identifier: 7, sequence: 2, data: Uint8Array.of(2) }), 0, PUNT_LOCAL);
+  assert.deepEqual(only(datapath.take()).flags, INJECT_ROUTE);
+  datapath.punt(icmpv6(HOST, ROUTER_GLOBAL, 1, { type: 'mldv1Query', maxResponseDelay: 1000, group: UNSPECIFIED }), 0, PUNT_LOCAL);
+  assert.deepEqual(datapath.take(), []);
+  assert.equal(stack.drops.no_listener, 1);
+  echo.stop();
+  stack.stop();
+
+  const noHost = setup();
+  noHost.datapath.punt(tooBig, 0, PUNT_LOCAL);
+  assert.deepEqual(noHost.datapath.take(), []);
+  assert.equal(noHost.stack.drops.no_listener, 1);
+  noHost.stack.stop();
+});
+
+test('address unreachable about a packet the kernel sent from the router\'s address goes back to it on the host port', () => {
+  const { clock, datapath, stack } = setup({ hostPort: HOST_PORT });
+  const fromKernel = udp(ROUTER_GLOBAL, HOST_2, 40000, 53, Uint8Array.of(1));
+  datapath.punt(fromKernel, HOST_PORT, PUNT_RESOLVE, 0);
+  clock.advance(10_000);
+  const errors = datapath.take().filter((i) => i.port === HOST_PORT);
+  const out = sent(only(errors));
+  assert.deepEqual([out.ip.src, out.ip.dst], [ROUTER_GLOBAL, ROUTER_GLOBAL]);
+  assert.deepEqual(icmpOf(out), { type: 'destinationUnreachable', code: 3, invoking: fromKernel });
+  stack.stop();
 });
 
 test('a bad or zero UDP checksum is counted bad_checksum and delivered nowhere (RFC 8200 §8.1)', () => {
