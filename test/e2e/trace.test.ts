@@ -44,7 +44,7 @@ test('trace 10 pings: records with verdicts and stages, and a pcap tshark reads'
 
   // The real turtle6ctl drives the same command and prints a table for people.
   const cliPing = bed.spawnIn(h1, 'ping', ['-6', '-n', '-c', '20', '-i', '0.1', a2]);
-  const cli = router.ns.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, 'trace', '2', '--if', if1, '--proto', 'icmpv6', '--timeout', '10']);
+  const cli = router.ns.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, 'trace', '2', '--if', if1, '--proto', 'icmpv6', '--dst', '2001:db8:2::/64', '--timeout', '10']);
   cliPing.kill();
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /Verdict/);
@@ -61,7 +61,7 @@ test('a trace longer than the client\'s usual wait returns what it saw, with its
   // 4-second trace outlasts it, and turtle6ctl must wait for the trace, not give up at 2 s.
   const pinger = bed.spawnIn(h1, 'ping', ['-6', '-n', '-c', '60', '-i', '0.2', a2]);
   const started = Date.now();
-  const cli = router.ns.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, '--wait', '2', 'trace', '1000', '--if', if1, '--proto', 'icmpv6', '--timeout', '4', '--pcap', pcap]);
+  const cli = router.ns.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, '--wait', '2', 'trace', '1000', '--if', if1, '--proto', 'icmpv6', '--dst', '2001:db8:2::/64', '--timeout', '4', '--pcap', pcap]);
   const tookMs = Date.now() - started;
   pinger.kill();
   assert.equal(cli.code, 0, cli.stderr);
