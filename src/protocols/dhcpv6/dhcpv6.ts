@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, prefixContains } from '../../lib/addr.js';
+import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, parsePrefix, prefixContains } from '../../lib/addr.js';
 import {
   decodeDhcp6,
   DHCP6_CLIENT_PORT,
@@ -160,7 +160,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const iface = this.iface(name);
       if (iface) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
     }
-    if (servedNames.length > 0 || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
+    // A server with only subnets still listens: its Relay-forw messages come unicast, on any port.
+    if (config.server || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
     if (config.client) this.startClient(ctx, config);
     if (config.server) this.reconfigureIfChanged(ctx, config.server);
     this.registerCommands(ctx);
@@ -248,11 +249,14 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (linkName === null) return this.drop('unserved-link', d);
     if (this.stopped.has(linkName)) return this.drop('interface-stopped', d);
     const linkIface = this.iface(linkName);
+    const subnet = linkIface === undefined ? parsePrefix(linkName) : null;
     const link: ServerLink = {
       name: linkName,
-      onLink: linkIface ? linkIface.addresses.filter((a) => !isLinkLocal(a.addr)).map((a) => ({ addr: a.addr, len: a.prefixLen })) : [],
+      // A subnet's own prefix is its on-link prefix (§18.3.3's Confirm test).
+      onLink: linkIface ? linkIface.addresses.filter((a) => !isLinkLocal(a.addr)).map((a) => ({ addr: a.addr, len: a.prefixLen })) : subnet ? [subnet] : [],
       unicastAddress: linkIface?.globalAddress() ?? null,
       peer: relays.length === 0 ? { port: d.port, address: formatIpv6(d.src) } : null,
+      relay: relays.length === 0 ? undefined : formatIpv6(d.src),
     };
     const unicast = relays.length === 0 && !isMulticast(d.dst);
     const verdict = this.server!.handle(linkName, link, clientMsg, unicast);
@@ -285,13 +289,17 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     this.send(d.port, d.src, relays.length === 0 ? DHCP6_CLIENT_PORT : DHCP6_SERVER_PORT, reply, isMulticast(d.dst) ? undefined : d.dst);
   }
 
-  /** The served interface whose prefixes or pools hold `linkAddress`. */
+  /**
+   * The link a relayed client is on, from the innermost link-address (§19.1.1): a configured
+   * subnet or interface pool that holds it (Dhcp6Server.linkOf), else a served interface
+   * whose own prefixes do.
+   */
   private linkFor(linkAddress: Uint8Array): string | null {
+    const byConfig = this.server!.linkOf(linkAddress);
+    if (byConfig !== null) return byConfig;
     for (const s of this.config?.server?.interfaces ?? []) {
       const iface = this.iface(s.name);
       if (iface?.addresses.some((a) => !isLinkLocal(a.addr) && prefixContains({ addr: a.addr, len: a.prefixLen }, linkAddress))) return s.name;
-      const pool = s.addressPool;
-      if (pool && formatIpv6(linkAddress) >= pool.start && formatIpv6(linkAddress) <= pool.end) return s.name;
     }
     return null;
   }
@@ -753,10 +761,12 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         kind: l.kind === 'na' ? 'IA_NA' : 'IA_PD',
         duid: l.duid,
         iaid: l.iaid,
+        link: l.link ?? null,
+        relay: l.relay ?? null,
         state: l.declined ? 'declined' : 'bound',
         expires: new Date(l.expiresAt).toISOString(),
       }));
-      return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'state', 'expires'], rows) };
+      return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'link', 'relay', 'state', 'expires'], rows) };
     }, 'the DHCPv6 server\'s leases');
     ctx.commands.register(['show', 'dhcp', 'pools'], () => {
       // A delegated pool shows the /64 it is carved from, or "-" while no delegation is held.
