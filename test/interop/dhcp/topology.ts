@@ -188,6 +188,10 @@ export interface Lease {
   kind: string;
   duid: string;
   iaid: number;
+  /** The served interface, or the subnet's prefix for a client behind relays. */
+  link: string | null;
+  /** The relay agent a relayed client's messages came through. */
+  relay: string | null;
   expires: string;
 }
 

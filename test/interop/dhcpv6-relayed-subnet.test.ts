@@ -1,0 +1,146 @@
+/**
+ * Issue 12, item 6: turtle6's server serves a subnet behind a relay one hop away.
+ *
+ *   dhcp6c (ns c) ── veth 2001:db8:5::/64 ── relay ── 2001:db8:8::/64 ── turtle6 server (ns r)
+ *
+ * The relay is first a kernel router running WIDE `dhcp6relay -s 2001:db8:8::1` (Relay-forw
+ * unicast to the server), then a second turtle6 with its own relay agent. Either way its
+ * link-address is 2001:db8:5::1, which no interface of the server holds: only the
+ * `subnets` entry for 2001:db8:5::/64 matches it (RFC 8415 §19.1.1), so the client's
+ * address and delegated prefix come from that subnet's pools, and the Reply goes back in a
+ * Relay-repl to the relay.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireCommand, shortName, TestBed, type Netns } from '../helpers/netns.js';
+import { startRouter, type RunningRouter } from '../helpers/router.js';
+import { startDhcp6c, startDhcp6relay, type WideDaemon } from './dhcp/wide.js';
+import { addBridge, dhcpLeases, enslave, RA_OFF, routerYaml, waitForAddresses, waitForLinkLocal, type LogSource } from './dhcp/topology.js';
+
+const CLIENT_DUID = '00:03:00:01:02:00:00:00:05:01';
+const SERVER_ADDRESS = '2001:db8:8::1';
+const SUBNET = '2001:db8:5::/64';
+/** The relay's address on the client's link: the link-address of its Relay-forw. */
+const RELAY_CLIENT_SIDE = '2001:db8:5::1/64';
+
+/**
+ * The server's `dhcpv6:` section: its only interface is the one towards the relay, with no
+ * pools; the client's link is served by prefix alone. The pool crosses ::f → ::10 … ::1ff,
+ * so a bound compared as text would refuse every address in it.
+ */
+function serverDhcpv6(): string {
+  return `
+dhcpv6:
+  server:
+    subnets:
+      - prefix: ${SUBNET}
+        addressPool: { start: 2001:db8:5::f, end: 2001:db8:5::1ff }
+        prefixPool: { prefix: 2001:db8:500::/48, delegatedLength: 56 }
+`;
+}
+
+/** dhcp6c on `ifname` in `c`, asking for IA_NA and IA_PD; the /64 with sla-id 1 goes on bridge lan0. */
+function startClient(bed: TestBed, c: Netns, ifname: string): WideDaemon {
+  addBridge(c, 'lan0');
+  return startDhcp6c(bed, c, ifname, CLIENT_DUID, `
+interface ${ifname} {
+  send ia-na 1;
+  send ia-pd 1;
+};
+id-assoc na 1 { };
+id-assoc pd 1 {
+  prefix-interface lan0 { sla-id 1; sla-len 8; };
+};
+`);
+}
+
+/**
+ * The client holds an address of the subnet's pool and the /64 of a /56 of its prefix pool,
+ * and the server's leases show both on the subnet, heard through `relay`.
+ */
+async function assertRelayedBinding(c: Netns, ifname: string, server: RunningRouter, relay: string, sources: Readonly<Record<string, LogSource>>): Promise<void> {
+  const got = await waitForAddresses(c, {
+    [ifname]: (a) => a.startsWith('2001:db8:5::'),
+    lan0: (a) => a.startsWith('2001:db8:500:1:'),
+  }, 'dhcp6c to configure an address and a delegated /64 from the relayed subnet', sources, 30_000);
+  const leases = await dhcpLeases(server);
+  const view = leases.map((l) => ({ lease: l.lease, kind: l.kind, duid: l.duid, link: l.link, relay: l.relay }));
+  assert.deepEqual(view.sort((a, b) => a.kind.localeCompare(b.kind)), [
+    { lease: '2001:db8:5::f', kind: 'IA_NA', duid: CLIENT_DUID, link: SUBNET, relay },
+    { lease: '2001:db8:500::/56', kind: 'IA_PD', duid: CLIENT_DUID, link: SUBNET, relay },
+  ]);
+  assert.equal(got[ifname], '2001:db8:5::f', 'the client holds the address the server leased');
+}
+
+test('WIDE dhcp6relay on a kernel router: dhcp6c binds an address and a prefix from turtle6\'s subnet for the remote link', { timeout: 90_000 }, async (t) => {
+  requireCommand('dhcp6c', 'wide-dhcpv6-client');
+  requireCommand('dhcp6relay', 'wide-dhcpv6-relay');
+  const bed = new TestBed('d6sub');
+  t.after(() => bed.cleanup());
+  const r = bed.netns('r');
+  const rl = bed.netns('rl');
+  const c = bed.netns('c');
+  const up = shortName('t6u');
+  const rc = shortName('d6r');
+  const cc = shortName('d6c');
+
+  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: rl, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6()));
+  // The relay: a kernel router between the client's link and the server's.
+  rl.sysctl('net.ipv6.conf.all.forwarding', '1');
+  rl.ip('link', 'add', rc, 'type', 'veth', 'peer', 'name', cc, 'netns', c.name);
+  rl.ip('link', 'set', rc, 'up');
+  rl.ip('link', 'set', up, 'up');
+  rl.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  rl.ip('addr', 'add', RELAY_CLIENT_SIDE, 'dev', rc, 'nodad');
+  c.ip('link', 'set', cc, 'up');
+  await waitForLinkLocal(rl, rc);
+  await waitForLinkLocal(rl, up);
+  await waitForLinkLocal(c, cc);
+  const relay = startDhcp6relay(bed, rl, rc, up, SERVER_ADDRESS);
+  const client = startClient(bed, c, cc);
+
+  await assertRelayedBinding(c, cc, server, '2001:db8:8::2', { dhcp6c: client, dhcp6relay: relay, turtle6: server });
+  // dhcp6relay sent Relay-forw unicast to the server, and turtle6's Relay-repl echoed its
+  // link-address and Interface-ID, so the Reply went to the client on the right port.
+  const log = relay.log();
+  assert.match(log, /relay_to_server: relay a message to a server 2001:db8:8::1/);
+  assert.match(log, /received relay-reply from 2001:db8:8::1/);
+  assert.match(log, /dhcp6 relay reply: hop=0, linkaddr=2001:db8:5::1, peeraddr=fe80::/);
+  assert.match(log, /get DHCP option interface ID, len \d+\n.*get DHCP option relay message/);
+  assert.match(log, new RegExp(`relay a message to a client fe80::[0-9a-f:]+%${rc}`));
+});
+
+test('turtle6\'s relay in place of dhcp6relay: the same binding from the same subnet', { timeout: 90_000 }, async (t) => {
+  requireCommand('dhcp6c', 'wide-dhcpv6-client');
+  const bed = new TestBed('d6sur');
+  t.after(() => bed.cleanup());
+  const r = bed.netns('r');
+  const q = bed.netns('q');
+  const m = bed.netns('m');
+  const c = bed.netns('c');
+  const up = shortName('t6u');
+  const ru = shortName('t6v');
+  const rc = shortName('t6c');
+
+  // Both routers' upstream taps meet on a bridge in ns m.
+  addBridge(m, 'sw0');
+  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: m, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6()));
+  enslave(m, up, 'sw0');
+  const relayRouter = await startRouter(bed, q, routerYaml([
+    { name: rc, netns: c, addresses: [RELAY_CLIENT_SIDE], ra: RA_OFF },
+    { name: ru, netns: m, addresses: ['2001:db8:8::3/64'], ra: RA_OFF },
+  ], `
+dhcpv6:
+  relay:
+    interfaces: [${rc}]
+    upstream: ${ru}
+    servers: [${SERVER_ADDRESS}]
+`));
+  enslave(m, ru, 'sw0');
+  c.ip('link', 'set', rc, 'up');
+  await waitForLinkLocal(c, rc);
+  const client = startClient(bed, c, rc);
+
+  await assertRelayedBinding(c, rc, server, '2001:db8:8::3', { dhcp6c: client, 'turtle6 relay': relayRouter, 'turtle6 server': server });
+  assert.deepEqual(await dhcpLeases(relayRouter), [], 'the relay keeps no leases of its own');
+});
