@@ -9,13 +9,19 @@
  * `subnets` entry for 2001:db8:5::/64 matches it (RFC 8415 §19.1.1), so the client's
  * address and delegated prefix come from that subnet's pools, and the Reply goes back in a
  * Relay-repl to the relay.
+ *
+ * Then Reconfigure through the relay: turtle6's client behind turtle6's relay accepts
+ * Reconfigure, once with a reconfigure key and once with delayed authentication; a reload of
+ * the server sends it a Reconfigure in a Relay-repl (RFC 8415 §18.3.11), and it renews.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { requireCommand, shortName, TestBed, type Netns } from '../helpers/netns.js';
 import { startRouter, type RunningRouter } from '../helpers/router.js';
 import { startDhcp6c, startDhcp6relay, type WideDaemon } from './dhcp/wide.js';
-import { addBridge, dhcpLeases, enslave, RA_OFF, routerYaml, waitForAddresses, waitForLinkLocal, type LogSource } from './dhcp/topology.js';
+import { addBridge, dhcpClient, dhcpLeases, dhcpStatus, enslave, RA_OFF, routerStateDir, routerYaml, secretFile, waitFor, waitForAddresses, waitForLinkLocal, type LogSource } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:03:00:01:02:00:00:00:05:01';
 const SERVER_ADDRESS = '2001:db8:8::1';
@@ -28,7 +34,7 @@ const RELAY_CLIENT_SIDE = '2001:db8:5::1/64';
  * pools; the client's link is served by prefix alone. The pool crosses ::f → ::10 … ::1ff,
  * so a bound compared as text would refuse every address in it.
  */
-function serverDhcpv6(): string {
+function serverDhcpv6(extra = ''): string {
   return `
 dhcpv6:
   server:
@@ -36,7 +42,7 @@ dhcpv6:
       - prefix: ${SUBNET}
         addressPool: { start: 2001:db8:5::f, end: 2001:db8:5::1ff }
         prefixPool: { prefix: 2001:db8:500::/48, delegatedLength: 56 }
-`;
+${extra}`;
 }
 
 /** dhcp6c on `ifname` in `c`, asking for IA_NA and IA_PD; the /64 with sla-id 1 goes on bridge lan0. */
@@ -144,3 +150,78 @@ dhcpv6:
   await assertRelayedBinding(c, rc, server, '2001:db8:8::3', { dhcp6c: client, 'turtle6 relay': relayRouter, 'turtle6 server': server });
   assert.deepEqual(await dhcpLeases(relayRouter), [], 'the relay keeps no leases of its own');
 });
+
+const SECRET = '5pvW2g48OHPvkYMJSw0vZA==';
+
+for (const auth of ['reconfigure key', 'delayed authentication'] as const) {
+  test(`Reconfigure through turtle6's relay to turtle6's client (${auth}): a reload's Reconfigure goes back in a Relay-repl and the client renews`, { timeout: 90_000 }, async (t) => {
+    const delayed = auth === 'delayed authentication';
+    const bed = new TestBed(delayed ? 'd6srd' : 'd6srk');
+    t.after(() => bed.cleanup());
+    const r = bed.netns('r');
+    const q = bed.netns('q');
+    const c = bed.netns('c');
+    const m = bed.netns('m');
+    const l = bed.netns('l');
+    const up = shortName('t6u');
+    const ru = shortName('t6v');
+    const rc = shortName('t6c');
+    const ct = shortName('t6k');
+    addBridge(m, 'sw0');
+    addBridge(l, 'sw1');
+
+    // Long lifetimes: T1 is 300 s away, so only a Reconfigure makes the client renew now.
+    const keys = delayed ? `  keys:\n    - { name: t6key, realm: turtle6.test, keyId: 1, secretFile: ${secretFile(bed, SECRET)} }\n` : '';
+    const serverExtra = `    preferredLifetime: 600
+    validLifetime: 1200
+    dnsServers: [2001:db8:8::53]
+${delayed ? `    reservations:\n      - { duid: ${CLIENT_DUID}, key: t6key }\n` : ''}${keys}`;
+    const server = await startRouter(bed, r, routerYaml([{ name: up, netns: m, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6(serverExtra)));
+    const relay = await startRouter(bed, q, routerYaml([
+      { name: rc, netns: l, addresses: [RELAY_CLIENT_SIDE], ra: RA_OFF },
+      { name: ru, netns: m, addresses: ['2001:db8:8::3/64'], ra: RA_OFF },
+    ], `
+dhcpv6:
+  relay:
+    interfaces: [${rc}]
+    upstream: ${ru}
+    servers: [${SERVER_ADDRESS}]
+`));
+    const client = await startRouter(bed, c, routerYaml([{ name: ct, netns: l, ra: RA_OFF }], `stateDir: ${routerStateDir(bed, CLIENT_DUID)}
+dhcpv6:
+${keys}  client:
+    interface: ${ct}
+    acceptReconfigure: true
+${delayed ? '    key: t6key\n' : ''}`));
+    enslave(m, up, 'sw0');
+    enslave(m, ru, 'sw0');
+    enslave(l, rc, 'sw1');
+    enslave(l, ct, 'sw1');
+    const logs = { 'turtle6 server': server, 'turtle6 relay': relay, 'turtle6 client': client };
+
+    await waitFor('the client to bind through the relay with the first DNS server', async () => {
+      const show = await dhcpClient(client);
+      return show.phase === 'bound' && show.dnsServers.includes('2001:db8:8::53');
+    }, 30_000, logs);
+    const bound = await dhcpClient(client);
+    assert.deepEqual(bound.leases.map((x) => x.lease).sort(), ['2001:db8:500::/56', '2001:db8:5::f']);
+    assert.deepEqual((await dhcpLeases(server)).map((x) => [x.link, x.relay]), [[SUBNET, '2001:db8:8::3'], [SUBNET, '2001:db8:8::3']]);
+    assert.equal((await dhcpStatus(client)).sent['renew'] ?? 0, 0, 'no Renew before the Reconfigure');
+
+    const file = join(server.dir, 'turtle6.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('dnsServers: [2001:db8:8::53]', 'dnsServers: [2001:db8:8::54]'));
+    await server.ctl(['reload']);
+    await waitFor('the client to renew and take the new DNS server', async () => (await dhcpClient(client)).dnsServers.includes('2001:db8:8::54'), 20_000, logs);
+
+    const after = await dhcpClient(client);
+    assert.deepEqual(after.leases, bound.leases, 'the same address and prefix, renewed');
+    const cs = await dhcpStatus(client);
+    assert.ok((cs.received['reconfigure'] ?? 0) >= 1, JSON.stringify(cs));
+    assert.ok((cs.sent['renew'] ?? 0) >= 1, JSON.stringify(cs));
+    assert.deepEqual([cs.drops['auth-missing'], cs.drops['auth-failed'], cs.drops['auth-replay']], [0, 0, 0]);
+    // The relay unwrapped a Relay-repl that carried the Reconfigure and passed it to the client.
+    const rs = await dhcpStatus(relay);
+    assert.ok((rs.sent['reconfigure'] ?? 0) >= 1, JSON.stringify(rs));
+    assert.match(server.output(), /"clients":1[,}].*Reconfigure sent/);
+  });
+}
