@@ -10,9 +10,9 @@
  * address and delegated prefix come from that subnet's pools, and the Reply goes back in a
  * Relay-repl to the relay.
  *
- * Then Reconfigure through the relay: turtle6's client behind turtle6's relay accepts
- * Reconfigure, once with a reconfigure key and once with delayed authentication; a reload of
- * the server sends it a Reconfigure in a Relay-repl (RFC 8415 §18.3.11), and it renews.
+ * Then Reconfigure through each relay: turtle6's client behind it accepts Reconfigure, once
+ * with a reconfigure key and once with delayed authentication; a reload of the server sends
+ * it a Reconfigure in a Relay-repl (RFC 8415 §18.3.11), and it renews.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,31 +78,71 @@ async function assertRelayedBinding(c: Netns, ifname: string, server: RunningRou
   assert.equal(got[ifname], '2001:db8:5::f', 'the client holds the address the server leased');
 }
 
+/**
+ * turtle6 as the server (ns r) and as the relay (ns q): the server's tap and the relay's
+ * upstream tap meet on a new bridge in ns m; the relay's client-facing tap `rc` (holding
+ * the link-address) goes into `clientSide`. Relay-forw goes unicast to the server.
+ */
+async function serverAndTurtle6Relay(bed: TestBed, clientSide: Netns, rc: string, serverExtra = ''): Promise<{ server: RunningRouter; relay: RunningRouter }> {
+  const r = bed.netns('r');
+  const q = bed.netns('q');
+  const m = bed.netns('m');
+  const up = shortName('t6u');
+  const ru = shortName('t6v');
+  addBridge(m, 'sw0');
+  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: m, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6(serverExtra)));
+  const relay = await startRouter(bed, q, routerYaml([
+    { name: rc, netns: clientSide, addresses: [RELAY_CLIENT_SIDE], ra: RA_OFF },
+    { name: ru, netns: m, addresses: ['2001:db8:8::3/64'], ra: RA_OFF },
+  ], `
+dhcpv6:
+  relay:
+    interfaces: [${rc}]
+    upstream: ${ru}
+    servers: [${SERVER_ADDRESS}]
+`));
+  enslave(m, up, 'sw0');
+  enslave(m, ru, 'sw0');
+  return { server, relay };
+}
+
+/**
+ * turtle6 as the server (ns r), its tap into ns rl: a kernel router (forwarding on) at
+ * 2001:db8:8::2 on that link, where the client's link is added and WIDE dhcp6relay runs.
+ */
+async function serverBehindKernelRouter(bed: TestBed, serverExtra = ''): Promise<{ server: RunningRouter; rl: Netns; up: string }> {
+  const r = bed.netns('r');
+  const rl = bed.netns('rl');
+  const up = shortName('t6u');
+  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: rl, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6(serverExtra)));
+  rl.sysctl('net.ipv6.conf.all.forwarding', '1');
+  rl.ip('link', 'set', up, 'up');
+  rl.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  await waitForLinkLocal(rl, up);
+  return { server, rl, up };
+}
+
+/** dhcp6relay in rl for the client's link `ifname`, which gets the link-address; Relay-forw goes unicast to the server. */
+async function startWideRelay(bed: TestBed, rl: Netns, ifname: string, up: string): Promise<WideDaemon> {
+  rl.ip('link', 'set', ifname, 'up');
+  rl.ip('addr', 'add', RELAY_CLIENT_SIDE, 'dev', ifname, 'nodad');
+  await waitForLinkLocal(rl, ifname);
+  return startDhcp6relay(bed, rl, ifname, up, SERVER_ADDRESS);
+}
+
 test('WIDE dhcp6relay on a kernel router: dhcp6c binds an address and a prefix from turtle6\'s subnet for the remote link', { timeout: 90_000 }, async (t) => {
   requireCommand('dhcp6c', 'wide-dhcpv6-client');
   requireCommand('dhcp6relay', 'wide-dhcpv6-relay');
   const bed = new TestBed('d6sub');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const rl = bed.netns('rl');
   const c = bed.netns('c');
-  const up = shortName('t6u');
   const rc = shortName('d6r');
   const cc = shortName('d6c');
-
-  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: rl, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6()));
-  // The relay: a kernel router between the client's link and the server's.
-  rl.sysctl('net.ipv6.conf.all.forwarding', '1');
+  const { server, rl, up } = await serverBehindKernelRouter(bed);
   rl.ip('link', 'add', rc, 'type', 'veth', 'peer', 'name', cc, 'netns', c.name);
-  rl.ip('link', 'set', rc, 'up');
-  rl.ip('link', 'set', up, 'up');
-  rl.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
-  rl.ip('addr', 'add', RELAY_CLIENT_SIDE, 'dev', rc, 'nodad');
   c.ip('link', 'set', cc, 'up');
-  await waitForLinkLocal(rl, rc);
-  await waitForLinkLocal(rl, up);
+  const relay = await startWideRelay(bed, rl, rc, up);
   await waitForLinkLocal(c, cc);
-  const relay = startDhcp6relay(bed, rl, rc, up, SERVER_ADDRESS);
   const client = startClient(bed, c, cc);
 
   await assertRelayedBinding(c, cc, server, '2001:db8:8::2', { dhcp6c: client, dhcp6relay: relay, turtle6: server });
@@ -120,29 +160,9 @@ test('turtle6\'s relay in place of dhcp6relay: the same binding from the same su
   requireCommand('dhcp6c', 'wide-dhcpv6-client');
   const bed = new TestBed('d6sur');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const q = bed.netns('q');
-  const m = bed.netns('m');
   const c = bed.netns('c');
-  const up = shortName('t6u');
-  const ru = shortName('t6v');
   const rc = shortName('t6c');
-
-  // Both routers' upstream taps meet on a bridge in ns m.
-  addBridge(m, 'sw0');
-  const server = await startRouter(bed, r, routerYaml([{ name: up, netns: m, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6()));
-  enslave(m, up, 'sw0');
-  const relayRouter = await startRouter(bed, q, routerYaml([
-    { name: rc, netns: c, addresses: [RELAY_CLIENT_SIDE], ra: RA_OFF },
-    { name: ru, netns: m, addresses: ['2001:db8:8::3/64'], ra: RA_OFF },
-  ], `
-dhcpv6:
-  relay:
-    interfaces: [${rc}]
-    upstream: ${ru}
-    servers: [${SERVER_ADDRESS}]
-`));
-  enslave(m, ru, 'sw0');
+  const { server, relay: relayRouter } = await serverAndTurtle6Relay(bed, c, rc);
   c.ip('link', 'set', rc, 'up');
   await waitForLinkLocal(c, rc);
   const client = startClient(bed, c, rc);
@@ -153,22 +173,14 @@ dhcpv6:
 
 const SECRET = '5pvW2g48OHPvkYMJSw0vZA==';
 
-for (const auth of ['reconfigure key', 'delayed authentication'] as const) {
-  test(`Reconfigure through turtle6's relay to turtle6's client (${auth}): a reload's Reconfigure goes back in a Relay-repl and the client renews`, { timeout: 90_000 }, async (t) => {
+for (const relayKind of ['turtle6', 'dhcp6relay'] as const) for (const auth of ['reconfigure key', 'delayed authentication'] as const) {
+  test(`Reconfigure through ${relayKind} to turtle6's client (${auth}): a reload's Reconfigure goes back in a Relay-repl and the client renews`, { timeout: 90_000 }, async (t) => {
+    if (relayKind === 'dhcp6relay') requireCommand('dhcp6relay', 'wide-dhcpv6-relay');
     const delayed = auth === 'delayed authentication';
-    const bed = new TestBed(delayed ? 'd6srd' : 'd6srk');
+    const bed = new TestBed(`d6r${relayKind[0]}${delayed ? 'd' : 'k'}`);
     t.after(() => bed.cleanup());
-    const r = bed.netns('r');
-    const q = bed.netns('q');
     const c = bed.netns('c');
-    const m = bed.netns('m');
-    const l = bed.netns('l');
-    const up = shortName('t6u');
-    const ru = shortName('t6v');
-    const rc = shortName('t6c');
     const ct = shortName('t6k');
-    addBridge(m, 'sw0');
-    addBridge(l, 'sw1');
 
     // Long lifetimes: T1 is 300 s away, so only a Reconfigure makes the client renew now.
     const keys = delayed ? `  keys:\n    - { name: t6key, realm: turtle6.test, keyId: 1, secretFile: ${secretFile(bed, SECRET)} }\n` : '';
@@ -176,28 +188,37 @@ for (const auth of ['reconfigure key', 'delayed authentication'] as const) {
     validLifetime: 1200
     dnsServers: [2001:db8:8::53]
 ${delayed ? `    reservations:\n      - { duid: ${CLIENT_DUID}, key: t6key }\n` : ''}${keys}`;
-    const server = await startRouter(bed, r, routerYaml([{ name: up, netns: m, addresses: [`${SERVER_ADDRESS}/64`], ra: RA_OFF }], serverDhcpv6(serverExtra)));
-    const relay = await startRouter(bed, q, routerYaml([
-      { name: rc, netns: l, addresses: [RELAY_CLIENT_SIDE], ra: RA_OFF },
-      { name: ru, netns: m, addresses: ['2001:db8:8::3/64'], ra: RA_OFF },
-    ], `
-dhcpv6:
-  relay:
-    interfaces: [${rc}]
-    upstream: ${ru}
-    servers: [${SERVER_ADDRESS}]
-`));
-    const client = await startRouter(bed, c, routerYaml([{ name: ct, netns: l, ra: RA_OFF }], `stateDir: ${routerStateDir(bed, CLIENT_DUID)}
+    const clientYaml = (clientSide: Netns) => routerYaml([{ name: ct, netns: clientSide, ra: RA_OFF }], `stateDir: ${routerStateDir(bed, CLIENT_DUID)}
 dhcpv6:
 ${keys}  client:
     interface: ${ct}
     acceptReconfigure: true
-${delayed ? '    key: t6key\n' : ''}`));
-    enslave(m, up, 'sw0');
-    enslave(m, ru, 'sw0');
-    enslave(l, rc, 'sw1');
-    enslave(l, ct, 'sw1');
-    const logs = { 'turtle6 server': server, 'turtle6 relay': relay, 'turtle6 client': client };
+${delayed ? '    key: t6key\n' : ''}`);
+    // The client's tap shares a bridge with turtle6's relay, or is the kernel router's port on the client's link.
+    let server: RunningRouter;
+    let client: RunningRouter;
+    let relay: LogSource;
+    let turtle6Relay: RunningRouter | null = null;
+    let relayAddress: string;
+    if (relayKind === 'turtle6') {
+      const l = bed.netns('l');
+      const rc = shortName('t6c');
+      addBridge(l, 'sw1');
+      const routers = await serverAndTurtle6Relay(bed, l, rc, serverExtra);
+      server = routers.server;
+      relay = turtle6Relay = routers.relay;
+      relayAddress = '2001:db8:8::3';
+      client = await startRouter(bed, c, clientYaml(l));
+      enslave(l, rc, 'sw1');
+      enslave(l, ct, 'sw1');
+    } else {
+      const kernel = await serverBehindKernelRouter(bed, serverExtra);
+      server = kernel.server;
+      relayAddress = '2001:db8:8::2';
+      client = await startRouter(bed, c, clientYaml(kernel.rl));
+      relay = await startWideRelay(bed, kernel.rl, ct, kernel.up);
+    }
+    const logs = { 'turtle6 server': server, [relayKind]: relay, 'turtle6 client': client };
 
     await waitFor('the client to bind through the relay with the first DNS server', async () => {
       const show = await dhcpClient(client);
@@ -205,7 +226,7 @@ ${delayed ? '    key: t6key\n' : ''}`));
     }, 30_000, logs);
     const bound = await dhcpClient(client);
     assert.deepEqual(bound.leases.map((x) => x.lease).sort(), ['2001:db8:500::/56', '2001:db8:5::f']);
-    assert.deepEqual((await dhcpLeases(server)).map((x) => [x.link, x.relay]), [[SUBNET, '2001:db8:8::3'], [SUBNET, '2001:db8:8::3']]);
+    assert.deepEqual((await dhcpLeases(server)).map((x) => [x.link, x.relay]), [[SUBNET, relayAddress], [SUBNET, relayAddress]]);
     assert.equal((await dhcpStatus(client)).sent['renew'] ?? 0, 0, 'no Renew before the Reconfigure');
 
     const file = join(server.dir, 'turtle6.yaml');
@@ -219,9 +240,11 @@ ${delayed ? '    key: t6key\n' : ''}`));
     assert.ok((cs.received['reconfigure'] ?? 0) >= 1, JSON.stringify(cs));
     assert.ok((cs.sent['renew'] ?? 0) >= 1, JSON.stringify(cs));
     assert.deepEqual([cs.drops['auth-missing'], cs.drops['auth-failed'], cs.drops['auth-replay']], [0, 0, 0]);
-    // The relay unwrapped a Relay-repl that carried the Reconfigure and passed it to the client.
-    const rs = await dhcpStatus(relay);
-    assert.ok((rs.sent['reconfigure'] ?? 0) >= 1, JSON.stringify(rs));
+    // turtle6's relay counts the Reconfigure it unwrapped from a Relay-repl and passed on.
+    if (turtle6Relay !== null) {
+      const rs = await dhcpStatus(turtle6Relay);
+      assert.ok((rs.sent['reconfigure'] ?? 0) >= 1, JSON.stringify(rs));
+    }
     assert.match(server.output(), /"clients":1[,}].*Reconfigure sent/);
   });
 }
