@@ -539,7 +539,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     const wants = this.config?.server?.reconfigure === true && findOption(msg.options, 'reconfAccept') !== undefined;
     if (!wants || reply.msgType !== DHCP6_MSG.REPLY || msg.msgType === DHCP6_MSG.INFORMATION_REQUEST) return reply;
     const known = store.get(duid);
-    const keyHex = delayed ? undefined : known === undefined ? randomBytes(16).toString('hex') : ((JSON.parse(known) as ReconfigureEntry).key ?? randomBytes(16).toString('hex'));
+    const knownKey = known === undefined ? undefined : (JSON.parse(known) as ReconfigureEntry).key;
+    const keyHex = delayed ? undefined : knownKey ?? randomBytes(16).toString('hex');
     const entry: ReconfigureEntry = { ...(keyHex !== undefined ? { key: keyHex } : {}), port: d.port, address: formatIpv6(d.src), ...(hops.length > 0 ? { relays: hops.map(storedHop) } : {}) };
     store.set(duid, JSON.stringify(entry));
     const withAccept: Dhcp6ClientMessage = { ...reply, options: [...reply.options, { kind: 'reconfAccept' }] };
