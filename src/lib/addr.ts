@@ -14,6 +14,23 @@ export interface Prefix {
   readonly len: number; // 0..128
 }
 
+/** The address as a 128-bit number: addresses compare and step as numbers (::9 < ::10), never as text. */
+export function addressToBigInt(a: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(a[i]!);
+  return v;
+}
+
+/** The inverse of addressToBigInt (the value taken modulo 2^128). */
+export function bigIntToAddress(v: bigint): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
 /** Parses textual IPv6 (RFC 4291 §2.2, including an embedded IPv4 tail). Returns null when invalid. */
 export function parseIpv6(text: string): Ipv6Address | null {
   const zoneAt = text.indexOf('%');

@@ -151,7 +151,7 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
   assert.match(pdSection, new RegExp(`gave r1 ${prefix.replace(/[/.]/g, '\\$&')} \\(from 2001:db8:f000::/48\\)`));
   assert.match(pdSection, /state: bound/, 'show dhcp client on r1');
   assert.ok(pdSection.includes(`${prefix}  IA_PD`), `show dhcp client lists ${prefix}:\n${pdSection}`);
-  assert.match(pdSection, new RegExp(`${prefix.replace(/[/.]/g, '\\$&')}\\s+IA_PD\\s+00:01:\\S+\\s+1\\s+bound`), 'show dhcp leases on r0');
+  assert.match(pdSection, new RegExp(`${prefix.replace(/[/.]/g, '\\$&')}\\s+IA_PD\\s+00:01:\\S+\\s+1\\s+down0\\s+-\\s+bound`), 'show dhcp leases on r0, on down0, not relayed');
   // sla-id 1 and 2 number lan0 and lan1 inside the /56.
   const base = prefix.replace(/::\/56$/, '');
   const slaSubnet = (sla: number) => {

@@ -9,12 +9,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
 import { startDhcp6c, startDhcp6s } from './dhcp/wide.js';
-import { addBridge, dhcpLeases, dhcpStatus, routerAsClient, routerAsServer, servedLink, startCapture, waitFor, waitForAddresses, waitForClientBinding } from './dhcp/topology.js';
+import { addBridge, dhcpLeases, dhcpStatus, routerAsClient, routerAsServer, secretFile, servedLink, startCapture, waitFor, waitForAddresses, waitForClientBinding } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
 const TURTLE6_DUID = '00:03:00:01:02:00:00:00:05:02';
@@ -22,21 +20,13 @@ const SECRET = '5pvW2g48OHPvkYMJSw0vZA==';
 const REALM = 'turtle6.test';
 const TAMPER = resolve('test/interop/dhcp/tamper.py');
 
-function secretFile(bed: TestBed): string {
-  const dir = mkdtempSync(join(tmpdir(), 't6-d6key-'));
-  bed.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 't6key.secret');
-  writeFileSync(file, `${SECRET}\n`, { mode: 0o600 });
-  return file;
-}
-
 test('turtle6 server ⇄ WIDE dhcp6c with delayed authentication both ways; replayed, tampered and unauthenticated messages are dropped, counted, logged', { timeout: 120_000 }, async (t) => {
   requireCommand('dhcp6c', 'wide-dhcpv6-client');
   requireCommand('tcpdump', 'tcpdump');
   requireCommand('/usr/bin/python3', 'python3-scapy');
   const bed = new TestBed('d6auth');
   t.after(() => bed.cleanup());
-  const keyFile = secretFile(bed);
+  const keyFile = secretFile(bed, SECRET);
   const { c, tap, router } = await routerAsServer(bed, (tap) => `
 dhcpv6:
   keys:
@@ -112,7 +102,7 @@ test('turtle6 client ⇄ WIDE dhcp6s with delayed authentication: IA_NA + IA_PD,
   requireCommand('dhcp6s', 'wide-dhcpv6-server');
   const bed = new TestBed('d6cauth');
   t.after(() => bed.cleanup());
-  const keyFile = secretFile(bed);
+  const keyFile = secretFile(bed, SECRET);
   const { s, wan, router } = await routerAsClient(bed, { duid: TURTLE6_DUID, upstream: '2001:db8:ff::1/64', lan: false, dhcpv6: ({ wan }) => `
 dhcpv6:
   keys:

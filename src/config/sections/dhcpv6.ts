@@ -4,7 +4,7 @@
  * optional; the section absent means DHCPv6 is off.
  */
 import { z } from 'zod';
-import { formatIpv6, parseIpv6, parsePrefix } from '../../lib/addr.js';
+import { addressToBigInt, formatIpv6, parseIpv6, parsePrefix, prefixContains } from '../../lib/addr.js';
 import { parseDuid } from '../../wire/dhcpv6.js';
 import { absolutePath, domainName, flag, intInRange, interfaceName, ipv6NetworkPrefix, ipv6UnicastAddress, listOf } from '../fields.js';
 import { defineSection } from '../registry.js';
@@ -79,6 +79,28 @@ const serverInterfaceSchema = z.strictObject({
 });
 
 /**
+ * A link the server serves through relays (RFC 8415 §19.1.1): a Relay-forw whose innermost
+ * link-address falls in `prefix` is served from these pools, as Kea's subnet6 and dhcp6s's
+ * link matching do.
+ */
+const serverSubnetSchema = z
+  .strictObject({
+    prefix: ipv6NetworkPrefix(),
+    addressPool: addressPoolSchema.optional(),
+    prefixPool: prefixPoolSchema.optional(),
+    preference: intInRange(0, 255).default(0),
+    rapidCommit: flag().default(false),
+  })
+  .superRefine((s, ctx) => {
+    const p = parsePrefix(s.prefix);
+    if (p === null || s.addressPool === undefined) return;
+    for (const end of ['start', 'end'] as const) {
+      const a = parseIpv6(s.addressPool[end]);
+      if (a !== null && !prefixContains(p, a)) ctx.addIssue({ code: 'custom', path: ['addressPool', end], message: `an address inside the subnet's ${s.prefix}` });
+    }
+  });
+
+/**
  * A delayed-authentication key (RFC 3315 §21.4, WIDE's `keyinfo`): the realm and key ID
  * travel in every authenticated message; the secret, base64 as in WIDE's `secret "…"`,
  * stays in a file of its own so the config can be shared without it. The file is read when
@@ -102,7 +124,10 @@ const reservationSchema = z.strictObject({
 
 const serverSchema = z
   .strictObject({
-    interfaces: listOf(serverInterfaceSchema, 'server interfaces', 1),
+    /** Links the server is attached to. */
+    interfaces: listOf(serverInterfaceSchema, 'server interfaces').default([]),
+    /** Links behind relays, by prefix. */
+    subnets: listOf(serverSubnetSchema, 'subnets').default([]),
     preferredLifetime: intInRange(1, UINT32_MAX, ' seconds').default(1800),
     validLifetime: intInRange(1, UINT32_MAX, ' seconds').default(3600),
     /** §21.4: 0 lets the server choose (0.5 and 0.8 × preferred, §14.2). */
@@ -117,7 +142,43 @@ const serverSchema = z
   .superRefine((s, ctx) => {
     if (s.preferredLifetime > s.validLifetime) ctx.addIssue({ code: 'custom', path: ['preferredLifetime'], message: `at most validLifetime (${s.validLifetime})` });
     if (s.t1 !== 0 && s.t2 !== 0 && s.t1 > s.t2) ctx.addIssue({ code: 'custom', path: ['t1'], message: `at most t2 (${s.t2}) (RFC 8415 §21.4)` });
+    if (s.interfaces.length === 0 && s.subnets.length === 0) ctx.addIssue({ code: 'custom', path: ['interfaces'], message: 'at least one server interface or subnet' });
+    reportOverlaps(ctx, [
+      ...s.subnets.map((n, i) => ({ path: ['subnets', i, 'prefix'], what: `subnet ${n.prefix}`, range: prefixRange(n.prefix) })),
+    ]);
+    reportOverlaps(ctx, [
+      ...s.interfaces.flatMap((f, i) => (f.addressPool ? [{ path: ['interfaces', i, 'addressPool'], what: `the addressPool of ${f.name}`, range: poolRange(f.addressPool) }] : [])),
+      ...s.subnets.flatMap((n, i) => (n.addressPool ? [{ path: ['subnets', i, 'addressPool'], what: `the addressPool of subnet ${n.prefix}`, range: poolRange(n.addressPool) }] : [])),
+    ]);
+    reportOverlaps(ctx, [
+      ...s.interfaces.flatMap((f, i) => (f.prefixPool ? [{ path: ['interfaces', i, 'prefixPool'], what: `the prefixPool of ${f.name}`, range: prefixRange(f.prefixPool.prefix) }] : [])),
+      ...s.subnets.flatMap((n, i) => (n.prefixPool ? [{ path: ['subnets', i, 'prefixPool'], what: `the prefixPool of subnet ${n.prefix}`, range: prefixRange(n.prefixPool.prefix) }] : [])),
+    ]);
   });
+
+/** First and last address, as numbers (a range of a bad address or prefix is null: it has its own error). */
+type Range = readonly [bigint, bigint] | null;
+
+function poolRange(p: { start: string; end: string }): Range {
+  const a = parseIpv6(p.start);
+  const b = parseIpv6(p.end);
+  return a && b ? [addressToBigInt(a), addressToBigInt(b)] : null;
+}
+
+function prefixRange(text: string): Range {
+  const p = parsePrefix(text);
+  if (p === null) return null;
+  const lo = addressToBigInt(p.addr);
+  return [lo, lo + (1n << BigInt(128 - p.len)) - 1n];
+}
+
+/** Each entry whose range meets an earlier one's is reported at its own path, naming the other. */
+function reportOverlaps(ctx: z.RefinementCtx, entries: ReadonlyArray<{ path: Array<string | number>; what: string; range: Range }>): void {
+  entries.forEach((e, i) => {
+    const other = entries.slice(0, i).find((o) => o.range !== null && e.range !== null && o.range[0] <= e.range[1] && e.range[0] <= o.range[1]);
+    if (other !== undefined) ctx.addIssue({ code: 'custom', path: e.path, message: `a range that does not overlap ${other.what}` });
+  });
+}
 
 const relaySchema = z.strictObject({
   /** Client-facing interfaces. */

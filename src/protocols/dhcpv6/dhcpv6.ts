@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, prefixContains } from '../../lib/addr.js';
+import { formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, parsePrefix, prefixContains } from '../../lib/addr.js';
 import {
   decodeDhcp6,
   DHCP6_CLIENT_PORT,
@@ -160,7 +160,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       const iface = this.iface(name);
       if (iface) this.join(iface.port, ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
     }
-    if (servedNames.length > 0 || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
+    // A server with only subnets still listens: its Relay-forw messages come unicast, on any port.
+    if (config.server || config.relay) this.unsubscribes.push(ctx.api.bindUdp(DHCP6_SERVER_PORT, (d) => this.receive547(d)));
     if (config.client) this.startClient(ctx, config);
     if (config.server) this.reconfigureIfChanged(ctx, config.server);
     this.registerCommands(ctx);
@@ -248,11 +249,14 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (linkName === null) return this.drop('unserved-link', d);
     if (this.stopped.has(linkName)) return this.drop('interface-stopped', d);
     const linkIface = this.iface(linkName);
+    const subnet = linkIface === undefined ? parsePrefix(linkName) : null;
     const link: ServerLink = {
       name: linkName,
-      onLink: linkIface ? linkIface.addresses.filter((a) => !isLinkLocal(a.addr)).map((a) => ({ addr: a.addr, len: a.prefixLen })) : [],
+      // A subnet's own prefix is its on-link prefix (§18.3.3's Confirm test).
+      onLink: linkIface ? linkIface.addresses.filter((a) => !isLinkLocal(a.addr)).map((a) => ({ addr: a.addr, len: a.prefixLen })) : subnet ? [subnet] : [],
       unicastAddress: linkIface?.globalAddress() ?? null,
       peer: relays.length === 0 ? { port: d.port, address: formatIpv6(d.src) } : null,
+      relay: relays.length === 0 ? undefined : formatIpv6(d.src),
     };
     const unicast = relays.length === 0 && !isMulticast(d.dst);
     const verdict = this.server!.handle(linkName, link, clientMsg, unicast);
@@ -261,37 +265,25 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     const clientDuid = clientId === undefined ? null : formatDuid(clientId.duid);
     // §18.3.11: the client's Renew, Rebind or Information-request answers our Reconfigure.
     if (clientDuid !== null) this.reconfigureAnswered(clientDuid, clientMsg.msgType);
+    const hops = relays.map(relayHop);
     let reply: Dhcp6ClientMessage = verdict.reply;
+    if (clientDuid !== null) reply = this.offerReconfigure(clientDuid, clientMsg, reply, d, hops, key !== undefined);
+    // The delayed-authentication MAC covers the whole Reply, so it is signed last.
     if (key !== undefined) reply = signDelayed(reply, key, this.replayCounter!.next());
-    else if (clientDuid !== null && relays.length === 0) reply = this.offerReconfigure(clientDuid, clientMsg, reply, d);
-    this.relayAndSend(d, relays, reply);
+    this.send(d.port, d.src, hops.length === 0 ? DHCP6_CLIENT_PORT : DHCP6_SERVER_PORT, throughRelays(hops, reply), isMulticast(d.dst) ? undefined : d.dst);
   }
 
-  private relayAndSend(d: ReceivedUdp, relays: readonly Dhcp6RelayMessage[], clientReply: Dhcp6ClientMessage): void {
-    let reply: Dhcp6Message = clientReply;
-    for (let i = relays.length - 1; i >= 0; i--) {
-      const r = relays[i]!;
-      const interfaceId = findOption(r.options, 'interfaceId');
-      // §18.3.10: the Relay-repl copies hop-count, link-address, peer-address and Interface-ID.
-      reply = {
-        type: 'relay',
-        msgType: DHCP6_MSG.RELAY_REPL,
-        hopCount: r.hopCount,
-        linkAddress: r.linkAddress,
-        peerAddress: r.peerAddress,
-        options: [...(interfaceId ? [interfaceId] : []), { kind: 'relayMessage', message: reply }],
-      };
-    }
-    this.send(d.port, d.src, relays.length === 0 ? DHCP6_CLIENT_PORT : DHCP6_SERVER_PORT, reply, isMulticast(d.dst) ? undefined : d.dst);
-  }
-
-  /** The served interface whose prefixes or pools hold `linkAddress`. */
+  /**
+   * The link a relayed client is on, from the innermost link-address (§19.1.1): a configured
+   * subnet or interface pool that holds it (Dhcp6Server.linkOf), else a served interface
+   * whose own prefixes do.
+   */
   private linkFor(linkAddress: Uint8Array): string | null {
+    const byConfig = this.server!.linkOf(linkAddress);
+    if (byConfig !== null) return byConfig;
     for (const s of this.config?.server?.interfaces ?? []) {
       const iface = this.iface(s.name);
       if (iface?.addresses.some((a) => !isLinkLocal(a.addr) && prefixContains({ addr: a.addr, len: a.prefixLen }, linkAddress))) return s.name;
-      const pool = s.addressPool;
-      if (pool && formatIpv6(linkAddress) >= pool.start && formatIpv6(linkAddress) <= pool.end) return s.name;
     }
     return null;
   }
@@ -388,9 +380,16 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
 
   /**
    * §18.2.11, §20.4.1: a Reconfigure is acted on only with a valid HMAC-MD5 under the
-   * reconfigure key the bound server gave us, and a replay value above the last one.
+   * reconfigure key the bound server gave us, and a replay value above the last one. A client
+   * with a delayed-authentication key gets no reconfigure key: its Reconfigure must carry a
+   * valid MAC under that key instead (RFC 3315 §21.4.4.5), judged like its Replies.
    */
   private clientReconfigure(d: ReceivedUdp, msg: Dhcp6ClientMessage, server: string): void {
+    const keyName = this.config?.client?.key;
+    if (keyName !== undefined) {
+      if (this.authenticated(d, msg, d.payload, this.keys.get(keyName)!, `client|${keyName}|${server}`)) this.client?.reconfigure(msg);
+      return;
+    }
     const key = this.client?.currentReconfigureKey() ?? null;
     if (key === null) return this.authDrop('auth-missing', d, msg, 'no reconfigure key from the server');
     const peer = `reconfigure|${server}`;
@@ -470,9 +469,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       this.log?.info({ interface: s.name, ended: ended.map((l) => l.address) }, 'dhcpv6 delegated pool withdrawn: its bindings ended');
       for (const duid of new Set(ended.map((l) => l.duid))) {
         const entry = this.reconfigureKeys?.get(duid);
-        if (entry === undefined) continue;
-        const { key, port, address } = JSON.parse(entry) as { key: string; port: number; address: string };
-        this.sendReconfigure(duid, Uint8Array.from(Buffer.from(key, 'hex')), port, parseIpv6(address)!);
+        if (entry !== undefined) this.sendReconfigure(duid, entry);
       }
     }
   }
@@ -522,15 +519,17 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   // ------------------------------------------------------------ Reconfigure (§18.3.11)
 
   /**
-   * RFC 8415 §20.4.1: a client that sent Reconfigure Accept gets a reconfigure key in the
-   * Authentication option (protocol 3, type 1) of its Reply, and the Reconfigure Accept
-   * option back (§21.20: the server tells the client to accept Reconfigure). The key is
-   * chosen once per client and kept with where the client was, for the Reconfigure a later
-   * reload sends. Only for directly attached clients without a delayed-authentication key:
-   * a message carries one Authentication option, and a relayed Reconfigure would need the
-   * relay chain kept too. A Release forgets the key.
+   * RFC 8415 §20.4.1: a client that sent Reconfigure Accept gets the Reconfigure Accept
+   * option back (§21.20: the server tells the client to accept Reconfigure) and, unless it
+   * authenticates with a delayed-authentication key, a reconfigure key in an Authentication
+   * option (protocol 3, type 1). A client with a delayed key gets none: a message carries one
+   * Authentication option, and its Reconfigure is signed under the delayed key instead (RFC
+   * 3315 §21.4.4.5, §19.1.1). The key is chosen once per client and kept, durably, with where
+   * the client was: its address and port, and for a relayed client the relay chain, so the
+   * Reconfigure a later reload sends can go back through the relays (§18.3.11). A Release
+   * forgets it all.
    */
-  private offerReconfigure(duid: string, msg: Dhcp6ClientMessage, reply: Dhcp6ClientMessage, d: ReceivedUdp): Dhcp6ClientMessage {
+  private offerReconfigure(duid: string, msg: Dhcp6ClientMessage, reply: Dhcp6ClientMessage, d: ReceivedUdp, hops: readonly RelayHop[], delayed: boolean): Dhcp6ClientMessage {
     const store = this.reconfigureKeys;
     if (store === null) return reply;
     if (msg.msgType === DHCP6_MSG.RELEASE) {
@@ -540,10 +539,12 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     const wants = this.config?.server?.reconfigure === true && findOption(msg.options, 'reconfAccept') !== undefined;
     if (!wants || reply.msgType !== DHCP6_MSG.REPLY || msg.msgType === DHCP6_MSG.INFORMATION_REQUEST) return reply;
     const known = store.get(duid);
-    const keyHex = known === undefined ? randomBytes(16).toString('hex') : (JSON.parse(known) as { key: string }).key;
-    store.set(duid, JSON.stringify({ key: keyHex, port: d.port, address: formatIpv6(d.src) }));
+    const knownKey = known === undefined ? undefined : (JSON.parse(known) as ReconfigureEntry).key;
+    const keyHex = delayed ? undefined : knownKey ?? randomBytes(16).toString('hex');
+    const entry: ReconfigureEntry = { ...(keyHex !== undefined ? { key: keyHex } : {}), port: d.port, address: formatIpv6(d.src), ...(hops.length > 0 ? { relays: hops.map(storedHop) } : {}) };
+    store.set(duid, JSON.stringify(entry));
     const withAccept: Dhcp6ClientMessage = { ...reply, options: [...reply.options, { kind: 'reconfAccept' }] };
-    return withReconfigureKey(withAccept, Uint8Array.from(Buffer.from(keyHex, 'hex')), this.replayCounter!.next());
+    return keyHex === undefined ? withAccept : withReconfigureKey(withAccept, Uint8Array.from(Buffer.from(keyHex, 'hex')), this.replayCounter!.next());
   }
 
   /**
@@ -558,21 +559,24 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     if (previous === current) return;
     writeFileSync(file, current);
     if (previous === null || !server.reconfigure) return;
-    for (const [duid, entry] of this.reconfigureKeys?.entries() ?? []) {
-      const { key, port, address } = JSON.parse(entry) as { key: string; port: number; address: string };
-      this.sendReconfigure(duid, Uint8Array.from(Buffer.from(key, 'hex')), port, parseIpv6(address)!);
-    }
+    for (const [duid, entry] of this.reconfigureKeys?.entries() ?? []) this.sendReconfigure(duid, entry);
     ctx.log.info({ clients: this.reconfiguring.size }, 'dhcpv6 server settings changed: Reconfigure sent');
   }
 
   /**
    * §18.3.11: Server ID, Client ID, Reconfigure Message (renew) and the Authentication option
-   * with the HMAC-MD5 under the client's reconfigure key; transaction-id 0; unicast to the
-   * client; retransmitted REC_MAX_RC times from REC_TIMEOUT until the client answers.
+   * (an HMAC-MD5 under the client's reconfigure key, or under its delayed-authentication key);
+   * transaction-id 0; unicast to the client, or for a relayed client in Relay-repl messages to
+   * the relay it was heard through ("the server uses a Relay-reply message ... to send the
+   * Reconfigure message to a relay agent that will relay the message to the client");
+   * retransmitted REC_MAX_RC times from REC_TIMEOUT until the client answers.
    */
-  private sendReconfigure(duid: string, key: Uint8Array, port: number, address: Uint8Array): void {
+  private sendReconfigure(duid: string, stored: string): void {
     const clientDuid = parseDuid(duid);
-    if (clientDuid === null) return;
+    const entry = JSON.parse(stored) as ReconfigureEntry;
+    const delayed = this.clientKeys.get(duid);
+    // A client whose reservation lost its key since has no key to check a Reconfigure with.
+    if (clientDuid === null || (entry.key === undefined && delayed === undefined)) return;
     this.reconfiguring.get(duid)?.cancel();
     const unsigned: Dhcp6ClientMessage = {
       type: 'client',
@@ -584,9 +588,14 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         { kind: 'reconfMsg', msgType: DHCP6_MSG.RENEW },
       ],
     };
+    const hops = (entry.relays ?? []).map(loadedHop);
+    const address = parseIpv6(entry.address)!;
+    const sign = (): Dhcp6ClientMessage => (entry.key !== undefined
+      ? signReconfigure(unsigned, Uint8Array.from(Buffer.from(entry.key, 'hex')), this.replayCounter!.next())
+      : signDelayed(unsigned, delayed!, this.replayCounter!.next()));
     const api = this.api!;
     this.reconfiguring.set(duid, new Retransmitter(api.clock, api.rng, { irt: REC_TIMEOUT_MS, mrt: 0, mrc: REC_MAX_RC, mrd: 0 }, () => {
-      this.send(port, address, DHCP6_CLIENT_PORT, signReconfigure(unsigned, key, this.replayCounter!.next()));
+      this.send(entry.port, address, hops.length === 0 ? DHCP6_CLIENT_PORT : DHCP6_SERVER_PORT, throughRelays(hops, sign()));
     }, () => this.reconfiguring.delete(duid)));
   }
 
@@ -753,10 +762,12 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
         kind: l.kind === 'na' ? 'IA_NA' : 'IA_PD',
         duid: l.duid,
         iaid: l.iaid,
+        link: l.link ?? null,
+        relay: l.relay ?? null,
         state: l.declined ? 'declined' : 'bound',
         expires: new Date(l.expiresAt).toISOString(),
       }));
-      return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'state', 'expires'], rows) };
+      return { data: { leases: rows }, text: formatRows(['lease', 'kind', 'duid', 'iaid', 'link', 'relay', 'state', 'expires'], rows) };
     }, 'the DHCPv6 server\'s leases');
     ctx.commands.register(['show', 'dhcp', 'pools'], () => {
       // A delegated pool shows the /64 it is carved from, or "-" while no delegation is held.
@@ -851,3 +862,60 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
   }
 }
 
+/** What the server keeps of one relay of a relayed message, outermost first (§18.3.10). */
+interface RelayHop {
+  readonly hopCount: number;
+  readonly linkAddress: Uint8Array;
+  readonly peerAddress: Uint8Array;
+  readonly interfaceId?: Uint8Array;
+}
+
+/** A RelayHop as JSON in reconfigure-keys.json: addresses as text, the Interface-ID as hex. */
+interface StoredHop {
+  readonly hopCount: number;
+  readonly linkAddress: string;
+  readonly peerAddress: string;
+  readonly interfaceId?: string;
+}
+
+/** Where a client that accepts Reconfigure is, and its reconfigure key (absent with a delayed key). */
+interface ReconfigureEntry {
+  readonly key?: string;
+  /** The port and address the client's messages came from: the client's, or the outermost relay's. */
+  readonly port: number;
+  readonly address: string;
+  readonly relays?: readonly StoredHop[];
+}
+
+function relayHop(r: Dhcp6RelayMessage): RelayHop {
+  const id = findOption(r.options, 'interfaceId');
+  return { hopCount: r.hopCount, linkAddress: r.linkAddress, peerAddress: r.peerAddress, ...(id ? { interfaceId: id.id } : {}) };
+}
+
+function storedHop(h: RelayHop): StoredHop {
+  return { hopCount: h.hopCount, linkAddress: formatIpv6(h.linkAddress), peerAddress: formatIpv6(h.peerAddress), ...(h.interfaceId ? { interfaceId: Buffer.from(h.interfaceId).toString('hex') } : {}) };
+}
+
+function loadedHop(h: StoredHop): RelayHop {
+  return { hopCount: h.hopCount, linkAddress: parseIpv6(h.linkAddress)!, peerAddress: parseIpv6(h.peerAddress)!, ...(h.interfaceId !== undefined ? { interfaceId: Uint8Array.from(Buffer.from(h.interfaceId, 'hex')) } : {}) };
+}
+
+/**
+ * `msg` wrapped in one Relay-repl per relay, innermost first (§18.3.10, §19.3): each copies
+ * its Relay-forw's hop-count, link-address, peer-address and Interface-ID.
+ */
+function throughRelays(hops: readonly RelayHop[], msg: Dhcp6ClientMessage): Dhcp6Message {
+  let out: Dhcp6Message = msg;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const h = hops[i]!;
+    out = {
+      type: 'relay',
+      msgType: DHCP6_MSG.RELAY_REPL,
+      hopCount: h.hopCount,
+      linkAddress: h.linkAddress,
+      peerAddress: h.peerAddress,
+      options: [...(h.interfaceId ? [{ kind: 'interfaceId' as const, id: h.interfaceId }] : []), { kind: 'relayMessage', message: out }],
+    };
+  }
+  return out;
+}

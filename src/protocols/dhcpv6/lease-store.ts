@@ -29,6 +29,10 @@ export interface StoredLease {
   readonly expiresAt: number;
   /** Declined addresses (§18.3.8) are kept out of the pool until they expire. */
   readonly declined?: boolean;
+  /** The link the lease is for: a served interface's name or a subnet's prefix (absent in leases from before subnets). */
+  readonly link?: string;
+  /** For a client behind relays: the address of the relay agent the server heard it through. */
+  readonly relay?: string;
   /** For delegated prefixes: the requesting router's address and the port it is on, the route's next hop. */
   readonly via?: { readonly port: number; readonly address: string };
 }

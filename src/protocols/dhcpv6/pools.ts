@@ -3,22 +3,7 @@
  * pool can be any range; allocation walks a cursor past addresses in use, which keeps the
  * common case (a fresh pool filling up) O(1) per lease.
  */
-import { formatIpv6, parseIpv6, parsePrefix } from '../../lib/addr.js';
-
-export function addressToBigInt(a: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(a[i]!);
-  return v;
-}
-
-export function bigIntToAddress(v: bigint): Uint8Array {
-  const out = new Uint8Array(16);
-  for (let i = 15; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
+import { addressToBigInt, bigIntToAddress, formatIpv6, parseIpv6, parsePrefix } from '../../lib/addr.js';
 
 export interface Pool {
   readonly name: string;

@@ -4,7 +4,7 @@
  * in a LeaseStore, written before the reply that announces them leaves (§18.3.2: "the server
  * records the … leases assigned to the client").
  */
-import { formatIpv6, parseIpv6, parsePrefix, prefixContains } from '../../lib/addr.js';
+import { formatIpv6, parseIpv6, parsePrefix, prefixContains, type Prefix } from '../../lib/addr.js';
 import {
   DHCP6_MSG,
   DHCP6_OPT,
@@ -34,8 +34,18 @@ export interface ServerInterface {
   readonly unicast: boolean;
 }
 
+/** A link behind relays, named by its prefix (RFC 8415 §19.1.1: the relay's link-address lies in it). */
+export interface ServerSubnet {
+  readonly prefix: string;
+  readonly addressPool?: { readonly start: string; readonly end: string } | undefined;
+  readonly prefixPool?: { readonly prefix: string; readonly delegatedLength: number } | undefined;
+  readonly preference: number;
+  readonly rapidCommit: boolean;
+}
+
 export interface ServerSettings {
   readonly interfaces: readonly ServerInterface[];
+  readonly subnets: readonly ServerSubnet[];
   readonly preferredLifetime: number;
   readonly validLifetime: number;
   readonly t1: number;
@@ -54,6 +64,8 @@ export interface ServerLink {
   readonly unicastAddress: Uint8Array | null;
   /** The client's address on a directly attached link: delegated prefixes are routed to it (RFC 8415 §6.3). */
   readonly peer: { readonly port: number; readonly address: string } | null;
+  /** For a relayed message: the address of the relay agent it came from, recorded on the leases. */
+  readonly relay?: string | undefined;
 }
 
 export const SERVER_DROPS = [
@@ -110,8 +122,10 @@ export class Dhcp6Server {
   /** binding key → the lease key offered to it, so the Request gets what the Advertise showed. */
   private readonly offeredTo = new Map<string, string>();
   private readonly duidText: string;
-  /** The current message's directly attached sender, recorded on the leases it binds. */
-  private peer: ServerLink['peer'] = null;
+  /** The current message's link, recorded on the leases it binds. */
+  private link: ServerLink | null = null;
+  /** The subnets' prefixes, by link name, for linkOf(). */
+  private readonly subnets: Array<{ readonly name: string; readonly prefix: Prefix }> = [];
 
   constructor(
     private readonly settings: ServerSettings,
@@ -121,13 +135,28 @@ export class Dhcp6Server {
     private readonly now: () => number,
   ) {
     this.duidText = formatDuid(duid);
-    for (const cfg of settings.interfaces) {
-      const pools: Pool[] = [];
-      if (cfg.addressPool) pools.push(addressPool(`${cfg.name}/na`, cfg.addressPool.start, cfg.addressPool.end));
-      if (cfg.prefixPool) pools.push(prefixPool(`${cfg.name}/pd`, cfg.prefixPool.prefix, cfg.prefixPool.delegatedLength));
-      this.links.set(cfg.name, { cfg, pools, delegation: null });
+    for (const cfg of settings.interfaces) this.links.set(cfg.name, { cfg, pools: poolsOf(cfg), delegation: null });
+    for (const sub of settings.subnets) {
+      const prefix = parsePrefix(sub.prefix)!;
+      const name = `${formatIpv6(prefix.addr)}/${prefix.len}`;
+      const cfg: ServerInterface = { name, addressPool: sub.addressPool, prefixPool: sub.prefixPool, preference: sub.preference, rapidCommit: sub.rapidCommit, unicast: false };
+      this.links.set(name, { cfg, pools: poolsOf(cfg), delegation: null });
+      this.subnets.push({ name, prefix });
     }
     for (const lease of store.all()) this.index(lease);
+  }
+
+  /**
+   * The link a relayed message is for, from the innermost relay's link-address (RFC 8415
+   * §19.1.1, as Kea and dhcp6s match it): the subnet whose prefix holds it, else a served
+   * interface whose address pool does (compared as numbers, so ::9 lies below ::10).
+   */
+  linkOf(linkAddress: Uint8Array): string | null {
+    const sub = this.subnets.find((s) => prefixContains(s.prefix, linkAddress));
+    if (sub !== undefined) return sub.name;
+    const text = formatIpv6(linkAddress);
+    for (const [name, state] of this.links) if (state.pools.some((p) => p.kind === 'na' && p.contains(text, 128))) return name;
+    return null;
   }
 
   /** Every pool with its use, for `show dhcp pools` and the metrics (an empty pool reports 0). */
@@ -270,7 +299,7 @@ export class Dhcp6Server {
     }
 
     const duid = formatDuid(clientId?.duid ?? this.duid);
-    this.peer = link.peer;
+    this.link = link;
     switch (t) {
       case DHCP6_MSG.SOLICIT: {
         const rapid = state.cfg.rapidCommit && findOption(msg.options, 'rapidCommit') !== undefined;
@@ -340,8 +369,9 @@ export class Dhcp6Server {
       validLifetime = Math.min(validLifetime, left(d.validUntil));
       preferredLifetime = Math.min(preferredLifetime, left(d.preferredUntil), validLifetime);
     }
-    const lease = { kind, duid, iaid, address, prefixLen, preferredLifetime, validLifetime, expiresAt: this.now() + validLifetime * 1000 };
-    return kind === 'pd' && this.peer !== null ? { ...lease, via: this.peer } : lease;
+    const link = this.link!;
+    const lease: StoredLease = { kind, duid, iaid, address, prefixLen, preferredLifetime, validLifetime, expiresAt: this.now() + validLifetime * 1000, link: link.name, ...(link.relay !== undefined ? { relay: link.relay } : {}) };
+    return kind === 'pd' && link.peer !== null ? { ...lease, via: link.peer } : lease;
   }
 
   /** Solicit/Request: the client's IA_NAs and IA_PDs, filled from its binding, reservation or a pool. */
@@ -509,6 +539,13 @@ export class Dhcp6Server {
     const a = parseIpv6(address)!;
     return link.onLink.some((p) => prefixContains({ addr: p.addr, len: p.len }, a));
   }
+}
+
+function poolsOf(cfg: ServerInterface): Pool[] {
+  const pools: Pool[] = [];
+  if (cfg.addressPool) pools.push(addressPool(`${cfg.name}/na`, cfg.addressPool.start, cfg.addressPool.end));
+  if (cfg.prefixPool) pools.push(prefixPool(`${cfg.name}/pd`, cfg.prefixPool.prefix, cfg.prefixPool.delegatedLength));
+  return pools;
 }
 
 export function delegatedPoolName(linkName: string): string {

@@ -82,6 +82,15 @@ export function routerStateDir(bed: TestBed, duid?: string): string {
   return dir;
 }
 
+/** A file holding a delayed-authentication `secret` (base64, as `keys[].secretFile` reads it), gone with the bed. */
+export function secretFile(bed: TestBed, secret: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 't6-d6key-'));
+  bed.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 't6key.secret');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return file;
+}
+
 /** A bridge in `ns`, up. */
 export function addBridge(ns: Netns, name: string): void {
   ns.ip('link', 'add', name, 'type', 'bridge');
@@ -188,6 +197,10 @@ export interface Lease {
   kind: string;
   duid: string;
   iaid: number;
+  /** The served interface, or the subnet's prefix for a client behind relays. */
+  link: string | null;
+  /** The relay agent a relayed client's messages came through. */
+  relay: string | null;
   expires: string;
 }
 

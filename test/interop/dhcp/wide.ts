@@ -50,10 +50,13 @@ export function startDhcp6s(bed: TestBed, ns: Netns, ifname: string, config: str
   return spawnWide(bed, ns, dir, `dhcp6s -f -D -c ${dir}/dhcp6s.conf -P ${dir}/dhcp6s.pid -p ${controlPort} ${ifname}`);
 }
 
-/** dhcp6relay from `clientIf` to `serverIf` (-r), foreground with debug output. */
-export function startDhcp6relay(bed: TestBed, ns: Netns, clientIf: string, serverIf: string): WideDaemon {
+/**
+ * dhcp6relay from `clientIf` to `serverIf` (-r), foreground with debug output; with `server`,
+ * Relay-forw goes unicast to that address (-s) instead of ff05::1:3.
+ */
+export function startDhcp6relay(bed: TestBed, ns: Netns, clientIf: string, serverIf: string, server?: string): WideDaemon {
   const dir = workDir(bed, 'dhcp6relay');
-  return spawnWide(bed, ns, dir, `dhcp6relay -f -D -p ${dir}/dhcp6relay.pid -r ${serverIf} ${clientIf}`);
+  return spawnWide(bed, ns, dir, `dhcp6relay -f -D -p ${dir}/dhcp6relay.pid -r ${serverIf}${server === undefined ? '' : ` -s ${server}`} ${clientIf}`);
 }
 
 /** Global addresses on an interface, without length. */

@@ -22,6 +22,7 @@ const CLIENT_DUID = parseDuid('00:03:00:01:02:00:00:00:00:c1')!;
 const SERVER_DUID = parseDuid('00:03:00:01:02:00:00:00:00:fe')!;
 const STATEFUL: ClientSettings = { mode: 'stateful', requestAddress: true, requestPrefix: true, prefixLengthHint: 56, rapidCommit: false, releaseOnStop: true, acceptReconfigure: false };
 const SERVER: ServerSettings = {
+  subnets: [],
   interfaces: [{ name: 'wan', addressPool: { start: '2001:db8:1::1000', end: '2001:db8:1::10ff' }, prefixPool: { prefix: '2001:db8:100::/48', delegatedLength: 56 }, preference: 0, rapidCommit: true, unicast: false }],
   preferredLifetime: 100,
   validLifetime: 200,

@@ -19,6 +19,7 @@ const CLIENT = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
 const SECOND = '00:03:00:01:02:00:00:00:00:02';
 
 const SETTINGS: ServerSettings = {
+  subnets: [],
   interfaces: [{ name: 'lan0', delegatedPool: { start: '::1000', end: '::1001' }, preference: 0, rapidCommit: false, unicast: false }],
   preferredLifetime: 100,
   validLifetime: 200,

@@ -14,6 +14,7 @@ const CLIENT = '00:01:00:01:00:00:00:01:02:00:00:00:00:01';
 const OTHER = '00:03:00:01:02:00:00:00:00:02';
 
 const SETTINGS: ServerSettings = {
+  subnets: [],
   interfaces: [
     { name: 'lan0', addressPool: { start: '2001:db8:1::1000', end: '2001:db8:1::1001' }, prefixPool: { prefix: '2001:db8:100::/48', delegatedLength: 56 }, preference: 7, rapidCommit: true, unicast: false },
   ],
@@ -187,4 +188,51 @@ test('the store counts changes to delegated-prefix bindings alone (the module re
   assert.equal(store.prefixGeneration, before + 2, 'so does its removal');
   store.delete(leaseKey(pd));
   assert.equal(store.prefixGeneration, before + 2, 'removing it twice changes nothing');
+});
+
+/** The server of SETTINGS with one subnet behind relays, and a served interface whose pool crosses ::9 → ::10. */
+function relayedSetup(t: { after(fn: () => void): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 't6-d6unit-'));
+  const store = new LeaseStore(dir);
+  store.open();
+  const settings: ServerSettings = {
+    ...SETTINGS,
+    interfaces: [...SETTINGS.interfaces, { name: 'lan9', addressPool: { start: '2001:db8:9::9', end: '2001:db8:9::10' }, preference: 0, rapidCommit: false, unicast: false }],
+    subnets: [{ prefix: '2001:db8:5::/64', addressPool: { start: '2001:db8:5::100', end: '2001:db8:5::1ff' }, prefixPool: { prefix: '2001:db8:500::/48', delegatedLength: 60 }, preference: 0, rapidCommit: false }],
+  };
+  const server = new Dhcp6Server(settings, SERVER_DUID, store, () => 1_000_000);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { server, store, dir };
+}
+
+test('a relay\'s link-address picks the subnet holding it; pool bounds compare as numbers (::9 < ::c < ::10)', (t) => {
+  const { server } = relayedSetup(t);
+  assert.equal(server.linkOf(parseIpv6('2001:db8:5::1')!), '2001:db8:5::/64');
+  assert.equal(server.linkOf(parseIpv6('2001:db8:5:0:ffff::1')!), '2001:db8:5::/64');
+  assert.equal(server.linkOf(parseIpv6('2001:db8:6::1')!), null);
+  // As text, "2001:db8:9::9" sorts after "2001:db8:9::10" and ::c is outside ::9–::10.
+  assert.equal(server.linkOf(parseIpv6('2001:db8:9::9')!), 'lan9');
+  assert.equal(server.linkOf(parseIpv6('2001:db8:9::c')!), 'lan9');
+  assert.equal(server.linkOf(parseIpv6('2001:db8:9::10')!), 'lan9');
+  assert.equal(server.linkOf(parseIpv6('2001:db8:9::11')!), null);
+  assert.equal(server.linkOf(parseIpv6('2001:db8:9::8')!), null);
+});
+
+test('a relayed client gets its subnet\'s address and prefix; the leases name the subnet and the relay, durably', (t) => {
+  const { server, dir } = relayedSetup(t);
+  const link: ServerLink = { name: '2001:db8:5::/64', onLink: [{ addr: parseIpv6('2001:db8:5::')!, len: 64 }], unicastAddress: null, peer: null, relay: '2001:db8:8::2' };
+  const rep = reply(server.handle(link.name, link, msg(DHCP6_MSG.REQUEST, CLIENT, IAS, true), false));
+  assert.deepEqual(leasesOf(rep), { address: '2001:db8:5::100', prefix: '2001:db8:500::/60', t1: 50, t2: 80 });
+  const reopened = new LeaseStore(dir);
+  reopened.open();
+  const leases = [...reopened.all()].map((l) => `${l.kind} ${l.address}/${l.prefixLen} ${l.link} ${l.relay} ${l.via === undefined ? 'no-route' : 'routed'}`).sort();
+  reopened.close();
+  assert.deepEqual(leases, [
+    'na 2001:db8:5::100/128 2001:db8:5::/64 2001:db8:8::2 no-route',
+    'pd 2001:db8:500::/60 2001:db8:5::/64 2001:db8:8::2 no-route',
+  ]);
+  // Confirm on the relayed link: the subnet's prefix is on-link, another is not.
+  const confirm = (a: string) => findOption(reply(server.handle(link.name, link, msg(DHCP6_MSG.CONFIRM, CLIENT, [{ kind: 'iaNa', iaid: 1, t1: 0, t2: 0, options: [{ kind: 'iaAddr', address: parseIpv6(a)!, preferred: 0, valid: 0, options: [] }] }]), false)).options, 'statusCode')?.status;
+  assert.equal(confirm('2001:db8:5::abc'), DHCP6_STATUS.SUCCESS);
+  assert.equal(confirm('2001:db8:1::abc'), DHCP6_STATUS.NOT_ON_LINK);
 });
