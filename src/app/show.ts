@@ -93,11 +93,14 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
   });
 
   // Test hook (test 10 of the foundation issue): make a lane's thread die as a crash would.
-  control.register(['debug', 'crash-lane'], (req) => {
-    const lane = Number((req.args as { lane?: unknown } | undefined)?.lane ?? 0);
+  control.register(['debug', 'crash-lane'], (req, rest) => {
+    // `turtle6ctl debug crash-lane N` sends N as a word; the socket client may send args.lane.
+    const lane = Number(rest[0] ?? (req.args as { lane?: unknown } | undefined)?.lane ?? 0);
+    const lanes = ctx.lanes.status().length;
+    if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) throw new Error(`usage: debug crash-lane N (a lane, 0–${lanes - 1})`);
     ctx.lanes.crashLane(lane);
     return { data: { lane }, text: `lane ${lane} told to crash` };
-  });
+  }, 'make lane N exit as a crash would (a test hook; the lane is restarted)');
 }
 
 function laneTotal(block: Float64Array, name: 'rx_packets'): number {
