@@ -8,35 +8,16 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, TURTLE6CTL, type RunningRouter } from '../helpers/router.js';
-
-interface LogLine {
-  readonly msg: string;
-  readonly [key: string]: unknown;
-}
-
-/** The pino JSON lines the process printed (other output, such as stderr text, is skipped). */
-function logLines(router: RunningRouter): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const text of router.output().split('\n')) {
-    try {
-      const parsed = JSON.parse(text) as unknown;
-      if (typeof parsed === 'object' && parsed !== null && typeof (parsed as LogLine).msg === 'string') lines.push(parsed as LogLine);
-    } catch {
-      // not a log line
-    }
-  }
-  return lines;
-}
+import { startRouter, TURTLE6CTL, type LogLine, type RunningRouter } from '../helpers/router.js';
 
 /** Sends SIGHUP and waits (bounded) for the next log line with message `msg`, which it returns. */
 async function hangUp(router: RunningRouter, msg: string): Promise<LogLine> {
-  const before = logLines(router).length;
+  const before = router.logs().length;
   assert.ok(router.process.kill('SIGHUP'), 'SIGHUP delivered');
   let found: LogLine | undefined;
   await pollUntil(`the log line "${msg}" after SIGHUP`, () => {
     if (router.process.exitCode !== null || router.process.signalCode !== null) throw new Error(`turtle6 exited after SIGHUP:\n${router.output()}`);
-    found = logLines(router).slice(before).find((l) => l.msg === msg);
+    found = router.logs().slice(before).find((l) => l.msg === msg);
     return found !== undefined;
   }, 10_000, 50);
   return found!;
