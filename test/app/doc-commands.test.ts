@@ -9,7 +9,7 @@
  *
  * Written forms: `a|b` in a word is a choice (each is run), `[…]` is optional (the line is
  * run without every optional part and with all of them), and the placeholders in capitals
- * get concrete values from SUBSTITUTIONS below; a capital word left over fails the test.
+ * get concrete values from substitutions() below; a capital word left over fails the test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,7 +119,6 @@ interface Fixture {
   readonly configFile: string;
   readonly pcap: string;
   readonly if1: string;
-  readonly if2: string;
 }
 
 /** The placeholders of the docs and the values they get here, in the order they apply. */
@@ -207,7 +206,7 @@ ipsec:
     - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:9::/64, sa: 0x1000 }
 `,
   );
-  const fixture: Fixture = { socket: router.socket, configFile: join(router.dir, 'turtle6.yaml'), pcap: join(work, 'trace.pcap'), if1, if2 };
+  const fixture: Fixture = { socket: router.socket, configFile: join(router.dir, 'turtle6.yaml'), pcap: join(work, 'trace.pcap'), if1 };
   // Traffic for the traces: h1 pings the router all along, which every trace filter matches.
   h1.ip('addr', 'add', '2001:db8:1::10/64', 'dev', if1, 'nodad');
   await pollUntil('h1 to reach the router', () => h1.run('ping', ['-6', '-n', '-c', '1', '-W', '1', '2001:db8:1::1']).code === 0, 15_000, 100);
@@ -228,7 +227,7 @@ ipsec:
       let concrete = form;
       for (const [pattern, value] of table) concrete = concrete.replace(pattern, value);
       const leftover = /\b[A-Z][A-Z/_]*[A-Z]\b|\b[A-Z]\b/.exec(concrete.replace(/--[a-z-]+/g, ''));
-      assert.equal(leftover, null, `${line.where}: no value for ${leftover?.[0]} in "${form}": add it to SUBSTITUTIONS`);
+      assert.equal(leftover, null, `${line.where}: no value for ${leftover?.[0]} in "${form}": add it to substitutions()`);
       const known = runs.get(concrete);
       if (known === undefined) runs.set(concrete, line);
       else assert.equal(known.error, line.error, `"${concrete}" is marked as an error in one place only (${known.where}, ${line.where})`);
