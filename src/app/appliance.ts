@@ -219,7 +219,8 @@ export class Appliance {
     const loaded = await loadConfigFileOffThread(this.configPath);
     if (!loaded.ok) {
       const error = loaded.errors.map(formatConfigError).join('\n');
-      this.log.warn({ errors: loaded.errors.length }, 'reload refused: the config file has errors');
+      // The errors go in the log too: after a SIGHUP it is the only place they show.
+      this.log.warn({ errors: loaded.errors.length, error }, 'reload refused: the config file has errors');
       return { ok: false, stage: 'prepare', participant: 'config', error, applied: [], aborted: [], abortErrors: [] };
     }
     const participants = reloadParticipants({

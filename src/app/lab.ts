@@ -141,8 +141,10 @@ export class LabError extends Error {
   }
 }
 
+const DEFAULT_RUN_DIR = '/run/turtle6-lab';
+
 export async function runLab(action: LabAction, options: LabOptions = {}): Promise<void> {
-  const runDir = options.runDir ?? process.env['TURTLE6_LAB_DIR'] ?? '/run/turtle6-lab';
+  const runDir = options.runDir ?? process.env['TURTLE6_LAB_DIR'] ?? DEFAULT_RUN_DIR;
   const lab = new Lab(runDir);
   try {
     if (action === 'up') await lab.up(options.detach ?? process.env['TURTLE6_LAB_DETACH'] === '1');
@@ -164,7 +166,7 @@ class Lab {
   async up(detach: boolean): Promise<void> {
     requireRoot();
     if (this.leftovers()) {
-      throw new LabError(`a lab is already up (or left over) according to ${this.statePath}: run \`turtle6 lab down\` first`);
+      throw new LabError(`a lab is already up (or left over) according to ${this.statePath}: run \`${this.labCommand('down')}\` first`);
     }
     mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
     const state: LabState = { namespaces: [], processes: [] };
@@ -189,10 +191,10 @@ class Lab {
       const checksPassed = await this.show(built.addresses, built.delegation);
       if (!checksPassed) process.exitCode = 1;
       if (detach) {
-        out(`\nThe lab runs in the background. Remove it with:  turtle6 lab down\n`);
+        out(`\nThe lab runs in the background. Remove it with:\n${typed(this.labCommand('down'))}`);
         return;
       }
-      out(`\nThe lab runs until you press Ctrl-C (or run \`turtle6 lab down\`).\n`);
+      out(`\nThe lab runs until you press Ctrl-C, or until:\n${typed(this.labCommand('down'))}`);
       const stopped = await untilStopped(routers, stop.signal);
       out(`\n${stopped.reason}; tearing the lab down\n`);
       await this.teardown(state);
@@ -320,17 +322,17 @@ class Lab {
     for (const h of HOSTS) out(`  ${h.ns.padEnd(6)} ${h.ifname}  ${addresses.get(h.ns)}  (router ${h.router})\n`);
 
     out(`\n== Prefix delegation: r0's DHCPv6 server gave r1 ${delegation.prefix} (from ${DELEGATION_POOL}) ==\n`);
-    out(`  r1's client (turtle6ctl --socket ${this.socket('r1')} show dhcp client):\n`);
+    out(`  r1's client:\n${typed(this.ctlCommand('r1', 'show dhcp client'), 4)}`);
     out(indent(await this.ctlText('r1', ['show', 'dhcp', 'client']), 4));
-    out(`  r0's leases (turtle6ctl --socket ${this.socket('r0')} show dhcp leases):\n`);
+    out(`  r0's leases:\n${typed(this.ctlCommand('r0', 'show dhcp leases'), 4)}`);
     out(indent(await this.ctlText('r0', ['show', 'dhcp', 'leases']), 4));
     out('  hosts\' second addresses, from the /64s r1 announces out of the delegated prefix:\n');
     for (const [ns, address] of delegation.hostAddresses) out(`    ${ns.padEnd(6)} ${address}  (delegated)\n`);
 
-    out(`\n== Routes on r1 (turtle6ctl --socket ${this.socket('r1')} show routes) ==\n`);
+    out(`\n== Routes on r1 ==\n${typed(this.ctlCommand('r1', 'show routes'))}`);
     out(indent(await this.ctlText('r1', ['show', 'routes'])));
 
-    out(`\n== RIPng on r1: neighbours and routes (turtle6ctl --socket ${this.socket('r1')} show ripng) ==\n`);
+    out(`\n== RIPng on r1: neighbours and routes ==\n${typed(this.ctlCommand('r1', 'show ripng'))}`);
     out(indent(await this.ctlText('r1', ['show', 'ripng'])));
 
     out('\n== Pings from t6-h1, across r1 (to t6-h2) and across r1 and r0 (to t6-h0) ==\n');
@@ -350,28 +352,37 @@ class Lab {
     const metrics = fetchInNamespace(NS.r1, METRICS_URL);
     const sample = metrics.split('\n').filter((l) => /^turtle6_interface_(rx|tx)_packets_total\{/.test(l));
     out(sample.length > 0 ? indent(sample.join('\n')) : '  (no interface series: is the metrics server up? see r1.log)\n');
-    out(`  fetch them yourself:  sudo ip netns exec ${NS.r1} curl -s ${METRICS_URL}\n`);
+    out(`  fetch them yourself:\n${typed(asTyped(`ip netns exec ${NS.r1} curl -s ${METRICS_URL}`), 4)}`);
 
     out('\n== Poke at it ==\n');
-    const ctl = (role: RouterRole, what: string) => `sudo node ${TURTLE6CTL} --socket ${this.socket(role)} show ${what}`;
-    out(
-      indent(
-        [
-          ctl('r1', 'interfaces'),
-          ctl('r1', 'neighbors'),
-          ctl('r0', 'routes'),
-          ctl('r0', 'ripng status'),
-          ctl('r1', 'dhcp client'),
-          ctl('r0', 'dhcp leases'),
-          `${ctl('r1', 'counters')} --json`,
-          `sudo ip netns exec ${NS.h1} ping -6 ${addresses.get(NS.h0)}`,
-          `sudo ip netns exec ${NS.h2} ip -6 route`,
-          `configs and logs: ${this.runDir}/{r0,r1}.yaml, ${this.runDir}/{r0,r1}.log`,
-          'turtle6 lab status    turtle6 lab down',
-        ].join('\n'),
-      ),
-    );
+    for (const command of [
+      this.ctlCommand('r1', 'show interfaces'),
+      this.ctlCommand('r1', 'show neighbors'),
+      this.ctlCommand('r0', 'show routes'),
+      this.ctlCommand('r0', 'show ripng status'),
+      this.ctlCommand('r1', 'show dhcp client'),
+      this.ctlCommand('r0', 'show dhcp leases'),
+      this.ctlCommand('r1', '--json show counters'),
+      asTyped(`ip netns exec ${NS.h1} ping -6 -c 3 ${addresses.get(NS.h0)}`),
+      asTyped(`ip netns exec ${NS.h2} ip -6 route`),
+    ]) {
+      out(typed(command));
+    }
+    out(`  configs and logs: ${this.runDir}/{r0,r1}.yaml, ${this.runDir}/{r0,r1}.log\n`);
+    out(typed(this.labCommand('status')));
+    out(typed(this.labCommand('down')));
     return passed;
+  }
+
+  /** turtle6ctl against a lab router, as a person types it. */
+  private ctlCommand(role: RouterRole, words: string): string {
+    return asTyped(`node ${TURTLE6CTL} --socket ${this.socket(role)} ${words}`);
+  }
+
+  /** `turtle6 lab ACTION` for this lab, naming its run directory when it is not the default. */
+  private labCommand(action: LabAction): string {
+    const env = this.runDir === DEFAULT_RUN_DIR ? '' : `env TURTLE6_LAB_DIR=${this.runDir} `;
+    return asTyped(`${env}node ${TURTLE6} lab ${action}`);
   }
 
   /** A command's table for people, or a line saying why there is none (the tour goes on). */
@@ -435,7 +446,7 @@ class Lab {
     if (r.status !== 0) {
       throw new LabError(
         `cannot create namespace ${ns} (${r.stderr.trim()}). Is another lab or a test using it? ` +
-          `\`turtle6 lab down\` removes only what the lab recorded; remove a stranger with \`ip netns del ${ns}\``,
+          `\`${this.labCommand('down')}\` removes only what the lab recorded; remove a stranger with \`${asTyped(`ip netns del ${ns}`)}\``,
       );
     }
     state.namespaces.push(ns);
@@ -552,6 +563,20 @@ stateDir: ${stateDir}
 
 function out(text: string): void {
   process.stdout.write(text);
+}
+
+/**
+ * A command as the person who started the lab types it in their shell: with sudo when they
+ * ran the lab through sudo (the lab needs root), plain when they are root already. Paths are
+ * absolute, so nothing depends on PATH or the current directory.
+ */
+function asTyped(command: string): string {
+  return process.env['SUDO_USER'] ? `sudo ${command}` : command;
+}
+
+/** A command line of the tour: "$ " and the command, to copy and run exactly as printed. */
+function typed(command: string, spaces = 2): string {
+  return `${' '.repeat(spaces)}$ ${command}\n`;
 }
 
 function indent(text: string, spaces = 2): string {

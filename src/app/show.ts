@@ -109,11 +109,14 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
   // Test hooks (test 10 of the foundation issue; lane supervision): a lane's thread dies as a
   // crash would, or the lane spins forever for the watchdog to replace.
   for (const [word, act, help] of [
-    ['crash-lane', (lane: number) => ctx.lanes.crashLane(lane), 'lane N exits its thread as a crash would'],
+    ['crash-lane', (lane: number) => ctx.lanes.crashLane(lane), 'lane N exits its thread as a crash would (the lane is restarted)'],
     ['wedge-lane', (lane: number) => ctx.lanes.wedgeLane(lane), 'lane N spins forever, until the watchdog replaces it'],
   ] as const) {
     control.register(['debug', word], (req, rest) => {
+      // `turtle6ctl debug crash-lane N` sends N as a word; the socket client may send args.lane.
       const lane = Number(rest[0] ?? (req.args as { lane?: unknown } | undefined)?.lane ?? 0);
+      const lanes = ctx.lanes.status().length;
+      if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) throw new Error(`usage: debug ${word} N (a lane, 0–${lanes - 1})`);
       act(lane);
       return { data: { lane }, text: `debug ${word} ${lane}: done` };
     }, `test hook: ${help}`);

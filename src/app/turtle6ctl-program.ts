@@ -6,7 +6,7 @@
  * the whole client first and run it after dropping privileges.
  */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { answerTimeoutMs, ControlClient, ControlUnavailable, DEFAULT_ANSWER_TIMEOUT_MS } from './control.js';
 import { MAX_TRACE_TIMEOUT_S, traceWaitMs } from './trace-command.js';
 import { DEFAULT_CONTROL_SOCKET } from '../config/sections/control.js';
@@ -51,7 +51,7 @@ function seconds(text: string): number {
 export function turtle6ctlProgram(): Command {
   const program = new Command('turtle6ctl')
     .description('talk to a running turtle6 appliance over its control socket')
-    .option('--socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
+    .addOption(new Option('--socket <path>', 'control socket').env('TURTLE6_SOCKET').default(DEFAULT_CONTROL_SOCKET))
     .option('--json', 'print the answer as JSON for machines', false)
     .option('--wait <seconds>', 'how long to wait for an answer (a trace waits for its --timeout plus 10 s)', seconds, DEFAULT_ANSWER_TIMEOUT_MS / 1000);
 

@@ -157,6 +157,11 @@ export function isLinkLocal(a: Uint8Array, off = 0): boolean {
   return a[off] === 0xfe && (a[off + 1]! & 0xc0) === 0x80;
 }
 
+/** fec0::/10, the deprecated site-local unicast prefix (RFC 3879; RFC 4291 §2.5.7). */
+export function isSiteLocal(a: Uint8Array, off = 0): boolean {
+  return a[off] === 0xfe && (a[off + 1]! & 0xc0) === 0xc0;
+}
+
 /** Multicast scope nibble (RFC 4291 §2.7): 1 interface-local, 2 link-local, 5 site, 14 global. */
 export function multicastScope(a: Uint8Array, off = 0): number {
   return a[off + 1]! & 0x0f;

@@ -322,6 +322,25 @@ test('turtle6ctl against a running turtle6: show, reload, config diff, errors an
     assert.match(verb.stderr, /^turtle6ctl: unknown command "frobnicate"; available: .*reload.*show routes/);
   });
 
+  await t.test('TURTLE6_SOCKET names the socket; --socket wins over it', () => {
+    const viaEnv = l.r.run('env', [`TURTLE6_SOCKET=${l.router.socket}`, process.execPath, TURTLE6CTL, 'show', 'lanes']);
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /^Lane\s+State/);
+    const elsewhere = 'TURTLE6_SOCKET=/nonexistent/t6.sock';
+    const wrong = l.r.run('env', [elsewhere, process.execPath, TURTLE6CTL, 'show', 'lanes']);
+    assert.equal(wrong.code, 2, wrong.stdout + wrong.stderr);
+    assert.match(wrong.stderr, /\/nonexistent\/t6\.sock/);
+    const both = l.r.run('env', [elsewhere, process.execPath, TURTLE6CTL, '--socket', l.router.socket, 'show', 'lanes']);
+    assert.equal(both.code, 0, both.stderr);
+  });
+
+  await t.test('debug crash-lane N takes N as a word and refuses a lane that does not exist', () => {
+    const r = l.ctl('debug', 'crash-lane', '5');
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /^turtle6ctl: usage: debug crash-lane N \(a lane, 0–0\)/);
+    assert.equal(l.json(lanesSchema, 'show', 'lanes')[0]!.starts, 1, 'no lane was told to crash');
+  });
+
   await t.test('a non-root user is denied', () => {
     // Let anyone reach the socket's directory, so that only the socket's own mode keeps them out.
     chmodSync(l.router.dir, 0o755);

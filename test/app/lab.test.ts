@@ -42,10 +42,10 @@ interface LabRun {
   stderr: string;
 }
 
-/** Runs `turtle6 lab ACTION` to completion (bounded), with the test's run directory. */
-function lab(runDir: string, action: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<LabRun> {
+/** Runs `turtle6 lab ACTION [ARGS]` to completion (bounded), with the test's run directory. */
+function lab(runDir: string, action: string, env: Record<string, string> = {}, timeoutMs = 120_000, args: string[] = []): Promise<LabRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TURTLE6, 'lab', action], {
+    const child = spawn(process.execPath, [TURTLE6, 'lab', action, ...args], {
       env: { ...process.env, TURTLE6_LAB_DIR: runDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -83,7 +83,7 @@ function assertNothingLeft(runDir: string): void {
 }
 
 await labTest('lab up --detach builds both routers, prints the tour, and down removes everything', async (runDir) => {
-  const up = await lab(runDir, 'up', { TURTLE6_LAB_DETACH: '1' });
+  const up = await lab(runDir, 'up', {}, 120_000, ['--detach']);
   assert.equal(up.code, 0, `lab up failed:\n${up.stdout}\n${up.stderr}`);
   const text = up.stdout;
 
@@ -108,8 +108,21 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
     assert.match(text, new RegExp(`t6-h1 -> ${target} \\(\\S+\\): ok\\n\\s+3 packets transmitted, [1-3] received`));
   }
   assert.match(text, /turtle6_interface_rx_packets_total\{interface="lan0"\} [1-9]\d*/);
-  assert.ok(text.includes(`curl -s http://[::1]:9469/metrics`));
-  assert.ok(text.includes(`turtle6ctl.js --socket ${join(runDir, 'r1.sock')} show`));
+  // Every command the tour prints ("  $ …") works exactly as printed, in a plain shell:
+  // absolute paths, the test's run directory named, no sudo for a root who did not use it.
+  const printed = [...text.matchAll(/^ *\$ (.+)$/gm)].map((m) => m[1]!);
+  assert.ok(printed.some((c) => c.includes(`turtle6ctl.js --socket ${join(runDir, 'r1.sock')} show routes`)), text);
+  assert.ok(printed.some((c) => c.includes(`curl -s http://[::1]:9469/metrics`)), text);
+  const labStatus = printed.find((c) => c.endsWith(' lab status'));
+  const labDown = printed.find((c) => c.endsWith(' lab down'));
+  assert.equal(labStatus, `env TURTLE6_LAB_DIR=${runDir} node ${TURTLE6} lab status`);
+  assert.ok(labDown, text);
+  assert.ok(printed.every((c) => !c.startsWith('sudo ')), 'no sudo: the test runs as root, not through sudo');
+  for (const command of printed.filter((c) => c !== labStatus && c !== labDown)) {
+    const r = run('sh', ['-c', command]);
+    assert.equal(r.code, 0, `printed command failed as typed: ${command}\n${r.stdout}${r.stderr}`);
+    assert.notEqual(r.stdout, '', `${command} printed nothing`);
+  }
   assert.ok(existsSync(join(runDir, 'r1.yaml')) && existsSync(join(runDir, 'r0.log')), 'configs and logs are kept in the run directory');
 
   // turtle6ctl against the lab's routers: each holds its own LANs and the other's, learned by RIPng
@@ -186,12 +199,14 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
   }
   assert.match(text, /t6-h1 from 2001:db8:f0\S+ \(delegated\) -> t6-h0 \(\S+\): ok\n\s+3 packets transmitted, [1-3] received/);
 
-  const status = await lab(runDir, 'status');
+  // The printed status and down, as typed.
+  const status = run('sh', ['-c', labStatus]);
+  assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /r1: pid \d+ running/);
   assert.match(status.stdout, /r0: pid \d+ running/);
   assert.equal(labProcesses(runDir).length, 2);
 
-  const down = await lab(runDir, 'down');
+  const down = run('sh', ['-c', labDown]);
   assert.equal(down.code, 0, down.stderr);
   assertNothingLeft(runDir);
   const again = await lab(runDir, 'down');

@@ -21,12 +21,33 @@ export interface RunningRouter {
   readonly process: ChildProcess;
   /** Everything the process printed (pino JSON lines and stderr). */
   output(): string;
+  /** The pino log lines printed so far, parsed (a line still being written is left out). */
+  logs(): LogLine[];
   ctl(command: string[], args?: Record<string, unknown>): Promise<unknown>;
   ctlText(command: string[]): Promise<string>;
   /** The sum of an interface counter over the lanes (from `show counters --json`). */
   counter(ifname: string, name: string): Promise<number>;
   counters(ifname: string): Promise<Record<string, number>>;
   stop(): Promise<void>;
+}
+
+export interface LogLine {
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
+
+function parseLogs(output: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const text of output.split('\n')) {
+    if (!text.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(text) as { msg?: unknown };
+      if (typeof parsed.msg === 'string') lines.push(parsed as LogLine);
+    } catch {
+      // The last line may be half written.
+    }
+  }
+  return lines;
 }
 
 /**
@@ -73,6 +94,7 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
     socket,
     process: child,
     output: () => out,
+    logs: () => parseLogs(out),
     ctl,
     ctlText: async (command) => {
       const r = await client.request(command, undefined, false);

@@ -49,12 +49,7 @@ function metricValue(text: string, name: string): number {
 
 /** The pino lines turtle6 printed whose message includes `text`. */
 function logLines(router: RunningRouter, text: string): Array<Record<string, unknown>> {
-  return router
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => typeof l.msg === 'string' && l.msg.includes(text));
+  return router.logs().filter((l) => l.msg.includes(text));
 }
 
 /**

@@ -60,6 +60,7 @@ export const ripngSection = defineSection(
       ecmp: intInRange(1, 16).default(1),
       routeLog: absolutePath().optional(),
       ageStatic: flag().default(false),
+      siteLocal: flag().default(false),
       timers: z
         .strictObject({
           update: numberInRange(0.1, 3600, ' seconds').default(30),
@@ -69,9 +70,10 @@ export const ripngSection = defineSection(
         .prefault({}),
       redistribute: z
         .strictObject({
-          // route6d advertises its interfaces' prefixes unasked; static routes need -s.
+          // route6d advertises its interfaces' prefixes unasked; static routes need -s
+          // (split horizon, the default here) or -S (splitHorizon: false).
           connected: redistributeSchema(true).prefault({}),
-          static: redistributeSchema(false).extend({ splitHorizon: flag().default(false) }).prefault({}),
+          static: redistributeSchema(false).extend({ splitHorizon: flag().default(true) }).prefault({}),
         })
         .prefault({}),
       defaultOriginate: z.strictObject({ metric: metric().default(1) }).optional(),
@@ -155,6 +157,7 @@ export function resolveRipngConfig(section: RipngSection | undefined, interfaceN
     ecmp: section.ecmp,
     routeLog: section.routeLog ?? null,
     ageStatic: section.ageStatic,
+    siteLocal: section.siteLocal,
     redistribute: {
       connected: { enabled: connected.enabled, metric: connected.metric, tag: connected.tag ?? section.tag, prefixes: connected.prefixes },
       static: { enabled: stat.enabled, metric: stat.metric, tag: stat.tag ?? section.tag, prefixes: stat.prefixes, splitHorizon: stat.splitHorizon },

@@ -68,9 +68,14 @@ export interface RipngConfig {
   readonly routeLog: string | null;
   /** route6d -a: static routes with a gateway are held like learned ones and age out unless refreshed. */
   readonly ageStatic: boolean;
+  /** route6d -l: accept site-local (fec0::/10) RTEs; without it they are dropped. */
+  readonly siteLocal: boolean;
   readonly redistribute: {
     readonly connected: RipngRedistribute;
-    /** route6d -s, or -S with `splitHorizon: true`. */
+    /**
+     * route6d -s (split horizon: not advertised on the interface the static route goes
+     * through), or -S with `splitHorizon: false` (advertised on every interface).
+     */
     readonly static: RipngRedistribute & { readonly splitHorizon: boolean };
   };
   /** FRR `default-information originate`: advertise ::/0 with this metric on every interface; null: off. */

@@ -20,7 +20,7 @@
  * with Update Requests every update interval until it answers.
  */
 import { appendFileSync } from 'node:fs';
-import { equalAddress, formatIpv6, isLinkLocal, isMulticast, isUnspecified, parseIpv6, parsePrefix, prefixMatch, type Prefix } from '../../lib/addr.js';
+import { equalAddress, formatIpv6, isLinkLocal, isLoopback, isMulticast, isSiteLocal, isUnspecified, parseIpv6, parsePrefix, prefixMatch, type Prefix } from '../../lib/addr.js';
 import type { TimerHandle } from '../../lib/clock.js';
 import { uniform } from '../../lib/rng.js';
 import type { RibRoute } from '../../stack/rib.js';
@@ -167,7 +167,7 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
   readonly badRoutes = Object.fromEntries(RIPNG_BAD_ROUTES.map((r) => [r, 0])) as Record<RipngBadRoute, number>;
   triggeredUpdates = 0;
   /** Route decisions rejected by a filter, by filter name (the decision log's counterpart). */
-  readonly filtered: Record<string, number> = { accept: 0, self: 0 };
+  readonly filtered: Record<string, number> = { accept: 0, self: 0, site_local: 0 };
 
   start(ctx: ModuleContext, config: RipngConfig): void {
     this.ctx = ctx;
@@ -362,8 +362,16 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
         this.badRoute('bad_prefix_length', rte, d, neighbor);
         continue;
       }
-      if (isLinkLocal(rte.prefix) || isMulticast(rte.prefix)) {
+      // route6d riprecv() drops RTEs for link-local, multicast and loopback (::1) destinations.
+      if (isLinkLocal(rte.prefix) || isMulticast(rte.prefix) || isLoopback(rte.prefix)) {
         this.badRoute('bad_prefix', rte, d, neighbor);
+        continue;
+      }
+      // route6d riprecv() skips site-local RTEs (fec0::/10, RFC 3879) unless -l: a site's
+      // boundary is not something RIPng can know.
+      if (isSiteLocal(rte.prefix) && !this.config.siteLocal) {
+        this.filtered['site_local']!++;
+        this.decision(rte, 'rejected: site-local without siteLocal (-l)', { interface: port.iface.name, from: formatIpv6(d.src) });
         continue;
       }
       if (!matchesFilter(port.accept, rte.prefix, rte.prefixLen)) {
@@ -499,7 +507,8 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     const now = this.api.clock.now();
     const red = best === undefined ? undefined
       : best.origin === 'connected' ? this.config.redistribute.connected
-      : best.origin === 'static' ? this.config.redistribute.static
+      // route6d tobeadv(): static reject and blackhole routes are never advertised.
+      : best.origin === 'static' && best.kind === 'unicast' ? this.config.redistribute.static
       : undefined;
     if (best !== undefined && red !== undefined && red.enabled && within(prefixes(red.prefixes), prefix, prefixLen)) {
       const isStatic = best.origin === 'static';
@@ -702,6 +711,9 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
       let nextHop: Uint8Array | null = null;
       const onThisPort = r.nexthops.filter((n) => n.port === p.iface.port);
       if (onThisPort.length > 0 && r.splitHorizon && !noSplitHorizon) {
+        // route6d tobeadv() with -s: a static route is not advertised at all on the
+        // interface it goes through, whatever -h says.
+        if (r.source === 'static') continue;
         // §2.5 split horizon: never tell a neighbour about routes it gave us; with poisoned
         // reverse, tell it they are unreachable through us.
         if (p.config.splitHorizon === 'simple') continue;

@@ -30,7 +30,7 @@ export interface RipRoute {
   garbageAt: number | null;
   /** The route change flag of §2.5: it goes into the next triggered update. */
   changed: boolean;
-  /** Static routes with -S: split horizon applies toward their next hops' ports. */
+  /** Split horizon toward the next hops' ports: learned routes always, static ones with route6d -s (not -S). */
   splitHorizon: boolean;
 }
 

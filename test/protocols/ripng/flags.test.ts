@@ -121,15 +121,48 @@ test('-A prefix,if: `aggregate` advertises the aggregate instead of what it cove
   assert.ok(nextPeriodic(s, 0).every((x) => !x.startsWith('2001:db8:100::/40')), 'only on the interfaces named');
 });
 
-test('-s: static routes are advertised (with their gateway as next hop on its own link); -S: with split horizon', () => {
-  const withS = startRipng(fromYaml({ redistribute: { static: { enabled: true, metric: 3 } } }), 2, (api) => addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0));
-  assert.deepEqual(nextPeriodic(withS, 0), ['nh fe80::abc', '2001:db8:77::/48 3', 'nh ::', '2001:db8::/64 1', '2001:db8:1::/64 1']);
-  assert.ok(nextPeriodic(withS, 1).includes('2001:db8:77::/48 3'));
-  const withSS = startRipng(fromYaml({ redistribute: { static: { enabled: true, splitHorizon: true } } }), 2, (api) => addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0));
-  assert.ok(nextPeriodic(withSS, 0).includes('2001:db8:77::/48 16'), 'poisoned toward its gateway');
-  assert.ok(nextPeriodic(withSS, 1).includes('2001:db8:77::/48 1'));
+// route6d.c tobeadv(): with -s a static route goes out on every interface except the one it
+// points through (split horizon, not poisoned, whatever -h says); with -S on every
+// interface, with its gateway as next hop on its own link (RFC 2080 §2.1.1).
+test('-s: `redistribute.static.enabled: true` advertises static routes with split horizon: not on the interface they go through', () => {
+  const c = fromYaml({ splitHorizon: 'none', redistribute: { static: { enabled: true, metric: 3 } } });
+  assert.equal(c.redistribute.static.splitHorizon, true, '-s is the default form');
+  const s = startRipng(c, 2, (api) => addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0));
+  assert.ok(!nextPeriodic(s, 0).some((x) => x.startsWith('2001:db8:77::') || x.startsWith('nh fe80::abc')), 'not toward its gateway, not even poisoned, -h or not');
+  assert.ok(nextPeriodic(s, 1).includes('2001:db8:77::/48 3'));
   const without = startRipng(fromYaml({}), 2, (api) => addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0));
   assert.ok(!nextPeriodic(without, 1).some((x) => x.startsWith('2001:db8:77::')), 'not advertised without -s');
+});
+
+test('-S: `splitHorizon: false` advertises static routes on every interface, with the gateway as next hop on its own link', () => {
+  const s = startRipng(fromYaml({ redistribute: { static: { enabled: true, splitHorizon: false, metric: 3 } } }), 2, (api) => addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0));
+  assert.deepEqual(nextPeriodic(s, 0), ['nh fe80::abc', '2001:db8:77::/48 3', 'nh ::', '2001:db8::/64 1', '2001:db8:1::/64 1']);
+  assert.ok(nextPeriodic(s, 1).includes('2001:db8:77::/48 3'));
+});
+
+test('-s/-S: static reject and blackhole routes are never advertised', () => {
+  const s = startRipng(fromYaml({ redistribute: { static: { enabled: true, splitHorizon: false } } }), 2, (api) => {
+    addStatic(api, '2001:db8:77::/48', 'fe80::abc', 0);
+    api.rib.add({ prefix: ip('2001:db8:78::'), prefixLen: 48, origin: 'static', preference: 10, metric: 0, kind: 'reject', nexthops: [] });
+    api.rib.add({ prefix: ip('2001:db8:79::'), prefixLen: 48, origin: 'static', preference: 10, metric: 0, kind: 'blackhole', nexthops: [] });
+  });
+  for (const port of [0, 1]) {
+    const out = nextPeriodic(s, port);
+    assert.ok(out.includes('2001:db8:77::/48 1'), 'the unicast static route goes out');
+    assert.ok(!out.some((x) => x.startsWith('2001:db8:78::') || x.startsWith('2001:db8:79::')), `no reject/blackhole route on eth${port}`);
+  }
+});
+
+test('received RTEs for ::1 are bad prefixes; site-local (fec0::/10) ones are dropped unless -l: `siteLocal: true`', () => {
+  const s = startRipng(fromYaml({}));
+  s.api.respond([rte('::1/128', 1), rte('fec0:1::/32', 1), rte('2001:db8:50::/48', 1)], { port: 0 });
+  assert.deepEqual(s.api.routes().map((r) => `${formatIpv6(r.prefix)}/${r.prefixLen}`), ['2001:db8:50::/48']);
+  assert.equal(s.ripng.badRoutes.bad_prefix, 1);
+  assert.equal(s.ripng.filtered['site_local'], 1);
+  const withL = startRipng(fromYaml({ siteLocal: true }));
+  withL.api.respond([rte('::1/128', 1), rte('fec0:1::/32', 1)], { port: 0 });
+  assert.deepEqual(withL.api.routes().map((r) => `${formatIpv6(r.prefix)}/${r.prefixLen}`), ['fec0:1::/32']);
+  assert.ok(nextPeriodic(withL, 1).includes('fec0:1::/32 2'));
 });
 
 test('-a: `ageStatic: true` lets a static route age out unless its gateway keeps advertising it', () => {

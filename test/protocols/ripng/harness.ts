@@ -147,10 +147,10 @@ export function interfaceConfig(name: string, over: Partial<RipngInterfaceConfig
 
 export function config(ports: number, over: Partial<RipngConfig> = {}, perInterface: Partial<RipngInterfaceConfig> = {}): RipngConfig {
   return {
-    preference: 120, receiveOnly: false, install: true, tag: 0, ecmp: 1, routeLog: null, ageStatic: false,
+    preference: 120, receiveOnly: false, install: true, tag: 0, ecmp: 1, routeLog: null, ageStatic: false, siteLocal: false,
     redistribute: {
       connected: { enabled: true, metric: 1, tag: 0, prefixes: [] },
-      static: { enabled: false, metric: 1, tag: 0, prefixes: [], splitHorizon: false },
+      static: { enabled: false, metric: 1, tag: 0, prefixes: [], splitHorizon: true },
     },
     defaultOriginate: null,
     interfaces: Array.from({ length: ports }, (_, i) => interfaceConfig(`eth${i}`, perInterface)),
