@@ -22,7 +22,7 @@ export const RTR_SOLICITATION_INTERVAL_MS = 4000;
 const INFINITE_LIFETIME = 0xffffffff;
 /** setTimeout's longest delay; longer lifetimes (a PIO's 30 days) re-arm until they end. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-export const RA_ORIGIN = 'ra';
+const RA_ORIGIN = 'ra';
 
 /** RFC 4191 §2.2 preferences as numbers, higher wins; the route's metric is 1 - this (0 high, 2 low). */
 const PREFERENCE = { high: 1, medium: 0, low: -1 } as const;
@@ -34,14 +34,6 @@ export interface RaHostCounters {
   routersExpired: number;
   /** Routers dropped because NUD deleted their neighbour entry or the link went down. */
   routersLost: number;
-}
-
-export interface DefaultRouterView {
-  readonly port: number;
-  readonly addr: Uint8Array;
-  readonly preference: keyof typeof PREFERENCE;
-  /** Milliseconds; Infinity for never. */
-  readonly expiresInMs: number;
 }
 
 interface Learned {
@@ -100,10 +92,6 @@ export class RaHost {
     this.solicit(port);
   }
 
-  accepts(port: number): boolean {
-    return this.ports.has(port);
-  }
-
   /** §6.3.4: an RA (already validated per §6.1.2 by the caller: link-local source, hop limit 255). */
   receive(port: number, src: Uint8Array, msg: NdMessage): void {
     const state = this.ports.get(port);
@@ -141,14 +129,6 @@ export class RaHost {
       }
     }
     if (lost) this.publishDefault();
-  }
-
-  defaultRouters(): DefaultRouterView[] {
-    const now = this.clock.now();
-    const names = ['low', 'medium', 'high'] as const;
-    return [...this.routers.values()].map((r) => ({
-      port: r.port, addr: r.addr, preference: names[r.preference + 1]!, expiresInMs: r.expiresAt - now,
-    }));
   }
 
   stop(): void {
