@@ -14,7 +14,7 @@ PACKAGES=(
   iproute2 procps iputils-ping ndisc6 tcpdump tshark socat
   # interop peers and tools
   python3 python3-scapy python3-cryptography bird2 prometheus
-  wide-dhcpv6-client wide-dhcpv6-server wide-dhcpv6-relay kea-dhcp6-server
+  wide-dhcpv6-client wide-dhcpv6-server wide-dhcpv6-relay kea-dhcp6-server dnsmasq-base
 )
 
 missing=()

@@ -11,7 +11,7 @@
  * (`netns:`). The link between the routers is r1's `wan0` TAP, moved into t6-r0, where r0
  * glues its own `down0` TAP to it with tc (`attach: wan0`): a TAP's kernel side lives in one
  * namespace only, so one router's port becomes the other's "NIC". The routers learn each
- * other's LANs by RIPng (RFC 2080) on that link; the LAN ports are passive (their prefixes
+ * other's LANs by RIPng (RFC 2080) on that link, and r1 its default route from r0's RAs there; the LAN ports are passive (their prefixes
  * are advertised, but nothing is sent to the hosts), and `up` waits, bounded, until both
  * routers hold the other's prefixes before it pings.
  *
@@ -504,8 +504,8 @@ interfaces:
   - name: wan0
     addresses: [2001:db8:ff::2/64]
     netns: ${NS.r0}
-    # Two routers on a link need no RAs from each other: they exchange routes by RIPng.
-    ra: { enabled: false }
+    # The upstream port: r1 learns its default route from r0's RAs here (RFC 7084 W-1), sends none.
+    ra: { accept: true }
 # RIPng on wan0 only: the LANs' prefixes are advertised (connected routes are redistributed),
 # but the hosts on them hear no RIPng (passive).
 ripng:
@@ -540,7 +540,8 @@ interfaces:
   - name: down0
     addresses: [2001:db8:ff::1/64]
     attach: wan0
-    ra: { enabled: false }
+    # r0 is r1's default router: r1 takes ::/0 from these RAs, no static route.
+    ra: { maxInterval: 10 }
 # RIPng on down0 only; svc0's prefix is advertised, its host hears no RIPng.
 ripng:
   interfaces:

@@ -51,6 +51,7 @@ export function stackInterface(iface: InterfaceConfig, port: number): StackInter
     mtu: iface.mtu,
     addresses,
     ra: iface.ra.enabled ? stackRaConfig(iface.ra) : null,
+    acceptRa: iface.ra.accept,
   };
 }
 

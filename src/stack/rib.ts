@@ -37,13 +37,15 @@ export interface RibRoute {
   readonly tunnel?: number;
 }
 
-/** FRR's administrative distances (connected 0, eBGP 20, OSPF 110, RIP 120); DHCPv6-PD routes sit between static and the IGPs. */
+/** FRR's administrative distances (connected 0, eBGP 20, OSPF 110, RIP 120); DHCPv6-PD and RA routes sit between static and the IGPs. */
 export const DEFAULT_PREFERENCE: Readonly<Record<string, number>> = {
   connected: 0,
   local: 0,
   static: 10,
   bgp: 20,
   dhcpv6: 50,
+  /** A default route and on-link prefixes learned from an upstream router's RAs (stack/ra-host.ts). */
+  ra: 60,
   ospf6: 110,
   ripng: 120,
 };

@@ -38,6 +38,7 @@ import { ICMP6, mayGenerateErrorAbout, writeIcmpv6Error } from '../wire/icmpv6.j
 import { InterfaceTable, type RouterInterface } from './interfaces.js';
 import { NeighborCache, type NeighborCacheOptions, type NdTransport } from './nd.js';
 import { RouterAdvertiser, type RaConfig, type RaPrefix } from './ra.js';
+import { RaHost } from './ra-host.js';
 import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
 import type { Datapath, IpsecDatapath } from '../shm/datapath.js';
@@ -91,6 +92,8 @@ export interface StackInterfaceConfig {
   readonly mtu: number;
   readonly addresses: ReadonlyArray<{ addr: Uint8Array; prefixLen: number }>;
   readonly ra: RaConfig | null;
+  /** An upstream port: learn a default route and on-link prefixes from its RAs (RFC 7084 W-1..W-3). */
+  readonly acceptRa?: boolean;
 }
 
 type UdpHandler = (d: ReceivedUdp) => void;
@@ -101,6 +104,7 @@ export class Stack {
   readonly rib = new Rib();
   readonly neighbors: NeighborCache;
   readonly ra: RouterAdvertiser;
+  readonly raHost: RaHost;
   readonly drops: Record<StackDrop, number> = Object.fromEntries(STACK_DROPS.map((d) => [d, 0])) as Record<StackDrop, number>;
   private readonly udp = new Map<number, UdpHandler[]>();
   private readonly icmp = new Map<number, IcmpHandler[]>();
@@ -109,6 +113,7 @@ export class Stack {
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
+  private readonly acceptRaPorts = new Set<number>();
   /** Prefixes modules asked to advertise (DHCPv6-PD /64s), per port, keyed by formatted prefix. */
   private readonly modulePrefixes = new Map<number, Map<string, RaPrefix>>();
   private readonly dns = new Map<string, DnsInfo>();
@@ -126,10 +131,14 @@ export class Stack {
       sendResolved: (port, dstMac, pkt) => this.sendFrame(port, dstMac, pkt),
       // RFC 4443 §3.1 code 3: address resolution failed for a packet we were forwarding.
       unreachable: (port, pkt) => this.sendError(port, pkt, ICMP6.DST_UNREACH, 3, 0),
-      neighborsChanged: () => this.schedulePublish('neighbors'),
+      neighborsChanged: () => {
+        this.schedulePublish('neighbors');
+        this.raHost.neighborsChanged();
+      },
     };
     this.neighbors = new NeighborCache(this.interfaces, transport, opts.clock, opts.rng, opts.nd);
     this.ra = new RouterAdvertiser(this.interfaces, transport, opts.clock, opts.rng);
+    this.raHost = new RaHost(this.interfaces, this.rib, this.neighbors, transport, opts.clock);
     this.rib.subscribe(() => this.schedulePublish('fib'));
     opts.datapath.onPunt((pkt, port, flags, aux) => this.handlePunt(pkt, port, flags, aux));
   }
@@ -141,6 +150,7 @@ export class Stack {
     for (const a of cfg.addresses) this.interfaces.addAddress(cfg.port, a.addr, a.prefixLen, 'config', 'preferred');
     this.refreshConnected();
     if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
+    if (cfg.acceptRa === true && cfg.kind === 'tap') this.acceptRaPorts.add(cfg.port);
     return iface;
   }
 
@@ -148,7 +158,7 @@ export class Stack {
    * Applies a reload's changes to a running port in place: its configured addresses (and so
    * its connected and local routes), its MTU, its router advertisements.
    */
-  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra'>): void {
+  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra' | 'acceptRa'>): void {
     const iface = this.interfaces.byPort(port);
     if (!iface) throw new RangeError(`no port ${port}`);
     const wanted = next.addresses;
@@ -176,6 +186,9 @@ export class Stack {
         // RFC 4861 §6.2.5: a port that stops advertising sends a final RA with lifetime 0.
         if (this.started) this.ra.configure(port, { ...previous, enabled: false });
       }
+      if (next.acceptRa === true) this.acceptRaPorts.add(port);
+      else this.acceptRaPorts.delete(port);
+      if (this.started) this.raHost.setAccept(port, next.acceptRa === true);
     }
   }
 
@@ -261,6 +274,7 @@ export class Stack {
    */
   start(): void {
     for (const port of this.raConfigs.keys()) this.ra.configure(port, this.advertisedRa(port)!);
+    for (const port of this.acceptRaPorts) this.raHost.setAccept(port, true);
     for (const iface of this.interfaces.all()) {
       if (iface.kind !== 'tap') continue;
       for (const a of iface.addresses) this.neighbors.startDad(iface.port, a.addr, 1);
@@ -269,6 +283,7 @@ export class Stack {
 
   stop(): void {
     this.ra.stop();
+    this.raHost.stop();
     this.neighbors.close();
   }
 
@@ -413,7 +428,10 @@ export class Stack {
       // neighbour cache learns from every ND message, the advertiser acts on RS/RA.
       this.neighbors.receive(port, src, dst, msg);
       if (msg.type === 'routerSolicitation') this.ra.receiveSolicitation(port, src, msg);
-      else if (msg.type === 'routerAdvertisement') this.ra.receiveAdvertisement(port, src, msg);
+      else if (msg.type === 'routerAdvertisement') {
+        this.ra.receiveAdvertisement(port, src, msg);
+        this.raHost.receive(port, src, msg);
+      }
       return;
     }
     const handlers = this.icmp.get(type);

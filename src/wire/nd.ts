@@ -34,6 +34,8 @@ export type NdMessage =
       readonly managed: boolean;
       readonly other: boolean;
       readonly routerLifetime: number;
+      /** RFC 4191 §2.2 Default Router Preference; absent means medium (as does the reserved value). */
+      readonly preference?: 'high' | 'low';
       readonly reachableTime: number;
       readonly retransTimer: number;
       readonly options: readonly NdOption[];
@@ -84,11 +86,21 @@ const MESSAGE_TYPE = {
 
 const RA_FLAG_MANAGED = 0x80;
 const RA_FLAG_OTHER = 0x40;
+/** RFC 4191 §2.2: the Prf bits of the RA flags byte; 01 high, 11 low, 00 medium, 10 reserved. */
+const RA_PRF_MASK = 0x18;
+const RA_PRF_HIGH = 0x08;
+const RA_PRF_LOW = 0x18;
 const NA_FLAG_ROUTER = 0x80;
 const NA_FLAG_SOLICITED = 0x40;
 const NA_FLAG_OVERRIDE = 0x20;
 const PREFIX_FLAG_ON_LINK = 0x80;
 const PREFIX_FLAG_AUTONOMOUS = 0x40;
+
+/** RFC 4191 §2.2: "If the Reserved (10) value is received, the receiver MUST treat the value as if it were (00)". */
+function raPreference(flags: number): { preference?: 'high' | 'low' } {
+  const prf = flags & RA_PRF_MASK;
+  return prf === RA_PRF_HIGH ? { preference: 'high' } : prf === RA_PRF_LOW ? { preference: 'low' } : {};
+}
 
 /** The first option of the given type, typed by it. */
 export function findOption<K extends NdOption['type']>(
@@ -320,6 +332,7 @@ export function decodeNdMessage(buf: Uint8Array, off: number, length = buf.lengt
           managed: (flags & RA_FLAG_MANAGED) !== 0,
           other: (flags & RA_FLAG_OTHER) !== 0,
           routerLifetime: readU16(buf, off + 6),
+          ...raPreference(flags),
           reachableTime: readU32(buf, off + 8),
           retransTimer: readU32(buf, off + 12),
           options,
@@ -371,7 +384,8 @@ export function encodeNdMessage(msg: NdMessage, buf: Uint8Array, off: number): n
       break;
     case 'routerAdvertisement':
       buf[off + 4] = msg.curHopLimit;
-      buf[off + 5] = (msg.managed ? RA_FLAG_MANAGED : 0) | (msg.other ? RA_FLAG_OTHER : 0);
+      buf[off + 5] = (msg.managed ? RA_FLAG_MANAGED : 0) | (msg.other ? RA_FLAG_OTHER : 0) |
+        (msg.preference === 'high' ? RA_PRF_HIGH : msg.preference === 'low' ? RA_PRF_LOW : 0);
       writeU16(buf, off + 6, msg.routerLifetime);
       writeU32(buf, off + 8, msg.reachableTime);
       writeU32(buf, off + 12, msg.retransTimer);

@@ -146,6 +146,11 @@ await labTest('lab up --detach builds both routers, prints the tour, and down re
   assert.equal(r1To100.metric, 2);
   assert.equal(r1To100.nexthops[0]?.interface, 'wan0');
   assert.match(r1To100.nexthops[0]?.gateway ?? '', /^fe80::/);
+  // r1's default route is learned from r0's RAs on wan0 (RFC 7084 W-1), not configured.
+  const r1Default = r1.get('::/0');
+  assert.equal(r1Default?.origin, 'ra', JSON.stringify([...r1.values()]));
+  assert.equal(r1Default.nexthops[0]?.interface, 'wan0');
+  assert.match(r1Default.nexthops[0]?.gateway ?? '', /^fe80::/);
   const r0 = bestRoutes('r0');
   for (const prefix of ['2001:db8:1::/64', '2001:db8:2::/64']) {
     assert.equal(r0.get(prefix)?.origin, 'ripng', `${prefix} on r0: ${JSON.stringify([...r0.values()])}`);

@@ -35,6 +35,7 @@ test('examples/two-hosts.yaml resolves to the documented defaults', () => {
   assert.equal(lan0!.mac, derivedMac('lan0'));
   assert.deepEqual(lan0!.ra, {
     enabled: true,
+    accept: false,
     maxInterval: 600,
     minInterval: 198,
     defaultLifetime: 1800,
@@ -96,6 +97,14 @@ test('MinRtrAdvInterval defaults to 0.33 × Max, or 0.75 × Max below 9 s (RFC 4
   // Boundaries the RFC allows are accepted.
   ok(loadConfigText('interfaces:\n  - name: a\n    ra: { maxInterval: 1800, minInterval: 1350, defaultLifetime: 9000 }\n', 'c.yaml'));
   ok(loadConfigText('interfaces:\n  - name: a\n    ra: { maxInterval: 4, minInterval: 3, defaultLifetime: 0 }\n', 'c.yaml'));
+});
+
+test('ra.accept makes an upstream port: it does not advertise, even with addresses, and refuses enabled: true (RFC 7084 §4.1)', () => {
+  const wan = ok(loadConfigText('interfaces:\n  - name: wan\n    addresses: [2001:db8:9::2/64]\n    ra: { accept: true }\n', 'c.yaml')).interfaces[0]!.ra;
+  assert.deepEqual([wan.accept, wan.enabled], [true, false]);
+  const errors = errorsOf('interfaces:\n  - name: wan\n    ra: { accept: true, enabled: true }\n');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /interfaces\[0\]\.ra\.enabled: .*an upstream port learns RAs and does not advertise/);
 });
 
 test('tap and tun MTUs go up to 9000 (jumbo frames: the pool slots grow to hold them)', () => {

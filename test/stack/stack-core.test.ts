@@ -352,3 +352,25 @@ test('updateInterface adds an address: its connected and local routes are in the
   assert.deepEqual(icmpOf(dad), { type: 'neighborSolicitation', target: added, options: [] });
   stack.stop();
 });
+
+test('ra.accept: a punted RA on an accepting port gives the FIB a default route via its sender; turning accept off withdraws it', async () => {
+  const clock = new ManualClock(0);
+  const datapath = new FakeDatapath();
+  const stack = new Stack({ clock, rng: new SeededRng(42), datapath, log: quietLog });
+  stack.addInterface({ name: 'wan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses: [], ra: null, acceptRa: true });
+  stack.publishTables();
+  stack.start();
+  const upstream = ip('fe80::1');
+  const ra: AnyIcmpv6Message = {
+    type: 'routerAdvertisement', curHopLimit: 64, managed: true, other: false, routerLifetime: 1800, reachableTime: 0, retransTimer: 0,
+    options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }],
+  };
+  datapath.punt(icmpv6(upstream, ip('ff02::1'), 255, ra), 0, PUNT_MULTICAST);
+  await settle();
+  assert.equal(stack.rib.best(UNSPECIFIED, 0)?.origin, 'ra');
+  assert.deepEqual(route(datapath.fibView(), FAR), { kind: NH_GATEWAY, port: 0, mtu: 1500 });
+  stack.updateInterface(0, { addresses: [], mtu: 1500, ra: null, acceptRa: false });
+  await settle();
+  assert.equal(route(datapath.fibView(), FAR), null);
+  stack.stop();
+});

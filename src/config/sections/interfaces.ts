@@ -38,6 +38,7 @@ const raPrefixSchema = z.strictObject({
 
 const raSchema = z.strictObject({
   enabled: flag().optional(),
+  accept: flag().default(false),
   maxInterval: intInRange(RA_LIMITS.minMaxInterval, RA_LIMITS.maxMaxInterval, ' seconds').default(600),
   minInterval: numberInRange(RA_LIMITS.minMinInterval, RA_LIMITS.maxMaxInterval, ' seconds').optional(),
   defaultLifetime: intInRange(0, RA_LIMITS.maxDefaultLifetime, ' seconds').optional(),
@@ -113,6 +114,15 @@ function checkInterface(iface: InterfaceInput, ctx: z.RefinementCtx): void {
 }
 
 function checkRa(ra: RaInput, ctx: z.RefinementCtx): void {
+  // RFC 7084 §4.1 (and RFC 4861 §6.2.2): an upstream port learns from the upstream router's
+  // RAs; it is not an advertising interface, or the upstream hosts would route through us.
+  if (ra.accept === true && ra.enabled === true) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ra', 'enabled'],
+      message: 'false or absent when accept is true (an upstream port learns RAs and does not advertise, RFC 7084 §4.1)',
+    });
+  }
   const max = ra.maxInterval;
   // RFC 4861 §6.2.1: "MUST be no less than 3 seconds and no greater than .75 * MaxRtrAdvInterval".
   if (ra.minInterval !== undefined && ra.minInterval > 0.75 * max) {
@@ -181,7 +191,8 @@ function resolveInterface(iface: InterfaceInput) {
     netns: iface.netns ?? null,
     attach: iface.attach ?? null,
     ra: {
-      enabled: iface.kind === 'tap' && (ra.enabled ?? globals.length > 0),
+      enabled: iface.kind === 'tap' && (ra.enabled ?? (ra.accept !== true && globals.length > 0)),
+      accept: iface.kind === 'tap' && ra.accept === true,
       maxInterval,
       minInterval: ra.minInterval ?? defaultMinInterval(maxInterval),
       defaultLifetime: ra.defaultLifetime ?? raLifetimeDefault,
