@@ -440,7 +440,11 @@ export class Stack {
     if (sum === 0 || upperLayerChecksum(pkt, 0, off, udpLen, IPPROTO.UDP) !== 0) return this.drop('bad_checksum');
     const dstPort = (pkt[off + 2]! << 8) | pkt[off + 3]!;
     const handlers = this.udp.get(dstPort);
-    if (!handlers || handlers.length === 0) return this.toHost(pkt, dst);
+    if (!handlers || handlers.length === 0) {
+      // RFC 4443 §3.1 code 4: with no host port, no kernel socket can be listening either.
+      if (this.opts.hostPort === undefined) this.sendError(port, pkt, ICMP6.DST_UNREACH, 4, 0);
+      return this.toHost(pkt, dst);
+    }
     const d: ReceivedUdp = {
       port,
       src,
@@ -479,8 +483,11 @@ export class Stack {
     // §2.4(f): the control plane's errors are rate-limited like the lanes'.
     if (!this.errorBucket.take(this.clock.now())) return;
     const src = pkt.subarray(IP6_OFF_SRC, IP6_OFF_SRC + 16);
+    const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
     const iface = this.interfaces.byPort(port);
-    const errorSrc = (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
+    // §2.2(a): an error about a packet sent to one of our unicast addresses comes from it.
+    const own = !isLinkLocal(src) && !isLinkLocal(dst) && this.isRouterAddress(dst) ? dst : undefined;
+    const errorSrc = own ?? (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
     if (!errorSrc) return;
     const out = new Uint8Array(1280);
     const len = writeIcmpv6Error(out, 0, type, code, param, errorSrc, 0, pkt, IP6_OFF_SRC, pkt, 0, pkt.length, out.length);

@@ -243,7 +243,7 @@ test('PUNT_RESOLVE past nd.maxIncomplete: the packet is dropped as `nd_incomplet
   stack.stop();
 });
 
-test('UDP to a bound port reaches the handler; to an unbound one it goes to the host port, or is counted no_listener', () => {
+test('UDP to a bound port reaches the handler; to an unbound one it goes to the host port, or is refused with port unreachable', () => {
   const withHost = setup({ hostPort: HOST_PORT });
   const got: ReceivedUdp[] = [];
   const unbind = withHost.stack.api('test').bindUdp(5000, (d) => got.push(d));
@@ -261,12 +261,33 @@ test('UDP to a bound port reaches the handler; to an unbound one it goes to the 
   assert.equal(withHost.datapath.take().length, 1, 'it went to the host port instead');
   withHost.stack.stop();
 
-  const noHost = setup();
-  noHost.datapath.punt(unbound, 0, PUNT_LOCAL);
-  assert.deepEqual(noHost.datapath.take(), []);
-  assert.equal(noHost.stack.drops.no_listener, 1);
-  noHost.stack.stop();
+  noHost(unbound);
 });
+
+/** Without a host port nothing owns unbound UDP: it is refused, within the error rate limit. */
+function noHost(unbound: Uint8Array): void {
+  const { clock, datapath, stack } = setup();
+  datapath.punt(unbound, 0, PUNT_LOCAL);
+  const out = only(datapath.take());
+  assert.deepEqual([out.port, out.flags], [0, INJECT_ROUTE]);
+  const error = sent(out);
+  assert.deepEqual([error.ip.src, error.ip.dst], [ROUTER_GLOBAL, HOST]);
+  // RFC 4443 §3.1: Destination Unreachable, code 4 (port unreachable).
+  assert.deepEqual(icmpOf(error), { type: 'destinationUnreachable', code: 4, invoking: unbound });
+  assert.equal(stack.drops.no_listener, 1);
+
+  // The burst (20) is spent, then nothing until the bucket refills (RFC 4443 §2.4(f)).
+  for (let i = 0; i < 30; i++) datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.equal(datapath.take().length, 19);
+  clock.advance(1000);
+  datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.equal(datapath.take().length, 1, 'the bucket refilled');
+  // Never about multicast: a group we listen to without a module bound is silence.
+  datapath.punt(udp(HOST, ip('ff02::1'), 40000, 5001, Uint8Array.of(1)), 0, PUNT_MULTICAST);
+  assert.deepEqual(datapath.take(), []);
+  assert.equal(stack.drops.no_listener, 33);
+  stack.stop();
+}
 
 test('ICMPv6 to the router that no module claims goes to the host port; ND, MLD and claimed types stay in the control plane', () => {
   const { datapath, stack } = setup({ hostPort: HOST_PORT });
