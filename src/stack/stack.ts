@@ -386,10 +386,16 @@ export class Stack {
       // All-nodes and all-routers (RFC 4291 §2.7.1), our solicited-node groups, joined groups.
       if (equalAddress(dst, ALL_NODES) || equalAddress(dst, ALL_ROUTERS)) return true;
       if (iface?.addresses.some((a) => equalAddress(solicitedNodeMulticast(a.addr), dst))) return true;
+      if (iface?.subnetAnycast().some((a) => equalAddress(solicitedNodeMulticast(a), dst))) return true;
       return this.groups.has(groupKey(port, dst));
     }
     if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
-    return this.isRouterAddress(dst);
+    return this.isRouterAddress(dst) || this.isSubnetAnycast(dst);
+  }
+
+  /** The Subnet-Router anycast address of a prefix on any port (RFC 4291 §2.6.1). */
+  private isSubnetAnycast(addr: Uint8Array): boolean {
+    return this.interfaces.all().some((i) => i.isSubnetAnycast(addr));
   }
 
   /** One of the router's unicast addresses on any port (not link-local: those need their port). */
@@ -441,8 +447,8 @@ export class Stack {
     const dstPort = (pkt[off + 2]! << 8) | pkt[off + 3]!;
     const handlers = this.udp.get(dstPort);
     if (!handlers || handlers.length === 0) {
-      // RFC 4443 §3.1 code 4: with no host port, no kernel socket can be listening either.
-      if (this.opts.hostPort === undefined) this.sendError(port, pkt, ICMP6.DST_UNREACH, 4, 0);
+      // RFC 4443 §3.1 code 4: where the kernel cannot have the datagram, no socket listens.
+      if (!this.hostOwns(dst)) this.sendError(port, pkt, ICMP6.DST_UNREACH, 4, 0);
       return this.toHost(pkt, dst);
     }
     const d: ReceivedUdp = {
@@ -457,10 +463,20 @@ export class Stack {
     for (const h of handlers) h(d);
   }
 
-  /** Anything else addressed to the router goes to the kernel through the host TUN, when there is one. */
+  /**
+   * Whether the kernel behind the host port holds `dst`: there is a host port, and `dst` is
+   * one of the router's unicast addresses (it has them as /128s; not the groups, nor the
+   * Subnet-Router anycast addresses).
+   */
+  private hostOwns(dst: Uint8Array): boolean {
+    return this.opts.hostPort !== undefined && !isMulticast(dst) && !this.isSubnetAnycast(dst);
+  }
+
+  /** Anything else addressed to the router goes to the kernel through the host TUN, when it holds the address. */
   private toHost(pkt: Uint8Array, dst: Uint8Array): void {
-    if (this.opts.hostPort === undefined || isMulticast(dst)) return this.drop('no_listener');
-    if (!this.opts.datapath.inject(this.opts.hostPort, INJECT_RAW, pkt)) this.drop('inject_ring_full');
+    const hostPort = this.opts.hostPort;
+    if (hostPort === undefined || !this.hostOwns(dst)) return this.drop('no_listener');
+    if (!this.opts.datapath.inject(hostPort, INJECT_RAW, pkt)) this.drop('inject_ring_full');
   }
 
   // ---- send --------------------------------------------------------------------------
@@ -540,6 +556,14 @@ export class Stack {
     else this.groups.set(k, n);
   }
 
+  /**
+   * The source of a packet a module sends: its own choice, unless that is none or a
+   * Subnet-Router anycast address, which a reply never comes from (RFC 4443 §2.2(c), §4.2).
+   */
+  moduleSource(port: number | undefined, dst: Uint8Array, src: Uint8Array | undefined): Uint8Array {
+    return src !== undefined && !this.isSubnetAnycast(src) ? src : this.sourceFor(port, dst);
+  }
+
   /** RFC 6724 (reduced): the egress port's address of matching scope. */
   sourceFor(port: number | undefined, dst: Uint8Array): Uint8Array {
     if (port !== undefined) {
@@ -593,7 +617,7 @@ class ModuleApi implements StackApi {
     return this.stack.registerUdp(udpPort, fn);
   }
   sendUdp(o: SendOptions & { srcPort: number; dstPort: number; payload: Uint8Array }): void {
-    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const src = this.stack.moduleSource(o.port, o.dst, o.src);
     const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
     this.stack.sendIp(o.port, buildUdp(src, o.dst, o.srcPort, o.dstPort, o.payload, ipOpts));
   }
@@ -601,7 +625,7 @@ class ModuleApi implements StackApi {
     return this.stack.registerIcmpv6(type, fn);
   }
   sendIcmpv6(o: SendOptions & { type: number; code: number; body: Uint8Array }): void {
-    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const src = this.stack.moduleSource(o.port, o.dst, o.src);
     const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
     this.stack.sendIp(o.port, buildIcmpv6(src, o.dst, o.type, o.code, o.body, ipOpts));
   }

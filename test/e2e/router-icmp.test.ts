@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireCommand, TestBed } from '../helpers/netns.js';
-import { twoHosts } from './topology.js';
+import { ping, twoHosts } from './topology.js';
 
 requireCommand('python3', 'python3');
+requireCommand('ping', 'iputils-ping');
 
 test('UDP to an unbound port of the router is refused: the host socket gets ECONNREFUSED (RFC 4443 §3.1 code 4)', async (t) => {
   const bed = new TestBed('portun');
@@ -30,4 +31,17 @@ test('UDP to an unbound port of the router is refused: the host socket gets ECON
   ].join('\n');
   const r = h1.run('/usr/bin/python3', ['-c', script]);
   assert.equal(r.stdout.trim(), 'refused', r.stdout + r.stderr);
+});
+
+test('the Subnet-Router anycast address 2001:db8:1:: is the router\'s: a ping to it is answered (RFC 4291 §2.6.1)', async (t) => {
+  const bed = new TestBed('anycast');
+  t.after(() => bed.cleanup());
+  const { h1, if1 } = await twoHosts(bed);
+  const r = ping(h1, '2001:db8:1::');
+  assert.equal(r.code, 0, r.out);
+  // RFC 4443 §4.2: the reply to an anycast request comes from a unicast address of the port.
+  assert.match(r.out, /bytes from 2001:db8:1::1: icmp_seq=1/);
+  // The host resolved it from the router's NA (Router flag set).
+  const neigh = h1.run('ip', ['-6', 'neigh', 'show', 'dev', if1]).stdout;
+  assert.match(neigh, /^2001:db8:1:: lladdr \S+ router/m);
 });

@@ -152,6 +152,7 @@ test('publishTables publishes the port, the FIB (connected, local and static rou
     `2001:db8:100::/48 kind=${NH_GATEWAY} port=0 mtu=1500 gw=fe80::2`,
     `2001:db8:1::/64 kind=${NH_CONNECTED} port=0 mtu=1500 gw=-`,
     `2001:db8:1::1/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
+    `2001:db8:1::/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
     `${formatIpv6(ROUTER_LL)}/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
   ].sort());
   const view = datapath.fibView();
@@ -202,6 +203,47 @@ test('an NS for the router\'s address gets a solicited NA with its MAC, sent to 
     options: [{ type: 'targetLinkLayerAddress', mac: ROUTER_MAC }],
   });
   stack.stop();
+});
+
+test('the Subnet-Router anycast address is the router\'s: local in the FIB, NA with Override clear, echo answered from a unicast address', () => {
+  const { datapath, stack } = setup();
+  const anycast = ip('2001:db8:1::');
+  // RFC 4291 §2.6.1: the prefix with an all-zero interface identifier.
+  assert.deepEqual(route(datapath.fibView(), anycast), { kind: NH_LOCAL, port: 0, mtu: 0 });
+
+  // RFC 4861 §7.2.4, §7.2.7: solicited, Override clear, from a unicast address of the port.
+  datapath.punt(icmpv6(HOST, solicitedNodeMulticast(anycast), 255, { type: 'neighborSolicitation', target: anycast, options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }] }), 0, PUNT_MULTICAST);
+  const na = sent(only(datapath.take()));
+  assert.deepEqual([na.ethDst, na.ip.src, na.ip.dst], [HOST_MAC, ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(na), {
+    type: 'neighborAdvertisement', router: true, solicited: true, override: false, target: anycast,
+    options: [{ type: 'targetLinkLayerAddress', mac: ROUTER_MAC }],
+  });
+
+  // RFC 4443 §4.2: a reply to an anycast request comes from a unicast address of the interface.
+  new EchoResponder().start(moduleContext(stack.api('echo')).ctx, { enabled: true });
+  datapath.punt(icmpv6(HOST, anycast, 64, { type: 'echoRequest', identifier: 1, sequence: 1, data: Uint8Array.of(9) }), 0, PUNT_LOCAL);
+  const reply = sent(only(datapath.take()));
+  assert.deepEqual([reply.ip.src, reply.ip.dst], [ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(reply), { type: 'echoReply', identifier: 1, sequence: 1, data: Uint8Array.of(9) });
+  stack.stop();
+
+  // The kernel behind the host port holds the router's /128s, not the anycast address: UDP
+  // to it that no module takes is refused here (RFC 4443 §3.1 code 4), not handed over.
+  const withHost = setup({ hostPort: HOST_PORT });
+  const toAnycast = udp(HOST, anycast, 40000, 5001, Uint8Array.of(1));
+  withHost.datapath.punt(toAnycast, 0, PUNT_LOCAL);
+  const refused = sent(only(withHost.datapath.take()));
+  assert.deepEqual([refused.ip.src, refused.ip.dst], [ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(refused), { type: 'destinationUnreachable', code: 4, invoking: toAnycast });
+  withHost.stack.stop();
+
+  // RFC 6164 §6: a /127 has no Subnet-Router anycast address; both of its addresses are usable.
+  const p2p = setup();
+  p2p.stack.addInterface({ name: 'p2p', port: 1, kind: 'tap', mac: HOST_MAC_2, mtu: 1500, addresses: [{ addr: ip('2001:db8:9::1'), prefixLen: 127 }], ra: null });
+  p2p.stack.publishTables();
+  assert.deepEqual(route(p2p.datapath.fibView(), ip('2001:db8:9::')), { kind: NH_CONNECTED, port: 1, mtu: 1500 });
+  p2p.stack.stop();
 });
 
 test('PUNT_RESOLVE: an NS to the solicited-node group, then the queued packet goes out to the MAC the NA gave', async () => {
