@@ -26,9 +26,10 @@ import {
   WALK_PARAM_CODE,
   WALK_PARAM_POINTER,
   WALK_PARAM_PROBLEM,
+  WALK_ROUTING_HEADER,
   WALK_UPPER_OFFSET,
   WALK_UPPER_PROTOCOL,
-  validateDestinationOptions,
+  validateDestinationHeaders,
   walkExtensionHeaders,
 } from '../wire/ext-headers.js';
 import { upperLayerChecksum } from '../wire/checksum.js';
@@ -54,6 +55,8 @@ const ERROR_BURST = 20;
 export const STACK_DROPS = [
   'malformed',
   'destination_options',
+  /** A Routing header with segments left in a packet for the router (RFC 8200 §4.4). */
+  'routing_header',
   'bad_checksum',
   'nd_hop_limit',
   'nd_invalid',
@@ -366,11 +369,13 @@ export class Stack {
     const dst = pkt.slice(IP6_OFF_DST, IP6_OFF_DST + 16);
     const hopLimit = pkt[IP6_OFF_HOP_LIMIT]!;
     if (!this.isForUs(port, dst)) return this.drop('not_for_us');
-    // RFC 8200 §4.2: the destination acts on its Destination Options' unknown-option bits.
-    const options = validateDestinationOptions(pkt, 0, pkt.length, this.ext);
+    // RFC 8200 §4.2, §4.4: the destination acts on its Destination Options' unknown-option
+    // bits and on Routing headers with segments left.
+    const options = validateDestinationHeaders(pkt, 0, pkt.length, this.ext);
     if (options === WALK_PARAM_PROBLEM) {
-      this.sendError(port, pkt, ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, this.ext[WALK_PARAM_POINTER]!);
-      return this.drop('destination_options');
+      const pointer = this.ext[WALK_PARAM_POINTER]!;
+      this.sendError(port, pkt, ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, pointer);
+      return this.drop(pointer === this.ext[WALK_ROUTING_HEADER]! + 2 ? 'routing_header' : 'destination_options');
     }
     // WALK_DISCARD: an option whose action bits say drop silently.
     if (options !== WALK_OK) return this.drop('destination_options');

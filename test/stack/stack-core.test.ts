@@ -246,6 +246,44 @@ test('the Subnet-Router anycast address is the router\'s: local in the FIB, NA w
   p2p.stack.stop();
 });
 
+/** An Echo Request to the router behind a Routing header of `routingType` with `segmentsLeft`. */
+function echoBehindRouting(routingType: number, segmentsLeft: number): Uint8Array {
+  const echo = icmpv6(HOST, ROUTER_GLOBAL, 64, { type: 'echoRequest', identifier: 5, sequence: 1, data: Uint8Array.of(7) });
+  const icmp = echo.subarray(IPV6_HEADER_LEN);
+  // Next Header ICMPv6, Hdr Ext Len 2 (24 octets: 8 + one address), type, segments left, reserved.
+  const routing = new Uint8Array(24);
+  routing.set([IPPROTO.ICMPV6, 2, routingType, segmentsLeft]);
+  routing.set(FAR, 8);
+  // The ICMPv6 checksum covers the final destination, unchanged here.
+  return ipv6(HOST, ROUTER_GLOBAL, IPPROTO.ROUTING, 64, Uint8Array.from([...routing, ...icmp]));
+}
+
+test('Routing headers to the router: ignored with no segments left, else Parameter Problem code 0 at the Routing Type (RFC 8200 §4.4, RFC 5095 §3)', () => {
+  const { datapath, stack } = setup();
+  new EchoResponder().start(moduleContext(stack.api('echo')).ctx, { enabled: true });
+  // Segments Left 0: the header is ignored and the Echo Request answered, whatever the type
+  // (0: deprecated, 4: SRH, 253: experimental).
+  for (const type of [0, 4, 253]) {
+    datapath.punt(echoBehindRouting(type, 0), 0, PUNT_LOCAL);
+    assert.deepEqual(icmpOf(sent(only(datapath.take()))), { type: 'echoReply', identifier: 5, sequence: 1, data: Uint8Array.of(7) }, `type ${type}`);
+  }
+  // Segments Left > 0: no type is one the router acts on, so the packet is discarded with a
+  // Parameter Problem whose pointer is the Routing Type field: 40 (IPv6 header) + 2.
+  for (const type of [0, 4, 253]) {
+    const bad = echoBehindRouting(type, 1);
+    datapath.punt(bad, 0, PUNT_LOCAL);
+    const error = sent(only(datapath.take()));
+    assert.deepEqual([error.ip.src, error.ip.dst], [ROUTER_GLOBAL, HOST]);
+    // Golden: type 4, code 0, (checksum), pointer 0x0000002a, then the invoking packet.
+    const icmp = error.packet.subarray(IPV6_HEADER_LEN);
+    assert.deepEqual([...icmp.subarray(0, 2), ...icmp.subarray(4, 8)], [4, 0, 0, 0, 0, 0x2a], `type ${type}`);
+    assert.deepEqual(icmpOf(error), { type: 'parameterProblem', code: 0, pointer: 42, invoking: bad });
+  }
+  assert.equal(stack.drops.routing_header, 3);
+  assert.equal(stack.drops.destination_options, 0);
+  stack.stop();
+});
+
 test('PUNT_RESOLVE: an NS to the solicited-node group, then the queued packet goes out to the MAC the NA gave', async () => {
   const { datapath, stack } = setup();
   const forwarded = udp(FAR, HOST_2, 4000, 53, Uint8Array.of(9, 9, 9));
