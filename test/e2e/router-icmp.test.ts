@@ -4,11 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireCommand, TestBed } from '../helpers/netns.js';
+import { join } from 'node:path';
+import { requireCommand, run, TestBed } from '../helpers/netns.js';
 import { ping, twoHosts } from './topology.js';
 
 requireCommand('python3', 'python3');
 requireCommand('ping', 'iputils-ping');
+requireCommand('tshark', 'tshark');
 
 test('UDP to an unbound port of the router is refused: the host socket gets ECONNREFUSED (RFC 4443 §3.1 code 4)', async (t) => {
   const bed = new TestBed('portun');
@@ -44,4 +46,44 @@ test('the Subnet-Router anycast address 2001:db8:1:: is the router\'s: a ping to
   // The host resolved it from the router's NA (Router flag set).
   const neigh = h1.run('ip', ['-6', 'neigh', 'show', 'dev', if1]).stdout;
   assert.match(neigh, /^2001:db8:1:: lladdr \S+ router/m);
+});
+
+test('a Routing header with segments left to the router gets Parameter Problem code 0 at the Routing Type; tshark decodes it clean (RFC 8200 §4.4)', async (t) => {
+  const bed = new TestBed('rthdr');
+  t.after(() => bed.cleanup());
+  const { h1, router, if1 } = await twoHosts(bed);
+  const scapy = run('/usr/bin/python3', ['-c', 'import scapy.layers.inet6']);
+  assert.equal(scapy.code, 0, `this test needs scapy for /usr/bin/python3: apt-get install python3-scapy (${scapy.stderr.trim()})`);
+  const pcap = join(router.dir, 'rthdr.pcap');
+  // Type 0 (RFC 5095) and an unassigned type, each with one segment left, then type 0 with
+  // none left (ignored: the Echo Request is answered). The answers go to a pcap for tshark.
+  // scapy's sr1 cannot match a reply to a source-routed request (it expects it from the
+  // last segment), so a sniffer, started before anything is sent, collects the answers.
+  const script = [
+    'import threading',
+    'from scapy.all import IPv6, IPv6ExtHdrRouting, ICMPv6EchoRequest, ICMPv6EchoReply, ICMPv6ParamProblem, AsyncSniffer, send, wrpcap, conf',
+    'conf.verb = 0',
+    'ready = threading.Event()',
+    "mine = lambda p: IPv6 in p and p[IPv6].src == '2001:db8:1::1' and (ICMPv6ParamProblem in p or ICMPv6EchoReply in p)",
+    `sniffer = AsyncSniffer(iface='${if1}', lfilter=mine, count=3, timeout=5, started_callback=ready.set)`,
+    'sniffer.start()',
+    'ready.wait(5)',
+    'for rtype, left in ((0, 1), (253, 1), (0, 0)):',
+    "    send(IPv6(dst='2001:db8:1::1') / IPv6ExtHdrRouting(type=rtype, segleft=left, addresses=['2001:db8:2::5']) / ICMPv6EchoRequest(id=7, seq=rtype))",
+    'sniffer.join()',
+    `wrpcap('${pcap}', sniffer.results)`,
+    "print(len(sniffer.results), 'answers')",
+  ].join('\n');
+  const sent = h1.run('/usr/bin/python3', ['-c', script]);
+  assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+  const fields = run('tshark', ['-n', '-r', pcap, '-T', 'fields', '-E', 'occurrence=f', '-e', 'ipv6.src', '-e', 'icmpv6.type', '-e', 'icmpv6.code', '-e', 'icmpv6.pointer']);
+  assert.equal(fields.code, 0, fields.stderr);
+  assert.deepEqual(fields.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t')), [
+    // In the order sent. Pointer 42: the IPv6 header (40) + 2, the Routing Type field.
+    ['2001:db8:1::1', '4', '0', '42'],
+    ['2001:db8:1::1', '4', '0', '42'],
+    ['2001:db8:1::1', '129', '0', ''],
+  ]);
+  const expert = run('tshark', ['-n', '-r', pcap, '-q', '-z', 'expert,warn']);
+  assert.doesNotMatch(expert.stdout, /Malformed|Errors \(|Warns \(/, `tshark expert info:\n${expert.stdout}`);
 });
