@@ -1,16 +1,18 @@
 /**
- * ICMPv6 a router owes the packets addressed to it, through the real binary with kernel
- * hosts as neighbours and no host port (`dataplane.hostInterface: false`).
+ * ICMPv6 and ND a router owes its links (port unreachable, the Subnet-Router anycast
+ * address, Routing headers, RFC 4191 RA options), through the real binary with kernel hosts
+ * as neighbours and no host port (`dataplane.hostInterface: false`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { requireCommand, run, TestBed } from '../helpers/netns.js';
+import { pollUntil, requireCommand, run, TestBed } from '../helpers/netns.js';
 import { ping, twoHosts } from './topology.js';
 
 requireCommand('python3', 'python3');
 requireCommand('ping', 'iputils-ping');
 requireCommand('tshark', 'tshark');
+requireCommand('rdisc6', 'ndisc6');
 
 test('UDP to an unbound port of the router is refused: the host socket gets ECONNREFUSED (RFC 4443 §3.1 code 4)', async (t) => {
   const bed = new TestBed('portun');
@@ -86,4 +88,20 @@ test('a Routing header with segments left to the router gets Parameter Problem c
   ]);
   const expert = run('tshark', ['-n', '-r', pcap, '-q', '-z', 'expert,warn']);
   assert.doesNotMatch(expert.stdout, /Malformed|Errors \(|Warns \(/, `tshark expert info:\n${expert.stdout}`);
+});
+
+test('RAs carry the router preference and Route Information (RFC 4191): rdisc6 shows them, a kernel host installs the route', async (t) => {
+  const bed = new TestBed('rtinfo');
+  t.after(() => bed.cleanup());
+  const ra = '      preference: high\n      routes: [{ prefix: 2001:db8:f::/48, lifetime: 1800, preference: low }]\n';
+  const { h1, if1 } = await twoHosts(bed, { ra });
+  const shown = h1.run('rdisc6', ['-1', '-n', '-w', '3000', if1]);
+  assert.equal(shown.code, 0, shown.stdout + shown.stderr);
+  assert.match(shown.stdout, /Router preference\s*:\s*high/);
+  assert.match(shown.stdout, /Route\s*:\s*2001:db8:f::\/48\s+Route preference\s*:\s*low\s+Route lifetime\s*:\s*1800/);
+  // Linux takes Route Information up to accept_ra_rt_info_max_plen (0 by default); the next
+  // RA (at most maxInterval, 4 s, apart) installs it, with its preference.
+  h1.run('sysctl', ['-qw', `net.ipv6.conf.${if1}.accept_ra_rt_info_max_plen=64`]);
+  await pollUntil('the Route Information route on h1', () => /^2001:db8:f::\/48 via fe80::\S+ .*proto ra .*pref low/m.test(h1.run('ip', ['-6', 'route', 'show', 'dev', if1]).stdout), 10_000);
+  assert.match(h1.run('ip', ['-6', 'route', 'show', 'default']).stdout, /proto ra .*pref high/);
 });
