@@ -78,6 +78,11 @@ function stackRaConfig(ra: InterfaceConfig['ra']): StackRaConfig {
         preferredLifetime: p.preferredLifetime,
       };
     }),
+    preference: ra.preference,
+    routes: ra.routes.map((r) => {
+      const prefix = parsePrefix(r.prefix)!;
+      return { prefix: prefix.addr, prefixLen: prefix.len, lifetime: r.lifetime, preference: r.preference };
+    }),
     ...(ra.rdnss ? { rdnss: { servers: ra.rdnss.servers.map((s) => parseIpv6(s)!), lifetime: ra.rdnss.lifetime } } : {}),
     ...(ra.dnssl ? { dnssl: { domains: ra.dnssl.domains, lifetime: ra.dnssl.lifetime } } : {}),
   };

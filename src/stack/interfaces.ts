@@ -103,6 +103,21 @@ export class RouterInterface {
     return this.linkLocal();
   }
 
+  /**
+   * The Subnet-Router anycast address of each on-link prefix (RFC 4291 §2.6.1: the prefix
+   * with an all-zero interface identifier), which every router on the link answers to. None
+   * for a /127 (RFC 6164 §6), nor where that address is assigned here as a unicast one.
+   */
+  subnetAnycast(): Uint8Array[] {
+    return this.onLinkPrefixes()
+      .filter((p) => p.len < 127 && this.findAddress(p.addr) === undefined)
+      .map((p) => p.addr);
+  }
+
+  isSubnetAnycast(addr: Uint8Array): boolean {
+    return this.subnetAnycast().some((a) => equalAddress(a, addr));
+  }
+
   /** Prefixes of the preferred non-link-local addresses, host bits cleared, without repeats; /128s are not prefixes. */
   onLinkPrefixes(): Prefix[] {
     const out: Prefix[] = [];

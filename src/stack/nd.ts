@@ -341,11 +341,13 @@ export class NeighborCache {
       return;
     }
     const own = iface.findAddress(target);
-    if (own === undefined) {
+    // §7.2.3 and RFC 4291 §2.6.1: the Subnet-Router anycast address of each prefix is ours too.
+    const anycast = own === undefined && iface.isSubnetAnycast(target);
+    if (own === undefined && !anycast) {
       this.counters.notForUs++;
       return;
     }
-    if (fromUnspecified && this.dadRuns.has(keyOf(iface.port, target))) {
+    if (own !== undefined && fromUnspecified && this.dadRuns.has(keyOf(iface.port, target))) {
       // RFC 4862 §5.4.3: another node runs DAD for the same address at the same time.
       this.dadFailed(iface.port, target);
       return;
@@ -353,22 +355,27 @@ export class NeighborCache {
     // A tentative address is not ours yet (RFC 4862 §5.4.3: resolution for it is ignored);
     // a duplicate one is not ours at all. Otherwise a solicitation from :: is someone's DAD,
     // which the NA below defends against.
-    if (own.state !== 'preferred') return;
+    if (own !== undefined && own.state !== 'preferred') return;
     if (!fromUnspecified && slla !== null) this.learnLinkLayerAddress(iface, src, slla, false);
 
-    // §7.2.4: Router flag set (we are a router), Override set (not anycast, not proxied),
+    // §7.2.4: Router flag set (we are a router), Override set unless the target is anycast
+    // (§7.2.7: the other routers' answers must not be overridden; not proxied either),
     // Solicited set unless the solicitation came from :: — then the answer goes to all-nodes.
+    // An anycast answer is not delayed by up to MAX_ANYCAST_DELAY_TIME (§7.2.7's SHOULD):
+    // with Override clear, a host keeps the first answer of the routers on the link anyway.
     const na: NdMessage = {
       type: 'neighborAdvertisement',
       router: true,
       solicited: !fromUnspecified,
-      override: true,
-      target: own.addr,
+      override: !anycast,
+      target: Uint8Array.from(target),
       options: iface.mac === null ? [] : [{ type: 'targetLinkLayerAddress', mac: iface.mac }],
     };
+    // For an anycast target the NA comes from a unicast address of the port (§7.2.4).
+    const from = own?.addr ?? iface.sourceAddressFor(src);
     if (fromUnspecified) {
       this.counters.naSent++;
-      this.transport.sendNd(iface.port, own.addr, ALL_NODES, null, na);
+      this.transport.sendNd(iface.port, from, ALL_NODES, null, na);
       return;
     }
     const dstMac = iface.kind === 'tun' ? EMPTY_MAC : slla ?? this.table.get(keyOf(iface.port, src))?.mac ?? null;
@@ -377,7 +384,7 @@ export class NeighborCache {
       return;
     }
     this.counters.naSent++;
-    this.transport.sendNd(iface.port, own.addr, src, dstMac, na);
+    this.transport.sendNd(iface.port, from, src, dstMac, na);
   }
 
   /**

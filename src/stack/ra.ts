@@ -13,7 +13,7 @@
 import type { Clock, TimerHandle } from '../lib/clock.js';
 import { ALL_NODES, equalAddress, formatIpv6, formatPrefix, isLinkLocal, isUnspecified, maskAddress } from '../lib/addr.js';
 import { uniform, type Rng } from '../lib/rng.js';
-import type { NdMessage, NdOption } from '../wire/nd.js';
+import type { NdMessage, NdOption, RouterPreference } from '../wire/nd.js';
 import type { InterfaceTable, RouterInterface } from './interfaces.js';
 import type { NdTransport } from './nd.js';
 
@@ -27,6 +27,15 @@ export interface RaPrefix {
   /** Seconds; 0xffffffff is infinity. */
   readonly validLifetime: number;
   readonly preferredLifetime: number;
+}
+
+/** A Route Information option (RFC 4191 §2.3): a more-specific route through this router. */
+export interface RaRoute {
+  readonly prefix: Uint8Array;
+  readonly prefixLen: number;
+  /** Seconds; 0xffffffff is infinity. */
+  readonly lifetime: number;
+  readonly preference: RouterPreference;
 }
 
 /** Per-port configuration, with the RFC's units: seconds, except the two fields the RFC gives in milliseconds. */
@@ -53,6 +62,10 @@ export interface RaConfig {
   readonly rdnss?: { readonly servers: readonly Uint8Array[]; readonly lifetime: number };
   /** RFC 8106 §5.2; lifetime in seconds. */
   readonly dnssl?: { readonly domains: readonly string[]; readonly lifetime: number };
+  /** Default Router Preference (RFC 4191 §2.2); medium when absent. */
+  readonly preference?: RouterPreference;
+  /** Route Information options (RFC 4191 §2.3). */
+  readonly routes?: readonly RaRoute[];
 }
 
 /** §10 router constants. */
@@ -318,11 +331,16 @@ export class RouterAdvertiser {
         validLifetime: p.validLifetime, preferredLifetime: p.preferredLifetime, prefix: maskAddress(p.prefix, p.prefixLen),
       });
     }
+    for (const r of cfg.routes ?? []) {
+      options.push({ type: 'routeInformation', prefixLength: r.prefixLen, preference: r.preference, lifetime: r.lifetime, prefix: maskAddress(r.prefix, r.prefixLen) });
+    }
     if (cfg.rdnss !== undefined) options.push({ type: 'rdnss', lifetime: cfg.rdnss.lifetime, servers: cfg.rdnss.servers });
     if (cfg.dnssl !== undefined) options.push({ type: 'dnssl', lifetime: cfg.dnssl.lifetime, domains: cfg.dnssl.domains });
+    // RFC 4191 §2.2: a router that is not a default router (lifetime 0) sends medium.
+    const preference = routerLifetime === 0 ? 'medium' : cfg.preference ?? 'medium';
     return {
       type: 'routerAdvertisement', curHopLimit: cfg.hopLimit, managed: cfg.managed, other: cfg.other, routerLifetime,
-      reachableTime: cfg.reachableTime, retransTimer: cfg.retransTimer, options,
+      reachableTime: cfg.reachableTime, retransTimer: cfg.retransTimer, ...(preference === 'medium' ? {} : { preference }), options,
     };
   }
 

@@ -407,8 +407,8 @@ export class Rib {
 
 /**
  * The connected routes (on-link prefixes, origin `connected`) and local routes (each
- * address as a /128 of kind `local`, origin `local`) of one interface's preferred
- * addresses. The link-local address is local too, on its own port; fe80::/64 is not a
+ * address, and each prefix's Subnet-Router anycast address, as a /128 of kind `local`,
+ * origin `local`) of one interface's preferred addresses. The link-local address is local too, on its own port; fe80::/64 is not a
  * connected route, since link-local destinations are never forwarded (RFC 4291 §2.5.6).
  * A port whose link is down contributes nothing.
  */
@@ -421,10 +421,10 @@ export function connectedRoutesFor(iface: RouterInterface): RibRoute[] {
       nexthops: [{ port: iface.port, gateway: null }], kind: 'unicast',
     });
   }
-  for (const a of iface.addresses) {
-    if (a.state !== 'preferred') continue;
+  const local = [...iface.addresses.filter((a) => a.state === 'preferred').map((a) => a.addr), ...iface.subnetAnycast()];
+  for (const addr of local) {
     out.push({
-      prefix: a.addr, prefixLen: 128, origin: 'local', preference: DEFAULT_PREFERENCE.local!, metric: 0,
+      prefix: addr, prefixLen: 128, origin: 'local', preference: DEFAULT_PREFERENCE.local!, metric: 0,
       nexthops: [{ port: iface.port, gateway: null }], kind: 'local',
     });
   }

@@ -26,9 +26,10 @@ import {
   WALK_PARAM_CODE,
   WALK_PARAM_POINTER,
   WALK_PARAM_PROBLEM,
+  WALK_ROUTING_HEADER,
   WALK_UPPER_OFFSET,
   WALK_UPPER_PROTOCOL,
-  validateDestinationOptions,
+  validateDestinationHeaders,
   walkExtensionHeaders,
 } from '../wire/ext-headers.js';
 import { upperLayerChecksum } from '../wire/checksum.js';
@@ -55,6 +56,8 @@ const ERROR_BURST = 20;
 export const STACK_DROPS = [
   'malformed',
   'destination_options',
+  /** A Routing header with segments left in a packet for the router (RFC 8200 §4.4). */
+  'routing_header',
   'bad_checksum',
   'nd_hop_limit',
   'nd_invalid',
@@ -381,11 +384,13 @@ export class Stack {
     const dst = pkt.slice(IP6_OFF_DST, IP6_OFF_DST + 16);
     const hopLimit = pkt[IP6_OFF_HOP_LIMIT]!;
     if (!this.isForUs(port, dst)) return this.drop('not_for_us');
-    // RFC 8200 §4.2: the destination acts on its Destination Options' unknown-option bits.
-    const options = validateDestinationOptions(pkt, 0, pkt.length, this.ext);
+    // RFC 8200 §4.2, §4.4: the destination acts on its Destination Options' unknown-option
+    // bits and on Routing headers with segments left.
+    const options = validateDestinationHeaders(pkt, 0, pkt.length, this.ext);
     if (options === WALK_PARAM_PROBLEM) {
-      this.sendError(port, pkt, ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, this.ext[WALK_PARAM_POINTER]!);
-      return this.drop('destination_options');
+      const pointer = this.ext[WALK_PARAM_POINTER]!;
+      this.sendError(port, pkt, ICMP6.PARAM_PROBLEM, this.ext[WALK_PARAM_CODE]!, pointer);
+      return this.drop(pointer === this.ext[WALK_ROUTING_HEADER]! + 2 ? 'routing_header' : 'destination_options');
     }
     // WALK_DISCARD: an option whose action bits say drop silently.
     if (options !== WALK_OK) return this.drop('destination_options');
@@ -401,10 +406,16 @@ export class Stack {
       // All-nodes and all-routers (RFC 4291 §2.7.1), our solicited-node groups, joined groups.
       if (equalAddress(dst, ALL_NODES) || equalAddress(dst, ALL_ROUTERS)) return true;
       if (iface?.addresses.some((a) => equalAddress(solicitedNodeMulticast(a.addr), dst))) return true;
+      if (iface?.subnetAnycast().some((a) => equalAddress(solicitedNodeMulticast(a), dst))) return true;
       return this.groups.has(groupKey(port, dst));
     }
     if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
-    return this.isRouterAddress(dst);
+    return this.isRouterAddress(dst) || this.isSubnetAnycast(dst);
+  }
+
+  /** The Subnet-Router anycast address of a prefix on any port (RFC 4291 §2.6.1). */
+  private isSubnetAnycast(addr: Uint8Array): boolean {
+    return this.interfaces.all().some((i) => i.isSubnetAnycast(addr));
   }
 
   /** One of the router's unicast addresses on any port (not link-local: those need their port). */
@@ -458,7 +469,11 @@ export class Stack {
     if (sum === 0 || upperLayerChecksum(pkt, 0, off, udpLen, IPPROTO.UDP) !== 0) return this.drop('bad_checksum');
     const dstPort = (pkt[off + 2]! << 8) | pkt[off + 3]!;
     const handlers = this.udp.get(dstPort);
-    if (!handlers || handlers.length === 0) return this.toHost(pkt, dst);
+    if (!handlers || handlers.length === 0) {
+      // RFC 4443 §3.1 code 4: where the kernel cannot have the datagram, no socket listens.
+      if (!this.hostOwns(dst)) this.sendError(port, pkt, ICMP6.DST_UNREACH, 4, 0);
+      return this.toHost(pkt, dst);
+    }
     const d: ReceivedUdp = {
       port,
       src,
@@ -471,10 +486,20 @@ export class Stack {
     for (const h of handlers) h(d);
   }
 
-  /** Anything else addressed to the router goes to the kernel through the host TUN, when there is one. */
+  /**
+   * Whether the kernel behind the host port holds `dst`: there is a host port, and `dst` is
+   * one of the router's unicast addresses (it has them as /128s; not the groups, nor the
+   * Subnet-Router anycast addresses).
+   */
+  private hostOwns(dst: Uint8Array): boolean {
+    return this.opts.hostPort !== undefined && !isMulticast(dst) && !this.isSubnetAnycast(dst);
+  }
+
+  /** Anything else addressed to the router goes to the kernel through the host TUN, when it holds the address. */
   private toHost(pkt: Uint8Array, dst: Uint8Array): void {
-    if (this.opts.hostPort === undefined || isMulticast(dst)) return this.drop('no_listener');
-    if (!this.opts.datapath.inject(this.opts.hostPort, INJECT_RAW, pkt)) this.drop('inject_ring_full');
+    const hostPort = this.opts.hostPort;
+    if (hostPort === undefined || !this.hostOwns(dst)) return this.drop('no_listener');
+    if (!this.opts.datapath.inject(hostPort, INJECT_RAW, pkt)) this.drop('inject_ring_full');
   }
 
   // ---- send --------------------------------------------------------------------------
@@ -497,8 +522,11 @@ export class Stack {
     // §2.4(f): the control plane's errors are rate-limited like the lanes'.
     if (!this.errorBucket.take(this.clock.now())) return;
     const src = pkt.subarray(IP6_OFF_SRC, IP6_OFF_SRC + 16);
+    const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
     const iface = this.interfaces.byPort(port);
-    const errorSrc = (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
+    // §2.2(a): an error about a packet sent to one of our unicast addresses comes from it.
+    const own = !isLinkLocal(src) && !isLinkLocal(dst) && this.isRouterAddress(dst) ? dst : undefined;
+    const errorSrc = own ?? (isLinkLocal(src) ? iface?.linkLocal() : iface?.globalAddress() ?? this.anyGlobalAddress()) ?? iface?.linkLocal();
     if (!errorSrc) return;
     const out = new Uint8Array(1280);
     const len = writeIcmpv6Error(out, 0, type, code, param, errorSrc, 0, pkt, IP6_OFF_SRC, pkt, 0, pkt.length, out.length);
@@ -549,6 +577,14 @@ export class Stack {
     const n = (this.groups.get(k) ?? 0) - 1;
     if (n <= 0) this.groups.delete(k);
     else this.groups.set(k, n);
+  }
+
+  /**
+   * The source of a packet a module sends: its own choice, unless that is none or a
+   * Subnet-Router anycast address, which a reply never comes from (RFC 4443 §2.2(c), §4.2).
+   */
+  moduleSource(port: number | undefined, dst: Uint8Array, src: Uint8Array | undefined): Uint8Array {
+    return src !== undefined && !this.isSubnetAnycast(src) ? src : this.sourceFor(port, dst);
   }
 
   /** RFC 6724 (reduced): the egress port's address of matching scope. */
@@ -604,7 +640,7 @@ class ModuleApi implements StackApi {
     return this.stack.registerUdp(udpPort, fn);
   }
   sendUdp(o: SendOptions & { srcPort: number; dstPort: number; payload: Uint8Array }): void {
-    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const src = this.stack.moduleSource(o.port, o.dst, o.src);
     const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
     this.stack.sendIp(o.port, buildUdp(src, o.dst, o.srcPort, o.dstPort, o.payload, ipOpts));
   }
@@ -612,7 +648,7 @@ class ModuleApi implements StackApi {
     return this.stack.registerIcmpv6(type, fn);
   }
   sendIcmpv6(o: SendOptions & { type: number; code: number; body: Uint8Array }): void {
-    const src = o.src ?? this.stack.sourceFor(o.port, o.dst);
+    const src = this.stack.moduleSource(o.port, o.dst, o.src);
     const ipOpts = o.routerAlert === undefined ? { hopLimit: o.hopLimit ?? 64 } : { hopLimit: o.hopLimit ?? 64, routerAlert: o.routerAlert };
     this.stack.sendIp(o.port, buildIcmpv6(src, o.dst, o.type, o.code, o.body, ipOpts));
   }

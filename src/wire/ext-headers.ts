@@ -50,7 +50,10 @@ export const WALK_HOP_BY_HOP = 6;
 export const WALK_FRAGMENT_HEADER = 7;
 /** 1 when the Fragment Offset is non-zero: the rest of the packet is fragment data. */
 export const WALK_LATER_FRAGMENT = 8;
-/** Absolute offset of the (first) Routing header, or -1. */
+/**
+ * Absolute offset of the (first) Routing header, or -1; after validateDestinationHeaders()
+ * finds a Parameter Problem in a Routing header, the offset of that one.
+ */
 export const WALK_ROUTING_HEADER = 9;
 /** Number of extension headers walked. */
 export const WALK_HEADER_COUNT = 10;
@@ -227,13 +230,13 @@ export function validateOptionsTlv(
 }
 
 /**
- * Local delivery's share of RFC 8200 §4.2: validates the options of every Destination
- * Options header of a packet addressed to this node (walkExtensionHeaders only processes
- * Hop-by-Hop, as every node on the path must). Returns WALK_OK, WALK_DISCARD, or
- * WALK_PARAM_PROBLEM with the code and pointer in `out`; the caller has already walked the
- * chain successfully, so lengths are known to fit.
+ * Local delivery's share of RFC 8200 §4.2 and §4.4: in header order, validates the options of
+ * every Destination Options header and the Routing headers of a packet addressed to this node
+ * (walkExtensionHeaders only processes Hop-by-Hop, as every node on the path must). Returns
+ * WALK_OK, WALK_DISCARD, or WALK_PARAM_PROBLEM with the code and pointer in `out`; the caller
+ * has already walked the chain successfully, so lengths are known to fit.
  */
-export function validateDestinationOptions(bytes: Uint8Array, ipOff: number, packetLen: number, out: Int32Array): number {
+export function validateDestinationHeaders(bytes: Uint8Array, ipOff: number, packetLen: number, out: Int32Array): number {
   const end = ipOff + packetLen;
   let nextHeader = bytes[ipOff + IP6_OFF_NEXT_HEADER]!;
   let off = ipOff + IPV6_HEADER_LEN;
@@ -243,6 +246,13 @@ export function validateDestinationOptions(bytes: Uint8Array, ipOff: number, pac
     if (nextHeader === IPPROTO.DSTOPTS) {
       const verdict = validateOptionsTlv(bytes, ipOff, off + 2, off + headerLen, false, out);
       if (verdict !== WALK_OK) return verdict;
+    }
+    // §4.4: a Routing header with no segments left is ignored. With segments left this node
+    // would have to act on its type, and it recognizes none (type 0 is deprecated and is
+    // treated as unrecognized, RFC 5095 §3): Parameter Problem code 0 at the Routing Type.
+    if (nextHeader === IPPROTO.ROUTING && bytes[off + 3] !== 0) {
+      out[WALK_ROUTING_HEADER] = off;
+      return paramProblem(out, PARAM_PROBLEM_CODE.ERRONEOUS_HEADER_FIELD, off + 2 - ipOff);
     }
     // A later fragment carries no more headers to process here.
     if (nextHeader === IPPROTO.FRAGMENT && (((bytes[off + 2]! << 8) | bytes[off + 3]!) & 0xfff8) !== 0) return WALK_OK;

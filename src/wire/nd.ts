@@ -24,7 +24,18 @@ export type NdOption =
   | { readonly type: 'rdnss'; readonly lifetime: number; readonly servers: readonly Uint8Array[] }
   | { readonly type: 'dnssl'; readonly lifetime: number; readonly domains: readonly string[] }
   | { readonly type: 'redirectedHeader'; readonly data: Uint8Array }
+  | {
+      /** RFC 4191 §2.3; `prefix` is 16 octets, bits past prefixLength zero. */
+      readonly type: 'routeInformation';
+      readonly prefixLength: number;
+      readonly preference: RouterPreference;
+      readonly lifetime: number;
+      readonly prefix: Uint8Array;
+    }
   | { readonly type: 'unknown'; readonly code: number; readonly data: Uint8Array };
+
+/** RFC 4191 §2.1 preference values; the reserved value (10) is read as medium (§2.2, §3.1). */
+export type RouterPreference = 'high' | 'medium' | 'low';
 
 export type NdMessage =
   | { readonly type: 'routerSolicitation'; readonly options: readonly NdOption[] }
@@ -34,10 +45,10 @@ export type NdMessage =
       readonly managed: boolean;
       readonly other: boolean;
       readonly routerLifetime: number;
-      /** RFC 4191 §2.2 Default Router Preference; absent means medium (as does the reserved value). */
-      readonly preference?: 'high' | 'low';
       readonly reachableTime: number;
       readonly retransTimer: number;
+      /** Default Router Preference (RFC 4191 §2.2); absent means medium. */
+      readonly preference?: RouterPreference;
       readonly options: readonly NdOption[];
     }
   | { readonly type: 'neighborSolicitation'; readonly target: Uint8Array; readonly options: readonly NdOption[] }
@@ -63,6 +74,7 @@ export const ND_OPTION = {
   PREFIX_INFORMATION: 3,
   REDIRECTED_HEADER: 4,
   MTU: 5,
+  ROUTE_INFORMATION: 24,
   RDNSS: 25,
   DNSSL: 31,
 } as const;
@@ -86,20 +98,24 @@ const MESSAGE_TYPE = {
 
 const RA_FLAG_MANAGED = 0x80;
 const RA_FLAG_OTHER = 0x40;
-/** RFC 4191 §2.2: the Prf bits of the RA flags byte; 01 high, 11 low, 00 medium, 10 reserved. */
-const RA_PRF_MASK = 0x18;
-const RA_PRF_HIGH = 0x08;
-const RA_PRF_LOW = 0x18;
 const NA_FLAG_ROUTER = 0x80;
 const NA_FLAG_SOLICITED = 0x40;
 const NA_FLAG_OVERRIDE = 0x20;
 const PREFIX_FLAG_ON_LINK = 0x80;
 const PREFIX_FLAG_AUTONOMOUS = 0x40;
 
-/** RFC 4191 §2.2: "If the Reserved (10) value is received, the receiver MUST treat the value as if it were (00)". */
-function raPreference(flags: number): { preference?: 'high' | 'low' } {
-  const prf = flags & RA_PRF_MASK;
-  return prf === RA_PRF_HIGH ? { preference: 'high' } : prf === RA_PRF_LOW ? { preference: 'low' } : {};
+/** RFC 4191 §2.1: the 2-bit Prf field, at bits 3–4 of the RA flags and the Route Information flags. */
+const PRF_SHIFT = 3;
+const PRF_BITS: Record<RouterPreference, number> = { high: 0b01, medium: 0b00, low: 0b11 };
+
+function decodePreference(flags: number): RouterPreference {
+  const prf = (flags >> PRF_SHIFT) & 0b11;
+  return prf === PRF_BITS.high ? 'high' : prf === PRF_BITS.low ? 'low' : 'medium';
+}
+
+/** §2.3: Length 1, 2 or 3 (units of 8 octets) carries 0, 8 or 16 octets of the prefix. */
+function routeInformationLength(prefixLength: number): number {
+  return prefixLength === 0 ? 8 : prefixLength <= 64 ? 16 : 24;
 }
 
 /** The first option of the given type, typed by it. */
@@ -190,6 +206,8 @@ function optionLength(o: NdOption): number {
       return roundUp8(8 + domainNamesLength(o.domains));
     case 'redirectedHeader':
       return roundUp8(8 + o.data.length);
+    case 'routeInformation':
+      return routeInformationLength(o.prefixLength);
     case 'unknown':
       return roundUp8(2 + o.data.length);
   }
@@ -225,6 +243,14 @@ function decodeOption(buf: Uint8Array, at: number, len: number): NdOption | stri
     case ND_OPTION.MTU:
       if (len !== 8) return 'bad_option_length';
       return { type: 'mtu', mtu: readU32(buf, at + 4) };
+    case ND_OPTION.ROUTE_INFORMATION: {
+      // RFC 4191 §2.3: Prefix Length at most 128, and the Length big enough to carry it.
+      const prefixLength = buf[at + 2]!;
+      if (len > 24 || prefixLength > 128 || len < routeInformationLength(prefixLength)) return 'bad_option_length';
+      const prefix = new Uint8Array(16);
+      prefix.set(buf.subarray(at + 8, end));
+      return { type: 'routeInformation', prefixLength, preference: decodePreference(buf[at + 3]!), lifetime: readU32(buf, at + 4), prefix };
+    }
     case ND_OPTION.RDNSS: {
       // RFC 8106 §5.1: Length is 1 + 2 × number of addresses, at least 3.
       if (len < 24 || (len - 8) % 16 !== 0) return 'bad_option_length';
@@ -269,6 +295,13 @@ function encodeOption(o: NdOption, buf: Uint8Array, at: number): number {
     case 'mtu':
       buf[at] = ND_OPTION.MTU;
       writeU32(buf, at + 4, o.mtu);
+      break;
+    case 'routeInformation':
+      buf[at] = ND_OPTION.ROUTE_INFORMATION;
+      buf[at + 2] = o.prefixLength;
+      buf[at + 3] = PRF_BITS[o.preference] << PRF_SHIFT;
+      writeU32(buf, at + 4, o.lifetime);
+      buf.set(o.prefix.subarray(0, len - 8), at + 8);
       break;
     case 'rdnss':
       buf[at] = ND_OPTION.RDNSS;
@@ -325,6 +358,7 @@ export function decodeNdMessage(buf: Uint8Array, off: number, length = buf.lengt
       return ok({ type: kind, options }, length);
     case 'routerAdvertisement': {
       const flags = buf[off + 5]!;
+      const preference = decodePreference(flags);
       return ok(
         {
           type: kind,
@@ -332,9 +366,9 @@ export function decodeNdMessage(buf: Uint8Array, off: number, length = buf.lengt
           managed: (flags & RA_FLAG_MANAGED) !== 0,
           other: (flags & RA_FLAG_OTHER) !== 0,
           routerLifetime: readU16(buf, off + 6),
-          ...raPreference(flags),
           reachableTime: readU32(buf, off + 8),
           retransTimer: readU32(buf, off + 12),
+          ...(preference === 'medium' ? {} : { preference }),
           options,
         },
         length,
@@ -384,8 +418,7 @@ export function encodeNdMessage(msg: NdMessage, buf: Uint8Array, off: number): n
       break;
     case 'routerAdvertisement':
       buf[off + 4] = msg.curHopLimit;
-      buf[off + 5] = (msg.managed ? RA_FLAG_MANAGED : 0) | (msg.other ? RA_FLAG_OTHER : 0) |
-        (msg.preference === 'high' ? RA_PRF_HIGH : msg.preference === 'low' ? RA_PRF_LOW : 0);
+      buf[off + 5] = (msg.managed ? RA_FLAG_MANAGED : 0) | (msg.other ? RA_FLAG_OTHER : 0) | (PRF_BITS[msg.preference ?? 'medium'] << PRF_SHIFT);
       writeU16(buf, off + 6, msg.routerLifetime);
       writeU32(buf, off + 8, msg.reachableTime);
       writeU32(buf, off + 12, msg.retransTimer);

@@ -46,6 +46,8 @@ test('examples/two-hosts.yaml resolves to the documented defaults', () => {
     reachableTime: 0,
     retransTimer: 0,
     prefixes: [{ prefix: '2001:db8:1::/64', onLink: true, autonomous: true, validLifetime: 2592000, preferredLifetime: 604800 }],
+    preference: 'medium',
+    routes: [],
     rdnss: { servers: ['2001:db8:1::1'], lifetime: 1800 },
     dnssl: null,
   });
@@ -79,6 +81,17 @@ test('addresses are normalised to RFC 5952 text and RA defaults follow them', ()
   assert.deepEqual(a.addresses, ['2001:db8::1/64', '2001:db8::1:0:0:9/64']);
   // Both addresses share one /64, so one prefix is advertised.
   assert.deepEqual(a.ra.prefixes.map((p) => p.prefix), ['2001:db8::/64']);
+});
+
+test('ra.preference and ra.routes (RFC 4191): defaults, route lifetime 3 × maxInterval, bad values named', () => {
+  const ra = ok(loadConfigText('interfaces:\n  - name: a\n    addresses: [2001:db8::1/64]\n    ra: { maxInterval: 10, preference: high, routes: [{ prefix: 2001:db8:f::/48 }, { prefix: "::/0", lifetime: 0, preference: low }] }\n', 'c.yaml')).interfaces[0]!.ra;
+  assert.equal(ra.preference, 'high');
+  assert.deepEqual(ra.routes, [
+    { prefix: '2001:db8:f::/48', lifetime: 30, preference: 'medium' },
+    { prefix: '::/0', lifetime: 0, preference: 'low' },
+  ]);
+  assert.match(errorsOf('interfaces:\n  - name: a\n    ra: { preference: top }\n').join('\n'), /ra\.preference.*high, medium or low/);
+  assert.match(errorsOf('interfaces:\n  - name: a\n    ra: { routes: [{ prefix: 2001:db8:f::1/48 }] }\n').join('\n'), /ra\.routes\[0\]\.prefix: expected an IPv6 prefix with no bits set past \/48/);
 });
 
 test('RA is off by default without a global address, and on a tun port', () => {

@@ -28,6 +28,8 @@ export interface TwoHostsOptions {
   readonly mtu2?: number;
   readonly extra?: string;
   readonly rdnss?: boolean;
+  /** More keys of both ports' `ra`, as YAML lines indented by 6 spaces. */
+  readonly ra?: string;
   /** metrics.listen (default "": off). */
   readonly metrics?: string;
 }
@@ -41,7 +43,7 @@ export async function twoHosts(bed: TestBed, opts: TwoHostsOptions = {}): Promis
   const if2 = shortName('t6b');
   const ra = (n: number) =>
     kind === 'tap'
-      ? `    ra:\n      maxInterval: 4\n${opts.rdnss ? `      rdnss: { servers: [2001:db8:${n}::53], lifetime: 600 }\n      dnssl: { domains: [lab.example], lifetime: 600 }\n` : ''}`
+      ? `    ra:\n      maxInterval: 4\n${opts.ra ?? ''}${opts.rdnss ? `      rdnss: { servers: [2001:db8:${n}::53], lifetime: 600 }\n      dnssl: { domains: [lab.example], lifetime: 600 }\n` : ''}`
       : '';
   const config = `
 interfaces:

@@ -34,7 +34,7 @@ import {
   decodeExtensionHeaderChain,
   encodeExtensionHeaderChain,
   encodingLengthExtensionHeaderChain,
-  validateDestinationOptions,
+  validateDestinationHeaders,
   validateOptionsTlv,
   walkExtensionHeaders,
   WALK_OK,
@@ -232,12 +232,12 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     sane(d, b.length);
     reencodes(d, encodingLengthIpv6Header, encodeIpv6Header, decodeIpv6Header);
   }),
-  wire('ext-headers', [walkExtensionHeaders, validateDestinationOptions, validateOptionsTlv, decodeExtensionHeaderChain], ipPackets, (b) => {
+  wire('ext-headers', [walkExtensionHeaders, validateDestinationHeaders, validateOptionsTlv, decodeExtensionHeaderChain], ipPackets, (b) => {
     const out = walkOut;
     const verdict = walkExtensionHeaders(b, 0, b.length, out);
     if (verdict === WALK_OK && out[WALK_UPPER_OFFSET]! > b.length) throw new Error(`walk puts the upper layer at ${out[WALK_UPPER_OFFSET]} of ${b.length}`);
     // Local delivery validates Destination Options only after a successful walk (Stack.handlePunt).
-    if (verdict === WALK_OK) validateDestinationOptions(b, 0, b.length, out);
+    if (verdict === WALK_OK) validateDestinationHeaders(b, 0, b.length, out);
     if (b.length >= IPV6_HEADER_LEN + 2) {
       const end = Math.min(b.length, IPV6_HEADER_LEN + 8 * (b[IPV6_HEADER_LEN + 1]! + 1));
       validateOptionsTlv(b, 0, IPV6_HEADER_LEN + 2, end, b[6] === 0, out);

@@ -144,6 +144,23 @@ test('RA contents: header fields, SLLA, MTU, prefixes, RDNSS and DNSSL', () => {
   assert.deepEqual(s.ra.buildAdvertisement(1).options, []);
 });
 
+test('RFC 4191: the configured router preference and Route Information options; a final RA says medium', () => {
+  const s = setup();
+  s.ra.configure(0, defaultRaConfig({
+    maxInterval: 600, mtu: false, preference: 'high',
+    routes: [{ prefix: ip('2001:db8:f::1'), prefixLen: 48, lifetime: 1800, preference: 'low' }],
+  }));
+  const msg = s.ra.buildAdvertisement(0);
+  assert.ok(msg.type === 'routerAdvertisement');
+  assert.equal(msg.preference, 'high');
+  // The prefix goes out masked to its length (§2.3: bits past it are zero).
+  assert.deepEqual(msg.options.slice(1), [{ type: 'routeInformation', prefixLength: 48, preference: 'low', lifetime: 1800, prefix: ip('2001:db8:f::') }]);
+  // §2.2: with router lifetime 0 the preference is sent as medium (absent).
+  s.ra.stop();
+  const last = ras(s.transport).at(-1)!.msg;
+  assert.deepEqual([last.routerLifetime, last.preference], [0, undefined]);
+});
+
 test('disabling a port sends one final RA with router lifetime 0 and stops its timers', () => {
   const s = setup();
   s.ra.configure(0, defaultRaConfig({ maxInterval: 600, prefixes: [LAN_PREFIX] }));

@@ -216,6 +216,8 @@ test('connected and local routes come from an interface\'s preferred addresses o
     'local local 2001:db8:1::1/128 port 3',
     'local local 2001:db8:1::2/128 port 3',
     'local local 2001:db8:9::1/128 port 3',
+    // RFC 4291 §2.6.1: the Subnet-Router anycast address of the /64 (a /128 has none).
+    'local local 2001:db8:1::/128 port 3',
   ]);
   assert.ok(routes.every((r) => r.preference === 0 && r.nexthops[0]!.gateway === null));
   ifaces.setLinkUp(3, false);
@@ -231,7 +233,9 @@ test('connectedRoutes merges a prefix present on several ports into one route pe
   const { connected, local } = connectedRoutes(ifaces);
   assert.equal(connected.length, 1);
   assert.deepEqual(connected[0]!.nexthops.map((n) => n.port), [0, 1]);
-  assert.equal(local.length, 4);
+  // Two link-locals, two addresses, and one Subnet-Router anycast address on both ports.
+  assert.equal(local.length, 5);
+  assert.deepEqual(local.find((r) => formatPrefix({ addr: r.prefix, len: r.prefixLen }) === '2001:db8:1::/128')?.nexthops.map((n) => n.port), [0, 1]);
   const rib = new Rib();
   rib.replaceOrigin('connected', connected);
   rib.replaceOrigin('local', local);

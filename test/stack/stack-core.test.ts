@@ -152,6 +152,7 @@ test('publishTables publishes the port, the FIB (connected, local and static rou
     `2001:db8:100::/48 kind=${NH_GATEWAY} port=0 mtu=1500 gw=fe80::2`,
     `2001:db8:1::/64 kind=${NH_CONNECTED} port=0 mtu=1500 gw=-`,
     `2001:db8:1::1/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
+    `2001:db8:1::/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
     `${formatIpv6(ROUTER_LL)}/128 kind=${NH_LOCAL} port=0 mtu=0 gw=-`,
   ].sort());
   const view = datapath.fibView();
@@ -204,6 +205,85 @@ test('an NS for the router\'s address gets a solicited NA with its MAC, sent to 
   stack.stop();
 });
 
+test('the Subnet-Router anycast address is the router\'s: local in the FIB, NA with Override clear, echo answered from a unicast address', () => {
+  const { datapath, stack } = setup();
+  const anycast = ip('2001:db8:1::');
+  // RFC 4291 §2.6.1: the prefix with an all-zero interface identifier.
+  assert.deepEqual(route(datapath.fibView(), anycast), { kind: NH_LOCAL, port: 0, mtu: 0 });
+
+  // RFC 4861 §7.2.4, §7.2.7: solicited, Override clear, from a unicast address of the port.
+  datapath.punt(icmpv6(HOST, solicitedNodeMulticast(anycast), 255, { type: 'neighborSolicitation', target: anycast, options: [{ type: 'sourceLinkLayerAddress', mac: HOST_MAC }] }), 0, PUNT_MULTICAST);
+  const na = sent(only(datapath.take()));
+  assert.deepEqual([na.ethDst, na.ip.src, na.ip.dst], [HOST_MAC, ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(na), {
+    type: 'neighborAdvertisement', router: true, solicited: true, override: false, target: anycast,
+    options: [{ type: 'targetLinkLayerAddress', mac: ROUTER_MAC }],
+  });
+
+  // RFC 4443 §4.2: a reply to an anycast request comes from a unicast address of the interface.
+  new EchoResponder().start(moduleContext(stack.api('echo')).ctx, { enabled: true });
+  datapath.punt(icmpv6(HOST, anycast, 64, { type: 'echoRequest', identifier: 1, sequence: 1, data: Uint8Array.of(9) }), 0, PUNT_LOCAL);
+  const reply = sent(only(datapath.take()));
+  assert.deepEqual([reply.ip.src, reply.ip.dst], [ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(reply), { type: 'echoReply', identifier: 1, sequence: 1, data: Uint8Array.of(9) });
+  stack.stop();
+
+  // The kernel behind the host port holds the router's /128s, not the anycast address: UDP
+  // to it that no module takes is refused here (RFC 4443 §3.1 code 4), not handed over.
+  const withHost = setup({ hostPort: HOST_PORT });
+  const toAnycast = udp(HOST, anycast, 40000, 5001, Uint8Array.of(1));
+  withHost.datapath.punt(toAnycast, 0, PUNT_LOCAL);
+  const refused = sent(only(withHost.datapath.take()));
+  assert.deepEqual([refused.ip.src, refused.ip.dst], [ROUTER_GLOBAL, HOST]);
+  assert.deepEqual(icmpOf(refused), { type: 'destinationUnreachable', code: 4, invoking: toAnycast });
+  withHost.stack.stop();
+
+  // RFC 6164 §6: a /127 has no Subnet-Router anycast address; both of its addresses are usable.
+  const p2p = setup();
+  p2p.stack.addInterface({ name: 'p2p', port: 1, kind: 'tap', mac: HOST_MAC_2, mtu: 1500, addresses: [{ addr: ip('2001:db8:9::1'), prefixLen: 127 }], ra: null });
+  p2p.stack.publishTables();
+  assert.deepEqual(route(p2p.datapath.fibView(), ip('2001:db8:9::')), { kind: NH_CONNECTED, port: 1, mtu: 1500 });
+  p2p.stack.stop();
+});
+
+/** An Echo Request to the router behind a Routing header of `routingType` with `segmentsLeft`. */
+function echoBehindRouting(routingType: number, segmentsLeft: number): Uint8Array {
+  const echo = icmpv6(HOST, ROUTER_GLOBAL, 64, { type: 'echoRequest', identifier: 5, sequence: 1, data: Uint8Array.of(7) });
+  const icmp = echo.subarray(IPV6_HEADER_LEN);
+  // Next Header ICMPv6, Hdr Ext Len 2 (24 octets: 8 + one address), type, segments left, reserved.
+  const routing = new Uint8Array(24);
+  routing.set([IPPROTO.ICMPV6, 2, routingType, segmentsLeft]);
+  routing.set(FAR, 8);
+  // The ICMPv6 checksum covers the final destination, unchanged here.
+  return ipv6(HOST, ROUTER_GLOBAL, IPPROTO.ROUTING, 64, Uint8Array.from([...routing, ...icmp]));
+}
+
+test('Routing headers to the router: ignored with no segments left, else Parameter Problem code 0 at the Routing Type (RFC 8200 §4.4, RFC 5095 §3)', () => {
+  const { datapath, stack } = setup();
+  new EchoResponder().start(moduleContext(stack.api('echo')).ctx, { enabled: true });
+  // Segments Left 0: the header is ignored and the Echo Request answered, whatever the type
+  // (0: deprecated, 4: SRH, 253: experimental).
+  for (const type of [0, 4, 253]) {
+    datapath.punt(echoBehindRouting(type, 0), 0, PUNT_LOCAL);
+    assert.deepEqual(icmpOf(sent(only(datapath.take()))), { type: 'echoReply', identifier: 5, sequence: 1, data: Uint8Array.of(7) }, `type ${type}`);
+  }
+  // Segments Left > 0: no type is one the router acts on, so the packet is discarded with a
+  // Parameter Problem whose pointer is the Routing Type field: 40 (IPv6 header) + 2.
+  for (const type of [0, 4, 253]) {
+    const bad = echoBehindRouting(type, 1);
+    datapath.punt(bad, 0, PUNT_LOCAL);
+    const error = sent(only(datapath.take()));
+    assert.deepEqual([error.ip.src, error.ip.dst], [ROUTER_GLOBAL, HOST]);
+    // Golden: type 4, code 0, (checksum), pointer 0x0000002a, then the invoking packet.
+    const icmp = error.packet.subarray(IPV6_HEADER_LEN);
+    assert.deepEqual([...icmp.subarray(0, 2), ...icmp.subarray(4, 8)], [4, 0, 0, 0, 0, 0x2a], `type ${type}`);
+    assert.deepEqual(icmpOf(error), { type: 'parameterProblem', code: 0, pointer: 42, invoking: bad });
+  }
+  assert.equal(stack.drops.routing_header, 3);
+  assert.equal(stack.drops.destination_options, 0);
+  stack.stop();
+});
+
 test('PUNT_RESOLVE: an NS to the solicited-node group, then the queued packet goes out to the MAC the NA gave', async () => {
   const { datapath, stack } = setup();
   const forwarded = udp(FAR, HOST_2, 4000, 53, Uint8Array.of(9, 9, 9));
@@ -243,7 +323,7 @@ test('PUNT_RESOLVE past nd.maxIncomplete: the packet is dropped as `nd_incomplet
   stack.stop();
 });
 
-test('UDP to a bound port reaches the handler; to an unbound one it goes to the host port, or is counted no_listener', () => {
+test('UDP to a bound port reaches the handler; to an unbound one it goes to the host port, or is refused with port unreachable', () => {
   const withHost = setup({ hostPort: HOST_PORT });
   const got: ReceivedUdp[] = [];
   const unbind = withHost.stack.api('test').bindUdp(5000, (d) => got.push(d));
@@ -261,12 +341,33 @@ test('UDP to a bound port reaches the handler; to an unbound one it goes to the 
   assert.equal(withHost.datapath.take().length, 1, 'it went to the host port instead');
   withHost.stack.stop();
 
-  const noHost = setup();
-  noHost.datapath.punt(unbound, 0, PUNT_LOCAL);
-  assert.deepEqual(noHost.datapath.take(), []);
-  assert.equal(noHost.stack.drops.no_listener, 1);
-  noHost.stack.stop();
+  noHost(unbound);
 });
+
+/** Without a host port nothing owns unbound UDP: it is refused, within the error rate limit. */
+function noHost(unbound: Uint8Array): void {
+  const { clock, datapath, stack } = setup();
+  datapath.punt(unbound, 0, PUNT_LOCAL);
+  const out = only(datapath.take());
+  assert.deepEqual([out.port, out.flags], [0, INJECT_ROUTE]);
+  const error = sent(out);
+  assert.deepEqual([error.ip.src, error.ip.dst], [ROUTER_GLOBAL, HOST]);
+  // RFC 4443 §3.1: Destination Unreachable, code 4 (port unreachable).
+  assert.deepEqual(icmpOf(error), { type: 'destinationUnreachable', code: 4, invoking: unbound });
+  assert.equal(stack.drops.no_listener, 1);
+
+  // The burst (20) is spent, then nothing until the bucket refills (RFC 4443 §2.4(f)).
+  for (let i = 0; i < 30; i++) datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.equal(datapath.take().length, 19);
+  clock.advance(1000);
+  datapath.punt(unbound, 0, PUNT_LOCAL);
+  assert.equal(datapath.take().length, 1, 'the bucket refilled');
+  // Never about multicast: a group we listen to without a module bound is silence.
+  datapath.punt(udp(HOST, ip('ff02::1'), 40000, 5001, Uint8Array.of(1)), 0, PUNT_MULTICAST);
+  assert.deepEqual(datapath.take(), []);
+  assert.equal(stack.drops.no_listener, 33);
+  stack.stop();
+}
 
 test('ICMPv6 to the router that no module claims goes to the host port; ND, MLD and claimed types stay in the control plane', () => {
   const { datapath, stack } = setup({ hostPort: HOST_PORT });

@@ -116,3 +116,37 @@ test('MLDv2 exponential codes (RFC 3810 §5.1.3, §5.1.9)', () => {
   assert.equal(mldv2QueryIntervalSeconds(0x80), 0x10 << 3);
   assert.equal(mldv2QueryIntervalSeconds(0xff), 0x1f << 10);
 });
+
+test('RFC 4191: Default Router Preference bits and Route Information options, golden octets and round trip', () => {
+  const msg: NdMessage = {
+    type: 'routerAdvertisement', curHopLimit: 64, managed: false, other: false, routerLifetime: 1800, reachableTime: 0, retransTimer: 0,
+    preference: 'high',
+    options: [
+      { type: 'routeInformation', prefixLength: 0, preference: 'low', lifetime: 600, prefix: new Uint8Array(16) },
+      { type: 'routeInformation', prefixLength: 48, preference: 'medium', lifetime: 0xffffffff, prefix: parseIpv6('2001:db8:f::')! },
+      { type: 'routeInformation', prefixLength: 96, preference: 'high', lifetime: 1, prefix: parseIpv6('2001:db8:f:0:1::')! },
+    ],
+  };
+  const b = new Uint8Array(ndMessageLength(msg));
+  encodeNdMessage(msg, b, 0);
+  // §2.2: Prf 01 (high) in bits 3–4 of the flags octet.
+  assert.equal(b[5], 0x08);
+  // §2.3: type 24; Length 1, 2, 3 for /0, /48, /96; Prf 11 (low) = 0x18, 00, 01 = 0x08.
+  assert.deepEqual([...b.subarray(16, 24)], [24, 1, 0, 0x18, 0, 0, 2, 0x58]);
+  assert.deepEqual([...b.subarray(24, 32)], [24, 2, 48, 0x00, 0xff, 0xff, 0xff, 0xff]);
+  assert.deepEqual([...b.subarray(32, 40)], [0x20, 0x01, 0x0d, 0xb8, 0, 0x0f, 0, 0]);
+  assert.deepEqual([...b.subarray(40, 44)], [24, 3, 96, 0x08]);
+  assert.equal(b.length, 16 + 8 + 16 + 24);
+  const d = decodeNdMessage(b, 0, b.length);
+  assert.ok(d.ok);
+  assert.deepEqual(d.value, msg);
+
+  // Medium is the absent preference; the reserved value 10 reads as medium (§2.2).
+  b[5] = 0x10;
+  const reserved = decodeNdMessage(b, 0, b.length);
+  assert.ok(reserved.ok && reserved.value.type === 'routerAdvertisement');
+  assert.equal(reserved.value.preference, undefined);
+  // A /96 in a Length-2 option cannot carry its prefix (§2.3).
+  b[41] = 2;
+  assert.equal(reason(b.subarray(0, 56)), 'bad_option_length');
+});

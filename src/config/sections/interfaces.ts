@@ -36,6 +36,15 @@ const raPrefixSchema = z.strictObject({
   preferredLifetime: intInRange(0, UINT32_MAX, ' seconds').default(RA_LIMITS.defaultPreferredLifetime),
 });
 
+/** RFC 4191 §2.1: the router (and route) preference values. */
+const raPreference = () => z.enum(['high', 'medium', 'low'], { error: 'high, medium or low' });
+
+const raRouteSchema = z.strictObject({
+  prefix: ipv6NetworkPrefix(),
+  lifetime: intInRange(0, UINT32_MAX, ' seconds').optional(),
+  preference: raPreference().default('medium'),
+});
+
 const raSchema = z.strictObject({
   enabled: flag().optional(),
   accept: flag().default(false),
@@ -49,6 +58,8 @@ const raSchema = z.strictObject({
   reachableTime: intInRange(0, RA_LIMITS.maxReachableTime, ' ms').default(0),
   retransTimer: intInRange(0, UINT32_MAX, ' ms').default(0),
   prefixes: listOf(raPrefixSchema, 'prefixes').optional(),
+  preference: raPreference().default('medium'),
+  routes: listOf(raRouteSchema, 'routes').default([]),
   rdnss: z
     .strictObject({
       servers: listOf(ipv6UnicastAddress(), 'IPv6 addresses', 1),
@@ -203,6 +214,9 @@ function resolveInterface(iface: InterfaceInput) {
       reachableTime: ra.reachableTime ?? 0,
       retransTimer: ra.retransTimer ?? 0,
       prefixes: ra.prefixes ?? defaultPrefixes,
+      preference: ra.preference ?? 'medium',
+      // A route lifetime as long as the router's own, by default (radvd's AdvRouteLifetime).
+      routes: (ra.routes ?? []).map((r) => ({ prefix: r.prefix, lifetime: r.lifetime ?? raLifetimeDefault, preference: r.preference })),
       // RFC 8106 §5.1: the lifetime "SHOULD by default be at least 3 * MaxRtrAdvInterval".
       rdnss: ra.rdnss === undefined ? null : { servers: ra.rdnss.servers, lifetime: ra.rdnss.lifetime ?? raLifetimeDefault },
       dnssl: ra.dnssl === undefined ? null : { domains: ra.dnssl.domains, lifetime: ra.dnssl.lifetime ?? raLifetimeDefault },

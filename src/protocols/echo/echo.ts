@@ -28,7 +28,8 @@ export class EchoResponder implements ProtocolModule<EchoConfig> {
       this.requests++;
       if (!this.enabled) return;
       // §4.2: the reply's source is the request's destination, unless that was multicast,
-      // in which case it is a unicast address of the interface the request arrived on.
+      // in which case it is a unicast address of the interface the request arrived on (the
+      // stack makes the same substitution for a Subnet-Router anycast destination).
       // Identifier, sequence number and data are returned unchanged.
       const src = isMulticast(m.dst) ? undefined : m.dst;
       this.api!.sendIcmpv6({
