@@ -52,6 +52,8 @@ export class Appliance {
   private metricsServer: MetricsServer | null = null;
   private control: ControlServer | null = null;
   readonly metrics = new Metrics();
+  /** Reloads by outcome, and whether the latest one applied (true until one is refused). */
+  private readonly reloads = { success: 0, failure: 0, lastOk: true };
   private readonly log: Logger;
   private readonly limitedLog: RateLimitedLog;
 
@@ -177,6 +179,7 @@ export class Appliance {
     }
     this.stack.start();
     registerDataplaneMetrics(this.metrics, this.lanes, this.stack, () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port })));
+    this.registerReloadMetrics();
     await this.restartMetrics(cfg.metrics.listen);
     this.control = new ControlServer(cfg.control.socket);
     registerShowCommands(this.control, { stack: this.stack, lanes: this.lanes, ports: () => this.ports.map((p) => ({ name: p.cfg.name, port: p.port, kind: p.cfg.kind, netns: p.cfg.netns, attach: p.cfg.attach })) });
@@ -221,6 +224,7 @@ export class Appliance {
       const error = loaded.errors.map(formatConfigError).join('\n');
       // The errors go in the log too: after a SIGHUP it is the only place they show.
       this.log.warn({ errors: loaded.errors.length, error }, 'reload refused: the config file has errors');
+      this.countReload(false);
       return { ok: false, stage: 'prepare', participant: 'config', error, applied: [], aborted: [], abortErrors: [] };
     }
     const participants = reloadParticipants({
@@ -244,7 +248,25 @@ export class Appliance {
       if (report.stage === 'prepare') wipeSecrets(loaded.config);
       this.log.warn({ stage: report.stage, participant: report.participant, error: report.error }, 'reload refused');
     }
+    this.countReload(report.ok);
     return report;
+  }
+
+  private countReload(ok: boolean): void {
+    this.reloads[ok ? 'success' : 'failure']++;
+    this.reloads.lastOk = ok;
+  }
+
+  /**
+   * A refused reload leaves the old config running, which only the log says after a SIGHUP:
+   * these series let an alert say it too (as Prometheus's own config_last_reload_successful).
+   */
+  private registerReloadMetrics(): void {
+    this.metrics.counter({ name: 'config_reloads_total', help: 'Config reloads (SIGHUP, turtle6ctl reload) by result: success (applied, or nothing to change) or failure (refused; the running config stays)', labelNames: ['result'] }, (emit) => {
+      emit({ result: 'success' }, this.reloads.success);
+      emit({ result: 'failure' }, this.reloads.failure);
+    });
+    this.metrics.gauge({ name: 'config_last_reload_successful', help: '0 after a refused reload, until one succeeds; 1 otherwise (also before any reload)' }, (emit) => emit({}, this.reloads.lastOk ? 1 : 0));
   }
 
   async stop(): Promise<void> {

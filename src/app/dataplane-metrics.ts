@@ -45,6 +45,11 @@ export function registerDataplaneMetrics(
   metrics.gauge({ name: 'lane_failing', help: `1 while a lane keeps dying soon after each restart (${FAILING_AFTER} times in a row)`, labelNames: ['lane'] }, (emit) => {
     for (const s of lanes.status()) emit({ lane: s.lane }, s.failing ? 1 : 0);
   });
+  // The watchdog restarts a lane whose heartbeat stood still for WEDGED_AFTER_MS; exported so
+  // that an alert also catches a stall the watchdog itself does not end.
+  metrics.counter({ name: 'lane_heartbeats_total', help: 'Turns of the lane\'s loop, idle ones included: stands still only while the lane is stuck or down', labelNames: ['lane'] }, (emit) => {
+    lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[LANE.heartbeat]!));
+  });
   metrics.counter({ name: 'lane_batches_total', help: 'Non-empty batches processed', labelNames: ['lane'] }, (emit) => {
     lanes.counterBlocks().forEach((b, lane) => emit({ lane }, b[LANE.batches]!));
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, TURTLE6CTL, type LogLine, type RunningRouter } from '../helpers/router.js';
+import { scrapeMetrics, startRouter, TURTLE6CTL, type LogLine, type RunningRouter } from '../helpers/router.js';
 
 /** Sends SIGHUP and waits (bounded) for the next log line with message `msg`, which it returns. */
 async function hangUp(router: RunningRouter, msg: string): Promise<LogLine> {
@@ -44,7 +44,7 @@ dataplane:
   lanes: 1
   hostInterface: false
 metrics:
-  listen: ""
+  listen: "[::1]:9469"
 `,
   );
   const configFile = join(router.dir, 'turtle6.yaml');
@@ -61,6 +61,17 @@ metrics:
       .map((a) => a.address);
   assert.deepEqual(routes(), ['2001:db8:77::/48']);
   assert.deepEqual(configAddresses(), ['2001:db8:1::1/64']);
+  // The reload series the Turtle6ConfigReloadFailed alert reads (examples/prometheus).
+  const reloadMetrics = () => {
+    const text = scrapeMetrics(r);
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    return {
+      success: value('turtle6_config_reloads_total{result="success"}'),
+      failure: value('turtle6_config_reloads_total{result="failure"}'),
+      lastOk: value('turtle6_config_last_reload_successful'),
+    };
+  };
+  assert.deepEqual(reloadMetrics(), { success: 0, failure: 0, lastOk: 1 });
 
   const original = readFileSync(configFile, 'utf8');
   const changed = original
@@ -76,6 +87,7 @@ metrics:
     assert.deepEqual(configAddresses(), ['2001:db8:1::1/64', '2001:db8:1::2/64']);
     const ok = r.run(process.execPath, [TURTLE6CTL, '--socket', router.socket, 'config', 'diff', configFile]);
     assert.equal(ok.stdout.trim(), 'no changes', 'the running config is the file');
+    assert.deepEqual(reloadMetrics(), { success: 1, failure: 0, lastOk: 1 });
   });
 
   const running = JSON.stringify(ctlJson('show', 'config'));
@@ -87,6 +99,7 @@ metrics:
     assert.match(String(line['error']), new RegExp(`^${configFile.replace(/[.]/g, '\\.')}:\\d+:\\d+: routes\\[0\\]\\.preference: `), JSON.stringify(line));
     assert.equal(JSON.stringify(ctlJson('show', 'config')), running);
     assert.deepEqual(routes(), ['2001:db8:77::/48', '2001:db8:88::/48']);
+    assert.deepEqual(reloadMetrics(), { success: 1, failure: 1, lastOk: 0 });
   });
 
   await t.test('a change the running appliance cannot make is refused; nothing changes', async () => {
@@ -96,5 +109,12 @@ metrics:
     assert.match(String(line['error']), /kind/, JSON.stringify(line));
     assert.equal(JSON.stringify(ctlJson('show', 'config')), running);
     assert.deepEqual(configAddresses(), ['2001:db8:1::1/64', '2001:db8:1::2/64'], 'the address change in the same file was not applied either');
+    assert.deepEqual(reloadMetrics(), { success: 1, failure: 2, lastOk: 0 });
+  });
+
+  await t.test('a good reload after refused ones clears turtle6_config_last_reload_successful', async () => {
+    writeFileSync(configFile, changed);
+    await hangUp(router, 'config reloaded');
+    assert.deepEqual(reloadMetrics(), { success: 2, failure: 2, lastOk: 1 });
   });
 });

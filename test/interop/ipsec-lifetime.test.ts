@@ -99,7 +99,8 @@ ${sas}  policies:
   let metrics = scrape(r);
   assert.equal(metricValue(metrics, 'turtle6_ipsec_sa_soft_expirations_total'), 2);
   assert.equal(metricValue(metrics, 'turtle6_ipsec_sa_hard_expirations_total'), 0);
-  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas'), 2);
+  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas{state="dying"}'), 2, 'both past their soft lifetime, neither rekeyed');
+  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas{state="mature"}'), 0);
 
   // Two more: the hard byte lifetime removes the outbound SA.
   const second = pingOnce(h1, 2);
@@ -111,7 +112,8 @@ ${sas}  policies:
   assert.equal(hard[0]!.spi, '0x00001000');
   metrics = scrape(r);
   assert.equal(metricValue(metrics, 'turtle6_ipsec_sa_hard_expirations_total'), 1);
-  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas'), 1);
+  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas{state="dying"}'), 1, 'the inbound SA is left, still dying');
+  assert.equal(metricValue(metrics, 'turtle6_ipsec_sas{state="mature"}'), 0);
   const policyText = await router.ctlText(['show', 'ipsec', 'policy']);
   assert.match(policyText, onExpire === 'bypass' ? /spi=4096\(0x00001000\) \(SA not installed: bypass, in the clear\)/ : /spi=4096\(0x00001000\) \(SA not installed: discards\)/);
   await pollUntil('the peer to have decrypted four echo requests', () => peer.events().filter((e) => e.event === 'esp').length === 4, 5_000);

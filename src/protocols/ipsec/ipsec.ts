@@ -296,7 +296,12 @@ export class IpsecModule implements ProtocolModule<IpsecConfig> {
     const each = (fn: (row: SaRow, labels: { spi: string; direction: string }) => void) => {
       for (const row of this.saRows()) fn(row, { spi: hex(row.spi), direction: row.direction });
     };
-    m.gauge({ name: 'ipsec_sas', help: 'Security associations installed' }, (emit) => emit({}, this.live.length));
+    // `dying` past its soft lifetime: one that stays dying was not rekeyed (the alert).
+    m.gauge({ name: 'ipsec_sas', help: 'Security associations installed, by lifetime state (mature; dying: past the soft lifetime, awaiting a rekey)', labelNames: ['state'] }, (emit) => {
+      const dying = this.live.filter((s) => s.state === 'dying').length;
+      emit({ state: 'mature' }, this.live.length - dying);
+      emit({ state: 'dying' }, dying);
+    });
     m.gauge({ name: 'ipsec_policies', help: 'Security policies in the SPD' }, (emit) => emit({}, this.config.policies.length));
     m.counter({ name: 'ipsec_sa_packets_total', help: 'Packets an SA protected (out) or accepted (in)', labelNames: labels }, (emit) => each((r, l) => emit(l, r.packets)));
     m.counter({ name: 'ipsec_sa_bytes_total', help: 'Payload bytes an SA protected (out) or accepted (in)', labelNames: labels }, (emit) => each((r, l) => emit(l, r.bytes)));

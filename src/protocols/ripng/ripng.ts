@@ -847,6 +847,16 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     };
   }
 
+  /**
+   * A neighbour counts as present while its routes would still be valid: heard within the
+   * port's timeout (§2.3), or, on a demand circuit where silence is normal (RFC 2091 §2),
+   * while the circuit is not declared unreachable.
+   */
+  private neighborAlive(p: Port, n: RipngNeighbor, now: number): boolean {
+    if (p.demand !== null) return !p.demand.down;
+    return now - n.lastHeard < p.config.timers.timeout * 1000;
+  }
+
   private registerObservability(): void {
     const m = this.ctx.metrics;
     m.gauge({ name: 'ripng_routes', help: 'RIPng routes by state (active, garbage: unreachable and awaiting garbage collection)', labelNames: ['state'] }, (emit) => {
@@ -871,11 +881,15 @@ export class RipngModule implements ProtocolModule<RipngConfig> {
     m.counter({ name: 'ripng_bad_routes_total', help: 'RIPng route entries ignored, by reason', labelNames: ['reason'] }, (emit) => {
       for (const r of RIPNG_BAD_ROUTES) emit({ reason: r }, this.badRoutes[r]);
     });
-    m.counter({ name: 'ripng_neighbor_responses_total', help: 'Valid RIPng responses per neighbour', labelNames: ['interface', 'neighbor'] }, (emit) => {
-      for (const n of this.neighbors.values()) emit({ interface: this.ports.get(n.port)?.iface.name ?? String(n.port), neighbor: formatIpv6(n.address) }, n.responses);
-    });
-    m.counter({ name: 'ripng_neighbor_bad_packets_total', help: 'RIPng messages and route entries rejected per neighbour', labelNames: ['interface', 'neighbor'] }, (emit) => {
-      for (const n of this.neighbors.values()) emit({ interface: this.ports.get(n.port)?.iface.name ?? String(n.port), neighbor: formatIpv6(n.address) }, n.badPackets + n.badRoutes);
+    // Per interface, never per neighbour: a label per link-local address would let any host on
+    // a link grow the series without bound (`show ripng` lists the neighbours themselves).
+    m.gauge({ name: 'ripng_neighbors', help: 'RIPng neighbours heard from within the interface\'s route timeout (on a demand circuit: while it is up)', labelNames: ['interface'] }, (emit) => {
+      const now = this.api.clock.now();
+      for (const p of this.ports.values()) {
+        let heard = 0;
+        for (const n of this.neighbors.values()) if (n.port === p.iface.port && this.neighborAlive(p, n, now)) heard++;
+        emit({ interface: p.iface.name }, heard);
+      }
     });
     this.ctx.commands.register(['show', 'ripng'], (_req, rest) => (rest[0] === 'status' ? this.status() : this.show()), 'RIPng neighbours and routes (`show ripng status`: interfaces, timers, counters)');
     this.ctx.commands.register(['clear', 'ripng'], () => this.clear(), 'Forget RIPng-learned routes and ask every neighbour for its table again');

@@ -188,6 +188,17 @@ test('time lifetimes count from installation', () => {
   assert.equal(metric('ipsec_sas')[0]!.value, 0);
 });
 
+test('turtle6_ipsec_sas{state}: an SA past its soft lifetime is dying until new keys replace it (the rekey alert)', () => {
+  const lifetime = { softSeconds: 10, hardSeconds: 3600 };
+  const { clock, module, metric } = harness({ sas: [{ ...OUT_SA, lifetime }], policies: [POLICIES[0]] });
+  const sas = () => Object.fromEntries(metric('ipsec_sas').map((m) => [(m.labels as { state: string }).state, m.value]));
+  assert.deepEqual(sas(), { mature: 1, dying: 0 });
+  clock.advance(10 * LIFETIME_CHECK_MS);
+  assert.deepEqual(sas(), { mature: 0, dying: 1 });
+  module.prepareReconfigure(config({ sas: [{ ...OUT_SA, lifetime, encKey: KEY_B }], policies: [POLICIES[0]] }))();
+  assert.deepEqual(sas(), { mature: 1, dying: 0 }, 'the rekeyed SA is a new, mature one');
+});
+
 test('ipsec flush removes every SA; policies stay and discard; stop empties the tables', async () => {
   const { dp, module, run } = harness({ sas: [OUT_SA, IN_SA], policies: [{ direction: 'out', dst: '2001:db8:9::/64', action: 'bypass' }, ...POLICIES] });
   const r = await run('ipsec flush');

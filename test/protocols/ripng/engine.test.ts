@@ -106,6 +106,21 @@ test('timers: a route not refreshed times out at 180 s (metric 16, out of the RI
   assert.ok(!s.ripng.tableData().routes.some((r) => r.prefix === '2001:db8:80::/48'), 'gone after the garbage-collection time');
 });
 
+test('turtle6_ripng_neighbors counts, per interface, the neighbours heard within the timeout; a silent one drops out (the RIPng-neighbour-lost alert)', () => {
+  const s = startRipng(config(2));
+  const neighbors = () => Object.fromEntries(s.metrics.get('ripng_neighbors')!().map((m) => [(m.labels as { interface: string }).interface, m.value]));
+  assert.deepEqual(neighbors(), { eth0: 0, eth1: 0 }, 'every RIPng interface has a series, 0 before anyone speaks');
+  s.api.respond([rte('2001:db8:90::/48', 1)]);
+  s.api.respond([rte('2001:db8:91::/48', 1)], { src: ip('fe80::98') });
+  s.api.respond([rte('2001:db8:92::/48', 1)], { port: 1, src: ip('fe80::97') });
+  assert.deepEqual(neighbors(), { eth0: 2, eth1: 1 });
+  s.api.clock.advance(100_000);
+  s.api.respond([rte('2001:db8:90::/48', 1)]);
+  s.api.clock.advance(80_000);
+  assert.deepEqual(neighbors(), { eth0: 1, eth1: 0 }, 'fe80::98 and fe80::97 were silent for the 180 s timeout; fe80::99 spoke 80 s ago');
+  for (const m of s.metrics.get('ripng_neighbors')!()) assert.deepEqual(Object.keys(m.labels), ['interface'], 'no per-address label');
+});
+
 test('a metric of 16 from the current next hop starts deletion at once', () => {
   const s = startRipng(config(1));
   s.api.respond([rte('2001:db8:81::/48', 2)]);
