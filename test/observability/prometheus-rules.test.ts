@@ -2,7 +2,7 @@
  * examples/prometheus/turtle6.rules.yml: promtool accepts the rules, its unit tests
  * (turtle6.rules.test.yml) pass, and they cover every alert both ways: at least one
  * evaluation where it fires and one where it does not. The metrics the rules read are checked
- * against a live appliance by test/observability/grafana-dashboard.test.ts.
+ * against a live appliance by test/observability/prometheus.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
