@@ -235,6 +235,9 @@ ipsec:
     const later = rx();
     return later.get(if1)! > first.get(if1)! && later.get(if2)! > first.get(if2)!;
   }, 30_000, 500);
+  // Every running lane's heartbeat advances (Turtle6LaneStuck stays quiet on a healthy router).
+  const beats = prometheus.query('rate(turtle6_lane_heartbeats_total[30s]) > 0 and on (lane) turtle6_lane_up == 1').data!.result.length;
+  assert.ok(beats > 0 && beats === prometheus.query('turtle6_lane_up').data!.result.length, `${beats} lanes with an advancing heartbeat`);
   // The RIPng neighbour and the DHCPv6 drop are counted where the panels look.
   assert.equal(prometheus.query(`turtle6_ripng_neighbors{interface="${if2}"}`).data!.result[0]?.value[1], '1');
   assert.ok(Number(prometheus.query('sum(turtle6_dhcpv6_drops_total)').data!.result[0]?.value[1]) >= 1);
