@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ControlClient } from '../../src/app/control.js';
 import { pollUntil, type Netns, type TestBed } from './netns.js';
@@ -50,12 +50,19 @@ function parseLogs(output: string): LogLine[] {
   return lines;
 }
 
+export interface StartOptions {
+  /** The turtle6 to run: an installed `bin/turtle6` (run through its shebang); default the build's. */
+  readonly binary?: string;
+  /** Extra environment (NOTIFY_SOCKET, …). */
+  readonly env?: Record<string, string>;
+}
+
 /**
  * Starts turtle6 in `ns` with the YAML `config` (its control socket and state directory are
  * filled in: put `${SOCKET}` and `${STATE}` where they go, or leave them out to get defaults
  * under a private directory).
  */
-export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000): Promise<RunningRouter> {
+export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000, options: StartOptions = {}): Promise<RunningRouter> {
   const dir = mkdtempSync(join(tmpdir(), 't6r-'));
   const socket = join(dir, 'turtle6.sock');
   let text = config;
@@ -63,7 +70,10 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
   if (!/^stateDir:/m.test(text)) text += `\nstateDir: ${join(dir, 'state')}\n`;
   const file = join(dir, 'turtle6.yaml');
   writeFileSync(file, text);
-  const child = bed.spawnIn(ns, process.execPath, [TURTLE6, 'run', '--config', file]);
+  const argv = ['run', '--config', file];
+  // An installed binary finds node on PATH through its `#!/usr/bin/env node`: this one's.
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, ...options.env };
+  const child = options.binary === undefined ? bed.spawnIn(ns, process.execPath, [TURTLE6, ...argv], { env }) : bed.spawnIn(ns, options.binary, argv, { env });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
