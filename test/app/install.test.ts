@@ -81,7 +81,7 @@ metrics:
   listen: ""
 `,
     20_000,
-    { binary: join(bin, 'turtle6') },
+    { command: [join(bin, 'turtle6')] },
   );
   const show = sh(`turtle6ctl --socket ${router.socket} show interfaces`);
   assert.equal(show.code, 0, show.stderr);

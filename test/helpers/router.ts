@@ -51,8 +51,11 @@ function parseLogs(output: string): LogLine[] {
 }
 
 export interface StartOptions {
-  /** The turtle6 to run: an installed `bin/turtle6` (run through its shebang); default the build's. */
-  readonly binary?: string;
+  /**
+   * The command before `run --config FILE`: default this build's turtle6.js under this node;
+   * an installed `PREFIX/bin/turtle6` (run through its shebang), or a wrapper such as setpriv.
+   */
+  readonly command?: readonly string[];
   /** Extra environment (NOTIFY_SOCKET, …). */
   readonly env?: Record<string, string>;
 }
@@ -73,7 +76,8 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
   const argv = ['run', '--config', file];
   // An installed binary finds node on PATH through its `#!/usr/bin/env node`: this one's.
   const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, ...options.env };
-  const child = options.binary === undefined ? bed.spawnIn(ns, process.execPath, [TURTLE6, ...argv], { env }) : bed.spawnIn(ns, options.binary, argv, { env });
+  const [cmd, ...args] = options.command ?? [process.execPath, TURTLE6];
+  const child = bed.spawnIn(ns, cmd!, [...args, ...argv], { env });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
