@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HISTORY_FILE, HISTORY_LINES } from '../../src/app/turtle6ctl-shell.js';
 import { run, shortName, TestBed } from '../helpers/netns.js';
 import { ptySession, type PtyResult } from '../helpers/pty.js';
-import { startRouter, TURTLE6CTL } from '../helpers/router.js';
+import { onePortConfig, startRouter, TURTLE6CTL } from '../helpers/router.js';
 
 const PROMPT = 'turtle6> ';
 
@@ -26,21 +26,7 @@ test('turtle6ctl with no command: a shell on a terminal, a script from a pipe', 
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const r = bed.netns('r');
   const if1 = shortName('t6s');
-  const router = await startRouter(
-    bed,
-    r,
-    `
-interfaces:
-  - name: ${if1}
-    addresses: [2001:db8:1::1/64]
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
-ripng: {}
-`,
-  );
+  const router = await startRouter(bed, r, onePortConfig(if1, 'ripng: {}'));
   // The control socket is a path: the client reaches it from any namespace.
   const shell = (steps: Parameters<typeof ptySession>[1]) => ptySession([process.execPath, TURTLE6CTL, '--socket', router.socket], steps, { HOME: home });
   const historyFile = join(home, HISTORY_FILE);

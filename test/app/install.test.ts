@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { run, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
+import { onePortConfig, startRouter } from '../helpers/router.js';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -67,22 +67,7 @@ test('npm pack, npm install -g: turtle6 and turtle6ctl on PATH, working', async 
   t.after(() => bed.cleanup());
   const r = bed.netns('r');
   const if1 = shortName('t6i');
-  const router = await startRouter(
-    bed,
-    r,
-    `
-interfaces:
-  - name: ${if1}
-    addresses: [2001:db8:1::1/64]
-dataplane:
-  lanes: 1
-  hostInterface: false
-metrics:
-  listen: ""
-`,
-    20_000,
-    { command: [join(bin, 'turtle6')] },
-  );
+  const router = await startRouter(bed, r, onePortConfig(if1), 20_000, { command: [join(bin, 'turtle6')] });
   const show = sh(`turtle6ctl --socket ${router.socket} show interfaces`);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, new RegExp(`^${if1} +tap +up `, 'm'));

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { sdNotify } from '../../src/app/sd-notify.js';
 import { pollUntil, requireCommand, run, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, TURTLE6 } from '../helpers/router.js';
+import { onePortConfig, startRouter, TURTLE6 } from '../helpers/router.js';
 
 const UNIT = resolve(import.meta.dirname, '../../../examples/turtle6.service');
 
@@ -126,25 +126,11 @@ test('examples/turtle6.service: systemd-analyze verify, its promises, and sd_not
     await pollUntil('the receiver to bind', () => rx.messages().includes('bound'), 10_000);
     const r = bed.netns('r');
     const if1 = shortName('t6n');
-    const router = await startRouter(
-      bed,
-      r,
-      `
-interfaces:
-  - name: ${if1}
-    addresses: [2001:db8:1::1/64]
-dataplane:
-  lanes: 1
-metrics:
-  listen: ""
-`,
-      20_000,
-      {
-        // Root, as under the unit, holding CAP_NET_ADMIN only: what CapabilityBoundingSet leaves.
-        command: ['setpriv', '--bounding-set=-all,+net_admin', '--inh-caps=-all,+net_admin', process.execPath, TURTLE6],
-        env: { NOTIFY_SOCKET: address },
-      },
-    );
+    const router = await startRouter(bed, r, onePortConfig(if1), 20_000, {
+      // Root, as under the unit, holding CAP_NET_ADMIN only: what CapabilityBoundingSet leaves.
+      command: ['setpriv', '--bounding-set=-all,+net_admin', '--inh-caps=-all,+net_admin', process.execPath, TURTLE6],
+      env: { NOTIFY_SOCKET: address },
+    });
     const pid = router.process.pid!;
     const caps = readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(caps, /^CapEff:\s+0*1000$/m, 'only CAP_NET_ADMIN (bit 12) is effective');

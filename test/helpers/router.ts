@@ -50,6 +50,23 @@ function parseLogs(output: string): LogLine[] {
   return lines;
 }
 
+/**
+ * The smallest router: one TAP port `ifname` with 2001:db8:1::1/64 in the router's own
+ * namespace, one lane, no host port, no metrics; `extra` YAML (module sections) appended.
+ */
+export function onePortConfig(ifname: string, extra = ''): string {
+  return `
+interfaces:
+  - name: ${ifname}
+    addresses: [2001:db8:1::1/64]
+dataplane:
+  lanes: 1
+  hostInterface: false
+metrics:
+  listen: ""
+${extra}`;
+}
+
 export interface StartOptions {
   /**
    * The command before `run --config FILE`: default this build's turtle6.js under this node;
