@@ -72,7 +72,7 @@ export function turtle6ctlProgram(options: ProgramOptions = {}): Command {
   // Before any subcommand exists: subcommands copy the setting when they are created.
   if (options.inShell === true) program.exitOverride();
   program
-    .description('talk to a running turtle6 appliance over its control socket')
+    .description('talk to a running turtle6 appliance over its control socket; with no command, a shell (Tab completes, ? helps), or a script read from stdin when it is not a terminal')
     .addOption(new Option('--socket <path>', 'control socket').env('TURTLE6_SOCKET').default(DEFAULT_CONTROL_SOCKET))
     .option('--json', 'print the answer as JSON for machines', false)
     .option('--wait <seconds>', 'how long to wait for an answer (a trace waits for its --timeout plus 10 s)', seconds, DEFAULT_ANSWER_TIMEOUT_MS / 1000);

@@ -47,6 +47,9 @@ test('turtle6ctl with no command: a shell on a terminal, a script from a pipe', 
       { send: 'cl?', expect: `\\n  clear +ripng\\n${PROMPT}cl$` },
       // Options complete from turtle6ctl's own table.
       { send: '\x15trace 1 --ti\t', expect: `trace 1 --timeout $` },
+      // Ctrl-C drops the line being typed, and the next line starts afresh.
+      { send: '\x15show int\x03', expect: `\\^C\\n${PROMPT}$` },
+      { send: 'show lanes\r', expect: `Lane +State[\\s\\S]*${PROMPT}$` },
       // A mistake is reported and the shell goes on.
       { send: '\x15show rutes\r', expect: `unknown command "show rutes"[\\s\\S]*${PROMPT}$` },
       { send: 'exit\r' },
@@ -56,15 +59,15 @@ test('turtle6ctl with no command: a shell on a terminal, a script from a pipe', 
     // ? printed its table at once: the typed `?` is not in the line that ran.
     assert.doesNotMatch(s.transcript, /unknown command "show\s*\?/);
     const history = readFileSync(historyFile, 'utf8').split('\n');
-    assert.deepEqual(history.slice(0, 4), ['show interfaces', 'show rutes', 'exit', '']);
+    assert.deepEqual(history, ['show interfaces', 'show lanes', 'show rutes', 'exit', '']);
     assert.equal(statSync(historyFile).mode & 0o777, 0o600);
   });
 
   await t.test('the history is there next time: up arrow, Enter; Ctrl-D leaves', () => {
     const s = shell([
       { expect: `${PROMPT}$` },
-      // Newest first: exit, show rutes, show interfaces.
-      { send: '\x1b[A\x1b[A\x1b[A', expect: `${PROMPT}show interfaces$` },
+      // Newest first: exit, show rutes, show lanes, show interfaces.
+      { send: '\x1b[A\x1b[A\x1b[A\x1b[A', expect: `${PROMPT}show interfaces$` },
       { send: '\r', expect: `${if1}\\s+tap[\\s\\S]*${PROMPT}$` },
       { send: '\x04' },
     ]);
