@@ -1,7 +1,8 @@
 /**
  * Typed koffi declarations of the few libc calls turtle6 needs to own TAP/TUN devices
  * without a compiled addon: open/close, ioctl(TUNSETIFF), read/write, readv/writev, poll,
- * fcntl, eventfd and errno.
+ * fcntl, eventfd and errno; and socket/sendto for the one Unix datagram Node cannot send
+ * (systemd's readiness notification, src/app/sd-notify.ts).
  *
  * Conventions:
  * - Every buffer argument is declared `void *`. koffi then hands C the address of a
@@ -125,6 +126,26 @@ export function fcntlSet(fd: number, cmd: number, value: number): number {
 export const eventfd = lib.func('int eventfd(unsigned int initval, int flags)') as (
   initval: number,
   flags: number,
+) => number;
+
+// socket(2) (asm-generic socket.h): a Unix datagram socket, closed on exec.
+export const AF_UNIX = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+/** sendto(2): no SIGPIPE when the receiver is gone; the error comes back as EPIPE/ECONNREFUSED. */
+export const MSG_NOSIGNAL = 0x4000;
+/** sizeof(struct sockaddr_un): sa_family_t, then sun_path[108]. */
+export const SOCKADDR_UN_SIZE = 110;
+
+export const socket = lib.func('int socket(int domain, int type, int protocol)') as (domain: number, type: number, protocol: number) => number;
+
+export const sendto = lib.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)') as (
+  fd: number,
+  buf: Uint8Array,
+  len: number,
+  flags: number,
+  addr: Uint8Array,
+  addrlen: number,
 ) => number;
 
 /**

@@ -15,6 +15,9 @@ PACKAGES=(
   # interop peers and tools
   python3 python3-scapy python3-cryptography bird2 prometheus
   wide-dhcpv6-client wide-dhcpv6-server wide-dhcpv6-relay kea-dhcp6-server dnsmasq-base
+  # examples/turtle6.service: systemd-analyze verify (the package only; systemd need not be
+  # PID 1), setpriv to run turtle6 under the unit's capability bound
+  systemd util-linux
 )
 
 missing=()

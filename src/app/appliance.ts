@@ -28,6 +28,7 @@ import { registerTraceCommand } from './trace-command.js';
 import { HostPort } from './host-port.js';
 import { ModuleHost } from './module-host.js';
 import { MODULES } from './modules.js';
+import { monotonicUsec, sdNotify } from './sd-notify.js';
 
 export interface RunOptions {
   readonly configPath: string;
@@ -330,15 +331,27 @@ export async function runAppliance(config: Config, opts: RunOptions): Promise<vo
     process.exitCode = 1;
     return;
   }
+  // Under systemd (Type=notify, examples/turtle6.service): up only now, with every port,
+  // lane and the control socket ready. A failed notification is logged, never fatal.
+  const notify = (state: string) => {
+    try {
+      sdNotify(state);
+    } catch (e) {
+      root.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not notify systemd');
+    }
+  };
+  notify('READY=1\nSTATUS=forwarding');
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       root.info({ signal }, 'shutting down');
+      notify('STOPPING=1');
       void app.stop().finally(resolve);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => {
-      void app.reload();
+      notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
+      void app.reload().finally(() => notify('READY=1\nSTATUS=forwarding'));
     });
   });
 }

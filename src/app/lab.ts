@@ -27,7 +27,7 @@
  * one of its steps fails.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatPrefix, parseIpv6, parsePrefix, prefixContains } from '../lib/addr.js';
@@ -376,13 +376,13 @@ class Lab {
 
   /** turtle6ctl against a lab router, as a person types it. */
   private ctlCommand(role: RouterRole, words: string): string {
-    return asTyped(`node ${TURTLE6CTL} --socket ${this.socket(role)} ${words}`);
+    return asTyped(`${binaryAsTyped('turtle6ctl', TURTLE6CTL)} --socket ${this.socket(role)} ${words}`);
   }
 
   /** `turtle6 lab ACTION` for this lab, naming its run directory when it is not the default. */
   private labCommand(action: LabAction): string {
     const env = this.runDir === DEFAULT_RUN_DIR ? '' : `env TURTLE6_LAB_DIR=${this.runDir} `;
-    return asTyped(`${env}node ${TURTLE6} lab ${action}`);
+    return asTyped(`${env}${binaryAsTyped('turtle6', TURTLE6)} lab ${action}`);
   }
 
   /** A command's table for people, or a line saying why there is none (the tour goes on). */
@@ -569,10 +569,33 @@ function out(text: string): void {
 /**
  * A command as the person who started the lab types it in their shell: with sudo when they
  * ran the lab through sudo (the lab needs root), plain when they are root already. Paths are
- * absolute, so nothing depends on PATH or the current directory.
+ * absolute, so nothing depends on the current directory.
  */
 function asTyped(command: string): string {
   return process.env['SUDO_USER'] ? `sudo ${command}` : command;
+}
+
+/**
+ * How the tour spells one of turtle6's binaries: its short name when that name, looked up in
+ * `path` as the shell would, is this very file (`npm install -g` or `npm link` put it there),
+ * else `node /absolute/path.js`, which works from anywhere. A `turtle6ctl` on PATH that is
+ * another copy (an older install) is not taken for this one. Under sudo, the lab's PATH is
+ * already sudo's, the one the printed `sudo …` lines will search.
+ */
+export function binaryAsTyped(name: string, file: string, path = process.env['PATH'] ?? ''): string {
+  const target = realpathSync(file);
+  for (const dir of path.split(':')) {
+    if (dir === '' || !dir.startsWith('/')) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+    } catch {
+      continue;
+    }
+    // The first one found is the one the shell runs: this file or not.
+    return realpathSync(candidate) === target ? name : `node ${file}`;
+  }
+  return `node ${file}`;
 }
 
 /** A command line of the tour: "$ " and the command, to copy and run exactly as printed. */

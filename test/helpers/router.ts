@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ControlClient } from '../../src/app/control.js';
 import { pollUntil, type Netns, type TestBed } from './netns.js';
@@ -51,11 +51,38 @@ function parseLogs(output: string): LogLine[] {
 }
 
 /**
+ * The smallest router: one TAP port `ifname` with 2001:db8:1::1/64 in the router's own
+ * namespace, one lane, no host port, no metrics; `extra` YAML (module sections) appended.
+ */
+export function onePortConfig(ifname: string, extra = ''): string {
+  return `
+interfaces:
+  - name: ${ifname}
+    addresses: [2001:db8:1::1/64]
+dataplane:
+  lanes: 1
+  hostInterface: false
+metrics:
+  listen: ""
+${extra}`;
+}
+
+export interface StartOptions {
+  /**
+   * The command before `run --config FILE`: default this build's turtle6.js under this node;
+   * an installed `PREFIX/bin/turtle6` (run through its shebang), or a wrapper such as setpriv.
+   */
+  readonly command?: readonly string[];
+  /** Extra environment (NOTIFY_SOCKET, …). */
+  readonly env?: Record<string, string>;
+}
+
+/**
  * Starts turtle6 in `ns` with the YAML `config` (its control socket and state directory are
  * filled in: put `${SOCKET}` and `${STATE}` where they go, or leave them out to get defaults
  * under a private directory).
  */
-export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000): Promise<RunningRouter> {
+export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000, options: StartOptions = {}): Promise<RunningRouter> {
   const dir = mkdtempSync(join(tmpdir(), 't6r-'));
   const socket = join(dir, 'turtle6.sock');
   let text = config;
@@ -63,7 +90,11 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
   if (!/^stateDir:/m.test(text)) text += `\nstateDir: ${join(dir, 'state')}\n`;
   const file = join(dir, 'turtle6.yaml');
   writeFileSync(file, text);
-  const child = bed.spawnIn(ns, process.execPath, [TURTLE6, 'run', '--config', file]);
+  const argv = ['run', '--config', file];
+  // An installed binary finds node on PATH through its `#!/usr/bin/env node`: this one's.
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, ...options.env };
+  const [cmd, ...args] = options.command ?? [process.execPath, TURTLE6];
+  const child = bed.spawnIn(ns, cmd!, [...args, ...argv], { env });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
