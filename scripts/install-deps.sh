@@ -15,6 +15,8 @@ PACKAGES=(
   # interop peers and tools
   python3 python3-scapy python3-cryptography bird2 prometheus
   wide-dhcpv6-client wide-dhcpv6-server wide-dhcpv6-relay kea-dhcp6-server dnsmasq-base
+  # DNS peers and tools (the resolver's interop tests and codec goldens)
+  bind9 unbound dnsutils
 )
 
 missing=()
