@@ -22,6 +22,7 @@
  * decodeDns(buf, off, len) → Decoded. Decoders never throw on untrusted bytes; encoders take
  * Reprs whose names passed parseDnsName (they throw on a name that did not: a caller's bug).
  */
+import { formatIpv6 } from '../lib/addr.js';
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { type Decoded, fail, ok } from './result.js';
 
@@ -239,6 +240,31 @@ export function dnsNamesEqual(a: string, b: string): boolean {
 
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) | 0x20));
+}
+
+/**
+ * RDATA in presentation form, as dig prints it (names without the trailing dot): unknown
+ * types as RFC 3597 §5's `\# length hex`.
+ */
+export function formatRdata(rd: DnsRdata): string {
+  switch (rd.kind) {
+    case 'a':
+      return rd.address.join('.');
+    case 'aaaa':
+      return formatIpv6(rd.address);
+    case 'ns':
+    case 'cname':
+    case 'ptr':
+      return rd.name;
+    case 'mx':
+      return `${rd.preference} ${rd.exchange}`;
+    case 'soa':
+      return `${rd.mname} ${rd.rname} ${rd.serial} ${rd.refresh} ${rd.retry} ${rd.expire} ${rd.minimum}`;
+    case 'txt':
+      return rd.strings.map((s) => `"${labelToText(s, 0, s.length).replace(/"/g, '\\"').replace(/\\\./g, '.')}"`).join(' ');
+    case 'opaque':
+      return `\\# ${rd.data.length}${rd.data.length > 0 ? ' ' : ''}${Buffer.from(rd.data).toString('hex')}`;
+  }
 }
 
 // ---------------------------------------------------------------- ip6.arpa (RFC 3596 §2.5)
