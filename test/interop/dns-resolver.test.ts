@@ -2,14 +2,18 @@
  * Issue 15: the stub resolver (src/protocols/dns) on host sockets against BIND 9 and
  * Unbound in a namespace, both serving test/fixtures/dns's zones: AAAA, the ip6.arpa PTR,
  * a CNAME chain, a name with 60 AAAA records that truncates over UDP and is fetched over
- * TCP, NXDOMAIN and NODATA; and failover from a silent server.
+ * TCP, NXDOMAIN and NODATA; failover from a silent server; and `turtle6ctl resolve` through a
+ * running appliance, with its servers changed by a reload.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { pollUntil, TestBed, type Netns } from '../helpers/netns.js';
+import { pollUntil, shortName, TestBed, type Netns } from '../helpers/netns.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ip6ArpaName } from '../../src/wire/dns.js';
 import { parseIpv6 } from '../../src/lib/addr.js';
+import { startRouter } from '../helpers/router.js';
 import { startBind, startUnbound, type DnsPeer } from './dns/servers.js';
 
 const RUNNER = fileURLToPath(new URL('./dns/run-resolver.js', import.meta.url));
@@ -40,12 +44,12 @@ function resolve(ns: Netns, input: object): { steps: unknown[]; stats: Record<st
   return JSON.parse(r.stdout) as { steps: unknown[]; stats: Record<string, Record<string, number>> };
 }
 
-async function servers(t: { after: (fn: () => Promise<void>) => void }): Promise<{ ns: Netns; bind: DnsPeer; unbound: DnsPeer }> {
+async function servers(t: { after: (fn: () => Promise<void>) => void }): Promise<{ bed: TestBed; ns: Netns; bind: DnsPeer; unbound: DnsPeer }> {
   const bed = new TestBed('dnsres');
   t.after(() => bed.cleanup());
   const ns = bed.netns('r');
   const [bind, unbound] = await Promise.all([startBind(bed, ns, '2001:db8:53::1'), startUnbound(bed, ns, '2001:db8:53::2')]);
-  return { ns, bind, unbound };
+  return { bed, ns, bind, unbound };
 }
 
 test('the resolver gets the right answers from BIND 9 and from Unbound, over UDP and, for 60 AAAA, over TCP', { timeout: 60_000 }, async (t) => {
@@ -102,4 +106,47 @@ test('failover: a silent first server, then BIND answers; a server list of both 
   assert.equal(step.ok, true);
   assert.equal(step.server, bind.address);
   assert.equal(out.stats['2001:db8:53::99']!.timeouts, 1);
+});
+
+test('turtle6ctl resolve: the appliance asks its configured servers; a reload changes them in place', { timeout: 90_000 }, async (t) => {
+  const { bed, ns, bind, unbound } = await servers(t);
+  const h = bed.netns('h');
+  const lan = shortName('t6d');
+  const router = await startRouter(
+    bed,
+    ns,
+    `
+interfaces:
+  - name: ${lan}
+    addresses: [2001:db8:1::1/64]
+    netns: ${h.name}
+dataplane:
+  lanes: 1
+  hostInterface: false
+metrics:
+  listen: ""
+dns:
+  servers: ["${bind.address}", "${unbound.address}"]
+  timeout: 2
+`,
+  );
+  const many = (await router.ctl(['resolve', 'many.turtle6.test', 'aaaa'])) as { rcode: string; server: string; transport: string; answers: Array<{ data: string }> };
+  assert.deepEqual([many.rcode, many.server, many.transport, many.answers.length], ['NOERROR', bind.address, 'tcp', 60]);
+  const alias = (await router.ctl(['resolve', 'alias.turtle6.test'])) as { canonicalName: string; addresses: Array<{ address: string }> };
+  assert.equal(alias.canonicalName, 'host.turtle6.test');
+  assert.deepEqual(alias.addresses.map((a) => a.address), ['2001:db8:1::10', '192.0.2.10']);
+  assert.match(await router.ctlText(['resolve', 'alias.turtle6.test']), /^alias\.turtle6\.test is an alias for host\.turtle6\.test\n2001:db8:1::10 {2}\(ttl 300\)\n192\.0\.2\.10/);
+  const ptr = (await router.ctl(['resolve', ip6ArpaName(parseIpv6('2001:db8:1::10')!), 'ptr'])) as { answers: Array<{ data: string }> };
+  assert.deepEqual(ptr.answers.map((a) => a.data), ['host.turtle6.test']);
+  const nx = (await router.ctl(['resolve', 'nope.turtle6.test', 'aaaa'])) as { rcode: string; authorities: Array<{ type: string }> };
+  assert.deepEqual([nx.rcode, nx.authorities.map((a) => a.type)], ['NXDOMAIN', ['SOA']]);
+  await assert.rejects(router.ctl(['resolve', 'nope.turtle6.test']), /NXDOMAIN/);
+  await assert.rejects(router.ctl(['resolve', 'host.turtle6.test', 'bogus']), /unknown record type/);
+
+  // Unbound first: the reload applies in place and the next query goes to it.
+  const file = join(router.dir, 'turtle6.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`servers: ["${bind.address}", "${unbound.address}"]`, `servers: ["${unbound.address}", "${bind.address}"]`));
+  await router.ctl(['reload']);
+  const again = (await router.ctl(['resolve', 'host.turtle6.test', 'aaaa'])) as { server: string; answers: Array<{ data: string }> };
+  assert.deepEqual([again.server, again.answers.map((a) => a.data)], [unbound.address, ['2001:db8:1::10']]);
 });
