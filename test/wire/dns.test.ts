@@ -15,6 +15,7 @@ import {
   encodeDns,
   encodeDnsToBytes,
   encodingLengthDns,
+  formatRdata,
   fullRcode,
   ip6ArpaName,
   parseDnsName,
@@ -333,4 +334,16 @@ test('property: decodeDns never throws, on random bytes and on mutated captures'
 test('dnsQuery builds what a stub sends: RD, one IN question, optional OPT', () => {
   const q = encodeDnsToBytes(dnsQuery(0xbeef, 'host.turtle6.test', DNS_TYPE.AAAA, { udpSize: 1232, extendedRcode: 0, version: 0, dnssecOk: false, z: 0, options: [] }));
   assert.equal(hex(q), 'beef01000001000000000001' + '04686f737407747572746c65360474657374' + '00' + '001c0001' + '00' + '0029' + '04d0' + '00000000' + '0000');
+});
+
+test('formatRdata prints RDATA as dig does, unknown types as RFC 3597 \\# length hex', () => {
+  const txt = decoded('bind-txt.hex').answers[0]!.rdata;
+  assert.equal(formatRdata(txt), '"hello" "turtle6"');
+  assert.equal(formatRdata({ kind: 'txt', strings: [Uint8Array.from([0x61, 0x22, 0x2e, 0x5c, 0x0a])] }), '"a\\".\\\\\\010"');
+  assert.equal(formatRdata(decoded('bind-soa.hex').answers[0]!.rdata), 'ns1.turtle6.test hostmaster.turtle6.test 2026120701 3600 600 86400 60');
+  assert.equal(formatRdata(decoded('bind-mx.hex').answers[0]!.rdata), '10 host.turtle6.test');
+  assert.equal(formatRdata(decoded('bind-a.hex').answers[0]!.rdata), '192.0.2.10');
+  assert.equal(formatRdata(decoded('bind-aaaa.hex').answers[0]!.rdata), '2001:db8:1::10');
+  assert.equal(formatRdata({ kind: 'opaque', data: Uint8Array.from([0xab, 0xcd]) }), '\\# 2 abcd');
+  assert.equal(formatRdata({ kind: 'opaque', data: new Uint8Array(0) }), '\\# 0');
 });
