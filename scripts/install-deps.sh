@@ -18,6 +18,8 @@ PACKAGES=(
   # examples/turtle6.service: systemd-analyze verify (the package only; systemd need not be
   # PID 1), setpriv to run turtle6 under the unit's capability bound
   systemd util-linux
+  # DNS peers and tools (the resolver's interop tests and codec goldens)
+  bind9 unbound dnsutils
 )
 
 missing=()

@@ -12,6 +12,7 @@ import { Dhcpv6Module } from '../protocols/dhcpv6/dhcpv6.js';
 import type { Dhcpv6Config } from '../config/sections/dhcpv6.js';
 import { IpsecModule } from '../protocols/ipsec/ipsec.js';
 import type { IpsecConfig } from '../config/sections/ipsec.js';
+import { DnsModule, DNS_DEFAULTS, type DnsConfig } from '../protocols/dns/dns.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -34,4 +35,6 @@ export const MODULES: readonly ModuleEntry<unknown>[] = [
     create: () => new RipngModule(),
   }),
   entry<IpsecConfig>({ name: 'ipsec', config: (c) => c.ipsec ?? null, create: () => new IpsecModule() }),
+  // The stub resolver always runs, so that `turtle6ctl resolve` can say what is missing.
+  entry<DnsConfig>({ name: 'dns', config: (c) => c.dns ?? DNS_DEFAULTS, create: () => new DnsModule() }),
 ];

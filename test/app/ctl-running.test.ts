@@ -117,7 +117,7 @@ const configSchema = z
     stateDir: z.string(),
   })
   // Every key is a config section; the core sections (which have defaults) are always there,
-  // protocol sections (ripng, dhcpv6, ipsec) only when configured.
+  // protocol sections (ripng, dhcpv6, dns, ipsec) only when configured.
   .refine((c) => Object.keys(c).every((k) => SECTIONS.some((s) => s.name === k)), 'only config sections')
   .refine((c) => CORE_SECTIONS.every((k) => k in c), 'every core section');
 

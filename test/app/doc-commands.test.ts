@@ -3,7 +3,7 @@
  * and `turtle6 …` line of README.md and docs/*.md — inline code, fenced lines, the README's
  * turtle6ctl command list and the tables with a `turtle6ctl` column — runs through the real
  * binaries against a real appliance whose config has every module those commands need
- * (RIPng, a DHCPv6 server and client, IPsec). An unknown command, a usage error or a
+ * (RIPng, a DHCPv6 server and client, IPsec, DNS servers: a dnsmasq beside it). An unknown command, a usage error or a
  * non-zero exit fails the test. A line ending in `# error: …` is a mistake shown on purpose
  * and must fail instead.
  *
@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LeaseStore } from '../../src/protocols/dhcpv6/lease-store.js';
-import { pollUntil, run, shortName, TestBed, type ExecResult } from '../helpers/netns.js';
+import { pollUntil, requireCommand, run, shortName, TestBed, type ExecResult } from '../helpers/netns.js';
 import { startRouter, TURTLE6, TURTLE6CTL } from '../helpers/router.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -141,6 +141,9 @@ function substitutions(f: Fixture): Array<[RegExp, string]> {
     [/release PREFIX\/LEN\b/g, 'release 2001:db8:f000:100::/56'],
     [/\b(stop|start) (INTERFACE|IF)\b/g, `$1 ${f.if1}`],
     [/ COMMAND$/g, ' show lanes'],
+    // The dnsmasq started beside the appliance knows this name (see DNS_NAME).
+    [/\bresolve NAME TYPE\b/g, `resolve ${DNS_NAME} aaaa`],
+    [/\bresolve NAME\b/g, `resolve ${DNS_NAME}`],
   ];
 }
 
@@ -150,6 +153,10 @@ const SEEDED = [
   // docs/lab.md releases the lab's delegated prefix by its concrete value.
   { kind: 'pd', address: '2001:db8:f000::', prefixLen: 56 },
 ] as const;
+
+/** The name docs/dns.md resolves; dnsmasq in the appliance's namespace serves it, its A and its PTR. */
+const DNS_NAME = 'host.turtle6.test';
+const DNS_PORT = 5353;
 
 /** `turtle6 lab up` builds the whole lab on fixed namespace names: test/app/lab.test.ts runs these forms. */
 const LAB_UP_RUN_BY_LAB_TEST = ['lab', 'lab up', 'lab up --detach'];
@@ -174,6 +181,14 @@ test('every turtle6ctl and turtle6 command line in README.md and docs/*.md works
   store.sync();
   store.close();
 
+  // `turtle6ctl resolve` asks this dnsmasq, on the loopback of the appliance's namespace.
+  requireCommand('dnsmasq', 'dnsmasq-base');
+  requireCommand('dig', 'dnsutils');
+  bed.spawnIn(r, 'dnsmasq', [
+    '--keep-in-foreground', '--conf-file=/dev/null', `--port=${DNS_PORT}`, '--listen-address=::1', '--bind-interfaces',
+    '--no-resolv', '--no-hosts', '--pid-file=', `--host-record=${DNS_NAME},2001:db8:1::10,192.0.2.10`,
+  ]);
+  await pollUntil('dnsmasq to answer', () => r.run('dig', ['+short', '+tries=1', '+time=1', '-p', String(DNS_PORT), '@::1', DNS_NAME, 'AAAA']).stdout.trim() === '2001:db8:1::10', 10_000, 100);
   const router = await startRouter(
     bed,
     r,
@@ -191,6 +206,9 @@ dataplane:
 metrics:
   listen: ""
 stateDir: ${stateDir}
+dns:
+  servers: ["[::1]:${DNS_PORT}"]
+  timeout: 2
 ripng: {}
 dhcpv6:
   server:
@@ -269,7 +287,7 @@ ipsec:
   }
   t.diagnostic(`ran ${ran.length} command lines: ${ran.join(' ; ')}`);
   // Each kind the issue names was really run.
-  for (const must of ['turtle6ctl clear ripng', 'turtle6ctl ipsec flush', 'turtle6ctl debug crash-lane 1', 'turtle6ctl dhcp release 2001:db8:1::150', 'turtle6ctl dhcp stop', 'turtle6 check --config']) {
+  for (const must of ['turtle6ctl clear ripng', 'turtle6ctl ipsec flush', 'turtle6ctl debug crash-lane 1', 'turtle6ctl dhcp release 2001:db8:1::150', 'turtle6ctl dhcp stop', 'turtle6 check --config', `turtle6ctl resolve ${DNS_NAME} aaaa`]) {
     assert.ok(ran.some((c) => c.startsWith(must)), `${must} ran: ${ran.join('\n')}`);
   }
 });

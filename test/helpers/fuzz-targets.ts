@@ -3,8 +3,8 @@
  * whole Lane over the MemoryEngine, TAP and TUN ports, routes, neighbours and an ESP SA),
  * and the control plane's receive path (Stack.handlePunt with the echo, RIPng and DHCPv6
  * server modules bound). Corpora are the golden packets: scapy's (goldens.json), BIRD's
- * RIPng captures, wide-dhcpv6's and Kea's DHCPv6 messages, scapy's ESP packets, and ESP
- * packets sealed here with the lane's peer SA.
+ * RIPng captures, wide-dhcpv6's and Kea's DHCPv6 messages, BIND's and Unbound's DNS replies,
+ * scapy's ESP packets, and ESP packets sealed here with the lane's peer SA.
  *
  * A target fails on an escaped exception, and on a broken invariant it checks: decoders
  * claim no more bytes than they were given; the lane balances its books per port
@@ -51,7 +51,9 @@ import { decodeRipng, encodeRipng, encodingLengthRipng, RIPNG_PORT } from '../..
 import { authOptionOffset, decodeDhcp6, encodeDhcp6, encodingLengthDhcp6, DHCP6_CLIENT_PORT, DHCP6_SERVER_PORT, filterOptions, parseDuid } from '../../src/wire/dhcpv6.js';
 import { authMacOffset, decodeDelayedAuthInfo, decodeReconfigureKeyInfo, decodeSecret } from '../../src/wire/dhcpv6-auth.js';
 import { checkEspTrailer, decodeEspHeader, decodeEspPlaintext, encodeEspHeader, encodeEspPlaintext, encodingLengthEspHeader, encodingLengthEspPlaintext, espPadLength, writeEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
+import { decodeDns, encodeDns, encodingLengthDns, parseDnsName, parseDnsType, parseIp6ArpaName } from '../../src/wire/dns.js';
 import { goldenFile } from '../wire/goldens.js';
+import { dnsMessages } from './dns-fixtures.js';
 import { config as ripngConfig } from '../protocols/ripng/harness.js';
 import {
   BLACKHOLED,
@@ -304,6 +306,16 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     sane(decodeReconfigureKeyInfo(b), b.length);
     // Secrets come from key files: any text, read as base64.
     decodeSecret(Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1'));
+  }),
+  wire('dns', [decodeDns, parseDnsName, parseDnsType, parseIp6ArpaName], dnsMessages, (b) => {
+    const d = decodeDns(b);
+    sane(d, b.length);
+    reencodes(d, encodingLengthDns, encodeDns, decodeDns);
+    // Names and types also come as text (turtle6ctl resolve, config): the input as Latin-1.
+    const text = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, 300)).toString('latin1');
+    parseDnsName(text);
+    parseDnsType(text);
+    parseIp6ArpaName(text);
   }),
   wire('esp', [decodeEspHeader, decodeEspPlaintext, checkEspTrailer], espCorpus, (b) => {
     const h = decodeEspHeader(b, 0);

@@ -5,6 +5,7 @@
 import { controlSection } from './control.js';
 import { dataplaneSection } from './dataplane.js';
 import { dhcpv6Section } from './dhcpv6.js';
+import { dnsSection } from './dns.js';
 import { interfacesSection } from './interfaces.js';
 import { ipsecSection } from './ipsec.js';
 import { logSection } from './log.js';
@@ -21,6 +22,7 @@ export const SECTIONS = [
   ndSection,
   ripngSection,
   dhcpv6Section,
+  dnsSection,
   ipsecSection,
   metricsSection,
   logSection,
