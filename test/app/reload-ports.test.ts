@@ -6,16 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../src/config/load.js';
-import type { Config, InterfaceConfig } from '../../src/config/schema.js';
+import type { InterfaceConfig } from '../../src/config/schema.js';
+import { loadValid as load } from '../helpers/config.js';
 import { classifyPortChanges, portsReopened, reloadParticipants, type ReloadTarget } from '../../src/app/reload-participants.js';
 import { ConfigRejected } from '../../src/config/reload.js';
-
-function load(text: string): Config {
-  const r = loadConfigText(text, 'c.yaml');
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
-  return r.config;
-}
 
 const base = `
 interfaces:
