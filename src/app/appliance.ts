@@ -47,6 +47,7 @@ export class Appliance {
   /** Port indices never given out yet, lowest first; then released ones, oldest first. */
   private nextFreshPort = 0;
   private readonly releasedPorts: number[] = [];
+  private reloads: Promise<unknown> = Promise.resolve();
   private lanes!: LaneSet;
   /** The largest port MTU at start: the lanes' slots are sized for it (shm/pool.ts). */
   private largestMtu = 1500;
@@ -311,7 +312,15 @@ export class Appliance {
    * Forwarding never stops: lanes keep reading their current table snapshots until the
    * stack publishes the next ones.
    */
-  async reload(): Promise<ReloadReport> {
+  reload(): Promise<ReloadReport> {
+    // One at a time: a SIGHUP during `turtle6ctl reload` waits, and then prepares against
+    // the config the first one left (opening and closing ports takes a while).
+    const run = this.reloads.then(() => this.reloadOnce());
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadOnce(): Promise<ReloadReport> {
     const loaded = await loadConfigFileOffThread(this.configPath);
     if (!loaded.ok) {
       const error = loaded.errors.map(formatConfigError).join('\n');
