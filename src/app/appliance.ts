@@ -47,7 +47,7 @@ export class Appliance {
   /** Port indices never given out yet, lowest first; then released ones, oldest first. */
   private nextFreshPort = 0;
   private readonly releasedPorts: number[] = [];
-  private reloads: Promise<unknown> = Promise.resolve();
+  private reloadQueue: Promise<unknown> = Promise.resolve();
   private lanes!: LaneSet;
   /** The largest port MTU at start: the lanes' slots are sized for it (shm/pool.ts). */
   private largestMtu = 1500;
@@ -315,8 +315,8 @@ export class Appliance {
   reload(): Promise<ReloadReport> {
     // One at a time: a SIGHUP during `turtle6ctl reload` waits, and then prepares against
     // the config the first one left (opening and closing ports takes a while).
-    const run = this.reloads.then(() => this.reloadOnce());
-    this.reloads = run.catch(() => {});
+    const run = this.reloadQueue.then(() => this.reloadOnce());
+    this.reloadQueue = run.catch(() => {});
     return run;
   }
 
