@@ -18,6 +18,7 @@ import { Metrics, startMetricsServer, type MetricsServer } from '../observabilit
 import { LaneSet } from '../dataplane/lanes.js';
 import { RESTART_MAX_MS } from '../dataplane/lane-supervision.js';
 import { slotBytesForMtu } from '../shm/pool.js';
+import { MAX_PORTS } from '../shm/port-table.js';
 import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
 import { Stack } from '../stack/stack.js';
 import { ControlServer, registerConfigCommands } from './control.js';
@@ -44,6 +45,10 @@ interface OpenPort {
 
 export class Appliance {
   private readonly ports: OpenPort[] = [];
+  /** Port indices never given out yet, lowest first; then released ones, oldest first. */
+  private nextFreshPort = 0;
+  private readonly releasedPorts: number[] = [];
+  private reloadQueue: Promise<unknown> = Promise.resolve();
   private lanes!: LaneSet;
   /** The largest port MTU at start: the lanes' slots are sized for it (shm/pool.ts). */
   private largestMtu = 1500;
@@ -99,21 +104,15 @@ export class Appliance {
     );
 
     // Ports: one multi-queue device per interface, one queue per lane (DESIGN.md).
-    cfg.interfaces.forEach((iface, port) => {
-      const dev = openTunTap({ name: iface.name, kind: iface.kind, queues: dp.lanes });
-      this.ports.push({ cfg: iface, port, dev });
-      if (iface.kind === 'tap' && iface.attach === null) {
-        // The kernel side of the TAP is the neighbour's NIC: give it a MAC of its own,
-        // distinct from the router port's (which lives only in turtle6).
-        setMac(dev.name, formatMac(peerMac(parseMac(iface.mac!)!)));
-      }
-      setMtu(dev.name, iface.mtu);
-      dev.fds.forEach((fd, lane) => this.lanes.addQueue(lane, port, fd));
-    });
+    for (const iface of cfg.interfaces) {
+      const open = this.openDevice(iface, this.allocPort()!);
+      this.ports.push(open);
+      await this.lanes.setPortQueues(open.port, open.dev.fds);
+    }
     if (dp.hostInterface) {
       // One queue, on lane 0: the lane the control plane injects through.
-      this.host = HostPort.open(this.ports.length);
-      this.lanes.addQueue(0, this.host.port, this.host.dev.fds[0]!);
+      this.host = HostPort.open(this.allocPort()!);
+      await this.lanes.setPortQueues(this.host.port, [this.host.dev.fds[0]!]);
     }
 
     this.stack = new Stack({
@@ -138,37 +137,14 @@ export class Appliance {
       const mtu = Math.max(...cfg.interfaces.map((i) => i.mtu));
       this.stack.addInterface({ name: this.host.dev.name, port: this.host.port, kind: 'tun', mac: null, mtu, addresses: [], ra: null });
     }
-    for (const r of staticRoutes(cfg)) this.stack.addRoute(r);
+    for (const r of staticRoutes(cfg, (name) => this.portOf(name))) this.stack.addRoute(r);
 
     this.stack.publishTables();
     this.lanes.start();
     await this.lanes.ready();
 
     // After every lane holds its queue, hand the kernel side to its namespace or NIC.
-    for (const { cfg: iface, dev } of this.ports) {
-      if (iface.netns !== null) {
-        moveToNetns(dev.name, iface.netns);
-        setUp(dev.name, { netns: iface.netns });
-      } else if (iface.attach !== null) {
-        // turtle6 is the only IPv6 node on an attached link: the kernel must stay silent on
-        // the glued TAP and on the NIC itself (its RS, DAD and MLD would leak onto the link).
-        setKernelIpv6Disabled(dev.name, true);
-        setUp(dev.name);
-        setUp(iface.attach);
-        const open = this.ports.find((p) => p.dev === dev)!;
-        try {
-          if (!kernelIpv6Disabled(iface.attach)) {
-            setKernelIpv6Disabled(iface.attach, true);
-            open.restoreNicIpv6 = true;
-          }
-        } catch (e) {
-          this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not disable the kernel IPv6 on the attached interface (read-only /proc/sys?)');
-        }
-        attachToKernelInterface(dev.name, iface.attach);
-      } else {
-        setUp(dev.name);
-      }
-    }
+    for (const open of this.ports) this.connectKernelSide(open);
 
     if (this.host) {
       const host = this.host;
@@ -193,7 +169,7 @@ export class Appliance {
         return p && { port: p.port, kind: p.cfg.kind };
       },
       byPort: (port) => {
-        const p = this.ports[port];
+        const p = this.ports.find((x) => x.port === port);
         return p && { name: p.cfg.name, kind: p.cfg.kind };
       },
     });
@@ -203,6 +179,127 @@ export class Appliance {
     }, 'reload the config file: validate, prepare, apply — or change nothing');
     await this.control.listen();
     this.log.info({ ports: this.ports.length, lanes: dp.lanes, socket: cfg.control.socket }, 'turtle6 is up');
+  }
+
+  /** The next port index: one never used, else the one released longest ago (a quarantine: see closePort). */
+  private allocPort(): number | null {
+    if (this.nextFreshPort < MAX_PORTS) return this.nextFreshPort++;
+    return this.releasedPorts.shift() ?? null;
+  }
+
+  private portOf(name: string): number {
+    const open = this.ports.find((p) => p.cfg.name === name);
+    if (open === undefined) throw new RangeError(`no port ${name}`);
+    return open.port;
+  }
+
+  /** Opens a port's multi-queue TAP/TUN (one queue per lane) with its MAC and MTU. */
+  private openDevice(iface: InterfaceConfig, port: number): OpenPort {
+    const dev = openTunTap({ name: iface.name, kind: iface.kind, queues: this.config.dataplane.lanes });
+    try {
+      if (iface.kind === 'tap' && iface.attach === null) {
+        // The kernel side of the TAP is the neighbour's NIC: give it a MAC of its own,
+        // distinct from the router port's (which lives only in turtle6).
+        setMac(dev.name, formatMac(peerMac(parseMac(iface.mac!)!)));
+      }
+      setMtu(dev.name, iface.mtu);
+    } catch (e) {
+      closeTunTap(dev);
+      throw e;
+    }
+    return { cfg: iface, port, dev };
+  }
+
+  /** Hands a port's kernel side to its namespace or NIC, once every lane holds its queue. */
+  private connectKernelSide(open: OpenPort): void {
+    const { cfg: iface, dev } = open;
+    if (iface.netns !== null) {
+      moveToNetns(dev.name, iface.netns);
+      setUp(dev.name, { netns: iface.netns });
+    } else if (iface.attach !== null) {
+      // turtle6 is the only IPv6 node on an attached link: the kernel must stay silent on
+      // the glued TAP and on the NIC itself (its RS, DAD and MLD would leak onto the link).
+      setKernelIpv6Disabled(dev.name, true);
+      setUp(dev.name);
+      setUp(iface.attach);
+      try {
+        if (!kernelIpv6Disabled(iface.attach)) {
+          setKernelIpv6Disabled(iface.attach, true);
+          open.restoreNicIpv6 = true;
+        }
+      } catch (e) {
+        this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not disable the kernel IPv6 on the attached interface (read-only /proc/sys?)');
+      }
+      attachToKernelInterface(dev.name, iface.attach);
+    } else {
+      setUp(dev.name);
+    }
+  }
+
+  /** Undoes the tc glue and the NIC's IPv6 switch of an attached port, then closes its queues. */
+  private closeDevice(open: OpenPort): void {
+    const { cfg: iface, dev, restoreNicIpv6 } = open;
+    if (iface.attach !== null) {
+      try {
+        detachFromKernelInterface(dev.name, iface.attach);
+      } catch (e) {
+        this.log.warn({ ifname: dev.name, err: String(e) }, 'could not remove the tc glue');
+      }
+      if (restoreNicIpv6) {
+        try {
+          setKernelIpv6Disabled(iface.attach, false);
+        } catch (e) {
+          this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not switch the kernel IPv6 on the attached interface back on');
+        }
+      }
+    }
+    closeTunTap(dev);
+  }
+
+  /**
+   * Opens a port while the lanes run (a reload added it, or restarts it): its counters start
+   * at zero, every lane takes its queue between two batches, the stack gets its interface,
+   * the kernel side goes to its namespace or NIC, then RAs and DAD start on it.
+   */
+  private async openPort(iface: InterfaceConfig, port: number): Promise<void> {
+    const open = this.openDevice(iface, port);
+    try {
+      this.lanes.resetPortCounters(port);
+      await this.lanes.setPortQueues(port, open.dev.fds);
+      this.stack.addInterface(stackInterface(iface, port));
+    } catch (e) {
+      await this.lanes.setPortQueues(port, null);
+      this.closeDevice(open);
+      this.releasedPorts.push(port);
+      throw e;
+    }
+    this.ports.push(open);
+    try {
+      this.connectKernelSide(open);
+    } catch (e) {
+      await this.closePort(iface.name);
+      throw e;
+    }
+    this.stack.startInterface(port);
+    this.log.info({ ifname: iface.name, port }, 'port opened');
+  }
+
+  /**
+   * Closes a running port: the stack lets go of it first (final RA, routes through it
+   * withdrawn, the lanes' next tables without it), then every lane closes its queue between
+   * two batches, and only then are its fds closed. Its index is not given out again before
+   * every other free index was (allocPort): a lane still on an older table generation never
+   * writes to a port reusing it.
+   */
+  private async closePort(name: string): Promise<void> {
+    const open = this.ports.find((p) => p.cfg.name === name);
+    if (open === undefined) throw new RangeError(`no port ${name}`);
+    this.stack.removeInterface(open.port);
+    await this.lanes.setPortQueues(open.port, null);
+    this.ports.splice(this.ports.indexOf(open), 1);
+    this.closeDevice(open);
+    this.releasedPorts.push(open.port);
+    this.log.info({ ifname: name, port: open.port }, 'port closed');
   }
 
   async restartMetrics(listen: string): Promise<void> {
@@ -219,7 +316,15 @@ export class Appliance {
    * Forwarding never stops: lanes keep reading their current table snapshots until the
    * stack publishes the next ones.
    */
-  async reload(): Promise<ReloadReport> {
+  reload(): Promise<ReloadReport> {
+    // One at a time: a SIGHUP during `turtle6ctl reload` waits, and then prepares against
+    // the config the first one left (opening and closing ports takes a while).
+    const run = this.reloadQueue.then(() => this.reloadOnce());
+    this.reloadQueue = run.catch(() => {});
+    return run;
+  }
+
+  private async reloadOnce(): Promise<ReloadReport> {
     const loaded = await loadConfigFileOffThread(this.configPath);
     if (!loaded.ok) {
       const error = loaded.errors.map(formatConfigError).join('\n');
@@ -228,7 +333,7 @@ export class Appliance {
       this.countReload(false);
       return { ok: false, stage: 'prepare', participant: 'config', error, applied: [], aborted: [], abortErrors: [] };
     }
-    const participants = reloadParticipants({
+    const { participants, reopened } = reloadParticipants({
       stack: this.stack,
       root: this.root,
       setIcmpLimits: (rate, burst) => this.lanes.setIcmpLimits(rate, burst),
@@ -236,9 +341,15 @@ export class Appliance {
       setLogRate: (rate) => this.limitedLog.reconfigure(rate),
       deviceOf: (name) => this.ports.find((p) => p.cfg.name === name)!.dev.name,
       largestMtu: this.largestMtu,
+      portOf: (name) => this.portOf(name),
+      reservePort: () => this.allocPort(),
+      unreservePort: (port) => this.releasedPorts.unshift(port),
+      openPort: (iface, port) => this.openPort(iface, port),
+      closePort: (name) => this.closePort(name),
       restartMetrics: (listen) => this.restartMetrics(listen),
     });
-    if (this.modules) participants.push(this.modules.participant());
+    // After the ports: a module on a port opened by this reload finds it there.
+    if (this.modules) participants.push(this.modules.participant(reopened));
     const report = await runReload(participants, this.config, loaded.config);
     if (report.ok) {
       // Keys that left the config are zeroed; an apply that failed half way zeroes nothing.
@@ -276,23 +387,7 @@ export class Appliance {
     await this.control?.close();
     await this.metricsServer?.close();
     await this.lanes?.stop();
-    for (const { cfg: iface, dev, restoreNicIpv6 } of this.ports) {
-      if (iface.attach !== null) {
-        try {
-          detachFromKernelInterface(dev.name, iface.attach);
-        } catch (e) {
-          this.log.warn({ ifname: dev.name, err: String(e) }, 'could not remove the tc glue');
-        }
-        if (restoreNicIpv6) {
-          try {
-            setKernelIpv6Disabled(iface.attach, false);
-          } catch (e) {
-            this.log.warn({ ifname: iface.attach, err: String(e) }, 'could not switch the kernel IPv6 on the attached interface back on');
-          }
-        }
-      }
-      closeTunTap(dev);
-    }
+    for (const open of this.ports) this.closeDevice(open);
     this.host?.close();
     this.log.info({}, 'turtle6 stopped');
   }

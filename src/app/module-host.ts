@@ -111,18 +111,28 @@ export class ModuleHost {
   }
 
   /** The reload participant: per module, start, stop, reconfigure in place, or restart. */
-  participant(): ReloadParticipant {
+  participant(reopenedPorts: () => ReadonlySet<string> = () => new Set()): ReloadParticipant {
     return {
       name: 'modules',
       prepare: async (next: Config): Promise<PreparedChange | null> => {
         const steps: Array<{ describe: string; restart: boolean; run: () => Promise<void> }> = [];
+        const restart = (entry: ModuleEntry<unknown>, wanted: unknown) => async () => {
+          await this.stop(entry.name);
+          await this.start(entry, wanted);
+        };
         for (const entry of this.entries) {
           const wanted = entry.config(next);
           const current = this.running.get(entry.name);
+          // A port this reload opens or closes (added, removed, restarted) is a new port to
+          // a module running on it: the module starts again on the ports as they are now.
+          const onReopened = current !== undefined && wanted !== null
+            && [...(entry.interfaces?.(current.config) ?? []), ...(entry.interfaces?.(wanted) ?? [])].filter((n) => reopenedPorts().has(n));
           if (current === undefined && wanted !== null) {
             steps.push({ describe: `${entry.name}: start`, restart: true, run: () => this.start(entry, wanted) });
           } else if (current !== undefined && wanted === null) {
             steps.push({ describe: `${entry.name}: stop`, restart: true, run: () => this.stop(entry.name) });
+          } else if (onReopened !== false && onReopened.length > 0) {
+            steps.push({ describe: `${entry.name}: restart (it runs on ${[...new Set(onReopened)].join(', ')}, reopened)`, restart: true, run: restart(entry, wanted) });
           } else if (current !== undefined && !isDeepStrictEqual(current.config, wanted)) {
             // The module decides now, so the report says what apply will do.
             const inPlace = current.module.prepareReconfigure(wanted);
@@ -141,8 +151,7 @@ export class ModuleHost {
                 restart: true,
                 run: async () => {
                   this.root.info({ module: entry.name }, 'module restarts to apply its new config');
-                  await this.stop(entry.name);
-                  await this.start(entry, wanted);
+                  await restart(entry, wanted)();
                 },
               });
             }

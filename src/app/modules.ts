@@ -19,6 +19,8 @@ export interface ModuleEntry<C> {
   /** The module's config from the whole config, or null when the module is off. */
   config(config: Config): C | null;
   create(): ProtocolModule<C>;
+  /** The interfaces the module runs on: it restarts when a reload reopens one of them. */
+  interfaces?(config: C): readonly string[];
 }
 
 function entry<C>(e: ModuleEntry<C>): ModuleEntry<unknown> {
@@ -28,11 +30,21 @@ function entry<C>(e: ModuleEntry<C>): ModuleEntry<unknown> {
 export const MODULES: readonly ModuleEntry<unknown>[] = [
   // The echo responder has no config section: a router answers pings (RFC 4443 §4.1 MUST).
   entry<EchoConfig>({ name: 'echo', config: () => ({ enabled: true }), create: () => new EchoResponder() }),
-  entry<Dhcpv6Config>({ name: 'dhcpv6', config: (c) => (c.dhcpv6?.enabled ? c.dhcpv6 : null), create: () => new Dhcpv6Module() }),
+  entry<Dhcpv6Config>({
+    name: 'dhcpv6',
+    config: (c) => (c.dhcpv6?.enabled ? c.dhcpv6 : null),
+    create: () => new Dhcpv6Module(),
+    interfaces: (c) => [
+      ...(c.server?.interfaces.map((i) => i.name) ?? []),
+      ...(c.relay ? [...c.relay.interfaces, c.relay.upstream] : []),
+      ...(c.client ? [c.client.interface, ...c.client.prefixInterfaces.map((p) => p.name)] : []),
+    ],
+  }),
   entry<RipngConfig>({
     name: 'ripng',
     config: (c) => resolveRipngConfig(c.ripng, c.interfaces.map((i) => i.name)),
     create: () => new RipngModule(),
+    interfaces: (c) => c.interfaces.map((i) => i.name),
   }),
   entry<IpsecConfig>({ name: 'ipsec', config: (c) => c.ipsec ?? null, create: () => new IpsecModule() }),
   // The stub resolver always runs, so that `turtle6ctl resolve` can say what is missing.

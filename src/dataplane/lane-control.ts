@@ -18,6 +18,8 @@ export const CTRL_WAKE_WRITERS = 7; // any thread: writers between reading CTRL_
 export const CTRL_THREAD_ID = 8; // lane → main: worker_threads.threadId of the lane's thread
 export const CTRL_ENGINE_LO = 9; // lane → main: the engine's native handle, low 32 bits (0,0: none)
 export const CTRL_ENGINE_HI = 10; // lane → main: … high bits
+export const CTRL_QUEUES_GENERATION = 11; // main → lane: bumped after the lane's row of the queue table changed (lane-queues.ts)
+export const CTRL_QUEUES_ACK = 12; // lane → main: the queue-table generation the lane's engine holds
 
 export const CMD_NONE = 0;
 export const CMD_STOP = 1;

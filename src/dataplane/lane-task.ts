@@ -8,11 +8,6 @@ import { frameCapacity, PacketPool } from '../shm/pool.js';
 import { SpscRing } from '../shm/ring.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 
-export interface LaneQueue {
-  readonly port: number;
-  readonly fd: number;
-}
-
 export interface LaneTask {
   readonly lane: number;
   /** The lane's pool, then its punt ring, then its inject ring: one buffer, so copies are copyWithin. */
@@ -36,7 +31,8 @@ export interface LaneTask {
   /** The hand-over rings between lanes (handoverOffset()); null with one lane. */
   readonly handover: SharedArrayBuffer | null;
   readonly lanes: number;
-  readonly queues: readonly LaneQueue[];
+  /** Every lane's queue fd per port (lane-queues.ts), changed while the lanes run. */
+  readonly queues: SharedArrayBuffer;
   readonly io: 'auto' | 'uring' | 'syscall';
   readonly batch: number;
 }

@@ -16,6 +16,7 @@ import { EspStage } from './esp.js';
 import { PortTableView } from '../shm/port-table.js';
 import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, ringDataBytes, traceRingOffset, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
+import { LaneQueues } from './lane-queues.js';
 import {
   CMD_CRASH,
   CMD_STOP,
@@ -139,7 +140,8 @@ export default function runLane(task: LaneTask): string {
   // process.exit() in this thread (CMD_CRASH, or any library's) runs 'exit' listeners, not finally blocks.
   process.once('exit', release);
   try {
-    for (const q of task.queues) engine.addPort(q.port, q.fd);
+    const queues = new LaneQueues(task.queues, task.lane, ctl, engine);
+    queues.sync();
     const tables = new SnapshotTables(task);
     tables.refresh();
     const lane = new Lane(pool, engine, punt, inject, new Float64Array(task.counters), tables, {
@@ -160,6 +162,9 @@ export default function runLane(task: LaneTask): string {
         lane.reconfigureIcmp(Atomics.load(ctl, CTRL_ICMP_RATE_MILLI) / 1000, Atomics.load(ctl, CTRL_ICMP_BURST));
       }
       if (cmd === CMD_STOP) break;
+      // Ports added or removed by a reload: between batches, so no frame of a batch is
+      // written to a port whose fd was taken out under it.
+      queues.sync();
       if (cmd === CMD_CRASH) {
         Atomics.store(ctl, CTRL_COMMAND, 0);
         // Ends this worker thread only, as an uncaught fault would.

@@ -14,7 +14,7 @@ import { releaseOrphanedEngine } from '../io/engine.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
 import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from '../shm/port-table.js';
-import { counterBytes } from './counters.js';
+import { counterBytes, PORT_STRIDE, portCounter } from './counters.js';
 import { drainPunts } from './punt-drain.js';
 import { POLICING_WORDS, writePuntPolicing, type PuntPolicing } from './punt-policer.js';
 import {
@@ -41,7 +41,8 @@ import {
   wakeLane,
 } from './lane-control.js';
 import { FAILING_AFTER, HeartbeatWatch, RestartBackoff, WATCHDOG_INTERVAL_MS, WEDGED_AFTER_MS } from './lane-supervision.js';
-import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset, type LaneGeometry, type LaneQueue, type LaneTask } from './lane-task.js';
+import { handoverBytes, injectRingOffset, laneMemoryBytes, puntRingOffset, ringDataBytes, traceRingOffset, type LaneGeometry, type LaneTask } from './lane-task.js';
+import { QueueTable, queuesApplied } from './lane-queues.js';
 import { armTrace, disarmTrace, drainTraceRing, TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY, TRACE_WORDS, type TraceFilter, type TraceRecord } from './trace.js';
 
 export interface LaneSetOptions extends LaneGeometry {
@@ -71,7 +72,6 @@ interface LaneSlot {
   readonly punt: SpscRing;
   readonly inject: SpscRing;
   readonly trace: SpscRing;
-  readonly queues: LaneQueue[];
   running: Promise<unknown> | null;
   /** Aborting it terminates the lane's thread (piscina); null while the lane is down. */
   abort: AbortController | null;
@@ -123,6 +123,7 @@ export class LaneSet implements Datapath {
   private readonly ipsecState = IpsecState.create();
   readonly ipsec: IpsecDatapath;
   private readonly handover: SharedArrayBuffer | null;
+  private readonly queueTable: QueueTable;
   private puntHandler: PuntHandler = () => {};
   private stopping = false;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -143,6 +144,7 @@ export class LaneSet implements Datapath {
       publishIpsec: (sas, policies) => this.publishIpsec(sas, policies),
     };
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
+    this.queueTable = new QueueTable(opts.lanes);
     // Zero-filled, so every hand-over ring starts empty (head = tail = 0).
     this.handover = opts.lanes > 1 ? new SharedArrayBuffer(handoverBytes(opts.lanes, opts.slotBytes)) : null;
     this.setIcmpLimits(opts.icmpRate, opts.icmpBurst);
@@ -159,7 +161,6 @@ export class LaneSet implements Datapath {
         punt: new SpscRing(memory, puntRingOffset(opts), opts.ringCapacity, ringData, true),
         inject: new SpscRing(memory, injectRingOffset(opts), opts.ringCapacity, ringData, true),
         trace: new SpscRing(memory, traceRingOffset(opts), TRACE_RING_CAPACITY, TRACE_ENTRY_BYTES, true),
-        queues: [],
         running: null,
         abort: null,
         wedged: false,
@@ -192,9 +193,34 @@ export class LaneSet implements Datapath {
     });
   }
 
-  /** Gives lane `lane` the queue fd of `port` (one queue of a multi-queue TAP/TUN per lane). */
-  addQueue(lane: number, port: number, fd: number): void {
-    this.lanes[lane]!.queues.push({ port, fd });
+  /**
+   * Gives each lane its queue fd of `port` (fds[lane], one queue of a multi-queue TAP/TUN per
+   * lane; a lane without one does not serve the port), or with null takes the port from every
+   * lane. Resolves once every lane that runs applied it between two batches (lane-queues.ts):
+   * after a removal no lane reads or writes the port's fds any more, so they may be closed
+   * and the port index given to another port. A lane that is down reads its row when it starts.
+   */
+  async setPortQueues(port: number, fds: ReadonlyArray<number> | null, timeoutMs = 10_000): Promise<void> {
+    const pending = this.lanes.map((l) => {
+      const ctl = controlView(this.control, l.id);
+      const generation = this.queueTable.set(ctl, l.id, port, fds?.[l.id] ?? null);
+      wakeLane(ctl);
+      return { lane: l, ctl, generation };
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (!pending.every(({ lane, ctl, generation }) => lane.abort === null || queuesApplied(ctl, generation))) {
+      if (Date.now() > deadline) throw new Error(`lanes did not take up the queue change of port ${port} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /**
+   * Zeroes every lane's counters of `port`, for a port added at an index another port held
+   * before: call it before the port gets its queues, when no lane counts for that index.
+   */
+  resetPortCounters(port: number): void {
+    const start = portCounter(port, 0);
+    for (const l of this.lanes) l.countersView.fill(0, start, start + PORT_STRIDE);
   }
 
   start(): void {
@@ -234,7 +260,7 @@ export class LaneSet implements Datapath {
       ipsecState: this.ipsecState.sab,
       handover: this.handover,
       lanes: this.opts.lanes,
-      queues: lane.queues,
+      queues: this.queueTable.sab,
       io: this.opts.io,
       batch: this.opts.batch,
     };
@@ -451,7 +477,7 @@ export class LaneSet implements Datapath {
         lastError: l.lastError,
         puntRing: l.punt.size(),
         injectRing: l.inject.size(),
-        queues: l.queues.length,
+        queues: this.queueTable.count(l.id),
       };
     });
   }

@@ -178,6 +178,16 @@ export class InterfaceTable {
     return iface;
   }
 
+  /**
+   * Removes a port: its addresses go first, each with its 'address-removed' event, so that
+   * whoever keeps state per address (DAD runs, the host port's addresses) lets go of it.
+   */
+  remove(port: number): void {
+    const iface = this.requirePort(port);
+    for (const address of iface.addresses.splice(0)) this.emit('address-removed', iface, address);
+    this.byPortIndex[port] = undefined;
+  }
+
   byName(name: string): RouterInterface | undefined {
     return this.byPortIndex.find((i) => i?.name === name);
   }

@@ -302,6 +302,14 @@ export class RouterAdvertiser {
     }
   }
 
+  /** A port that is being removed: a final RA if it advertised (§6.2.5), then its timers stop. */
+  removePort(port: number): void {
+    const state = this.ports.get(port);
+    if (state === undefined) return;
+    if (state.advertising) this.cease(port, state, true);
+    this.ports.delete(port);
+  }
+
   /** Sends final RAs on every advertising port (§6.2.5) and stops every timer. */
   stop(): void {
     for (const [port, state] of this.ports) if (state.advertising) this.cease(port, state, true);

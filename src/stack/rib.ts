@@ -265,6 +265,25 @@ export class Rib {
   }
 
   /**
+   * Takes a port that is gone out of every route: a unicast route keeps its next hops on
+   * other ports and is withdrawn when none is left.
+   */
+  withdrawPort(port: number): void {
+    for (const [key, entry] of [...this.prefixes]) {
+      let changed = false;
+      for (let i = entry.routes.length - 1; i >= 0; i--) {
+        const r = entry.routes[i]!;
+        if (!r.nexthops.some((n) => n.port === port)) continue;
+        changed = true;
+        const rest = r.nexthops.filter((n) => n.port !== port);
+        if (rest.length === 0) entry.routes.splice(i, 1);
+        else entry.routes[i] = this.storedRoute({ ...r, nexthops: rest }, entry.prefix);
+      }
+      if (changed) this.reselect(key, entry);
+    }
+  }
+
+  /**
    * Makes `routes` the complete set of `origin`'s routes: adds and replaces those given,
    * removes the rest. Unchanged routes cause no events.
    */

@@ -154,7 +154,30 @@ export class Stack {
     this.refreshConnected();
     if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
     if (cfg.acceptRa === true && cfg.kind === 'tap') this.acceptRaPorts.add(cfg.port);
+    if (this.started) this.publishPorts();
     return iface;
+  }
+
+  /**
+   * Removes a running port (a reload took it out of the config): a final RA if it advertised
+   * (RFC 4861 §6.2.5), what its RAs taught withdrawn, its link reported down (modules such as
+   * RIPng expire what they learned there), its neighbours, groups and addresses dropped, and
+   * every route through it withdrawn. The lanes see the port gone in the next tables.
+   */
+  removeInterface(port: number): void {
+    if (this.interfaces.byPort(port) === undefined) throw new RangeError(`no port ${port}`);
+    this.ra.removePort(port);
+    this.raConfigs.delete(port);
+    this.modulePrefixes.delete(port);
+    this.raHost.setAccept(port, false);
+    this.acceptRaPorts.delete(port);
+    this.interfaces.setLinkUp(port, false);
+    this.neighbors.flush(port);
+    for (const key of [...this.groups.keys()]) if (key.startsWith(`${port}/`)) this.groups.delete(key);
+    this.interfaces.remove(port);
+    this.rib.withdrawPort(port);
+    this.refreshConnected();
+    this.publishPorts();
   }
 
   /**
@@ -276,12 +299,17 @@ export class Stack {
    * kernel sides are up: writes to a TAP whose peer is down fail.
    */
   start(): void {
-    for (const port of this.raConfigs.keys()) this.ra.configure(port, this.advertisedRa(port)!);
-    for (const port of this.acceptRaPorts) this.raHost.setAccept(port, true);
-    for (const iface of this.interfaces.all()) {
-      if (iface.kind !== 'tap') continue;
-      for (const a of iface.addresses) this.neighbors.startDad(iface.port, a.addr, 1);
-    }
+    for (const iface of this.interfaces.all()) this.startInterface(iface.port);
+  }
+
+  /** Starts what a port sends on its own (router advertisements, RAs accepted, DAD): at start, or once a port added by a reload is up. */
+  startInterface(port: number): void {
+    const iface = this.interfaces.byPort(port);
+    if (iface === undefined) throw new RangeError(`no port ${port}`);
+    if (this.raConfigs.has(port)) this.ra.configure(port, this.advertisedRa(port)!);
+    if (this.acceptRaPorts.has(port)) this.raHost.setAccept(port, true);
+    if (iface.kind !== 'tap') return;
+    for (const a of iface.addresses) this.neighbors.startDad(port, a.addr, 1);
   }
 
   stop(): void {

@@ -92,3 +92,18 @@ test('reload report: an in-place change alone is reported in place', async (t) =
   assert.deepEqual(report, { ok: true, changes: [{ participant: 'modules', mode: 'in-place', describe: ['ripng: reconfigure in place'] }] });
   assert.equal(host.module('ripng'), ripng);
 });
+
+test('a module on a port the reload reopens restarts, though its own config did not change; one on other ports stays', async (t) => {
+  const config = load(yaml(true, 120));
+  const host = await runningHost(t, config);
+  const dhcpv6 = host.module('dhcpv6');
+  const ripng = host.module('ripng');
+  // lan0 restarted (say, its MAC changed): RIPng runs on every port, the DHCPv6 client only on wan0.
+  const report = await runReload([host.participant(() => new Set(['lan0']))], config, load(yaml(true, 120)));
+  assert.deepEqual(report, {
+    ok: true,
+    changes: [{ participant: 'modules', mode: 'restart-module', describe: ['ripng: restart (it runs on lan0, reopened)'] }],
+  });
+  assert.notEqual(host.module('ripng'), ripng, 'ripng is a new instance');
+  assert.equal(host.module('dhcpv6'), dhcpv6, 'dhcpv6 kept running');
+});

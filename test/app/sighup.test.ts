@@ -103,10 +103,11 @@ metrics:
   });
 
   await t.test('a change the running appliance cannot make is refused; nothing changes', async () => {
-    writeFileSync(configFile, changed.replace(`  - name: ${if1}\n`, `  - name: ${if1}\n    kind: tun\n`).replace('2001:db8:1::2/64', '2001:db8:1::3/64'));
+    // The lanes' pool slots were sized at start for MTU 1500: a jumbo MTU needs a restart.
+    writeFileSync(configFile, changed.replace(`  - name: ${if1}\n`, `  - name: ${if1}\n    mtu: 9000\n`).replace('2001:db8:1::2/64', '2001:db8:1::3/64'));
     const line = await hangUp(router, 'reload refused');
     assert.equal(line['stage'], 'prepare', JSON.stringify(line));
-    assert.match(String(line['error']), /kind/, JSON.stringify(line));
+    assert.match(String(line['error']), /mtu 9000 is larger than the lanes' pool slots hold .*restart turtle6 to apply/, JSON.stringify(line));
     assert.equal(JSON.stringify(ctlJson('show', 'config')), running);
     assert.deepEqual(configAddresses(), ['2001:db8:1::1/64', '2001:db8:1::2/64'], 'the address change in the same file was not applied either');
     assert.deepEqual(reloadMetrics(), { success: 1, failure: 2, lastOk: 0 });

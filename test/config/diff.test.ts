@@ -1,14 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffConfig, renderConfigDiff } from '../../src/config/diff.js';
-import { formatConfigError, loadConfigText } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
-
-function load(text: string): Config {
-  const r = loadConfigText(text, 'c.yaml');
-  if (!r.ok) assert.fail(r.errors.map(formatConfigError).join('\n'));
-  return r.config;
-}
+import { loadValid as load } from '../helpers/config.js';
 
 const base = `
 interfaces:

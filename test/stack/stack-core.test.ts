@@ -9,6 +9,7 @@ import { formatIpv6, linkLocalFromMac, multicastMac, solicitedNodeMulticast, UNS
 import { ManualClock } from '../../src/lib/clock.js';
 import { SeededRng } from '../../src/lib/rng.js';
 import { Stack, type StackLogger } from '../../src/stack/stack.js';
+import { defaultRaConfig } from '../../src/stack/ra.js';
 import { EchoResponder } from '../../src/protocols/echo/echo.js';
 import type { ReceivedUdp, StackApi } from '../../src/stack/stack-api.js';
 import type { MetricLabels, ModuleContext, ModuleLogger } from '../../src/protocols/module.js';
@@ -21,7 +22,7 @@ import { verifyIcmpv6Checksum } from '../../src/wire/icmpv6.js';
 import { decodeIcmpv6Message, encodeIcmpv6Message, icmpv6MessageLength, type AnyIcmpv6Message } from '../../src/wire/icmpv6-message.js';
 import { encodeUdpDatagram } from '../../src/wire/udp.js';
 import { FakeDatapath, type Injected } from './fake-datapath.js';
-import { HOST, HOST_MAC, HOST_MAC_2, ROUTER_GLOBAL, ROUTER_MAC, ip } from './fixtures.js';
+import { HOST, HOST_MAC, HOST_MAC_2, ROUTER_GLOBAL, ROUTER_MAC, ip, mac } from './fixtures.js';
 
 const ROUTER_LL = linkLocalFromMac(ROUTER_MAC);
 const HOST_2 = ip('2001:db8:1::77');
@@ -473,5 +474,46 @@ test('ra.accept: a punted RA on an accepting port gives the FIB a default route 
   stack.updateInterface(0, { addresses: [], mtu: 1500, ra: null, acceptRa: false });
   await settle();
   assert.equal(route(datapath.fibView(), FAR), null);
+  stack.stop();
+});
+
+test('a port added while the stack runs advertises at once; removed, it sends a final RA and takes its routes, neighbours and table entry with it', async () => {
+  const { clock, datapath, stack } = setup();
+  stack.start();
+  await settle();
+  datapath.take();
+  const lan1Mac = mac('02:00:00:00:00:02');
+  stack.addInterface({ name: 'lan1', port: 3, kind: 'tap', mac: lan1Mac, mtu: 1500, addresses: [{ addr: ip('2001:db8:3::1'), prefixLen: 64 }], ra: defaultRaConfig({ maxInterval: 600 }) });
+  assert.deepEqual(datapath.portTables.at(-1)!.map((e) => e.port), [0, 3], 'the lanes see the new port in the next port table');
+  stack.startInterface(3);
+  await settle();
+  const first = datapath.take().filter((i) => i.port === 3).map((i) => icmpOf(sent(i)).type);
+  assert.ok(first.includes('routerAdvertisement'), `an initial RA on the new port (RFC 4861 §6.2.4): ${first.join(', ')}`);
+  // A route through the new port, and a neighbour learnt on it.
+  stack.addRoute({ prefix: ip('2001:db8:30::'), prefixLen: 48, origin: 'static', preference: 1, metric: 0, kind: 'unicast', nexthops: [{ port: 3, gateway: ip('2001:db8:3::2') }] });
+  stack.addRoute({ prefix: ip('2001:db8:40::'), prefixLen: 48, origin: 'static', preference: 1, metric: 0, kind: 'unicast', nexthops: [{ port: 3, gateway: ip('2001:db8:3::2') }, { port: 0, gateway: HOST }] });
+  const na: AnyIcmpv6Message = { type: 'neighborAdvertisement', router: false, solicited: false, override: true, target: ip('2001:db8:3::2'), options: [{ type: 'targetLinkLayerAddress', mac: HOST_MAC_2 }] };
+  datapath.punt(icmpv6(ip('2001:db8:3::2'), ip('ff02::1'), 255, na), 3, PUNT_MULTICAST);
+  await settle();
+  assert.deepEqual(route(datapath.fibView(), ip('2001:db8:30::5')), { kind: NH_GATEWAY, port: 3, mtu: 1500 });
+
+  clock.advance(1000);
+  stack.removeInterface(3);
+  await settle();
+  const last = datapath.take().filter((i) => i.port === 3).map((i) => icmpOf(sent(i)));
+  assert.ok(last.some((m) => m.type === 'routerAdvertisement' && m.routerLifetime === 0), 'a final RA with router lifetime 0 (RFC 4861 §6.2.5)');
+  assert.equal(stack.interfaces.byName('lan1'), undefined);
+  assert.deepEqual(datapath.portTables.at(-1)!.map((e) => e.port), [0], 'the port is out of the lanes\' port table');
+  assert.equal(stack.neighbors.lookup(3, ip('2001:db8:3::2')), undefined, 'its neighbours are gone');
+  assert.equal(route(datapath.fibView(), ip('2001:db8:30::5')), null, 'a route only through it is withdrawn');
+  assert.equal(route(datapath.fibView(), ip('2001:db8:3::5')), null, 'its connected prefix is withdrawn');
+  assert.deepEqual(stack.rib.best(ip('2001:db8:40::'), 48)?.nexthops.map((n) => n.port), [0], 'an ECMP route keeps its other next hop');
+  // Nothing more is sent on the port: its RA timers are gone.
+  clock.advance(3_600_000);
+  await settle();
+  assert.deepEqual(datapath.take().filter((i) => i.port === 3), []);
+  // The index can serve another port.
+  stack.addInterface({ name: 'lan2', port: 3, kind: 'tun', mac: null, mtu: 1400, addresses: [], ra: null });
+  assert.equal(stack.interfaces.byPort(3)?.name, 'lan2');
   stack.stop();
 });

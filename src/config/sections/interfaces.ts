@@ -260,6 +260,6 @@ export const interfacesSection = defineSection(
   listOf(interfaceSchema, 'interfaces', 1).superRefine(checkUnique),
   {
     summary: 'The router ports (tap: Ethernet, tun: bare IPv6), their addresses and router advertisements.',
-    reload: { kind: 'in-place' },
+    reload: { kind: 'restart-module', module: 'the changed port alone (addresses, mtu and ra apply in place; a port added or removed opens or closes on every lane)' },
   },
 );
