@@ -55,7 +55,8 @@ function parseLogs(output: string): LogLine[] {
  * filled in: put `${SOCKET}` and `${STATE}` where they go, or leave them out to get defaults
  * under a private directory).
  */
-export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000): Promise<RunningRouter> {
+/** `binary`: another build's dist/src/app/turtle6.js (the benchmark's --baseline); this checkout's by default. */
+export async function startRouter(bed: TestBed, ns: Netns, config: string, timeoutMs = 20_000, binary = TURTLE6): Promise<RunningRouter> {
   const dir = mkdtempSync(join(tmpdir(), 't6r-'));
   const socket = join(dir, 'turtle6.sock');
   let text = config;
@@ -63,7 +64,7 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
   if (!/^stateDir:/m.test(text)) text += `\nstateDir: ${join(dir, 'state')}\n`;
   const file = join(dir, 'turtle6.yaml');
   writeFileSync(file, text);
-  const child = bed.spawnIn(ns, process.execPath, [TURTLE6, 'run', '--config', file]);
+  const child = bed.spawnIn(ns, process.execPath, [binary, 'run', '--config', file]);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
