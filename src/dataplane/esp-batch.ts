@@ -124,13 +124,7 @@ export class EspBatch {
     for (let k = 0; k < n; k++) {
       if (this.grouped[k] === 1) continue;
       const sa = this.sealSa[k]!;
-      const g = this.gather(this.sealSa, k, n);
-      for (let i = 0; i < g; i++) {
-        const j = this.groupEntry[i]!;
-        this.groupEsp[i] = this.sealEsp[j]!;
-        this.groupLen[i] = this.sealPt[j]!;
-        this.groupHi[i] = this.sealHi[j]!;
-      }
+      const g = this.gather(this.sealSa, this.sealEsp, this.sealPt, this.sealHi, k, n);
       esp.sealBatch(sa, this.b, g, this.groupEsp, this.groupLen, this.groupHi, this.groupOut);
       for (let i = 0; i < g; i++) {
         const j = this.groupEntry[i]!;
@@ -178,13 +172,7 @@ export class EspBatch {
     this.grouped.fill(0, 0, n);
     for (let k = 0; k < n; k++) {
       if (this.grouped[k] === 1) continue;
-      const g = this.gather(this.openSa, k, n);
-      for (let i = 0; i < g; i++) {
-        const j = this.groupEntry[i]!;
-        this.groupEsp[i] = this.openEsp[j]!;
-        this.groupLen[i] = this.openLen[j]!;
-        this.groupHi[i] = this.openHi[j]!;
-      }
+      const g = this.gather(this.openSa, this.openEsp, this.openLen, this.openHi, k, n);
       esp.openBatch(this.openSa[k]!, this.b, g, this.groupEsp, this.groupLen, this.groupHi, this.groupOut);
       for (let i = 0; i < g; i++) this.openPt[this.groupEntry[i]!] = this.groupOut[i]!;
     }
@@ -205,16 +193,21 @@ export class EspBatch {
 
   /**
    * Puts in groupEntry, in order, entry k and every later entry of `sas[0, n)` with its SA
-   * that is not grouped yet, and marks them grouped; returns how many. A batch meets few
-   * SAs, so a scan per SA is cheaper than an index.
+   * that is not grouped yet, marks them grouped, and copies their ESP offset, length and
+   * Seq-hi into groupEsp, groupLen and groupHi; returns how many. A batch meets few SAs, so a
+   * scan per SA is cheaper than an index.
    */
-  private gather(sas: Int32Array, k: number, n: number): number {
+  private gather(sas: Int32Array, esp: Int32Array, len: Int32Array, hi: Uint32Array, k: number, n: number): number {
     const sa = sas[k]!;
     let g = 0;
     for (let j = k; j < n; j++) {
       if (sas[j] !== sa || this.grouped[j] === 1) continue;
       this.grouped[j] = 1;
-      this.groupEntry[g++] = j;
+      this.groupEntry[g] = j;
+      this.groupEsp[g] = esp[j]!;
+      this.groupLen[g] = len[j]!;
+      this.groupHi[g] = hi[j]!;
+      g++;
     }
     return g;
   }
