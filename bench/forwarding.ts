@@ -51,10 +51,15 @@ export interface Settings {
   readonly selftestCount: number;
   readonly selftestRate: number;
   readonly scenarios: readonly ScenarioId[];
+  /** --baseline DIR: another built checkout of turtle6, measured beside this one in the forwarding scenario. */
+  readonly baseline?: string;
 }
 
 export type ScenarioId = 'forwarding' | 'full-table' | 'latency';
 export const SCENARIOS: readonly ScenarioId[] = ['forwarding', 'full-table', 'latency'];
+
+/** The id suffix of the --baseline checkout's forwarders: turtle6-1-base beside turtle6-1. */
+export const BASELINE = '-base';
 
 /** UDP source ports the generator cycles through, so a multi-queue TAP spreads the load. */
 const FLOWS = 64;
@@ -151,6 +156,11 @@ async function buildLab(bins: BenchBinaries, settings: Settings, dir: string, lo
     add(await direct(bed, bins));
     add(await turtle6(bed, bins, { id: 'turtle6-1', description: 'turtle6, 1 lane', lanes: 1 }));
     add(await turtle6(bed, bins, { id: 'turtle6-2', description: 'turtle6, 2 lanes', lanes: 2 }));
+    if (settings.baseline !== undefined && (settings.scenarios.includes('forwarding') || settings.scenarios.includes('latency'))) {
+      const checkout = settings.baseline;
+      add(await turtle6(bed, bins, { id: `turtle6-1${BASELINE}`, description: `turtle6 of ${checkout}, 1 lane`, lanes: 1, checkout }));
+      add(await turtle6(bed, bins, { id: `turtle6-2${BASELINE}`, description: `turtle6 of ${checkout}, 2 lanes`, lanes: 2, checkout }));
+    }
     add(await cForwarder(bed, bins, 'tapfwd', '(a) C, one read + one write per packet'));
     add(await cForwarder(bed, bins, 'tapfwd-uring', '(b) C, io_uring batches of 64'));
     add(await kernel(bed, bins, { id: 'kernel', description: '(c) Linux forwarding between veths' }));
@@ -316,7 +326,7 @@ async function runPlan(lab: Lab, plan: Plan, settings: Settings, maxRate: Map<st
   for (let round = 1; round <= rounds; round++) {
     for (const size of plan.sizes) {
       for (const fraction of plan.fractions ?? [1]) {
-        for (const id of plan.forwarders) {
+        for (const id of roundOrder(plan.forwarders, round)) {
           const f = lab.forwarders.get(id)!;
           const stamp = plan.fractions !== undefined;
           let rate = 0;
@@ -349,11 +359,31 @@ async function runPlan(lab: Lab, plan: Plan, settings: Settings, maxRate: Map<st
   return result;
 }
 
+/**
+ * The forwarders in the order of round `round`: a --baseline build runs right beside its
+ * counterpart (turtle6-1-base, turtle6-1), and the two swap places every other round, so
+ * that drift and whatever the previous run left behind (a hot cache, a busy core) hit
+ * both builds alike.
+ */
+function roundOrder(ids: readonly string[], round: number): string[] {
+  const out = [...ids];
+  if (round % 2 === 1) return out;
+  for (let i = 0; i + 1 < out.length; i++) {
+    if (out[i] === `${out[i + 1]}${BASELINE}`) [out[i], out[i + 1]] = [out[i + 1]!, out[i]!];
+  }
+  return out;
+}
+
 function describe(s: Sample): string {
   const rate = `${(s.pps / 1e6).toFixed(3)} Mpps wall, ${(s.ppsPerCpuSecond / 1e6).toFixed(3)} Mpps/CPU-s`;
   const lat = s.latency ? `, p50 ${(s.latency.p50 / 1000).toFixed(1)} µs p99 ${(s.latency.p99 / 1000).toFixed(1)} µs at ${s.rate} pps` : '';
   const acc = s.accounting ? `, sent ${s.accounting.sent} delivered ${s.accounting.delivered}${s.accounting.ok ? '' : ' MISMATCH'}` : '';
   return `${rate}${lat}${acc}`;
+}
+
+/** `id`, preceded by its --baseline counterpart when the lab has one. */
+function withBaseline(lab: Lab, id: string): string[] {
+  return lab.forwarders.has(`${id}${BASELINE}`) ? [`${id}${BASELINE}`, id] : [id];
 }
 
 export async function runForwardingBenchmark(bins: BenchBinaries, settings: Settings, log: (s: string) => void): Promise<ScenarioResult[]> {
@@ -369,7 +399,7 @@ export async function runForwardingBenchmark(bins: BenchBinaries, settings: Sett
         {
           id: 'forwarding',
           title: 'IPv6 forwarding TAP→TAP: turtle6 against C and kernel references',
-          forwarders: ['direct', 'turtle6-1', 'turtle6-2', 'tapfwd', 'tapfwd-uring', 'kernel'],
+          forwarders: ['direct', ...withBaseline(lab, 'turtle6-1'), ...withBaseline(lab, 'turtle6-2'), 'tapfwd', 'tapfwd-uring', 'kernel'],
           sizes: settings.sizes,
         },
         settings,

@@ -6,6 +6,10 @@
  *
  *   npm run bench                   5 rounds of 3 s windows (a few minutes)
  *   npm run bench -- --quick        3 rounds of 1 s windows
+ *   npm run bench -- --quick --baseline DIR
+ *                                   also runs the turtle6 of DIR (another built checkout) in
+ *                                   the forwarding scenario, interleaved with this build round
+ *                                   by round, and reports both builds' ratios to tapfwd-uring
  *   npm run bench -- --selftest     one tiny counted run per forwarder and scenario; exit 1
  *                                   when any count does not add up (the test suite runs this)
  *   npm run bench -- --interfaces eth1,eth2 --no-namespaces --next-hop-mac MAC
@@ -19,6 +23,7 @@ import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { buildBenchBinaries } from './lib/build.js';
 import { runForwardingBenchmark, SCENARIOS, type ScenarioId, type ScenarioResult, type Settings } from './forwarding.js';
+import { turtle6Binary } from './lib/forwarders.js';
 import { runOnInterfaces, type NicOptions } from './lib/interfaces.js';
 import { tablesFor } from './lib/report.js';
 import { markdownTable, textTable } from './lib/stats.js';
@@ -37,6 +42,7 @@ interface CliOptions {
   nextHop: string;
   nextHopMac?: string;
   route: string;
+  baseline?: string;
 }
 
 /** A positive integer or number from the command line, or a clear error. */
@@ -48,6 +54,8 @@ function positive(option: string, value: string, integer: boolean): number {
 
 function settingsFrom(o: CliOptions): Settings {
   const mode = o.selftest ? 'selftest' : o.quick ? 'quick' : 'full';
+  // Checked before anything is built: the baseline's own turtle6 must be there.
+  if (o.baseline !== undefined) turtle6Binary(o.baseline);
   const scenarios = (o.scenario ? o.scenario.split(',') : [...SCENARIOS]) as ScenarioId[];
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario '${s}' (expected one of ${SCENARIOS.join(', ')})`);
   const defaults = {
@@ -66,6 +74,7 @@ function settingsFrom(o: CliOptions): Settings {
     selftestCount: 500,
     selftestRate: 2000,
     scenarios,
+    ...(o.baseline !== undefined ? { baseline: o.baseline } : {}),
   };
 }
 
@@ -86,7 +95,7 @@ function nicOptions(o: CliOptions): NicOptions {
   if (!o.interfaces) throw new Error('--no-namespaces needs --interfaces IN,OUT');
   if (o.namespaces) throw new Error('--interfaces needs --no-namespaces (the NICs replace the namespace topology)');
   // These count, pick or size what this machine generates; here the traffic machine decides.
-  for (const [given, name] of [[o.selftest, '--selftest'], [o.scenario, '--scenario'], [o.routes, '--routes']] as const) {
+  for (const [given, name] of [[o.selftest, '--selftest'], [o.scenario, '--scenario'], [o.routes, '--routes'], [o.baseline, '--baseline']] as const) {
     if (given) throw new Error(`${name} needs the namespace topology; with --interfaces use --quick, --rounds and --seconds`);
   }
   const [inIf, outIf, ...more] = o.interfaces.split(',');
@@ -105,6 +114,7 @@ async function main(): Promise<number> {
     .option('--seconds <s>', 'length of each measured window')
     .option('--scenario <ids>', `comma-separated subset of ${SCENARIOS.join(',')}`)
     .option('--routes <n>', 'routes in the full-table scenario')
+    .option('--baseline <dir>', 'another built checkout of turtle6 (with dist/), measured beside this one in the forwarding scenario')
     .option('--out <file>', 'JSON results file (the Markdown summary goes beside it)')
     .option('--interfaces <a,b>', 'forward between these two real NICs (with --no-namespaces)')
     .addOption(new Option('--no-namespaces', 'do not build the namespace topology; use --interfaces'))

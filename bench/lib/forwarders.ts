@@ -15,8 +15,8 @@
  * counted it, without ICMPv6 errors. IPv6 is disabled on G's interface, so nothing but the
  * generator's frames reaches the forwarder's ingress, and its counters add up exactly.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DROPS } from '../../src/dataplane/counters.js';
 import { pollUntil, shortName, type Netns, type TestBed } from '../../test/helpers/netns.js';
 import { startRouter } from '../../test/helpers/router.js';
@@ -104,6 +104,15 @@ export interface Turtle6Options {
   readonly description: string;
   /** How long to wait for "turtle6 is up" (default 30 s). */
   readonly startupTimeoutMs?: number;
+  /** Another built checkout of turtle6 (--baseline DIR) to run instead of this one. */
+  readonly checkout?: string;
+}
+
+/** The built turtle6 of checkout `dir`, or a clear error when it has not been built. */
+export function turtle6Binary(dir: string): string {
+  const file = join(resolve(dir), 'dist', 'src', 'app', 'turtle6.js');
+  if (!existsSync(file)) throw new Error(`--baseline ${dir}: no ${file} (run \`npm ci && npm run build\` in that checkout)`);
+  return file;
 }
 
 export async function turtle6(bed: TestBed, bins: BenchBinaries, o: Turtle6Options): Promise<Forwarder> {
@@ -136,7 +145,8 @@ metrics:
   const started = performance.now();
   // startRouter keeps polling until the deadline even after turtle6 has died, so the
   // deadline is tight unless a big table is loading (that time is itself a result).
-  const router = await startRouter(bed, r, config, o.startupTimeoutMs ?? 30_000);
+  const options = o.checkout === undefined ? {} : { command: [process.execPath, turtle6Binary(o.checkout)] };
+  const router = await startRouter(bed, r, config, o.startupTimeoutMs ?? 30_000, options);
   const startupSeconds = (performance.now() - started) / 1000;
   const pid = router.process.pid!;
   quietGeneratorSide(g, inIf);

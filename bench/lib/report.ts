@@ -2,7 +2,7 @@
  * Turns a scenario's samples into the tables people read: medians per forwarder, ratios of
  * medians, and the targets beside them (reported, never judged).
  */
-import type { Sample, ScenarioResult } from '../forwarding.js';
+import { BASELINE, type Sample, type ScenarioResult } from '../forwarding.js';
 import { median, mpps, ratio } from './stats.js';
 
 export interface Table {
@@ -56,6 +56,7 @@ function ratioRow(r: ScenarioResult, size: number, a: string, b: string, target:
 
 function forwardingTables(r: ScenarioResult): Table[] {
   const sizes = [...new Set(r.samples.map((s) => s.size))];
+  const ids = new Set(r.forwarders.map((f) => f.id));
   const rows = [['ratio of medians', 'size', 'per CPU-s', 'wall', 'target (per CPU-s)']];
   for (const size of sizes) {
     for (const t of ['turtle6-1', 'turtle6-2']) {
@@ -64,7 +65,30 @@ function forwardingTables(r: ScenarioResult): Table[] {
       rows.push(ratioRow(r, size, t, 'kernel', '–'));
     }
   }
-  return [mediansTable(r, sizes), { title: `${r.title}: ratios`, rows }];
+  const tables = [mediansTable(r, sizes), { title: `${r.title}: ratios`, rows }];
+  if (ids.has(`turtle6-1${BASELINE}`)) tables.push(baselineTable(r, sizes));
+  return tables;
+}
+
+/**
+ * --baseline: each build's ratio against the io_uring C forwarder, measured in the same
+ * rounds, and the current build against the baseline directly.
+ */
+function baselineTable(r: ScenarioResult, sizes: readonly number[]): Table {
+  const rows = [['ratio of medians', 'size', 'per CPU-s', 'wall', 'target (per CPU-s)']];
+  for (const size of sizes) {
+    for (const t of ['turtle6-1', 'turtle6-2']) {
+      rows.push(ratioRow(r, size, `${t}${BASELINE}`, 'tapfwd-uring', '≥ 0.8×'));
+      rows.push(ratioRow(r, size, t, 'tapfwd-uring', '≥ 0.8×'));
+      rows.push(ratioRow(r, size, t, `${t}${BASELINE}`, '≥ 1× (no fall)'));
+    }
+  }
+  const base = r.forwarders.find((f) => f.id === `turtle6-1${BASELINE}`)!;
+  return {
+    title: `${r.title}: this build against the baseline`,
+    rows,
+    notes: [`baseline: ${base.description}; each round runs the two builds back to back, in alternating order`],
+  };
 }
 
 function fullTableTables(r: ScenarioResult): Table[] {

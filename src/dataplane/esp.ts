@@ -18,6 +18,8 @@
  *
  * Results are numbers, never objects: ≥ 0 is an offset or an index, and a drop is the
  * negated counter index from counters.ts (every failure is counted by reason, never logged).
+ * What else a step finds out about the packet (where it now is, its sequence number, what
+ * the deferred seal needs) goes into the PacketContext the caller passes (packet-context.ts).
  * The stage writes only the state of SAs whose home lane is this lane, so sequence numbers
  * and replay windows have a single writer.
  *
@@ -65,8 +67,9 @@ import {
   type IpsecView,
 } from '../shm/ipsec-tables.js';
 import { C } from './counters.js';
+import type { PacketContext } from './packet-context.js';
 
-/** Inbound results besides drops: what the lane does with outIp/outLen next. */
+/** Inbound results besides drops: what the lane does with the packet at ctx.ip, ctx.len next. */
 export const ESP_IN_TUNNEL = 1;
 export const ESP_IN_TRANSPORT = 2;
 /** Outbound: no policy applies, or a bypass policy: forward as usual. */
@@ -80,29 +83,7 @@ const TWO_32 = 0x1_0000_0000;
 const SEQ_MAX_32 = 0xffff_ffff;
 
 export class EspStage {
-  /** Where the packet is after inbound() or encapsulate(): the IPv6 header and its length. */
-  outIp = 0;
-  outLen = 0;
-  /** The inbound SA index after a successful inbound(). */
-  outSa = -1;
-  /** What inboundCheck() leaves for the open and inboundFinish(): the full sequence number and Seq-hi. */
-  inSeq = 0;
-  inSeqHi = 0;
-  /**
-   * What encapsulate() leaves for the seal: the ESP header's offset, the plaintext length
-   * (payload, padding, trailer) and Seq-hi, as sealBatch() takes them.
-   */
-  outEsp = 0;
-  outPtLen = 0;
-  outSeqHi = 0;
-  /**
-   * What locateUpperLayer() leaves: the upper-layer header's offset (-1 for a non-initial
-   * fragment), the offset from the IPv6 header of the Next Header field that names it, and
-   * whether a Fragment header came first.
-   */
-  upperOff = 0;
-  upperNextHeaderPointer = 0;
-  fragmented = false;
+  /** The extension-header walk's output: scratch of locateUpperLayer() and the SPD lookup. */
   private readonly walk = new Int32Array(WALK_OUT_SIZE);
   private transforms: (EspTransform | null)[] = [];
   private uids: number[] = [];
@@ -156,62 +137,67 @@ export class EspStage {
    * Finds the upper-layer header of the packet at `ip`, past any extension headers (RFC 4301
    * §4.4.1.1 takes the selectors from it; ESP behind a Destination Options header is still
    * ESP). Returns its protocol — for a non-initial fragment, the Fragment header's Next
-   * Header — with upperOff, upperNextHeaderPointer and fragmented set, or -1 when the chain
-   * is malformed.
+   * Header — with ctx.upperOff, ctx.upperNextHeaderPointer and ctx.fragmented set, or -1 when
+   * the chain is malformed.
    */
-  locateUpperLayer(b: Uint8Array, ip: number, ipLen: number): number {
+  locateUpperLayer(b: Uint8Array, ip: number, ipLen: number, ctx: PacketContext): number {
+    const proto = this.upperLayer(b, ip, ipLen);
+    if (proto < 0) return proto;
+    const walk = this.walk;
+    ctx.upperOff = walk[WALK_UPPER_OFFSET]!;
+    ctx.upperNextHeaderPointer = walk[WALK_UPPER_NEXT_HEADER_POINTER]!;
+    ctx.fragmented = walk[WALK_FRAGMENT_HEADER]! >= 0;
+    return proto;
+  }
+
+  /** locateUpperLayer() into this stage's walk output only (the SPD lookup's selectors). */
+  private upperLayer(b: Uint8Array, ip: number, ipLen: number): number {
     const nextHeader = b[ip + IP6_OFF_NEXT_HEADER]!;
+    const walk = this.walk;
     if (!isWalkedExtensionHeader(nextHeader)) {
-      this.upperOff = ip + IPV6_HEADER_LEN;
-      this.upperNextHeaderPointer = IP6_OFF_NEXT_HEADER;
-      this.fragmented = false;
+      walk[WALK_UPPER_OFFSET] = ip + IPV6_HEADER_LEN;
+      walk[WALK_UPPER_NEXT_HEADER_POINTER] = IP6_OFF_NEXT_HEADER;
+      walk[WALK_FRAGMENT_HEADER] = -1;
       return nextHeader;
     }
-    const walk = this.walk;
     if (walkExtensionHeaders(b, ip, ipLen, walk) !== WALK_OK) return -1;
-    this.upperOff = walk[WALK_UPPER_OFFSET]!;
-    this.upperNextHeaderPointer = walk[WALK_UPPER_NEXT_HEADER_POINTER]!;
-    this.fragmented = walk[WALK_FRAGMENT_HEADER]! >= 0;
     return walk[WALK_UPPER_PROTOCOL]!;
   }
 
   /**
    * The ESP packet at `ip` (addressed to the router; ESP directly behind the IPv6 header or
    * behind extension headers), all of it at once: inboundCheck, open, inboundFinish. Returns
-   * ESP_IN_TUNNEL or ESP_IN_TRANSPORT with outIp/outLen set, or −(drop counter).
+   * ESP_IN_TUNNEL or ESP_IN_TRANSPORT with ctx.ip/ctx.len set, or −(drop counter).
    */
-  inbound(b: Uint8Array, ip: number, ipLen: number): number {
-    if (this.locateUpperLayer(b, ip, ipLen) !== IPPROTO.ESP || this.fragmented) return -C.esp_bad_inner;
-    const esp = this.upperOff;
-    const nhPointer = this.upperNextHeaderPointer;
+  inbound(b: Uint8Array, ip: number, ipLen: number, ctx: PacketContext): number {
+    if (this.locateUpperLayer(b, ip, ipLen, ctx) !== IPPROTO.ESP || ctx.fragmented) return -C.esp_bad_inner;
+    const esp = ctx.upperOff;
     const espLen = ip + ipLen - esp;
-    const sa = this.inboundCheck(b, esp, espLen);
-    return sa < 0 ? sa : this.inboundOpen(b, ip, esp, espLen, nhPointer, sa);
+    const sa = this.inboundCheck(b, esp, espLen, ctx);
+    return sa < 0 ? sa : this.inboundOpen(b, ip, esp, espLen, ctx.upperNextHeaderPointer, sa, ctx);
   }
 
   /** The rest of inbound() for the packet inboundCheck() just passed under `sa`: open it alone, then inboundFinish. */
-  inboundOpen(b: Uint8Array, ip: number, esp: number, espLen: number, nhPointer: number, sa: number): number {
-    const ptLen = this.transforms[sa]!.open(b, esp, espLen, this.inSeqHi);
-    return this.inboundFinish(b, ip, esp, nhPointer, sa, this.inSeq, ptLen);
+  inboundOpen(b: Uint8Array, ip: number, esp: number, espLen: number, nhPointer: number, sa: number, ctx: PacketContext): number {
+    const ptLen = this.transforms[sa]!.open(b, esp, espLen, ctx.seqHi);
+    return this.inboundFinish(b, ip, esp, nhPointer, sa, ctx.seq, ptLen, ctx);
   }
 
   /**
    * Inbound up to the decryption, for the ESP header at `esp` (espLen bytes to the packet's
    * end): SPI → SA, home lane, replay check (RFC 4303 §3.4.3: before the ICV). Returns the SA,
-   * with inSeq/inSeqHi set for its open and inboundFinish, or −(drop counter); −esp_wrong_lane
-   * with outSa naming the SA for the lane to hand it over.
+   * with ctx.seq/ctx.seqHi set for its open and inboundFinish, or −(drop counter);
+   * −esp_wrong_lane with ctx.sa naming the SA for the lane to hand it over.
    */
-  inboundCheck(b: Uint8Array, esp: number, espLen: number): number {
+  inboundCheck(b: Uint8Array, esp: number, espLen: number, ctx: PacketContext): number {
     const view = this.view;
     if (view === null || espLen < ESP_HEADER_LEN) return -C.esp_unknown_spi;
     const sa = view.findInbound(readU32(b, esp));
     if (sa < 0) return -C.esp_unknown_spi;
-    // Single writer per SA: a packet met on another lane goes to the home lane (outSa
+    // Single writer per SA: a packet met on another lane goes to the home lane (ctx.sa
     // names the SA so that the lane can hand it over).
-    if (view.homeLane(sa) !== this.lane) {
-      this.outSa = sa;
-      return -C.esp_wrong_lane;
-    }
+    ctx.sa = sa;
+    if (view.homeLane(sa) !== this.lane) return -C.esp_wrong_lane;
     const slot = view.stateSlot(sa);
     const f = this.f;
     const s = slot * STATE_FIELDS;
@@ -230,15 +216,15 @@ export class EspStage {
       // taken as the one in use, which is all a receiver without a window can do.
       seq = esn ? Math.floor(f[s + ST.replayTop]! / TWO_32) * TWO_32 + seqLo : seqLo;
     }
-    this.inSeq = seq;
-    this.inSeqHi = esn ? Math.floor(seq / TWO_32) : 0;
+    ctx.seq = seq;
+    ctx.seqHi = esn ? Math.floor(seq / TWO_32) : 0;
     return sa;
   }
 
   /**
    * Opens `n` packets of SA `sa` that inboundCheck() passed, in one call of the transform
    * (one crossing into the C helper): packet i's ESP header at espOff[i], espLen[i] bytes,
-   * Seq-hi seqHi[i] (its inSeqHi). outLen[i] is the plaintext length, or OPEN_INTEGRITY_FAILED.
+   * Seq-hi seqHi[i] (its ctx.seqHi). outLen[i] is the plaintext length, or OPEN_INTEGRITY_FAILED.
    */
   openBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, espLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
     this.transforms[sa]!.openBatch(b, n, espOff, espLen, seqHi, outLen);
@@ -246,12 +232,12 @@ export class EspStage {
 
   /**
    * Inbound after the decryption of the packet at `ip`, whose ESP header is at `esp` and is
-   * named by the Next Header field `nhPointer` bytes into the packet, under `sa`: `seq` is its
-   * inSeq, `ptLen` what open returned. ICV verdict → replay window update → trailer →
-   * decapsulation → inbound SPD check. Returns ESP_IN_TUNNEL or ESP_IN_TRANSPORT with
-   * outIp/outLen/outSa set, or −(drop counter).
+   * named by the Next Header field `nhPointer` bytes into the packet, under `sa`: `seq` is the
+   * ctx.seq its inboundCheck() found, `ptLen` what open returned. ICV verdict → replay window
+   * update → trailer → decapsulation → inbound SPD check. Returns ESP_IN_TUNNEL or
+   * ESP_IN_TRANSPORT with ctx.ip/ctx.len set, or −(drop counter).
    */
-  inboundFinish(b: Uint8Array, ip: number, esp: number, nhPointer: number, sa: number, seq: number, ptLen: number): number {
+  inboundFinish(b: Uint8Array, ip: number, esp: number, nhPointer: number, sa: number, seq: number, ptLen: number, ctx: PacketContext): number {
     const view = this.view!;
     const t = this.transforms[sa]!;
     const slot = view.stateSlot(sa);
@@ -292,8 +278,8 @@ export class EspStage {
       if (payloadLen < IPV6_HEADER_LEN || b[pt]! >> 4 !== 6) return -C.esp_bad_inner;
       const innerLen = IPV6_HEADER_LEN + ((b[pt + IP6_OFF_PAYLOAD_LEN]! << 8) | b[pt + IP6_OFF_PAYLOAD_LEN + 1]!);
       if (innerLen > payloadLen) return -C.esp_bad_inner;
-      this.outIp = pt;
-      this.outLen = innerLen;
+      ctx.ip = pt;
+      ctx.len = innerLen;
     } else {
       if (nextHeader === IPPROTO.NONE) return -C.esp_bad_inner;
       // Transport: the IPv6 header and any extension headers before ESP move up against the
@@ -305,16 +291,15 @@ export class EspStage {
       const newPayloadLen = headers - IPV6_HEADER_LEN + payloadLen;
       b[newIp + IP6_OFF_PAYLOAD_LEN] = newPayloadLen >> 8;
       b[newIp + IP6_OFF_PAYLOAD_LEN + 1] = newPayloadLen & 0xff;
-      this.outIp = newIp;
-      this.outLen = IPV6_HEADER_LEN + newPayloadLen;
+      ctx.ip = newIp;
+      ctx.len = IPV6_HEADER_LEN + newPayloadLen;
     }
-    this.outSa = sa;
     // A route-based tunnel's SA: no policy names it; its selector is the tunnel's routes,
     // which the lane checks against the FIB.
     if (view.saTunnel(sa) >= 0) return (flags & SA_TUNNEL) !== 0 ? ESP_IN_TUNNEL : ESP_IN_TRANSPORT;
     // RFC 4301 §5.2 step 4: the decrypted packet must match an inbound policy that
     // requires this very SA; anything else is dropped even though it authenticated.
-    const policy = this.lookup(DIR_IN, b, this.outIp, this.outLen);
+    const policy = this.lookup(DIR_IN, b, ctx.ip, ctx.len);
     // A negative result (no entry, an opaque fragment, a malformed chain) is not "under the policy".
     if (policy < 0 || view.policyAction(policy) !== ACTION_PROTECT || view.policySa(policy) !== sa) {
       f[s + ST.policyMismatch]!++;
@@ -402,13 +387,13 @@ export class EspStage {
 
   /**
    * Encapsulates the packet at `ip` under SA `sa` in place: the headroom in front takes the
-   * new headers, the slot's tail the trailer and ICV. Sets outIp/outLen (the final length:
-   * the ESP length does not depend on the ciphertext) and returns outIp, or −(drop counter).
-   * With `deferSeal` the packet is left unencrypted, described by outEsp/outPtLen/outSeqHi,
-   * for the caller to seal with the rest of the SA's batch (sealBatch) or alone (sealOut)
-   * before anything reads or sends it; otherwise it is sealed here.
+   * new headers, the slot's tail the trailer and ICV. Sets ctx.ip/ctx.len (the final length:
+   * the ESP length does not depend on the ciphertext) and returns ctx.ip, or −(drop counter).
+   * With `deferSeal` the packet is left unencrypted, described by ctx.espOff, ctx.ptLen and
+   * ctx.seqHi, for the caller to seal with the rest of the SA's batch (sealBatch) or alone
+   * (sealOut) before anything reads or sends it; otherwise it is sealed here.
    */
-  encapsulate(b: Uint8Array, ip: number, ipLen: number, sa: number, deferSeal = false): number {
+  encapsulate(b: Uint8Array, ip: number, ipLen: number, sa: number, ctx: PacketContext, deferSeal = false): number {
     const view = this.view!;
     const t = this.transforms[sa]!;
     const flags = view.flags(sa);
@@ -471,25 +456,25 @@ export class EspStage {
     b[outIp + IP6_OFF_PAYLOAD_LEN + 1] = espLen & 0xff;
     f[s + ST.packets]!++;
     f[s + ST.bytes] = f[s + ST.bytes]! + payloadLen;
-    this.outIp = outIp;
-    this.outLen = IPV6_HEADER_LEN + espLen;
-    this.outEsp = esp;
-    this.outPtLen = ptLen;
+    ctx.ip = outIp;
+    ctx.len = IPV6_HEADER_LEN + espLen;
+    ctx.espOff = esp;
+    ctx.ptLen = ptLen;
     // Seq-hi is authenticated only with ESN (RFC 4303 §2.2.1).
-    this.outSeqHi = (flags & SA_ESN) !== 0 ? seqHi : 0;
+    ctx.seqHi = (flags & SA_ESN) !== 0 ? seqHi : 0;
     if (deferSeal) return outIp;
-    const sealed = this.sealOut(b, sa);
+    const sealed = this.sealOut(b, sa, ctx);
     return sealed < 0 ? sealed : outIp;
   }
 
-  /** Seals the packet the last encapsulate() left unencrypted, under its SA `sa`. Returns 0, or −(drop counter). */
-  sealOut(b: Uint8Array, sa: number): number {
-    return this.transforms[sa]!.seal(b, this.outEsp, this.outPtLen, this.outSeqHi) === SEAL_FAILED ? -C.esp_seal_failed : 0;
+  /** Seals the packet encapsulate() left unencrypted and described in `ctx`, under its SA `sa`. Returns 0, or −(drop counter). */
+  sealOut(b: Uint8Array, sa: number, ctx: PacketContext): number {
+    return this.transforms[sa]!.seal(b, ctx.espOff, ctx.ptLen, ctx.seqHi) === SEAL_FAILED ? -C.esp_seal_failed : 0;
   }
 
   /**
    * Seals `n` packets of SA `sa` that encapsulate() left unencrypted, in one call of the
-   * transform (one crossing into the C helper): packet i's outEsp, outPtLen, outSeqHi in
+   * transform (one crossing into the C helper): packet i's ctx.espOff, ctx.ptLen, ctx.seqHi in
    * espOff[i], ptLen[i], seqHi[i]. outLen[i] is its ESP length, or SEAL_FAILED.
    */
   sealBatch(sa: number, b: Uint8Array, n: number, espOff: Int32Array, ptLen: Int32Array, seqHi: Uint32Array, outLen: Int32Array): void {
@@ -505,9 +490,9 @@ export class EspStage {
   private lookup(direction: number, b: Uint8Array, ip: number, ipLen: number): number {
     const view = this.view;
     if (view === null || view.policyCount === 0) return -1;
-    const proto = this.locateUpperLayer(b, ip, ipLen);
+    const proto = this.upperLayer(b, ip, ipLen);
     if (proto < 0) return SPD_BAD_CHAIN;
-    const l4 = this.upperOff;
+    const l4 = this.walk[WALK_UPPER_OFFSET]!;
     const end = ip + ipLen;
     let sport = -1;
     let dport = -1;

@@ -57,3 +57,30 @@ test('bench --selftest: every scenario and reference forwards, and the counts ad
   }
   assert.ok(readFileSync(out.replace(/\.json$/, '.md'), 'utf8').includes('# turtle6 forwarding benchmark (selftest)'));
 });
+
+test('bench --baseline DIR: the other checkout\'s turtle6 runs beside this one in the forwarding scenario, with both builds\' ratios', { timeout: 240_000 }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 't6-bench-baseline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'selftest.json');
+  // This checkout stands in for the other one: the mechanics are what is checked, not a difference.
+  const args = [resolve('dist/bench/run.js'), '--selftest', '--scenario', 'forwarding', '--baseline', resolve('.'), '--out', out];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 230_000 });
+  assert.equal(r.status, 0, `bench --baseline failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  const [s] = (JSON.parse(readFileSync(out, 'utf8')) as Results).scenarios;
+  assert.deepEqual(s!.problems, []);
+  assert.deepEqual(
+    s!.forwarders.map((f) => f.id),
+    ['direct', 'turtle6-1-base', 'turtle6-1', 'turtle6-2-base', 'turtle6-2', 'tapfwd', 'tapfwd-uring', 'kernel'],
+  );
+  for (const f of ['turtle6-1-base', 'turtle6-2-base']) {
+    const samples = s!.samples.filter((x) => x.forwarder === f);
+    assert.ok(samples.length > 0 && samples.every((x) => x.packets > 0 && x.accounting?.ok === true), `${f}: ${JSON.stringify(samples)}`);
+  }
+  assert.match(r.stdout, /this build against the baseline/);
+  assert.match(r.stdout, /turtle6-1-base \/ tapfwd-uring +64 B/);
+  assert.match(r.stdout, /turtle6-1 \/ turtle6-1-base +1400 B/);
+
+  const missing = spawnSync(process.execPath, [resolve('dist/bench/run.js'), '--selftest', '--baseline', join(dir, 'nothing')], { encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /--baseline .*nothing: no .*turtle6\.js \(run `npm ci && npm run build` in that checkout\)/);
+});

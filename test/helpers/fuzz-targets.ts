@@ -83,6 +83,10 @@ import {
 } from '../dataplane/harness.js';
 import { espStage, h1h3Tunnel } from './esp-stage.js';
 import { pcapFrames, type FuzzTarget } from './fuzz.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 // ---- corpora -----------------------------------------------------------------------------
 
@@ -369,9 +373,9 @@ function laneCorpus(): Uint8Array[] {
     const b = new Uint8Array(2048);
     b.set(inner, HEADROOM);
     const sa = peer.outbound(b, HEADROOM, inner.length);
-    const at = peer.encapsulate(b, HEADROOM, inner.length, sa);
+    const at = peer.encapsulate(b, HEADROOM, inner.length, sa, pc);
     // Some twice in one batch, some traced.
-    out.push(onPort(TAP1 | [0, 4, 0x20, 0x24][i % 4]!, ethFrame(R1_MAC, H2_MAC, b.slice(at, at + peer.outLen))));
+    out.push(onPort(TAP1 | [0, 4, 0x20, 0x24][i % 4]!, ethFrame(R1_MAC, H2_MAC, b.slice(at, at + pc.len))));
   });
   return out;
 }

@@ -26,6 +26,10 @@ import { checkEspTrailer, ESP_NEXT_HEADER_IPV6 } from '../../src/wire/esp.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { parseIpv6 } from '../../src/lib/addr.js';
 import { LaneHarness, TAP0, TAP1, H1, H1_MAC, H2_MAC, R1_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const TWO_32 = 0x1_0000_0000;
 const ROUTER = '2001:db8:2::1';
@@ -292,9 +296,9 @@ function fromPeer(peer: EspStage, pkt: Uint8Array): Uint8Array {
   b.set(pkt, at);
   const sa = peer.outbound(b, at, pkt.length);
   assert.ok(sa >= 0);
-  const out = peer.encapsulate(b, at, pkt.length, sa);
+  const out = peer.encapsulate(b, at, pkt.length, sa, pc);
   assert.ok(out >= 0);
-  return ethFrame(R1_MAC, H2_MAC, b.slice(out, out + peer.outLen));
+  return ethFrame(R1_MAC, H2_MAC, b.slice(out, out + pc.len));
 }
 
 for (const path of PATHS) {

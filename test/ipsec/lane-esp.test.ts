@@ -12,6 +12,10 @@ import { C } from '../../src/dataplane/counters.js';
 import { armTrace } from '../../src/dataplane/trace.js';
 import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { LaneHarness, TAP0, TAP1, TUN2, H1, H1_MAC, H2_MAC, H3, R1_MAC, R0_MAC, ethFrame, fromH1, ipv6Packet } from '../dataplane/harness.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const routerStage = (onExpire: 'discard' | 'bypass' = 'discard', expired: readonly number[] = []) => stage(h1h3Tunnel('router', onExpire), expired);
 const peerStage = () => stage(h1h3Tunnel('peer'));
@@ -42,8 +46,8 @@ test('forwarded traffic matching an outbound policy leaves as tunnel-mode ESP to
   assert.equal(outer[6], IPPROTO.ESP);
   const { b, ip } = slotted(outer);
   const peer = peerStage();
-  assert.equal(peer.inbound(b, ip, outer.length), ESP_IN_TUNNEL);
-  const inner = b.slice(peer.outIp, peer.outIp + peer.outLen);
+  assert.equal(peer.inbound(b, ip, outer.length, pc), ESP_IN_TUNNEL);
+  const inner = b.slice(pc.ip, pc.ip + pc.len);
   const want = pkt.slice();
   want[7] = want[7]! - 1;
   assert.deepEqual(inner, want, 'the original packet, hop limit decremented');
@@ -55,8 +59,8 @@ test('ESP from the peer is decrypted, checked against the inbound policy and for
   const peer = peerStage();
   const pkt = ipv6Packet({ src: H3, dst: H1, echoData: 40 });
   const { b, ip } = slotted(pkt);
-  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length));
-  const esp = b.slice(outIp, outIp + peer.outLen);
+  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length), pc);
+  const esp = b.slice(outIp, outIp + pc.len);
   const out = h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
   assert.equal(out.length, 1);
   assert.equal(out[0]!.port, TAP0);
@@ -150,8 +154,8 @@ test('the trace shows the ESP stages where they happen: esp-out with SPI and seq
   const peer = peerStage();
   const pkt = ipv6Packet({ src: H3, dst: H1, echoData: 20 });
   const { b, ip } = slotted(pkt);
-  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length));
-  const esp = b.slice(outIp, outIp + peer.outLen);
+  const outIp = peer.encapsulate(b, ip, pkt.length, peer.outbound(b, ip, pkt.length), pc);
+  const esp = b.slice(outIp, outIp + pc.len);
   h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
   h.run(TAP1, ethFrame(R1_MAC, H2_MAC, esp));
   const [out, inbound, replay] = h.traced();

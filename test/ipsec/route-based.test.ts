@@ -16,6 +16,10 @@ import { NH_CONNECTED, NH_IPSEC, NH_LOCAL, encodeFib, fibByteLength, type FibNex
 import { Rib } from '../../src/stack/rib.js';
 import { IPPROTO } from '../../src/wire/ipv6.js';
 import { LaneHarness, TAP0, TAP1, H1, H1_MAC, H2_MAC, H3, R1_MAC, R1_GLOBAL, ethFrame, fromH1, ip, ipv6Packet } from '../dataplane/harness.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const KEY_A = '0x' + '41'.repeat(16) + '01020304';
 const KEY_B = '0x' + '42'.repeat(16) + '05060708';
@@ -159,10 +163,10 @@ test('lane: the route alone sends H1’s packet into the tunnel (no policy), and
   assert.equal(outer[6], IPPROTO.ESP);
   const { b, ip: at } = slotted(outer);
   const peer = peerStage();
-  assert.equal(peer.inbound(b, at, outer.length), ESP_IN_TUNNEL);
+  assert.equal(peer.inbound(b, at, outer.length, pc), ESP_IN_TUNNEL);
   const want = pkt.slice();
   want[7] = want[7]! - 1;
-  assert.deepEqual(b.slice(peer.outIp, peer.outIp + peer.outLen), want);
+  assert.deepEqual(b.slice(pc.ip, pc.ip + pc.len), want);
   assert.equal(h.counter(TAP0, C.forwarded), 1);
 });
 
@@ -172,8 +176,8 @@ test('lane: what comes out of the tunnel from a source the tunnel routes is forw
   const send = (src: Uint8Array) => {
     const pkt = ipv6Packet({ src, dst: H1, echoData: 40 });
     const { b, ip: at } = slotted(pkt);
-    const outIp = peer.encapsulate(b, at, pkt.length, peer.tunnelOutSa(0));
-    return { pkt, out: h.run(TAP1, ethFrame(R1_MAC, H2_MAC, b.slice(outIp, outIp + peer.outLen))) };
+    const outIp = peer.encapsulate(b, at, pkt.length, peer.tunnelOutSa(0), pc);
+    return { pkt, out: h.run(TAP1, ethFrame(R1_MAC, H2_MAC, b.slice(outIp, outIp + pc.len))) };
   };
   const { pkt, out } = send(H3);
   assert.equal(out.length, 1);

@@ -25,6 +25,10 @@ import { IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { prefixMatch } from '../../src/lib/addr.js';
 import { ipv6Packet, type PacketSpec } from '../dataplane/harness.js';
 import { ip } from '../helpers/addr.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const KEY = '0x' + '5a'.repeat(16) + '01020304';
 
@@ -125,16 +129,16 @@ test('transport-mode ESP behind a Destination Options header is ESP: decrypted, 
   const rx = stage({ sas: [{ ...transport, direction: 'in' }], policies: [{ direction: 'in', ...sel, sa: 0x200 }] });
   const original = ipv6Packet({ src: A, dst: B, raw: { nextHeader: IPPROTO.UDP, bytes: udp(7) } });
   const { b, len } = inSlot(original);
-  const outIp = tx.encapsulate(b, HEAD, len, tx.outbound(b, HEAD, len));
+  const outIp = tx.encapsulate(b, HEAD, len, tx.outbound(b, HEAD, len), pc);
   assert.ok(outIp > 0);
-  const esp = b.slice(outIp + IPV6_HEADER_LEN, outIp + tx.outLen);
+  const esp = b.slice(outIp + IPV6_HEADER_LEN, outIp + pc.len);
   // The same ESP packet with an 8-byte Destination Options header between IPv6 and ESP.
   const wire = ipv6Packet({ src: A, dst: B, ext: [dstOpts], raw: { nextHeader: IPPROTO.ESP, bytes: esp } });
   const at = inSlot(wire);
-  assert.equal(rx.locateUpperLayer(at.b, HEAD, at.len), IPPROTO.ESP);
-  assert.equal(rx.inbound(at.b, HEAD, at.len), ESP_IN_TRANSPORT);
+  assert.equal(rx.locateUpperLayer(at.b, HEAD, at.len, pc), IPPROTO.ESP);
+  assert.equal(rx.inbound(at.b, HEAD, at.len, pc), ESP_IN_TRANSPORT);
   const expected = ipv6Packet({ src: A, dst: B, ext: [dstOpts], raw: { nextHeader: IPPROTO.UDP, bytes: udp(7) } });
-  assert.deepEqual(at.b.slice(rx.outIp, rx.outIp + rx.outLen), expected);
+  assert.deepEqual(at.b.slice(pc.ip, pc.ip + pc.len), expected);
 });
 
 /** The SPD as RFC 4301 §4.4.1 states it: the first entry of the direction that matches, scanning them all. */

@@ -14,6 +14,10 @@ import { EspStage, ESP_BYPASS, ESP_IN_TRANSPORT, ESP_IN_TUNNEL } from '../../src
 import { C } from '../../src/dataplane/counters.js';
 import { encodeIpv6Header, IPPROTO, IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { parseIpv6 } from '../../src/lib/addr.js';
+import { PacketContext } from '../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const GCM_KEY = '0x' + '11'.repeat(16) + 'cafebabe';
 const CBC_KEY = '0x' + '22'.repeat(16);
@@ -72,14 +76,14 @@ for (const mode of ['tunnel', 'transport'] as const) {
       const original = b.slice(HEAD, HEAD + len);
       const sa = tx.stage.outbound(b, HEAD, len);
       assert.equal(sa, 0);
-      const outIp = tx.stage.encapsulate(b, HEAD, len, sa);
+      const outIp = tx.stage.encapsulate(b, HEAD, len, sa, pc);
       assert.ok(outIp >= 0 && outIp < HEAD);
       assert.equal(b[outIp + 6], IPPROTO.ESP);
-      assert.equal(tx.stage.outLen - len, tx.stage.overhead(sa, len), 'overhead() predicts the growth (Packet Too Big uses it)');
+      assert.equal(pc.len - len, tx.stage.overhead(sa, len), 'overhead() predicts the growth (Packet Too Big uses it)');
       assert.equal(tx.state.field(tx.installed[0]!.slot, ST.seqOut), 1);
-      const r = rx.stage.inbound(b, outIp, tx.stage.outLen);
+      const r = rx.stage.inbound(b, outIp, pc.len, pc);
       assert.equal(r, mode === 'tunnel' ? ESP_IN_TUNNEL : ESP_IN_TRANSPORT);
-      assert.deepEqual(b.slice(rx.stage.outIp, rx.stage.outIp + rx.stage.outLen), original);
+      assert.deepEqual(b.slice(pc.ip, pc.ip + pc.len), original);
       assert.equal(rx.state.field(rx.installed[0]!.slot, ST.packets), 1);
     });
   }
@@ -91,26 +95,26 @@ test('drops: unknown SPI, replay, integrity (ciphertext, ICV, SPI), policy misma
   const rx = side(receiver);
   const make = () => {
     const { b, len } = echo('2001:db8:1::10', '2001:db8:2::20');
-    const ip = tx.stage.encapsulate(b, HEAD, len, 0);
-    return { b, ip, len: tx.stage.outLen };
+    const ip = tx.stage.encapsulate(b, HEAD, len, 0, pc);
+    return { b, ip, len: pc.len };
   };
   const p1 = make();
   const copy = p1.b.slice();
-  assert.equal(rx.stage.inbound(p1.b, p1.ip, p1.len), ESP_IN_TUNNEL);
-  assert.equal(rx.stage.inbound(copy, p1.ip, p1.len), -C.esp_replay, 'the same packet again');
+  assert.equal(rx.stage.inbound(p1.b, p1.ip, p1.len, pc), ESP_IN_TUNNEL);
+  assert.equal(rx.stage.inbound(copy, p1.ip, p1.len, pc), -C.esp_replay, 'the same packet again');
   for (const at of [p1.len - 1, 60, 40]) {
     const p = make();
     p.b[p.ip + at] ^= 1;
     const want = at === 40 ? -C.esp_unknown_spi : -C.esp_integrity;
-    assert.equal(rx.stage.inbound(p.b, p.ip, p.len), want, `flipped byte ${at}`);
+    assert.equal(rx.stage.inbound(p.b, p.ip, p.len, pc), want, `flipped byte ${at}`);
   }
   const slot = rx.installed[0]!.slot;
   assert.equal(rx.state.field(slot, ST.integrity), 2);
   assert.equal(rx.state.field(slot, ST.replay), 1);
   // A packet that authenticates but carries traffic outside the SA's policy.
   const { b, len } = echo('2001:db8:9::1', '2001:db8:2::20');
-  const ip = tx.stage.encapsulate(b, HEAD, len, 0);
-  assert.equal(rx.stage.inbound(b, ip, tx.stage.outLen), -C.esp_policy_mismatch);
+  const ip = tx.stage.encapsulate(b, HEAD, len, 0, pc);
+  assert.equal(rx.stage.inbound(b, ip, pc.len, pc), -C.esp_policy_mismatch);
   // Cleartext for a protected flow is refused on the way in.
   const clear = echo('2001:db8:1::10', '2001:db8:2::20');
   assert.equal(rx.stage.inboundCleartext(clear.b, HEAD, clear.len), -C.esp_policy_mismatch);
@@ -126,10 +130,10 @@ test('out-of-order arrivals inside the window are accepted once; a 1024 window r
   const packets: { b: Uint8Array; ip: number; len: number }[] = [];
   for (let i = 0; i < 1100; i++) {
     const { b, len } = echo('2001:db8:1::10', '2001:db8:2::20', 8);
-    const ip = tx.stage.encapsulate(b, HEAD, len, 0);
-    packets.push({ b, ip, len: tx.stage.outLen });
+    const ip = tx.stage.encapsulate(b, HEAD, len, 0, pc);
+    packets.push({ b, ip, len: pc.len });
   }
-  const deliver = (i: number) => rx.stage.inbound(packets[i]!.b.slice(), packets[i]!.ip, packets[i]!.len);
+  const deliver = (i: number) => rx.stage.inbound(packets[i]!.b.slice(), packets[i]!.ip, packets[i]!.len, pc);
   assert.equal(deliver(1099), ESP_IN_TUNNEL, 'sequence 1100 first');
   assert.equal(deliver(100), ESP_IN_TUNNEL, 'sequence 101: inside a 1024 window');
   assert.equal(deliver(100), -C.esp_replay);
@@ -144,17 +148,17 @@ test('ESN: an SA started near 2³² keeps going across the wrap; without ESN it 
   const rx = side(receiver);
   for (let i = 0; i < 6; i++) {
     const { b, len } = echo('2001:db8:1::10', '2001:db8:2::20');
-    const ip = tx.stage.encapsulate(b, HEAD, len, 0);
+    const ip = tx.stage.encapsulate(b, HEAD, len, 0, pc);
     assert.ok(ip >= 0);
-    assert.equal(rx.stage.inbound(b, ip, tx.stage.outLen), ESP_IN_TUNNEL, `packet ${near + i + 1}`);
+    assert.equal(rx.stage.inbound(b, ip, pc.len, pc), ESP_IN_TUNNEL, `packet ${near + i + 1}`);
   }
   assert.equal(rx.state.field(rx.installed[0]!.slot, ST.replayTop), near + 6);
   const plain = sas('tunnel', 'gcm', { initialSeq: 2 ** 32 - 2 });
   const tx32 = side(plain.sender);
   const one = echo('2001:db8:1::10', '2001:db8:2::20');
-  assert.ok(tx32.stage.encapsulate(one.b, HEAD, one.len, 0) >= 0, 'sequence 2³² − 1 is the last');
+  assert.ok(tx32.stage.encapsulate(one.b, HEAD, one.len, 0, pc) >= 0, 'sequence 2³² − 1 is the last');
   const two = echo('2001:db8:1::10', '2001:db8:2::20');
-  assert.equal(tx32.stage.encapsulate(two.b, HEAD, two.len, 0), -C.esp_seq_overflow);
+  assert.equal(tx32.stage.encapsulate(two.b, HEAD, two.len, 0, pc), -C.esp_seq_overflow);
 });
 
 test('a protect policy whose SA is gone discards, and a home lane elsewhere is not processed here', () => {
@@ -168,7 +172,7 @@ test('a protect policy whose SA is gone discards, and a home lane elsewhere is n
   // SPI 0x2001 is odd: home lane 1 of 2.
   b[HEAD + 6] = IPPROTO.ESP;
   b.set([0, 0, 0x20, 0x01, 0, 0, 0, 1], HEAD + 40);
-  assert.equal(s.stage.inbound(b, HEAD, len), -C.esp_wrong_lane);
+  assert.equal(s.stage.inbound(b, HEAD, len, pc), -C.esp_wrong_lane);
 });
 
 test('a new table generation that changes only the crypto path rebuilds the SA’s transform on that path', (t) => {

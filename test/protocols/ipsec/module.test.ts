@@ -22,6 +22,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIN_RESERVATION, RESERVE_CHECK_MS, keyFingerprint, type MarkStore } from '../../../src/protocols/ipsec/sequence-store.js';
+import { PacketContext } from '../../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 /** One state directory per test file run, a subdirectory per harness unless one is shared. */
 const stateRoot = mkdtempSync(join(tmpdir(), 't6-ipsec-'));
@@ -310,7 +314,7 @@ function sendUntilDrop(dp: RecordingDatapath, max: number): { seqs: number[]; dr
   for (let i = 0; i < max; i++) {
     b.set(pkt, 256);
     const sa = stage.outbound(b, 256, pkt.length);
-    const out = stage.encapsulate(b, 256, pkt.length, sa);
+    const out = stage.encapsulate(b, 256, pkt.length, sa, pc);
     if (out < 0) return { seqs, drop: -out };
     seqs.push(new DataView(b.buffer).getUint32(out + 44));
   }

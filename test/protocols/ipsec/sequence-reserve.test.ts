@@ -20,6 +20,10 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { FileMarkStore, MIN_RESERVATION, RESERVE_AHEAD_MS, RESERVE_CHECK_MS, SequenceReserver, type MarkStore } from '../../../src/protocols/ipsec/sequence-store.js';
 import { ipv6Packet } from '../../dataplane/harness.js';
 import { parseIpv6 } from '../../../src/lib/addr.js';
+import { PacketContext } from '../../../src/dataplane/packet-context.js';
+
+/** Where the ESP stage leaves what it found out about a packet (its position after encapsulation or decapsulation). */
+const pc = new PacketContext();
 
 const stateRoot = mkdtempSync(join(tmpdir(), 't6-seqres-'));
 process.on('exit', () => rmSync(stateRoot, { recursive: true, force: true }));
@@ -74,7 +78,7 @@ function setup(store: MarkStore, cfg = config(), clock = new ManualClock(1_000))
     const used: number[] = [];
     for (let i = 0; i < n; i++) {
       b.set(pkt, 256);
-      const out = stage.encapsulate(b, 256, pkt.length, 0, true);
+      const out = stage.encapsulate(b, 256, pkt.length, 0, pc, true);
       if (out < 0) drops.set(-out, (drops.get(-out) ?? 0) + 1);
       else used.push(new DataView(b.buffer).getUint32(out + 44));
     }
