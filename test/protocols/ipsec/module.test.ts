@@ -38,6 +38,13 @@ class RecordingDatapath implements IpsecDatapath {
   publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {
     this.published.push({ sas, policies });
   }
+  /** No lane reads these tables: each publish is a generation every lane has already left behind. */
+  ipsecGeneration(): number {
+    return this.published.length;
+  }
+  lanesPast(generation: number): boolean {
+    return generation < this.published.length;
+  }
   last() {
     return this.published.at(-1)!;
   }
