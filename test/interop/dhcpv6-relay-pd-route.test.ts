@@ -10,20 +10,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
+import { requireCommand, TestBed } from '../helpers/netns.js';
+import type { ShownRoute } from '../helpers/router.js';
 import { startDhcp6c, startDhcp6s } from './dhcp/wide.js';
-import { addBridge, routerStateDir, routerYaml, waitFor, waitForAddresses, waitForLinkLocal } from './dhcp/topology.js';
+import { addBridge, routerAsRelay, routerStateDir, waitFor, waitForAddresses } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:03:00:01:02:00:00:00:07:02';
 const DELEGATED = '2001:db8:70::/48';
-
-interface ShownRoute {
-  prefix: string;
-  origin: string;
-  best: boolean;
-  nexthops: Array<{ interface: string; gateway: string | null }>;
-}
 
 test('a prefix delegated through turtle6\'s relay is routed to the client until it is released', { timeout: 120_000 }, async (t) => {
   requireCommand('dhcp6c', 'wide-dhcpv6-client');
@@ -31,25 +24,7 @@ test('a prefix delegated through turtle6\'s relay is routed to the client until 
   requireCommand('ping', 'iputils-ping');
   const bed = new TestBed('d6pdr');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const c = bed.netns('c');
-  const s = bed.netns('s');
-  const cl = shortName('t6c');
-  const up = shortName('t6u');
-
-  const router = await startRouter(bed, r, routerYaml([
-    { name: cl, netns: c, addresses: ['2001:db8:7::1/64'] },
-    { name: up, netns: s, addresses: ['2001:db8:8::1/64'] },
-  ], `
-stateDir: ${routerStateDir(bed)}
-dhcpv6:
-  relay:
-    interfaces: [${cl}]
-    upstream: ${up}
-`));
-  const clientLinkLocal = await waitForLinkLocal(c, cl);
-  await waitForLinkLocal(s, up);
-  s.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  const { c, s, cl, up, router, clientLinkLocal } = await routerAsRelay(bed, `stateDir: ${routerStateDir(bed)}`);
   // The server's side reaches the delegated prefix through turtle6, as an ISP's core would.
   s.ip('-6', 'route', 'add', DELEGATED, 'via', '2001:db8:8::1', 'dev', up);
   c.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:7::1', 'dev', cl);

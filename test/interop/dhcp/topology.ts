@@ -6,6 +6,7 @@
  *
  *   turtle6 as a server:  turtle6 (ns r) ── tap ── client (ns c)
  *   turtle6 as a client:  server (ns s) ── tap wan ── turtle6 (ns r) [── tap lan ── host (ns h)]
+ *   turtle6 as a relay:   client (ns c) ── tap cl ── turtle6 (ns r) ── tap up ── server (ns s)
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,6 +240,43 @@ export async function routerAsServer(bed: TestBed, dhcpv6: (tap: string) => stri
   const router = await startRouter(bed, r, routerYaml([{ name: tap, netns: c, addresses: [SERVED_ADDRESS], ra: RA_OFF }], dhcpv6(tap)));
   c.ip('link', 'set', tap, 'up');
   return { r, c, tap, router, linkLocal: await waitForLinkLocal(c, tap) };
+}
+
+export interface RelayTopology {
+  readonly c: Netns;
+  readonly s: Netns;
+  /** The client-side tap (2001:db8:7::1/64 on turtle6) and the upstream tap (2001:db8:8::1/64; the server has ::2). */
+  readonly cl: string;
+  readonly up: string;
+  readonly router: RunningRouter;
+  /** The client namespace's link-local address on `cl`. */
+  readonly clientLinkLocal: string;
+}
+
+/**
+ * turtle6 in ns r relaying (`dhcpv6.relay`) from tap cl into a new client namespace c to tap
+ * up into a new server namespace s, where the server's side has 2001:db8:8::2; `rest` is
+ * added to the router's config (a `stateDir:`).
+ */
+export async function routerAsRelay(bed: TestBed, rest = ''): Promise<RelayTopology> {
+  const r = bed.netns('r');
+  const c = bed.netns('c');
+  const s = bed.netns('s');
+  const cl = shortName('t6c');
+  const up = shortName('t6u');
+  const router = await startRouter(bed, r, routerYaml([
+    { name: cl, netns: c, addresses: ['2001:db8:7::1/64'] },
+    { name: up, netns: s, addresses: ['2001:db8:8::1/64'] },
+  ], `
+dhcpv6:
+  relay:
+    interfaces: [${cl}]
+    upstream: ${up}
+${rest}`));
+  const clientLinkLocal = await waitForLinkLocal(c, cl);
+  await waitForLinkLocal(s, up);
+  s.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  return { c, s, cl, up, router, clientLinkLocal };
 }
 
 export interface ClientOptions {
