@@ -6,9 +6,12 @@
  * WIDE dhcp6s, one hop upstream, delegates 2001:db8:70::/48 to WIDE dhcp6c behind the relay
  * (RFC 8415 IA_PD). turtle6 reads the Relay-reply and routes the /48 to the client's
  * link-local address (origin dhcpv6-pd): a ping from the server's side to the address dhcp6c
- * put on lan0 crosses turtle6. The route goes when the client releases the prefix.
+ * put on lan0 crosses turtle6. A reload that restarts the dhcpv6 module keeps the route (from
+ * the relay's state file). The route goes when the client releases the prefix.
  */
 import { test } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { requireCommand, TestBed } from '../helpers/netns.js';
 import type { ShownRoute } from '../helpers/router.js';
@@ -59,6 +62,15 @@ id-assoc pd 1 {
   const ping = s.run('ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', inside!]);
   assert.equal(ping.code, 0, `ping ${inside} from upstream: ${ping.stdout}${ping.stderr}`);
   assert.ok((await router.counter(up, 'forwarded')) - forwardedBefore >= 3, 'the echo requests crossed turtle6');
+
+  // A reload that changes the relay restarts the dhcpv6 module: the route comes back from its state file, with no DHCPv6 exchange.
+  const file = join(router.dir, 'turtle6.yaml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`upstream: ${up}`, `upstream: ${up}\n    servers: [2001:db8:8::2]`));
+  const reloaded = (await router.ctl(['reload'])) as unknown;
+  assert.match(JSON.stringify(reloaded), /dhcpv6: restart/, 'the module restarted');
+  assert.deepEqual(await delegated(), [route], 'the same route after the module restart');
+  const again = s.run('ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', inside!]);
+  assert.equal(again.code, 0, `ping ${inside} after the reload: ${again.stdout}${again.stderr}`);
 
   // Release: dhcp6c gives the prefix back on SIGTERM; the server's Reply takes the route away.
   client.process.kill('SIGTERM');
