@@ -7,7 +7,8 @@
  * (RFC 8415 IA_PD). turtle6 reads the Relay-reply and routes the /48 to the client's
  * link-local address (origin dhcpv6-pd): a ping from the server's side to the address dhcp6c
  * put on lan0 crosses turtle6. A reload that restarts the dhcpv6 module keeps the route (from
- * the relay's state file). The route goes when the client releases the prefix.
+ * the relay's state file), and so does a kill -9 and restart. The route goes when the client
+ * releases the prefix.
  */
 import { test } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,10 +28,12 @@ test('a prefix delegated through turtle6\'s relay is routed to the client until 
   requireCommand('ping', 'iputils-ping');
   const bed = new TestBed('d6pdr');
   t.after(() => bed.cleanup());
-  const { c, s, cl, up, router, clientLinkLocal } = await routerAsRelay(bed, `stateDir: ${routerStateDir(bed)}`);
+  const topology = await routerAsRelay(bed, `stateDir: ${routerStateDir(bed)}`, true);
+  const { c, s, cl, up, clientLinkLocal } = topology;
+  let router = topology.router;
   // The server's side reaches the delegated prefix through turtle6, as an ISP's core would.
   s.ip('-6', 'route', 'add', DELEGATED, 'via', '2001:db8:8::1', 'dev', up);
-  c.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:7::1', 'dev', cl);
+  c.ip('-6', 'route', 'replace', 'default', 'via', '2001:db8:7::1', 'dev', cl, 'onlink');
   const server = startDhcp6s(bed, s, up, `
 host relayed {
   duid ${CLIENT_DUID};
@@ -46,7 +49,7 @@ id-assoc pd 1 {
   prefix-interface lan0 { sla-id 1; sla-len 16; };
 };
 `);
-  const sources = { dhcp6c: client, dhcp6s: server, turtle6: router };
+  const sources = { dhcp6c: client, dhcp6s: server, turtle6: () => router.output() };
   const { lan0: inside } = await waitForAddresses(c, { lan0: (a) => a.startsWith('2001:db8:70:1:') }, 'dhcp6c to put a /64 of the relayed delegation on lan0', sources, 30_000);
 
   const routes = async () => (await router.ctl(['show', 'routes'])) as ShownRoute[];
@@ -71,6 +74,11 @@ id-assoc pd 1 {
   assert.deepEqual(await delegated(), [route], 'the same route after the module restart');
   const again = s.run('ping', ['-6', '-c', '2', '-i', '0.2', '-W', '2', inside!]);
   assert.equal(again.code, 0, `ping ${inside} after the reload: ${again.stdout}${again.stderr}`);
+
+  // kill -9 and a start on the same state directory: the route is back before any DHCPv6 exchange.
+  router = await topology.restart();
+  assert.deepEqual(await delegated(), [route], 'the same route after a crash and restart');
+  await waitFor('a ping across the restarted turtle6', () => s.run('ping', ['-6', '-c', '1', '-W', '1', inside!]).code === 0, 15_000, sources);
 
   // Release: dhcp6c gives the prefix back on SIGTERM; the server's Reply takes the route away.
   client.process.kill('SIGTERM');
