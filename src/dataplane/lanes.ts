@@ -142,6 +142,8 @@ export class LaneSet implements Datapath {
       lanes: opts.lanes,
       state: this.ipsecState,
       publishIpsec: (sas, policies) => this.publishIpsec(sas, policies),
+      ipsecGeneration: () => this.ipsecTables.generation(),
+      lanesPast: (generation) => this.ipsecTables.readersPast(generation),
     };
     this.control = new SharedArrayBuffer(opts.lanes * CTRL_WORDS * 4);
     this.queueTable = new QueueTable(opts.lanes);

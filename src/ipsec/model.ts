@@ -32,29 +32,95 @@ export interface InstalledSa {
   readonly authKey: Uint8Array;
 }
 
-/** Hands out state slots and remembers which SA holds which. */
+/**
+ * What SaSlots needs to know about the lanes (shm/datapath.ts, IpsecDatapath): the table
+ * generation published last, and whether every lane has moved past a generation.
+ */
+export interface TableGenerations {
+  ipsecGeneration(): number;
+  lanesPast(generation: number): boolean;
+}
+
+/** A slot whose SA is gone, waiting for the lanes to leave the generations that name it. */
+interface Quarantined {
+  readonly slot: number;
+  /** The newest generation that may name the slot's former SA: published when it was freed. */
+  readonly generation: number;
+}
+
+/**
+ * Hands out state slots and remembers which SA holds which.
+ *
+ * Nonce safety (docs/ipsec.md, "State slots and table generations"): a lane binds one table
+ * generation per batch, and a lane still on an older generation seals with the old SA's keys
+ * using the slot that generation names. Were that slot reset for a new SA, the old keys would
+ * start again at the new SA's first sequence number, a reused AES-GCM nonce (RFC 4106 §3:
+ * the IV must never repeat under a key), and an inbound SA would get a fresh replay window
+ * (RFC 4303 §3.4.3). So a freed slot is quarantined until every lane has moved past the last
+ * generation that named it (the lanes' snapshot acknowledgements, not a delay), and only then
+ * rejoins the free list. Allocation takes the slot free the longest (never-used slots first),
+ * so a slot is reused as late as possible.
+ *
+ * One allocator per state block (SaSlots.of): the block and the lanes outlive a module
+ * instance (the `ipsec` section removed and added again), and so does the quarantine.
+ */
 export class SaSlots {
+  private static readonly byState = new WeakMap<IpsecState, SaSlots>();
   private readonly byIdentity = new Map<string, InstalledSa>();
+  /** Free slots, the longest free first. */
   private readonly free: number[] = [];
+  /** Freed slots in the order they were freed. */
+  private readonly quarantine: Quarantined[] = [];
   private nextUid = 1;
 
-  constructor(private readonly state: IpsecState) {
-    for (let s = MAX_SA_SLOTS - 1; s >= 0; s--) this.free.push(s);
+  constructor(
+    private readonly state: IpsecState,
+    private readonly generations: TableGenerations,
+  ) {
+    for (let s = 0; s < MAX_SA_SLOTS; s++) this.free.push(s);
+  }
+
+  /** The allocator of `state`, created on first use. */
+  static of(state: IpsecState, generations: TableGenerations): SaSlots {
+    let slots = SaSlots.byState.get(state);
+    if (slots === undefined) {
+      slots = new SaSlots(state, generations);
+      SaSlots.byState.set(state, slots);
+    }
+    return slots;
+  }
+
+  /** Slots waiting for a lane to leave an older generation. */
+  get quarantined(): number {
+    return this.quarantine.length;
   }
 
   /**
    * The installed SAs for `sas`: unchanged ones keep slot and uid; new ones get a reset
-   * slot; the slots of SAs no longer configured are freed.
+   * slot; the slots of SAs no longer configured are quarantined. Throws, changing nothing,
+   * when there are not enough free slots: the caller publishes the tables that drop the old
+   * SAs first, or retries once the lanes have moved on.
    */
   assign(sas: readonly SaConfig[], lanes: number, now: number): InstalledSa[] {
+    this.reclaim();
+    const kept = new Set<string>();
+    let fresh = 0;
+    for (const sa of sas) {
+      const id = saIdentity(sa);
+      if (this.byIdentity.has(id) && !kept.has(id)) kept.add(id);
+      else fresh++;
+    }
+    if (fresh > this.free.length) {
+      const waiting = this.quarantine.length > 0 ? `; ${this.quarantine.length} freed slots wait for a lane still on an older table generation, so try again in a moment` : '';
+      throw new RangeError(`no free IPsec state slot for ${fresh} new SAs: ${this.free.length} free of ${MAX_SA_SLOTS}${waiting}`);
+    }
     const next = new Map<string, InstalledSa>();
     const out: InstalledSa[] = [];
     for (const sa of sas) {
       const id = saIdentity(sa);
       let installed = this.byIdentity.get(id);
       if (installed === undefined || next.has(id)) {
-        const slot = this.free.pop();
-        if (slot === undefined) throw new RangeError(`no free IPsec state slot (at most ${MAX_SA_SLOTS} SAs)`);
+        const slot = this.free.shift()!;
         this.state.reset(slot, sa.initialSeq);
         // The home lane: one writer for the sequence number and the window (DESIGN.md, ESP).
         installed = { config: sa, slot, uid: this.nextUid++, homeLane: sa.spi % lanes, installedAt: now, encKey: sa.encKey.bytes.slice(), authKey: sa.authKey.bytes.slice() };
@@ -68,7 +134,7 @@ export class SaSlots {
     return out;
   }
 
-  /** Removes one SA (hard lifetime or flush); its slot is freed. */
+  /** Removes one SA (hard lifetime or flush); its slot is quarantined. */
   remove(sa: InstalledSa): void {
     const id = saIdentity(sa.config);
     if (this.byIdentity.get(id) === sa) {
@@ -77,11 +143,21 @@ export class SaSlots {
     }
   }
 
-  /** The SA is gone: its slot is free and its key copy zeroed. */
+  /**
+   * The SA is gone: its key copy is zeroed and its slot quarantined. The caller publishes
+   * tables without it next, so the generation published now is the last that may name it.
+   */
   private release(sa: InstalledSa): void {
-    this.free.push(sa.slot);
+    this.quarantine.push({ slot: sa.slot, generation: this.generations.ipsecGeneration() });
     sa.encKey.fill(0);
     sa.authKey.fill(0);
+  }
+
+  /** Quarantined slots every lane has moved past rejoin the free list, in the order they were freed. */
+  private reclaim(): void {
+    while (this.quarantine.length > 0 && this.generations.lanesPast(this.quarantine[0]!.generation)) {
+      this.free.push(this.quarantine.shift()!.slot);
+    }
   }
 }
 

@@ -38,4 +38,12 @@ export interface IpsecDatapath {
   readonly lanes: number;
   readonly state: IpsecState;
   publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void;
+  /** The generation of the IPsec tables published last (shm/snapshot.ts). */
+  ipsecGeneration(): number;
+  /**
+   * True once every lane has moved past IPsec table `generation`: none reads it or an older
+   * one, nor ever will again (SnapshotWriter.readersPast). A state slot that only such
+   * generations name may then serve a new SA (ipsec/model.ts, SaSlots).
+   */
+  lanesPast(generation: number): boolean;
 }

@@ -135,6 +135,23 @@ export class SnapshotWriter {
     return this.pending !== null;
   }
 
+  /**
+   * True once no reader can still be using `generation` or an earlier one: a later
+   * generation is published and every reader's ack is later too, or IDLE (a reader leaving
+   * idle binds the generation it then reads, which is a later one). The IPsec state slots
+   * use it to know when an SA that only older tables name can no longer be used by a lane
+   * (ipsec/model.ts). An ack can lag the published generation by at most one, so a
+   * comparison modulo the wrap is exact.
+   */
+  readersPast(generation: number): boolean {
+    if (!isAfter(Atomics.load(this.control, GENERATION), generation)) return false;
+    for (let at = ACKS; at < this.control.length; at++) {
+      const ack = Atomics.load(this.control, at);
+      if (ack !== IDLE && !isAfter(ack, generation)) return false;
+    }
+    return true;
+  }
+
   /** Forgets reader r's ack (its lane died), so it no longer holds the writer back. */
   releaseReader(reader: number): void {
     Atomics.store(this.control, ACKS + reader, IDLE);
@@ -209,6 +226,12 @@ export class SnapshotReader {
     this.bytes = this.views[generation & 1]!;
     this.size = Atomics.load(this.control, REGION_SIZE + (generation & 1));
   }
+}
+
+/** Generation `a` comes after `b` (generations count modulo 2³¹, see flushPending). */
+function isAfter(a: number, b: number): boolean {
+  const d = (a - b) & 0x7fffffff;
+  return d !== 0 && d < 0x40000000;
 }
 
 function roundUp(n: number, quantum: number): number {

@@ -44,6 +44,8 @@ export const DEFAULT_PREFERENCE: Readonly<Record<string, number>> = {
   static: 10,
   bgp: 20,
   dhcpv6: 50,
+  /** Prefixes delegated through the DHCPv6 relay (protocols/dhcpv6/relay-routes.ts). */
+  'dhcpv6-pd': 50,
   /** A default route and on-link prefixes learned from an upstream router's RAs (stack/ra-host.ts). */
   ra: 60,
   ospf6: 110,

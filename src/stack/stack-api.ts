@@ -88,6 +88,11 @@ export interface StackApi {
   withdrawRoute(prefix: Uint8Array, prefixLen: number): void;
   /** This module's own routes. */
   routes(): readonly RibRoute[];
+  /**
+   * The same three route calls for a second origin the module owns, shown apart in `show
+   * routes` (the DHCPv6 relay's `dhcpv6-pd`).
+   */
+  routeSource(origin: RouteOrigin): RouteSource;
   /** The best route of every prefix, whatever its origin (for redistribution). */
   bestRoutes(): readonly RibRoute[];
   /** Called when the best route of a prefix changes (added, replaced or withdrawn: best undefined). */
@@ -115,3 +120,6 @@ export interface StackApi {
    */
   readonly ipsec?: IpsecDatapath | undefined;
 }
+
+/** Adds, withdraws and lists the routes of one origin. */
+export type RouteSource = Pick<StackApi, 'addRoute' | 'withdrawRoute' | 'routes'>;

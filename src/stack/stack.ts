@@ -43,7 +43,7 @@ import { RaHost } from './ra-host.js';
 import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
 import type { Datapath, IpsecDatapath } from '../shm/datapath.js';
-import type { AdvertiseLifetimes, DnsInfo, InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, StackApi, Unsubscribe } from './stack-api.js';
+import type { AdvertiseLifetimes, DnsInfo, InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, RouteSource, StackApi, Unsubscribe } from './stack-api.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../shm/punt.js';
 import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
 import type { PortEntry } from '../shm/port-table.js';
@@ -694,6 +694,10 @@ class ModuleApi implements StackApi {
   }
   routes(): readonly RibRoute[] {
     return this.stack.rib.all().filter((r) => r.origin === this.origin);
+  }
+  routeSource(origin: RouteOrigin): RouteSource {
+    const api = new ModuleApi(this.stack, origin);
+    return { addRoute: (r) => api.addRoute(r), withdrawRoute: (p, l) => api.withdrawRoute(p, l), routes: () => api.routes() };
   }
   bestRoutes(): readonly RibRoute[] {
     return this.stack.rib.bestRoutes();

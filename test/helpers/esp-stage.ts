@@ -1,8 +1,11 @@
 /** An ESP stage (src/dataplane/esp.ts) bound to tables built from an `ipsec:` config section, for lane tests. */
 import { ipsecSection, type IpsecConfig, type SaConfig } from '../../src/config/sections/ipsec.js';
-import { SaSlots, saRecord, policyRecords, type InstalledSa } from '../../src/ipsec/model.js';
+import { SaSlots, saRecord, policyRecords, type InstalledSa, type TableGenerations } from '../../src/ipsec/model.js';
 import { IpsecState, IpsecView, encodeIpsecTables, ipsecTablesByteLength } from '../../src/shm/ipsec-tables.js';
 import { EspStage } from '../../src/dataplane/esp.js';
+
+/** Table generations with no lane behind them: a freed slot is free again at once. */
+export const NO_LANES: TableGenerations = { ipsecGeneration: () => 0, lanesPast: () => true };
 
 /**
  * SaSlots.assign for the lane tests, with each SA's whole sequence space reserved: they test
@@ -10,7 +13,7 @@ import { EspStage } from '../../src/dataplane/esp.js';
  * own (test/protocols/ipsec/sequence-reserve.test.ts).
  */
 export function assignReserved(state: IpsecState, sas: readonly SaConfig[], lanes: number): InstalledSa[] {
-  const installed = new SaSlots(state).assign(sas, lanes, 0);
+  const installed = new SaSlots(state, NO_LANES).assign(sas, lanes, 0);
   for (const sa of installed) state.setSeqLimit(sa.slot, Number.MAX_SAFE_INTEGER);
   return installed;
 }

@@ -31,6 +31,14 @@ export interface RunningRouter {
   stop(): Promise<void>;
 }
 
+/** One route of `turtle6ctl show routes --json`, the fields the tests read. */
+export interface ShownRoute {
+  prefix: string;
+  origin: string;
+  best: boolean;
+  nexthops: Array<{ interface: string; gateway: string | null }>;
+}
+
 export interface LogLine {
   readonly msg: string;
   readonly [key: string]: unknown;

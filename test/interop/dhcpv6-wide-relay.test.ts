@@ -10,10 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
+import { requireCommand, TestBed } from '../helpers/netns.js';
 import { startDhcp6c, startDhcp6s } from './dhcp/wide.js';
-import { dhcpLeases, routerYaml, waitForAddresses, waitForLinkLocal } from './dhcp/topology.js';
+import { dhcpLeases, routerAsRelay, waitForAddresses } from './dhcp/topology.js';
 
 const CLIENT_DUID = '00:03:00:01:02:00:00:00:07:01';
 
@@ -22,24 +21,7 @@ test('WIDE dhcp6c gets a lease from WIDE dhcp6s through turtle6\'s relay, with I
   requireCommand('dhcp6s', 'wide-dhcpv6-server');
   const bed = new TestBed('d6rly');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const c = bed.netns('c');
-  const s = bed.netns('s');
-  const cl = shortName('t6c');
-  const up = shortName('t6u');
-
-  const router = await startRouter(bed, r, routerYaml([
-    { name: cl, netns: c, addresses: ['2001:db8:7::1/64'] },
-    { name: up, netns: s, addresses: ['2001:db8:8::1/64'] },
-  ], `
-dhcpv6:
-  relay:
-    interfaces: [${cl}]
-    upstream: ${up}
-`));
-  await waitForLinkLocal(c, cl);
-  await waitForLinkLocal(s, up);
-  s.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  const { c, s, cl, up, router } = await routerAsRelay(bed);
   const server = startDhcp6s(bed, s, up, `
 host relayed {
   duid ${CLIENT_DUID};

@@ -14,15 +14,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { startRouter, waitForSlaac } from '../helpers/router.js';
+import { startRouter, waitForSlaac, type ShownRoute } from '../helpers/router.js';
 import { dhcpClient, RA_FAST, routerYaml, waitFor, waitForLinkLocal } from './dhcp/topology.js';
-
-interface ShownRoute {
-  prefix: string;
-  origin: string;
-  best: boolean;
-  nexthops: Array<{ interface: string; gateway: string | null }>;
-}
 
 test('dnsmasq upstream: turtle6 leases a WAN address and learns its default route from the RA; both directions ping', { timeout: 90_000 }, async (t) => {
   requireCommand('dnsmasq', 'dnsmasq-base');

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipsecSection, type SaConfig } from '../../src/config/sections/ipsec.js';
 import { SaSlots, saRecord, type InstalledSa } from '../../src/ipsec/model.js';
+import { NO_LANES } from '../helpers/esp-stage.js';
 import { nodeTransform } from '../../src/ipsec/transform.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type SaRecord } from '../../src/shm/ipsec-tables.js';
 import { SnapshotReader, SnapshotWriter } from '../../src/shm/snapshot.js';
@@ -27,7 +28,7 @@ const zero = (b: Uint8Array) => b.length > 0 && b.every((x) => x === 0);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 test('an installed SA has a key copy of its own, zeroed when it is removed, replaced by a reload, or all SAs go', () => {
-  const slots = new SaSlots(IpsecState.create());
+  const slots = new SaSlots(IpsecState.create(), NO_LANES);
   const config = sas({ spi: 0x1000, encKey: GCM_KEY }, { spi: 0x1001, encKey: GCM_KEY });
   const [a, b] = slots.assign(config, 2, 0) as [InstalledSa, InstalledSa];
   assert.equal(hex(a.encKey), GCM_KEY);

@@ -137,3 +137,28 @@ test('snapshot: under real threads no reader ever sees a torn table', async () =
   assert.ok(deferred > 0, 'the writer was never held back, so the protocol went untested');
   for (const r of seen) assert.ok(r.generationsSeen > 10, `a reader saw only ${r.generationsSeen} generations`);
 });
+
+test('snapshot: readersPast(g) once a later generation is published and every reader has acknowledged one or is idle, across the wrap at 2^31', () => {
+  const writer = new SnapshotWriter({ readers: 2, initialBytes: 64, maxBytes: 1024 });
+  const busy = new SnapshotReader(writer.handle, 0);
+  const other = new SnapshotReader(writer.handle, 1);
+  const control = new Int32Array(writer.handle.control);
+  // Just before the wrap (generations count modulo 2^31 and stay non-negative).
+  control[0] = 0x7ffffffe;
+  busy.acquire();
+  other.acquire();
+  assert.equal(writer.readersPast(0x7ffffffe), false, 'nothing later is published');
+  writer.publish(fillWith(1, 16), 16);
+  assert.equal(writer.generation(), 0x7fffffff);
+  assert.equal(writer.readersPast(0x7ffffffe), false, 'both readers still hold the older generation');
+  busy.acquire();
+  assert.equal(writer.readersPast(0x7ffffffe), false, 'one reader still holds it');
+  other.idle();
+  assert.equal(writer.readersPast(0x7ffffffe), true, 'one acknowledged the later generation, the other is idle');
+  writer.publish(fillWith(2, 16), 16);
+  assert.equal(writer.generation(), 0, 'wrapped');
+  assert.equal(writer.readersPast(0x7fffffff), false, 'generation 0 comes after 0x7fffffff, but a reader is still on it');
+  busy.acquire();
+  assert.equal(writer.readersPast(0x7fffffff), true);
+  assert.equal(writer.readersPast(0), false, 'the current generation is never past');
+});

@@ -54,6 +54,7 @@ import {
   type DelayedKey,
 } from './auth.js';
 import { Retransmitter } from './retransmit.js';
+import { RELAY_PD_ORIGIN, RelayPdRoutes } from './relay-routes.js';
 
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = parseIpv6('ff02::1:2')!;
 
@@ -63,6 +64,8 @@ type ModuleDrop = (typeof MODULE_DROPS)[number];
 /** Seconds between 2000-01-01 and 1970-01-01: the DUID-LLT time base (§11.2). */
 const DUID_EPOCH_S = 946_684_800;
 const EXPIRE_EVERY_MS = 10_000;
+/** How often delegations snooped by the relay are checked for the end of their valid lifetime. */
+const RELAY_EXPIRE_EVERY_MS = 1_000;
 const INFINITE_LIFETIME = 0xffffffff;
 /** RFC 8415 §7.6: REC_TIMEOUT and REC_MAX_RC, for the server's Reconfigure. */
 const REC_TIMEOUT_MS = 2_000;
@@ -128,6 +131,9 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
    * until `dhcp start` or the module's next start: a reload restarts it from the config.
    */
   private readonly stopped = new Set<string>();
+  /** Routes for prefixes delegated through the relay (relay-routes.ts); null without a relay. */
+  private relayRoutes: RelayPdRoutes | null = null;
+  private relayTimer: { cancel(): void } | null = null;
   readonly received = new Map<string, number>();
   readonly sent = new Map<string, number>();
   readonly drops = new Map<ModuleDrop, number>(MODULE_DROPS.map((d) => [d, 0]));
@@ -155,6 +161,7 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       this.scheduleExpiry();
       this.reconfigureKeys = new DurableMap(join(ctx.stateDir, 'reconfigure-keys.json'));
     }
+    if (config.relay) this.startRelayRoutes(ctx);
     const servedNames = [...(config.server?.interfaces.map((i) => i.name) ?? []), ...(config.relay?.interfaces ?? [])];
     for (const name of servedNames) {
       const iface = this.iface(name);
@@ -187,6 +194,10 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     for (const [port, group] of this.joined.splice(0)) this.api?.leaveGroup(port, group);
     this.expireTimer?.cancel();
     this.expireTimer = null;
+    this.relayTimer?.cancel();
+    this.relayTimer = null;
+    this.relayRoutes?.withdrawAll();
+    this.relayRoutes = null;
     for (const r of this.api?.routes() ?? []) this.api!.withdrawRoute(r.prefix, r.prefixLen);
     this.store?.close();
     this.store = null;
@@ -486,6 +497,8 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
       hopCount = msg.hopCount + 1;
     } else if (msg.msgType === DHCP6_MSG.ADVERTISE || msg.msgType === DHCP6_MSG.REPLY || msg.msgType === DHCP6_MSG.RECONFIGURE) {
       return this.drop('not-for-a-relay', d);
+    } else {
+      this.relayRoutes?.forwarded(msg);
     }
     // §19.1.1: link-address is a global address of the client's link (or unspecified, with
     // an Interface-ID); the Interface-ID lets the reply find its way back either way.
@@ -513,7 +526,27 @@ export class Dhcpv6Module implements ProtocolModule<Dhcpv6Config> {
     // §19.2: the inner message goes to peer-address; to the client port, unless it is for
     // another relay (a Relay-repl), which listens on the server port.
     const dstPort = carried.message.type === 'relay' ? DHCP6_SERVER_PORT : DHCP6_CLIENT_PORT;
+    // The route for a delegated prefix is installed before the Reply leaves, so the client's first packets from it are routed back.
+    if (carried.message.type === 'client') this.relayRoutes?.reply(carried.message, name!, msg.peerAddress);
     this.send(out.port, msg.peerAddress, dstPort, carried.message);
+  }
+
+  /** Snooping of the prefixes delegated through the relay (relay-routes.ts): restored from disk, expired on a timer. */
+  private startRelayRoutes(ctx: ModuleContext): void {
+    const wallBase = Date.now() - ctx.api.clock.now();
+    this.relayRoutes = new RelayPdRoutes(ctx.stateDir, {
+      routes: ctx.api.routeSource(RELAY_PD_ORIGIN),
+      portOf: (name) => this.iface(name)?.port,
+      nowMs: () => wallBase + ctx.api.clock.now(),
+    });
+    this.relayRoutes.restore();
+    const tick = () => {
+      this.relayTimer = ctx.api.clock.setTimer(RELAY_EXPIRE_EVERY_MS, () => {
+        this.relayRoutes?.expire();
+        tick();
+      });
+    };
+    tick();
   }
 
   // ------------------------------------------------------------ Reconfigure (§18.3.11)

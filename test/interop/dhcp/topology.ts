@@ -6,6 +6,7 @@
  *
  *   turtle6 as a server:  turtle6 (ns r) ── tap ── client (ns c)
  *   turtle6 as a client:  server (ns s) ── tap wan ── turtle6 (ns r) [── tap lan ── host (ns h)]
+ *   turtle6 as a relay:   client (ns c) ── tap cl ── turtle6 (ns r) ── tap up ── server (ns s)
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -239,6 +240,70 @@ export async function routerAsServer(bed: TestBed, dhcpv6: (tap: string) => stri
   const router = await startRouter(bed, r, routerYaml([{ name: tap, netns: c, addresses: [SERVED_ADDRESS], ra: RA_OFF }], dhcpv6(tap)));
   c.ip('link', 'set', tap, 'up');
   return { r, c, tap, router, linkLocal: await waitForLinkLocal(c, tap) };
+}
+
+export interface RelayTopology {
+  readonly c: Netns;
+  readonly s: Netns;
+  /** The client-side tap (2001:db8:7::1/64 on turtle6) and the upstream tap (2001:db8:8::1/64; the server has ::2). */
+  readonly cl: string;
+  readonly up: string;
+  readonly router: RunningRouter;
+  /** The client namespace's link-local address on `cl`. */
+  readonly clientLinkLocal: string;
+  /** kill -9 of turtle6 and a start on the same config (switched: the peers keep their interfaces). */
+  restart(): Promise<RunningRouter>;
+}
+
+/**
+ * turtle6 in ns r relaying (`dhcpv6.relay`) from tap cl into a new client namespace c to tap
+ * up into a new server namespace s, where the server's side has 2001:db8:8::2; `rest` is
+ * added to the router's config (a `stateDir:`). With `switched`, the taps go to a switch
+ * namespace, bridged to veths of the same names in c and s, so the peers' interfaces (and
+ * the daemons bound to them) survive a restart of turtle6.
+ */
+export async function routerAsRelay(bed: TestBed, rest = '', switched = false): Promise<RelayTopology> {
+  const r = bed.netns('r');
+  const c = bed.netns('c');
+  const s = bed.netns('s');
+  const sw = switched ? bed.netns('sw') : null;
+  const cl = shortName('t6c');
+  const up = shortName('t6u');
+  // Switched: each tap on a bridge in sw, with a veth of the same name into c or s.
+  const links: ReadonlyArray<[string, Netns, string]> = [[cl, c, 'sw0'], [up, s, 'sw1']];
+  if (sw !== null) {
+    for (const [name, ns, bridge] of links) {
+      addBridge(sw, bridge);
+      sw.ip('link', 'add', `${bridge}p`, 'type', 'veth', 'peer', 'name', name, 'netns', ns.name);
+      enslave(sw, `${bridge}p`, bridge);
+      ns.ip('link', 'set', name, 'up');
+    }
+  }
+  const config = routerYaml([
+    { name: cl, netns: sw ?? c, addresses: ['2001:db8:7::1/64'] },
+    { name: up, netns: sw ?? s, addresses: ['2001:db8:8::1/64'] },
+  ], `
+dhcpv6:
+  relay:
+    interfaces: [${cl}]
+    upstream: ${up}
+${rest}`);
+  const start = async () => {
+    const started = await startRouter(bed, r, config);
+    if (sw !== null) for (const [name, , bridge] of links) enslave(sw, name, bridge);
+    return started;
+  };
+  let router = await start();
+  const clientLinkLocal = await waitForLinkLocal(c, cl);
+  await waitForLinkLocal(s, up);
+  s.ip('addr', 'add', '2001:db8:8::2/64', 'dev', up, 'nodad');
+  const restart = async () => {
+    router.process.kill('SIGKILL');
+    await pollUntil('turtle6 to die', () => router.process.signalCode !== null || router.process.exitCode !== null);
+    router = await start();
+    return router;
+  };
+  return { c, s, cl, up, router, clientLinkLocal, restart };
 }
 
 export interface ClientOptions {

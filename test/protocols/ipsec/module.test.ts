@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/lib/clock.js';
+import { SnapshotReader, SnapshotWriter } from '../../../src/shm/snapshot.js';
 import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength, type PolicyRecord, type SaRecord } from '../../../src/shm/ipsec-tables.js';
 import { ipsecSection, type IpsecConfig } from '../../../src/config/sections/ipsec.js';
 import { IpsecModule, LIFETIME_CHECK_MS } from '../../../src/protocols/ipsec/ipsec.js';
@@ -42,6 +43,13 @@ class RecordingDatapath implements IpsecDatapath {
   publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {
     this.published.push({ sas, policies });
   }
+  /** No lane reads these tables: each publish is a generation every lane has already left behind. */
+  ipsecGeneration(): number {
+    return this.published.length;
+  }
+  lanesPast(generation: number): boolean {
+    return generation < this.published.length;
+  }
   last() {
     return this.published.at(-1)!;
   }
@@ -58,14 +66,72 @@ class RecordingDatapath implements IpsecDatapath {
   }
 }
 
+/**
+ * A RecordingDatapath whose tables also go through the real snapshot the lanes read, so
+ * that a simulated lane (SnapshotLane) can hold an older generation, as a lane mid-batch does.
+ */
+class SnapshotDatapath extends RecordingDatapath {
+  readonly writer = new SnapshotWriter({ readers: this.lanes, initialBytes: 4096, maxBytes: 1 << 20, scrub: true });
+  override publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {
+    super.publishIpsec(sas, policies);
+    this.writer.publish((dst) => encodeIpsecTables(sas, policies, dst), ipsecTablesByteLength(sas, policies));
+  }
+  override ipsecGeneration(): number {
+    return this.writer.generation();
+  }
+  override lanesPast(generation: number): boolean {
+    return this.writer.readersPast(generation);
+  }
+}
+
+/** One lane as lane-worker.ts runs it: the tables are acquired at the start of a batch and held until the next. */
+class SnapshotLane {
+  private readonly reader: SnapshotReader;
+  private readonly view = new IpsecView();
+  private readonly stage: EspStage;
+  private readonly pkt = ipv6Packet({ src: parseIpv6(H1)!, dst: parseIpv6(H3)!, echoData: 8 });
+  private readonly b = new Uint8Array(1024);
+
+  constructor(private readonly dp: SnapshotDatapath, lane: number) {
+    this.reader = new SnapshotReader(dp.writer.handle, lane);
+    this.stage = new EspStage(dp.state, lane);
+  }
+
+  /** The next batch on the newest tables; the control plane's retry timer runs in between (LaneSet.publish). */
+  batch(): void {
+    for (;;) {
+      if (this.reader.acquire()) {
+        this.view.bind(this.reader.bytes, 0);
+        this.stage.bind(this.view);
+      }
+      if (!this.dp.writer.hasPending()) return;
+      this.dp.writer.flushPending();
+    }
+  }
+
+  /** Sends `n` packets from H1's LAN to H3's; returns the (SPI, sequence number) of each ESP packet. */
+  send(n: number): string[] {
+    const sent: string[] = [];
+    const d = new DataView(this.b.buffer);
+    for (let i = 0; i < n; i++) {
+      this.b.set(this.pkt, 256);
+      const sa = this.stage.outbound(this.b, 256, this.pkt.length);
+      assert.ok(sa >= 0, `packet ${i} matches a protect policy with an SA (verdict ${sa})`);
+      const out = this.stage.encapsulate(this.b, 256, this.pkt.length, sa);
+      assert.ok(out >= 0, `packet ${i} encapsulated (drop ${-out})`);
+      sent.push(`${d.getUint32(out + 40).toString(16)}/${d.getUint32(out + 44)}`);
+    }
+    return sent;
+  }
+}
+
 interface Logged {
   readonly level: string;
   readonly msg: string;
 }
 
-function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnesses++}-`)), markStore?: MarkStore) {
+function harness(raw: unknown, stateDir = mkdtempSync(join(stateRoot, `h${harnesses++}-`)), markStore?: MarkStore, dp = new RecordingDatapath()) {
   const clock = new ManualClock(5_000);
-  const dp = new RecordingDatapath();
   const commands = new Map<string, (req: ModuleCommandRequest, rest: string[]) => ModuleStatus | Promise<ModuleStatus>>();
   const collectors = new Map<string, (emit: MetricEmit) => void>();
   const logged: Logged[] = [];
@@ -427,4 +493,42 @@ test('a state file of version 1 (last number saved once a second) is read as the
   const { dp } = harness({ sas: [{ ...OUT_SA, esn: true }], policies: [POLICIES[0]] }, dir);
   assert.equal(dp.state.field(dp.last().sas[0]!.stateSlot, ST.seqOut), 2 ** 32 + 5 + 2 ** 16);
   assert.equal((JSON.parse(readFileSync(join(dir, 'sequence.json'), 'utf8')) as { version: number }).version, 2, 'rewritten in the new format');
+});
+
+test('rekeys under traffic, each while the home lane is mid-batch on the old tables, never send two ESP packets with the same (SPI, sequence number)', async () => {
+  // The outbound SPIs are even: home lane 0 of 2 (spi % lanes). Lane 1 stays idle.
+  const rekeyed = (spi: number, key: string) => ({ sas: [{ ...OUT_SA, spi, encKey: key }], policies: [{ ...POLICIES[0], sa: spi }] });
+  const keys = [KEY_A, KEY_B, '0x' + '43'.repeat(16) + '0a0b0c0d', '0x' + '44'.repeat(16) + '0e0f1011'];
+  const dp = new SnapshotDatapath();
+  const { module, run } = harness(rekeyed(0x1000, keys[0]!), undefined, undefined, dp);
+  const lane = new SnapshotLane(dp, 0);
+  const sent: string[] = [];
+  lane.batch();
+  sent.push(...lane.send(5));
+  let spi = 0x1000;
+  for (let round = 1; round <= 6; round++) {
+    // The lane has started a batch on the current tables; two changes land in the middle of it.
+    lane.batch();
+    sent.push(...lane.send(2));
+    if (round % 2 === 1) {
+      // The operator flushes the old SA, then loads the new one.
+      await run('ipsec flush');
+    } else {
+      // Two reloads in quick succession: a rekey, then another.
+      spi += 2;
+      module.prepareReconfigure(config(rekeyed(spi, keys[spi % keys.length]!)))();
+    }
+    spi += 2;
+    module.prepareReconfigure(config(rekeyed(spi, keys[spi % keys.length]!)))();
+    sent.push(...lane.send(3));
+    // The next batch binds the new tables: the new SA's packets.
+    lane.batch();
+    const fresh = lane.send(4);
+    assert.ok(fresh.every((p) => p.startsWith(spi.toString(16) + '/')), `round ${round}: the new SA carries the traffic`);
+    sent.push(...fresh);
+  }
+  const seen = new Set<string>();
+  const repeated = sent.filter((p) => seen.size === seen.add(p).size);
+  assert.deepEqual(repeated, [], 'every (SPI, sequence number) pair is sent once');
+  assert.equal(sent.length, 5 + 6 * 9);
 });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ipsecSection, type IpsecConfig } from '../../../src/config/sections/ipsec.js';
 import { SaSlots, saRecord, policyRecords, type InstalledSa } from '../../../src/ipsec/model.js';
+import { NO_LANES } from '../../helpers/esp-stage.js';
 import { IpsecState, IpsecView, ST, encodeIpsecTables, ipsecTablesByteLength, readSeqLimit, setSeqLimit } from '../../../src/shm/ipsec-tables.js';
 import { EspStage } from '../../../src/dataplane/esp.js';
 import { C } from '../../../src/dataplane/counters.js';
@@ -59,7 +60,7 @@ class MemoryStore implements MarkStore {
  */
 function setup(store: MarkStore, cfg = config(), clock = new ManualClock(1_000)) {
   const state = IpsecState.create();
-  const [sa] = new SaSlots(state).assign(cfg.sas, 1, 0) as [InstalledSa];
+  const [sa] = new SaSlots(state, NO_LANES).assign(cfg.sas, 1, 0) as [InstalledSa];
   const reserver = new SequenceReserver(state, store);
   reserver.admit(sa, clock.now());
   reserver.reserve(clock.now());

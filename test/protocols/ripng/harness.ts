@@ -94,6 +94,9 @@ export class FakeApi implements StackApi {
   routes(): readonly RibRoute[] {
     return this.rib.all().filter((r) => r.origin === 'ripng');
   }
+  routeSource(): never {
+    throw new Error('RIPng has one route origin');
+  }
   bestRoutes(): readonly RibRoute[] {
     return this.rib.bestRoutes();
   }
