@@ -117,7 +117,7 @@ class SnapshotLane {
       this.b.set(this.pkt, 256);
       const sa = this.stage.outbound(this.b, 256, this.pkt.length);
       assert.ok(sa >= 0, `packet ${i} matches a protect policy with an SA (verdict ${sa})`);
-      const out = this.stage.encapsulate(this.b, 256, this.pkt.length, sa);
+      const out = this.stage.encapsulate(this.b, 256, this.pkt.length, sa, pc);
       assert.ok(out >= 0, `packet ${i} encapsulated (drop ${-out})`);
       sent.push(`${d.getUint32(out + 40).toString(16)}/${d.getUint32(out + 44)}`);
     }
