@@ -9,6 +9,7 @@
  */
 
 import { MAX_PORTS } from '../shm/port-table.js';
+import { FIB_MEMBER_COUNTERS } from '../shm/fib.js';
 
 export interface CounterDef {
   readonly name: string;
@@ -101,7 +102,9 @@ export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 export const BATCH_HIST_BASE = LANE.heartbeat + 1;
 /** Sum of batch sizes (for the histogram's _sum). */
 export const BATCH_SUM = BATCH_HIST_BASE + BATCH_BUCKETS.length;
-export const COUNTER_WORDS = BATCH_SUM + 1;
+/** Packets per ECMP member, by the counter slot the RIB gave it (FibView.selectMember). */
+export const ECMP_MEMBER_BASE = BATCH_SUM + 1;
+export const COUNTER_WORDS = ECMP_MEMBER_BASE + FIB_MEMBER_COUNTERS;
 
 export function counterBytes(): number {
   return COUNTER_WORDS * Float64Array.BYTES_PER_ELEMENT;

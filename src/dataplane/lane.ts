@@ -45,7 +45,7 @@ import {
   walkExtensionHeaders,
 } from '../wire/ext-headers.js';
 import { DST_UNREACH_CODE, ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
-import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
+import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, ECMP_MEMBER_BASE, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from '../shm/port-table.js';
 import {
   TH_FLAGS,
@@ -382,7 +382,8 @@ export class Lane {
     }
 
     const fib = this.tables.fib;
-    const nh = fib.lookup(b, dst);
+    // ECMP: a group's member by the packet's flow hash (RFC 6438), counted per member.
+    const nh = fib.selectMember(fib.lookup(b, dst), b, ip, ipLen, ports, this.counters, ECMP_MEMBER_BASE);
     if (nh < 0) {
       this.sendError(ICMP6.DST_UNREACH, 0, 0, ip, ipLen, port);
       return this.drop(port, C.no_route);
