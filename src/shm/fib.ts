@@ -110,10 +110,12 @@ const NODE_WORDS = 4;
 const TAIL_WORDS = 6;
 
 /**
- * The flow hash seed: drawn once per process, written into every FIB generation, so every
- * lane hashes a flow alike and a flow keeps its member across batches and FIB updates.
+ * The default flow hash seed: drawn once per process. Whichever seed the caller gives is
+ * written into every FIB generation, so every lane hashes a flow alike and a flow keeps its
+ * member across batches and FIB updates; a seed of its own per router keeps routers in
+ * series from all making the same choice (hash polarisation).
  */
-const FLOW_SEED = (Math.random() * 0x1_0000_0000) | 0;
+export const PROCESS_FLOW_SEED = (Math.random() * 0x1_0000_0000) >>> 0;
 
 /** Bits set in a 32-bit integer (SWAR; JavaScript has no popcount instruction). */
 function popcount(x: number): number {
@@ -136,7 +138,7 @@ export class CompiledFib {
     private readonly members: Int32Array,
   ) {}
 
-  encode(dst: Uint8Array): number {
+  encode(dst: Uint8Array, seed = PROCESS_FLOW_SEED): number {
     if (dst.byteOffset % 4 !== 0) throw new RangeError(`FIB must start 4-byte aligned, got byte offset ${dst.byteOffset}`);
     if (dst.byteLength < this.byteLength) throw new RangeError(`FIB needs ${this.byteLength} bytes, region has ${dst.byteLength}`);
     const words = new Int32Array(dst.buffer, dst.byteOffset, this.byteLength >>> 2);
@@ -160,7 +162,7 @@ export class CompiledFib {
     words[H_TAIL_WORDS] = this.tails.length;
     words[H_MEMBERS_AT] = membersAt;
     words[H_MEMBER_WORDS] = this.members.length;
-    words[H_SEED] = FLOW_SEED;
+    words[H_SEED] = seed | 0;
     let memberAt = 0;
     this.nexthops.forEach((nh, i) => {
       const at = nexthopsAt + NEXTHOP_WORDS * i;
@@ -231,11 +233,11 @@ export function fibByteLength(routes: readonly FibRoute[], nexthops: readonly Fi
   return compileCached(routes, nexthops).byteLength;
 }
 
-/** Encodes the FIB into `dst` (4-byte aligned); returns the bytes written. */
-export function encodeFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[], dst: Uint8Array): number {
+/** Encodes the FIB into `dst` (4-byte aligned) with the flow hash seed; returns the bytes written. */
+export function encodeFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[], dst: Uint8Array, seed = PROCESS_FLOW_SEED): number {
   const fib = compileCached(routes, nexthops);
   lastBuild = null;
-  return fib.encode(dst);
+  return fib.encode(dst, seed);
 }
 
 /**
