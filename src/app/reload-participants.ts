@@ -52,6 +52,7 @@ export function stackInterface(iface: InterfaceConfig, port: number): StackInter
     addresses,
     ra: iface.ra.enabled ? stackRaConfig(iface.ra) : null,
     acceptRa: iface.ra.accept,
+    redirects: iface.redirects,
   };
 }
 
@@ -150,6 +151,7 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipant[] {
         if (!isDeepStrictEqual(n.addresses, c.addresses)) describe.push(`${n.name}: addresses ${c.addresses.join(' ')} → ${n.addresses.join(' ')}`);
         if (n.mtu !== c.mtu) describe.push(`${n.name}: mtu ${c.mtu} → ${n.mtu}`);
         if (!isDeepStrictEqual(n.ra, c.ra)) describe.push(`${n.name}: router advertisements changed`);
+        if (n.redirects !== c.redirects) describe.push(`${n.name}: redirects ${c.redirects} → ${n.redirects}`);
         updates.push(() => {
           if (before.mtu !== after.mtu) setMtu(target.deviceOf(n.name), after.mtu, n.netns === null ? {} : { netns: n.netns });
           target.stack.updateInterface(port, after);

@@ -34,6 +34,8 @@ export const TRAFFIC = [
   { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
   { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
   { name: 'originated_dropped', help: 'Packets the router originated (ICMPv6 errors, control-plane injections) that could not be routed or buffered' },
+  { name: 'redirects_sent', help: 'ICMPv6 Redirects sent to a sender on the port about a better first hop on its link (RFC 4861 §8.2)' },
+  { name: 'redirects_rate_limited', help: 'ICMPv6 Redirects suppressed by the ICMPv6 error token bucket (RFC 4861 §8.2, RFC 4443 §2.4(f))' },
   { name: 'esp_handed_over', help: 'Packets received on the port for an ESP SA whose home lane is another lane, copied there (that lane counts their fate)' },
 ] as const satisfies readonly CounterDef[];
 

@@ -72,6 +72,7 @@ import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST, PUNT_RESOLVE, PUN
 import { ResolveThrottle } from './resolve-throttle.js';
 import { CLASS_LOCAL, CLASS_MULTICAST, CLASS_ND, CLASS_RESOLVE, PuntPolicer, policedReason } from './punt-policer.js';
 import { ESP_BYPASS, ESP_IN_TUNNEL, type EspStage } from './esp.js';
+import { shouldRedirect, writeRedirectAbout } from './redirect.js';
 
 export interface LaneTables {
   readonly fib: FibView;
@@ -456,6 +457,8 @@ export class Lane {
       this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu, ip, ipLen, port);
       return this.drop(port, C.too_big);
     }
+    // RFC 4861 §8.2: back out of the port it came in on, so a better first hop is on the sender's link.
+    if (egress === port && !fromHost && !this.decapsulated && shouldRedirect(b, ip, ipLen, port, nh, fib, ports)) this.sendRedirect(ip, ipLen, port, nh);
     if (!fromHost) b[ip + IP6_OFF_HOP_LIMIT]!--;
     if (kind === NH_GATEWAY) this.output(ip, ipLen, port, egress, fib.bytes, fib.gatewayOffset(nh), true, NO_SA);
     else this.output(ip, ipLen, port, egress, b, dst, true, NO_SA);
@@ -755,6 +758,22 @@ export class Lane {
     const srcOff = toLinkLocal ? ports.linkLocalOffset(port) : ports.errorSourceOffset(port);
     const len = writeIcmpv6Error(b, out, type, code, param, ports.bytes, srcOff, b, ip + IP6_OFF_SRC, b, ip, ipLen, IPV6_MIN_MTU);
     this.count(port, C.icmp_errors_sent);
+    this.route(out, len, port);
+  }
+
+  /**
+   * Builds a Redirect about the packet at `ip` (redirect.ts) in a fresh slot and sends it to
+   * the packet's source. It takes a token from the ICMPv6 error bucket: RFC 4861 §8.2 asks
+   * for a limit and points at RFC 4443 §2.4(f), and one budget bounds what a lane sends unasked.
+   */
+  private sendRedirect(ip: number, ipLen: number, port: number, nh: number): void {
+    if (!this.icmpBucket.take(this.now)) return this.count(port, C.redirects_rate_limited);
+    const slot = this.pool.alloc();
+    if (slot < 0) return this.dropOriginated(port);
+    this.extraSlots[this.extraCount++] = slot;
+    const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+    const len = writeRedirectAbout(this.b, out, ip, ipLen, port, nh, this.tables.fib, this.tables.ports, this.tables.neighbors);
+    this.count(port, C.redirects_sent);
     this.route(out, len, port);
   }
 

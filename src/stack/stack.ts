@@ -97,6 +97,8 @@ export interface StackInterfaceConfig {
   readonly ra: RaConfig | null;
   /** An upstream port: learn a default route and on-link prefixes from its RAs (RFC 7084 W-1..W-3). */
   readonly acceptRa?: boolean;
+  /** Send ICMPv6 Redirects from this port (RFC 4861 §8.2; tap only); default true. */
+  readonly redirects?: boolean;
 }
 
 type UdpHandler = (d: ReceivedUdp) => void;
@@ -117,6 +119,8 @@ export class Stack {
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
   private readonly acceptRaPorts = new Set<number>();
+  /** Ports with `redirects: false` (RFC 4861 §8.2 generation off). */
+  private readonly noRedirectPorts = new Set<number>();
   /** Prefixes modules asked to advertise (DHCPv6-PD /64s), per port, keyed by formatted prefix. */
   private readonly modulePrefixes = new Map<number, Map<string, RaPrefix>>();
   private readonly dns = new Map<string, DnsInfo>();
@@ -154,6 +158,7 @@ export class Stack {
     this.refreshConnected();
     if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
     if (cfg.acceptRa === true && cfg.kind === 'tap') this.acceptRaPorts.add(cfg.port);
+    if (cfg.redirects === false) this.noRedirectPorts.add(cfg.port);
     return iface;
   }
 
@@ -161,7 +166,7 @@ export class Stack {
    * Applies a reload's changes to a running port in place: its configured addresses (and so
    * its connected and local routes), its MTU, its router advertisements.
    */
-  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra' | 'acceptRa'>): void {
+  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra' | 'acceptRa' | 'redirects'>): void {
     const iface = this.interfaces.byPort(port);
     if (!iface) throw new RangeError(`no port ${port}`);
     const wanted = next.addresses;
@@ -177,6 +182,8 @@ export class Stack {
       }
     }
     iface.mtu = next.mtu;
+    if (next.redirects === false) this.noRedirectPorts.add(port);
+    else this.noRedirectPorts.delete(port);
     this.refreshConnected();
     this.publishPorts();
     if (iface.kind === 'tap') {
@@ -314,6 +321,8 @@ export class Stack {
       mtu: iface.mtu,
       mac: iface.mac,
       host: iface.port === this.opts.hostPort,
+      // A tun port is point to point: no other neighbour to send the source to.
+      redirects: iface.kind === 'tap' && !this.noRedirectPorts.has(iface.port),
       linkLocal: iface.linkLocal(),
       errorSource: iface.globalAddress() ?? this.anyGlobalAddress() ?? iface.linkLocal(),
     }));

@@ -141,7 +141,7 @@ test('publishTables publishes the port, the FIB (connected, local and static rou
   stack.publishTables();
 
   assert.deepEqual(datapath.lastPorts(), [
-    { port: 0, kind: 'tap', up: true, mtu: 1500, mac: ROUTER_MAC, host: false, linkLocal: ROUTER_LL, errorSource: ROUTER_GLOBAL },
+    { port: 0, kind: 'tap', up: true, mtu: 1500, mac: ROUTER_MAC, host: false, redirects: true, linkLocal: ROUTER_LL, errorSource: ROUTER_GLOBAL },
   ]);
   const fib = datapath.lastFib();
   const described = fib.routes.map((r) => {
