@@ -475,3 +475,15 @@ test('ra.accept: a punted RA on an accepting port gives the FIB a default route 
   assert.equal(route(datapath.fibView(), FAR), null);
   stack.stop();
 });
+
+test('interfaces[].redirects reaches the port table: off at start, on again by updateInterface; never on a tun port', () => {
+  const datapath = new FakeDatapath();
+  const stack = new Stack({ clock: new ManualClock(0), rng: new SeededRng(42), datapath, log: quietLog });
+  const addresses = [{ addr: ROUTER_GLOBAL, prefixLen: 64 }];
+  stack.addInterface({ name: 'lan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses, ra: null, redirects: false });
+  stack.addInterface({ name: 'tun0', port: 1, kind: 'tun', mac: null, mtu: 1500, addresses: [], ra: null });
+  stack.publishTables();
+  assert.deepEqual(datapath.lastPorts().map((p) => p.redirects), [false, false]);
+  stack.updateInterface(0, { addresses, mtu: 1500, ra: null, redirects: true });
+  assert.deepEqual(datapath.lastPorts().map((p) => p.redirects), [true, false]);
+});
