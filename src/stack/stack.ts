@@ -382,7 +382,10 @@ export class Stack {
       // A lane has a packet for a next hop with no neighbour entry (aux = egress port).
       const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
       const best = this.rib.lookup(dst);
-      const gw = best?.nexthops.find((n) => n.port === aux)?.gateway ?? null;
+      // ECMP: several gateways may share the port; the lane only punts for one it has no
+      // link-layer address of, so that one is resolved (else the first on the port).
+      const onPort = best?.nexthops.filter((n) => n.port === aux) ?? [];
+      const gw = (onPort.find((n) => n.gateway !== null && (this.neighbors.lookup(aux, n.gateway)?.mac ?? null) === null) ?? onPort[0])?.gateway ?? null;
       if (!this.neighbors.resolve(aux, gw ?? dst.slice(), pkt)) this.drop('nd_incomplete_limit');
       return;
     }

@@ -487,3 +487,24 @@ test('interfaces[].redirects reaches the port table: off at start, on again by u
   stack.updateInterface(0, { addresses, mtu: 1500, ra: null, redirects: true });
   assert.deepEqual(datapath.lastPorts().map((p) => p.redirects), [true, false]);
 });
+
+test('PUNT_RESOLVE under ECMP: with two gateways on the port, the one with no link-layer address yet is solicited', async () => {
+  const { datapath, stack } = setup();
+  const gwA = ip('fe80::a');
+  const gwB = ip('fe80::b');
+  stack.addRoute({ prefix: ip('2001:db8:99::'), prefixLen: 64, origin: 'ripng', preference: 120, metric: 2, kind: 'unicast', nexthops: [{ port: 0, gateway: gwA }, { port: 0, gateway: gwB }] });
+  const solicited = () => {
+    const ns = icmpOf(sent(only(datapath.take())));
+    assert.equal(ns.type, 'neighborSolicitation');
+    return ns.type === 'neighborSolicitation' ? formatIpv6(ns.target) : '';
+  };
+  datapath.punt(udp(FAR, ip('2001:db8:99::5'), 4000, 53, Uint8Array.of(1)), 1, PUNT_RESOLVE, 0);
+  assert.equal(solicited(), 'fe80::a', 'neither known: the first');
+  const na = icmpv6(gwA, ROUTER_GLOBAL, 255, { type: 'neighborAdvertisement', router: true, solicited: true, override: true, target: gwA, options: [{ type: 'targetLinkLayerAddress', mac: HOST_MAC_2 }] });
+  datapath.punt(na, 0, PUNT_LOCAL);
+  datapath.take();
+  // The lane punts again for a flow hashed to the other member: that one is solicited.
+  datapath.punt(udp(FAR, ip('2001:db8:99::6'), 4001, 53, Uint8Array.of(1)), 1, PUNT_RESOLVE, 0);
+  assert.equal(solicited(), 'fe80::b');
+  stack.stop();
+});
