@@ -95,6 +95,7 @@ export class Appliance {
         icmpRate: dp.icmpErrors.rate,
         icmpBurst: dp.icmpErrors.burst,
         puntPolicing: dp.puntPolicing,
+        ...(dp.ecmpSeed === undefined ? {} : { flowSeed: dp.ecmpSeed }),
       },
       {
         laneDied: (lane, error, death) => laneLog.error({ lane, err: String(error), ...death }, lane < 0 ? 'punt handler failed' : 'lane died; restarting it'),

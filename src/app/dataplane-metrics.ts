@@ -7,7 +7,9 @@ import { addHistogram, type Metrics } from '../observability/metrics.js';
 import type { LaneSet } from '../dataplane/lanes.js';
 import { FAILING_AFTER } from '../dataplane/lane-supervision.js';
 import type { Stack } from '../stack/stack.js';
-import { BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, DROPS, LANE, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+import { BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, DROPS, ECMP_MEMBER_BASE, LANE, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+import { FIB_MEMBER_COUNTERS } from '../shm/fib.js';
+import { formatIpv6 } from '../lib/addr.js';
 
 export function registerDataplaneMetrics(
   metrics: Metrics,
@@ -63,6 +65,20 @@ export function registerDataplaneMetrics(
         count: b[LANE.batches]!,
       };
     }),
+  );
+  metrics.counter(
+    {
+      name: 'route_nexthop_packets_total',
+      help: `Packets forwarded per ECMP member (routes with several next hops; connected routes never; the first ${FIB_MEMBER_COUNTERS} members seen)`,
+      labelNames: ['prefix', 'interface', 'gateway'],
+    },
+    (emit) => {
+      const blocks = lanes.counterBlocks();
+      stack.rib.memberCounters().forEach((m, slot) => {
+        const labels = { prefix: `${formatIpv6(m.prefix)}/${m.prefixLen}`, interface: ports().find((p) => p.port === m.port)?.name ?? String(m.port), gateway: m.gateway === null ? '' : formatIpv6(m.gateway) };
+        emit(labels, sumCounter(blocks, ECMP_MEMBER_BASE + slot));
+      });
+    },
   );
   metrics.gauge({ name: 'fib_routes', help: 'Best routes in the FIB' }, (emit) => emit({}, stack.rib.bestRoutes().length));
   metrics.gauge({ name: 'neighbors', help: 'Neighbour cache entries', labelNames: ['interface'] }, (emit) => {

@@ -65,6 +65,7 @@ export function stackInterface(iface: InterfaceConfig, port: number): StackInter
     addresses,
     ra: iface.ra.enabled ? stackRaConfig(iface.ra) : null,
     acceptRa: iface.ra.accept,
+    redirects: iface.redirects,
   };
 }
 
@@ -138,7 +139,7 @@ function inPlace(describe: string[], apply: () => Promise<void> | void, abort: (
 /** Keys of a port that are fixed while it is open: changing one restarts the port. */
 export const PORT_RESTART_KEYS = ['kind', 'mac', 'netns', 'attach', 'linkLocal'] as const;
 /** Keys of a port applied while it runs. */
-export const PORT_IN_PLACE_KEYS = ['addresses', 'mtu', 'ra'] as const;
+export const PORT_IN_PLACE_KEYS = ['addresses', 'mtu', 'ra', 'redirects'] as const;
 
 export interface PortChanges {
   /** In the new config only: opened on every lane. */
@@ -221,6 +222,7 @@ export function reloadParticipants(target: ReloadTarget): ReloadParticipants {
         if (!isDeepStrictEqual(n.addresses, c.addresses)) describe.push(`${n.name}: addresses ${c.addresses.join(' ')} → ${n.addresses.join(' ')}`);
         if (n.mtu !== c.mtu) describe.push(`${n.name}: mtu ${c.mtu} → ${n.mtu}`);
         if (!isDeepStrictEqual(n.ra, c.ra)) describe.push(`${n.name}: router advertisements changed`);
+        if (n.redirects !== c.redirects) describe.push(`${n.name}: redirects ${c.redirects} → ${n.redirects}`);
       }
       let opened = 0;
       return {

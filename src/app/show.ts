@@ -5,7 +5,8 @@
 import { formatIpv6, formatMac } from '../lib/addr.js';
 import type { Stack } from '../stack/stack.js';
 import type { LaneSet } from '../dataplane/lanes.js';
-import { DROPS, MAX_PORTS, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+import { DROPS, ECMP_MEMBER_BASE, MAX_PORTS, TRAFFIC, portCounter, sumCounter } from '../dataplane/counters.js';
+import type { RibNexthop, RibRoute } from '../stack/rib.js';
 import type { ControlServer } from './control.js';
 import { formatTable } from './format.js';
 
@@ -36,8 +37,15 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
   });
 
   control.register(['show', 'routes'], () => {
-    const best = new Set(ctx.stack.rib.bestRoutes());
-    const data = ctx.stack.rib.all().map((r) => ({
+    const rib = ctx.stack.rib;
+    const best = new Set(rib.bestRoutes());
+    const blocks = ctx.lanes.counterBlocks();
+    // An ECMP member's packet count (FIB groups, stack/rib.ts compile); null when uncounted.
+    const packets = (r: RibRoute, n: RibNexthop): number | null => {
+      const slot = rib.memberCounterOf(r, n);
+      return slot < 0 ? null : sumCounter(blocks, ECMP_MEMBER_BASE + slot);
+    };
+    const data = rib.all().map((r) => ({
       prefix: `${formatIpv6(r.prefix)}/${r.prefixLen}`,
       origin: r.origin,
       kind: r.kind,
@@ -47,12 +55,15 @@ export function registerShowCommands(control: ControlServer, ctx: ShowContext): 
       nexthops: r.nexthops.map((n) => ({
         interface: ctx.stack.interfaces.byPort(n.port)?.name ?? String(n.port),
         gateway: n.gateway ? formatIpv6(n.gateway) : null,
+        packets: packets(r, n),
       })),
     }));
     const rows = data.map((r) => [
       (r.best ? '*' : ' ') + ' ' + r.prefix,
       r.origin,
-      r.kind === 'unicast' ? r.nexthops.map((n) => (n.gateway ? `via ${n.gateway} dev ${n.interface}` : `dev ${n.interface}`)).join(', ') : r.kind,
+      r.kind === 'unicast'
+        ? r.nexthops.map((n) => `${n.gateway ? `via ${n.gateway} dev ${n.interface}` : `dev ${n.interface}`}${n.packets === null ? '' : ` (${n.packets} packets)`}`).join(', ')
+        : r.kind,
       `${r.preference}/${r.metric}`,
     ]);
     return { data, text: formatTable(['Prefix', 'Origin', 'Next hop', 'Pref/Metric'], rows) };

@@ -9,6 +9,7 @@
  */
 
 import { MAX_PORTS } from '../shm/port-table.js';
+import { FIB_MEMBER_COUNTERS } from '../shm/fib.js';
 
 export interface CounterDef {
   readonly name: string;
@@ -33,6 +34,8 @@ export const TRAFFIC = [
   { name: 'icmp_rate_limited', help: 'ICMPv6 error suppressed by the token bucket (RFC 4443 §2.4(f))' },
   { name: 'icmp_not_allowed', help: 'ICMPv6 error suppressed by RFC 4443 §2.4(e) (error about an error, multicast, …)' },
   { name: 'originated_dropped', help: 'Packets the router originated (ICMPv6 errors, control-plane injections) that could not be routed or buffered' },
+  { name: 'redirects_sent', help: 'ICMPv6 Redirects sent to a sender on the port about a better first hop on its link (RFC 4861 §8.2)' },
+  { name: 'redirects_rate_limited', help: 'ICMPv6 Redirects suppressed by the ICMPv6 error token bucket (RFC 4861 §8.2, RFC 4443 §2.4(f))' },
   { name: 'esp_handed_over', help: 'Packets received on the port for an ESP SA whose home lane is another lane, copied there (that lane counts their fate)' },
 ] as const satisfies readonly CounterDef[];
 
@@ -101,7 +104,9 @@ export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
 export const BATCH_HIST_BASE = LANE.heartbeat + 1;
 /** Sum of batch sizes (for the histogram's _sum). */
 export const BATCH_SUM = BATCH_HIST_BASE + BATCH_BUCKETS.length;
-export const COUNTER_WORDS = BATCH_SUM + 1;
+/** Packets per ECMP member, by the counter slot the RIB gave it (FibView.selectMember). */
+export const ECMP_MEMBER_BASE = BATCH_SUM + 1;
+export const COUNTER_WORDS = ECMP_MEMBER_BASE + FIB_MEMBER_COUNTERS;
 
 export function counterBytes(): number {
   return COUNTER_WORDS * Float64Array.BYTES_PER_ELEMENT;

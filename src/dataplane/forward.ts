@@ -19,7 +19,7 @@ import { isLinkLocal, isUnspecified } from '../lib/addr.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { IP6_OFF_DST, IP6_OFF_HOP_LIMIT, IP6_OFF_SRC, IPPROTO } from '../wire/ipv6.js';
 import { DST_UNREACH_CODE, ICMP6 } from '../wire/icmpv6.js';
-import { C } from './counters.js';
+import { C, ECMP_MEMBER_BASE } from './counters.js';
 import { ESP_BYPASS, type EspStage } from './esp.js';
 import type { EspBatch } from './esp-batch.js';
 import type { HandoverStage } from './handover.js';
@@ -27,6 +27,7 @@ import type { IcmpErrors } from './icmp-errors.js';
 import type { LaneTables } from './lane.js';
 import type { PacketContext } from './packet-context.js';
 import type { PuntStage } from './punt-stage.js';
+import { shouldRedirect } from './redirect.js';
 import { ResolveThrottle } from './resolve-throttle.js';
 import type { TraceRecorder } from './trace-recorder.js';
 import type { TxList } from './tx-list.js';
@@ -78,7 +79,8 @@ export class ForwardStage {
     const src = ip + IP6_OFF_SRC;
     const dst = ip + IP6_OFF_DST;
     const port = ctx.port;
-    const nh = fib.lookup(b, dst);
+    // ECMP: a group's member by the packet's flow hash (RFC 6438), counted per member.
+    const nh = fib.selectMember(fib.lookup(b, dst), b, ip, ipLen, ports, v.counters, ECMP_MEMBER_BASE);
     if (nh < 0) {
       this.sendError(ICMP6.DST_UNREACH, 0, 0, ip, ipLen, ctx);
       return v.drop(ctx, C.no_route);
@@ -149,6 +151,9 @@ export class ForwardStage {
       this.sendError(ICMP6.PACKET_TOO_BIG, 0, mtu, ip, ipLen, ctx);
       return v.drop(ctx, C.too_big);
     }
+    // RFC 4861 §8.2: back out of the port it came in on, so a better first hop is on the
+    // sender's link. Built before the decrement: the Redirected Header is the packet as received.
+    if (egress === port && !fromHost && !ctx.decapsulated && shouldRedirect(b, ip, ipLen, port, nh, fib, ports)) this.sendRedirect(ip, ipLen, ctx, nh);
     if (!fromHost) b[ip + IP6_OFF_HOP_LIMIT]!--;
     if (kind === NH_GATEWAY) this.output(ip, ipLen, ctx, egress, fib.bytes, fib.gatewayOffset(nh), NO_SA);
     else this.output(ip, ipLen, ctx, egress, b, dst, NO_SA);
@@ -189,6 +194,12 @@ export class ForwardStage {
   sendError(type: number, code: number, param: number, ip: number, ipLen: number, ctx: PacketContext): void {
     const error = this.origin;
     if (this.icmp.build(type, code, param, ip, ipLen, ctx, error, this.tables.ports, this.now)) this.route(error.ip, error.len, error);
+  }
+
+  /** Sends the packet's source a Redirect to the better first hop `nh` (redirect.ts, icmp-errors.ts). */
+  private sendRedirect(ip: number, ipLen: number, ctx: PacketContext, nh: number): void {
+    const redirect = this.origin;
+    if (this.icmp.buildRedirect(ip, ipLen, ctx, redirect, nh, this.tables, this.now)) this.route(redirect.ip, redirect.len, redirect);
   }
 
   /**

@@ -11,7 +11,9 @@ import { ETH_HEADER_LEN } from '../wire/ethernet.js';
 import { IPV6_MIN_MTU, IP6_OFF_SRC } from '../wire/ipv6.js';
 import { ICMP6, PARAM_PROBLEM_CODE, writeIcmpv6Error, mayGenerateErrorAbout } from '../wire/icmpv6.js';
 import { C } from './counters.js';
+import type { LaneTables } from './lane.js';
 import type { PacketContext } from './packet-context.js';
+import { writeRedirectAbout } from './redirect.js';
 import type { TxList } from './tx-list.js';
 import type { Verdicts } from './verdict.js';
 
@@ -60,13 +62,8 @@ export class IcmpErrors {
       v.count(port, C.icmp_rate_limited);
       return false;
     }
-    const slot = this.pool.alloc();
-    if (slot < 0) {
-      v.dropOriginated(port);
-      return false;
-    }
-    this.tx.hold(slot);
-    const out = this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+    const out = this.slotFor(port);
+    if (out < 0) return false;
     const toLinkLocal = isLinkLocal(b, ip + IP6_OFF_SRC);
     const srcOff = toLinkLocal ? ports.linkLocalOffset(port) : ports.errorSourceOffset(port);
     const len = writeIcmpv6Error(b, out, type, code, param, ports.bytes, srcOff, b, ip + IP6_OFF_SRC, b, ip, ipLen, IPV6_MIN_MTU);
@@ -74,6 +71,44 @@ export class IcmpErrors {
     error.originatedOn(port);
     error.ip = out;
     error.len = len;
+    return true;
+  }
+
+  /**
+   * A fresh slot of the lane's pool, held until the batch is transmitted: the offset where
+   * the IPv6 packet goes (after room for an Ethernet header), or -1 counted against `port`.
+   */
+  private slotFor(port: number): number {
+    const slot = this.pool.alloc();
+    if (slot < 0) {
+      this.verdicts.dropOriginated(port);
+      return -1;
+    }
+    this.tx.hold(slot);
+    return this.pool.offsetOf(slot) + HEADROOM + ETH_HEADER_LEN;
+  }
+
+  /**
+   * Builds a Redirect (RFC 4861 §8.2; redirect.ts) about the packet at `ip`, whose context is
+   * `about`, naming the better first hop `nh`, into a fresh slot described by `redirect`.
+   * §2.4(e) does not apply: a Redirect is not an error, and shouldRedirect() already checked
+   * the sender is a neighbour. It shares the error bucket (§8.2 asks for a rate limit and
+   * points at RFC 4443 §2.4(f)). Returns false when rate-limited or out of slots, counted.
+   */
+  buildRedirect(ip: number, ipLen: number, about: PacketContext, redirect: PacketContext, nh: number, tables: LaneTables, now: number): boolean {
+    const port = about.port;
+    const v = this.verdicts;
+    if (!this.bucket.take(now)) {
+      v.count(port, C.redirects_rate_limited);
+      return false;
+    }
+    const out = this.slotFor(port);
+    if (out < 0) return false;
+    const len = writeRedirectAbout(this.b, out, ip, ipLen, port, nh, tables.fib, tables.ports, tables.neighbors);
+    v.count(port, C.redirects_sent);
+    redirect.originatedOn(port);
+    redirect.ip = out;
+    redirect.len = len;
     return true;
   }
 }

@@ -52,6 +52,8 @@ export interface LaneSetOptions extends LaneGeometry {
   readonly icmpRate: number;
   readonly icmpBurst: number;
   readonly puntPolicing: PuntPolicing;
+  /** The ECMP flow hash seed written into every FIB (`dataplane.ecmpSeed`); absent: drawn per process. */
+  readonly flowSeed?: number;
 }
 
 /** Why a lane was restarted: it died (threw, or its thread exited), or the watchdog replaced it. */
@@ -367,7 +369,7 @@ export class LaneSet implements Datapath {
   }
 
   publishFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[]): void {
-    this.publish(this.fib, (dst) => encodeFib(routes, nexthops, dst), fibByteLength(routes, nexthops));
+    this.publish(this.fib, (dst) => encodeFib(routes, nexthops, dst, this.opts.flowSeed), fibByteLength(routes, nexthops));
   }
 
   publishNeighbors(entries: readonly NeighborSnapshotEntry[]): void {

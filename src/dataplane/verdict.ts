@@ -13,7 +13,8 @@ import { VERDICT_DROPPED, VERDICT_FORWARDED, VERDICT_PUNTED } from './trace.js';
 
 export class Verdicts {
   constructor(
-    private readonly counters: Float64Array,
+    /** The lane's counter block (counters.ts); the ECMP member counters live in it too. */
+    readonly counters: Float64Array,
     private readonly trace: TraceRecorder,
   ) {}
 

@@ -21,8 +21,10 @@
  * Encoded layout (int32 words from the table start, which must be 4-byte aligned):
  *
  *   0   header: MAGIC, routeCount, nexthopCount, nexthopsAt, directAt, nodesAt, nodeWords,
- *              leavesAt, leafCount, tailsAt, tailWords, (words 11..15 zero)
- *   16  nexthops: 8 words each — kind, port, mtu, hasGateway, gateway (16 bytes)
+ *              leavesAt, leafCount, tailsAt, tailWords, membersAt, memberWords, flow seed,
+ *              (words 14..15 zero)
+ *   16  nexthops: 10 words each — kind, port, mtu, hasGateway, gateway (16 bytes), member
+ *                 count (0: a plain nexthop), first member's word offset in members
  *       direct:   2^16 words — a node's word offset (≥ 0), or a leaf as -(nexthop + 2)
  *       nodes:    4 words each — vector, leafvec, first child's word offset, first leaf's index;
  *                 a tail is a node with vector = leafvec = 0 (impossible for a real node, whose
@@ -30,10 +32,19 @@
  *                 the nexthop when the address does not match
  *       leaves:   one word each — nexthop index, or -1 for no route
  *       tails:    6 words each — prefix length, nexthop, prefix as four big-endian words
+ *       members:  2 words each — a member's nexthop index, its counter slot (-1: none)
+ *
+ * ECMP (RFC 2992): a route with several next hops points at a group nexthop. Its own kind,
+ * port, MTU and gateway are its first member's, so a reader that does not balance (the
+ * router's own packets, tunnel endpoints) uses that one; the forwarding path calls
+ * selectMember(), which hashes the packet's flow (wire/flow-hash.ts) onto a member whose
+ * port is up.
  *
  * An all-zero region (a snapshot never published) has no MAGIC and reads as an empty table.
  */
 import { WordViewCache } from './sab.js';
+import type { PortTableView } from './port-table.js';
+import { flowHash } from '../wire/flow-hash.js';
 
 export const NH_CONNECTED = 1;
 export const NH_GATEWAY = 2;
@@ -46,6 +57,16 @@ export const NH_BLACKHOLE = 5;
  */
 export const NH_IPSEC = 6;
 
+/** Per-member packet counters a lane keeps for ECMP groups (counter slots 0..this-1). */
+export const FIB_MEMBER_COUNTERS = 64;
+
+export interface FibMember {
+  /** Index of a plain (non-group) nexthop. */
+  nexthop: number;
+  /** The lane counter slot this member counts into (0..FIB_MEMBER_COUNTERS-1), or -1. */
+  counter: number;
+}
+
 export interface FibNexthop {
   kind: number;
   /** The egress port; for NH_IPSEC the tunnel index. */
@@ -54,6 +75,8 @@ export interface FibNexthop {
   gateway?: Uint8Array;
   /** Path MTU towards this nexthop; 0 or absent means the port's link MTU. */
   mtu?: number;
+  /** An ECMP group: its members (at least two). kind, port, gateway and mtu are then the first member's. */
+  members?: readonly FibMember[];
 }
 
 export interface FibRoute {
@@ -75,12 +98,24 @@ const H_LEAVES_AT = 7;
 const H_LEAF_COUNT = 8;
 const H_TAILS_AT = 9;
 const H_TAIL_WORDS = 10;
-const NEXTHOP_WORDS = 8;
+const H_MEMBERS_AT = 11;
+const H_MEMBER_WORDS = 12;
+const H_SEED = 13;
+const NEXTHOP_WORDS = 10;
+const MEMBER_WORDS = 2;
 const DIRECT_BITS = 16;
 const STRIDE = 5;
 const SLOTS = 1 << STRIDE;
 const NODE_WORDS = 4;
 const TAIL_WORDS = 6;
+
+/**
+ * The default flow hash seed: drawn once per process. Whichever seed the caller gives is
+ * written into every FIB generation, so every lane hashes a flow alike and a flow keeps its
+ * member across batches and FIB updates; a seed of its own per router keeps routers in
+ * series from all making the same choice (hash polarisation).
+ */
+export const PROCESS_FLOW_SEED = (Math.random() * 0x1_0000_0000) >>> 0;
 
 /** Bits set in a 32-bit integer (SWAR; JavaScript has no popcount instruction). */
 function popcount(x: number): number {
@@ -100,9 +135,10 @@ export class CompiledFib {
     private readonly nodes: Int32Array,
     private readonly leaves: Int32Array,
     private readonly tails: Int32Array,
+    private readonly members: Int32Array,
   ) {}
 
-  encode(dst: Uint8Array): number {
+  encode(dst: Uint8Array, seed = PROCESS_FLOW_SEED): number {
     if (dst.byteOffset % 4 !== 0) throw new RangeError(`FIB must start 4-byte aligned, got byte offset ${dst.byteOffset}`);
     if (dst.byteLength < this.byteLength) throw new RangeError(`FIB needs ${this.byteLength} bytes, region has ${dst.byteLength}`);
     const words = new Int32Array(dst.buffer, dst.byteOffset, this.byteLength >>> 2);
@@ -111,6 +147,7 @@ export class CompiledFib {
     const nodesAt = directAt + this.direct.length;
     const leavesAt = nodesAt + this.nodes.length;
     const tailsAt = leavesAt + this.leaves.length;
+    const membersAt = tailsAt + this.tails.length;
     words.fill(0, 0, HEADER_WORDS);
     words[0] = MAGIC;
     words[H_ROUTES] = this.routeCount;
@@ -123,6 +160,10 @@ export class CompiledFib {
     words[H_LEAF_COUNT] = this.leaves.length;
     words[H_TAILS_AT] = tailsAt;
     words[H_TAIL_WORDS] = this.tails.length;
+    words[H_MEMBERS_AT] = membersAt;
+    words[H_MEMBER_WORDS] = this.members.length;
+    words[H_SEED] = seed | 0;
+    let memberAt = 0;
     this.nexthops.forEach((nh, i) => {
       const at = nexthopsAt + NEXTHOP_WORDS * i;
       words[at] = nh.kind;
@@ -132,31 +173,48 @@ export class CompiledFib {
       const gatewayBytes = new Uint8Array(dst.buffer, dst.byteOffset + 4 * (at + 4), 16);
       if (nh.gateway === undefined) gatewayBytes.fill(0);
       else gatewayBytes.set(nh.gateway.subarray(0, 16));
+      const count = nh.members?.length ?? 0;
+      words[at + 8] = count;
+      words[at + 9] = count === 0 ? 0 : memberAt;
+      memberAt += MEMBER_WORDS * count;
     });
     words.set(this.direct, directAt);
     words.set(this.nodes, nodesAt);
     words.set(this.leaves, leavesAt);
     words.set(this.tails, tailsAt);
+    words.set(this.members, membersAt);
     return this.byteLength;
   }
 }
 
 /** Builds the trie for a route list. Later duplicates of the same prefix/length win. */
 export function compileFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[]): CompiledFib {
+  const members: number[] = [];
   for (const nh of nexthops) {
     if (nh.gateway !== undefined && nh.gateway.length !== 16) throw new RangeError('FIB nexthop gateway must be 16 bytes');
+    if (nh.members === undefined) continue;
+    if (nh.members.length < 2) throw new RangeError('an ECMP group needs at least two members');
+    for (const m of nh.members) {
+      if (!Number.isInteger(m.nexthop) || nexthops[m.nexthop] === undefined || nexthops[m.nexthop]!.members !== undefined) {
+        throw new RangeError(`ECMP member ${m.nexthop} is not a plain nexthop`);
+      }
+      if (!Number.isInteger(m.counter) || m.counter < -1 || m.counter >= FIB_MEMBER_COUNTERS) throw new RangeError(`ECMP member counter ${m.counter} outside -1..${FIB_MEMBER_COUNTERS - 1}`);
+      members.push(m.nexthop, m.counter);
+    }
   }
   const nodesAt = HEADER_WORDS + NEXTHOP_WORDS * nexthops.length + (1 << DIRECT_BITS);
   const builder = new TrieBuilder(routes, nexthops.length, nodesAt);
-  const byteLength = 4 * (nodesAt + builder.nodes.length + builder.leaves.length + builder.tails.length);
+  const byteLength = 4 * (nodesAt + builder.nodes.length + builder.leaves.length + builder.tails.length + members.length);
   return new CompiledFib(
     byteLength,
     routes.length,
-    nexthops.map((nh) => ({ ...nh })),
+    // A group reads as its first member to whoever does not balance.
+    nexthops.map((nh) => (nh.members === undefined ? { ...nh } : { ...nexthops[nh.members[0]!.nexthop]!, members: nh.members })),
     builder.direct,
     builder.nodes.toArray(),
     builder.leaves.toArray(),
     builder.tails.toArray(),
+    Int32Array.from(members),
   );
 }
 
@@ -175,11 +233,11 @@ export function fibByteLength(routes: readonly FibRoute[], nexthops: readonly Fi
   return compileCached(routes, nexthops).byteLength;
 }
 
-/** Encodes the FIB into `dst` (4-byte aligned); returns the bytes written. */
-export function encodeFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[], dst: Uint8Array): number {
+/** Encodes the FIB into `dst` (4-byte aligned) with the flow hash seed; returns the bytes written. */
+export function encodeFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[], dst: Uint8Array, seed = PROCESS_FLOW_SEED): number {
   const fib = compileCached(routes, nexthops);
   lastBuild = null;
-  return fib.encode(dst);
+  return fib.encode(dst, seed);
 }
 
 /**
@@ -400,6 +458,8 @@ export class FibView {
   private directAt = 0;
   private leavesAt = 0;
   private tailsAt = 0;
+  private membersAt = 0;
+  private seed = 0;
 
   bind(bytes: Uint8Array, offset: number): void {
     const absolute = bytes.byteOffset + offset;
@@ -419,6 +479,38 @@ export class FibView {
     this.directAt = base + this.words[base + H_DIRECT_AT]!;
     this.leavesAt = base + this.words[base + H_LEAVES_AT]!;
     this.tailsAt = base + this.words[base + H_TAILS_AT]!;
+    this.membersAt = base + this.words[base + H_MEMBERS_AT]!;
+    this.seed = this.words[base + H_SEED]!;
+  }
+
+  /**
+   * The nexthop to forward the IPv6 packet at pkt[ip, ip + ipLen) by: `nh` itself unless it
+   * is an ECMP group, else the member its flow hashes to (wire/flow-hash.ts), counted in
+   * counters[counterBase + the member's slot]. A member whose port is down is skipped: its
+   * flows spread over the members still up by another part of the hash, and every other
+   * flow keeps its member (so a link going down moves only the flows that were on it). With
+   * every member down the hashed one is returned, for the caller's port_down verdict.
+   */
+  selectMember(nh: number, pkt: Uint8Array, ip: number, ipLen: number, ports: PortTableView, counters: Float64Array, counterBase: number): number {
+    if (nh < 0) return nh;
+    const words = this.words;
+    const at = this.nexthopsAt + NEXTHOP_WORDS * nh;
+    const n = words[at + 8]!;
+    if (n === 0) return nh;
+    const first = this.membersAt + words[at + 9]!;
+    const hash = flowHash(pkt, ip, ipLen, this.seed);
+    let m = first + MEMBER_WORDS * (hash % n);
+    if (!ports.isUp(this.nexthopPort(words[m]!))) {
+      let up = 0;
+      for (let i = 0; i < n; i++) if (ports.isUp(this.nexthopPort(words[first + MEMBER_WORDS * i]!))) up++;
+      for (let i = 0, pick = up === 0 ? -1 : (hash >>> 16) % up; i < n && pick >= 0; i++) {
+        const k = first + MEMBER_WORDS * i;
+        if (ports.isUp(this.nexthopPort(words[k]!)) && pick-- === 0) m = k;
+      }
+    }
+    const counter = words[m + 1]!;
+    if (counter >= 0) counters[counterBase + counter]!++;
+    return words[m]!;
   }
 
   /** Nexthop index of the longest prefix matching the 16 bytes at pkt[addrOffset], or -1. */

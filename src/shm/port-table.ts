@@ -34,6 +34,8 @@ export interface PortEntry {
   readonly up: boolean;
   /** The host TUN (t6host): packets from it are the router's own, not forwarded ones. */
   readonly host?: boolean;
+  /** The lanes send ICMPv6 Redirects from this port (RFC 4861 §8.2). */
+  readonly redirects?: boolean;
   readonly mtu: number;
   readonly mac: Uint8Array | null;
   readonly linkLocal: Uint8Array;
@@ -46,7 +48,7 @@ export function encodePortTable(entries: readonly PortEntry[], dst: Uint8Array):
     if (e.port < 0 || e.port >= MAX_PORTS) throw new RangeError(`port ${e.port} out of range`);
     const o = e.port * PORT_ENTRY_BYTES;
     dst[o + OFF_KIND] = e.kind === 'tap' ? PORT_KIND_TAP : PORT_KIND_TUN;
-    dst[o + OFF_FLAGS] = (e.up ? 1 : 0) | (e.host ? 2 : 0);
+    dst[o + OFF_FLAGS] = (e.up ? 1 : 0) | (e.host ? 2 : 0) | (e.redirects ? 4 : 0);
     dst[o + OFF_MTU] = e.mtu & 0xff;
     dst[o + OFF_MTU + 1] = e.mtu >> 8;
     if (e.mac) dst.set(e.mac, o + OFF_MAC);
@@ -77,6 +79,9 @@ export class PortTableView {
   }
   isHost(port: number): boolean {
     return (this.bytes[this.base + port * PORT_ENTRY_BYTES + OFF_FLAGS]! & 2) === 2;
+  }
+  redirects(port: number): boolean {
+    return (this.bytes[this.base + port * PORT_ENTRY_BYTES + OFF_FLAGS]! & 4) === 4;
   }
   mtu(port: number): number {
     const o = this.base + port * PORT_ENTRY_BYTES + OFF_MTU;

@@ -10,7 +10,7 @@
  * Control plane only; nothing here runs per packet.
  */
 import { equalAddress, maskAddress } from '../lib/addr.js';
-import { NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_IPSEC, NH_LOCAL, NH_REJECT, type FibNexthop, type FibRoute } from '../shm/fib.js';
+import { FIB_MEMBER_COUNTERS, NH_BLACKHOLE, NH_CONNECTED, NH_GATEWAY, NH_IPSEC, NH_LOCAL, NH_REJECT, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { MAX_PORTS, type InterfaceTable, type RouterInterface } from './interfaces.js';
 
 export type RouteOrigin = 'connected' | 'local' | 'static' | 'ripng' | 'dhcpv6' | 'ospf6' | 'bgp' | (string & {});
@@ -75,8 +75,16 @@ export interface FibInput {
 }
 
 export interface RibOptions {
-  /** Nexthops kept per route for ECMP; compile() uses the first until the lanes hash flows. */
+  /** Nexthops kept per route for ECMP (compile() makes them a FIB group). */
   maxNexthops?: number;
+}
+
+/** An ECMP member that has a lane counter slot (Rib.memberCounters). */
+export interface MemberCounter {
+  readonly prefix: Uint8Array;
+  readonly prefixLen: number;
+  readonly port: number;
+  readonly gateway: Uint8Array | null;
 }
 
 /**
@@ -178,6 +186,14 @@ export class Rib {
   private readonly prefixStore = new PrefixStore();
   /** Shared single-nexthop lists (see storedNexthops). */
   private readonly sharedNexthops = new Map<string, readonly RibNexthop[]>();
+  /**
+   * The lanes' per-member ECMP counter slots, by (prefix, port, gateway): given out on first
+   * compile, never reused while the process runs, so a slot's count belongs to one member
+   * for good (a Prometheus counter never goes back). FIB_MEMBER_COUNTERS bounds them, and so
+   * the metric's label sets; members past that are forwarded but not counted.
+   */
+  private readonly counterSlots = new Map<string, number>();
+  private readonly counterMembers: MemberCounter[] = [];
 
   constructor(opts: RibOptions = {}) {
     this.maxNexthops = opts.maxNexthops ?? 8;
@@ -338,16 +354,40 @@ export class Rib {
 
   /**
    * The best routes in the FIB encoder's shape, each pointing at a nexthop shared by every
-   * route with the same (kind, port, gateway). Only the first nexthop of an ECMP route is
-   * used for now. Reject and blackhole nexthops carry no port (0) and local ones no MTU;
-   * an ipsec nexthop carries the tunnel index where the port goes (its MTU is the lane's to
-   * work out from the route to the tunnel endpoint).
+   * route with the same (kind, port, gateway). A unicast route with several nexthops
+   * (static, or learned with RIPng `ecmp`) becomes an ECMP group of them, one group per
+   * route, each member with its counter slot. Connected routes stay on their first port: a
+   * prefix on two links is not two paths to the same hosts. Reject and blackhole nexthops
+   * carry no port (0) and local ones no MTU; an ipsec nexthop carries the tunnel index where
+   * the port goes (its MTU is the lane's to work out from the route to the tunnel endpoint).
    */
   compile(mtuOfPort: (port: number) => number): FibInput {
     const routes: FibRoute[] = [];
     const nexthops: FibNexthop[] = [];
     const indexByKey = new Map<string, number>();
+    const indexOf = (kind: number, port: number, gateway: Uint8Array | undefined): number => {
+      const key = `${kind}|${port}|${gateway === undefined ? '' : prefixKey(gateway, 128)}`;
+      let index = indexByKey.get(key);
+      if (index === undefined) {
+        index = nexthops.length;
+        indexByKey.set(key, index);
+        const nh: FibNexthop = { kind, port };
+        if (gateway !== undefined) nh.gateway = gateway;
+        if (kind === NH_CONNECTED || kind === NH_GATEWAY) nh.mtu = mtuOfPort(port);
+        nexthops.push(nh);
+      }
+      return index;
+    };
     for (const best of this.bestRoutes()) {
+      if (best.kind === 'unicast' && best.origin !== 'connected' && best.nexthops.length > 1) {
+        const members = best.nexthops.map((n) => ({
+          nexthop: indexOf(n.gateway === null ? NH_CONNECTED : NH_GATEWAY, n.port, n.gateway ?? undefined),
+          counter: this.counterSlot(best, n),
+        }));
+        routes.push({ prefix: best.prefix, len: best.prefixLen, nexthop: nexthops.length });
+        nexthops.push({ ...nexthops[members[0]!.nexthop]!, members });
+        continue;
+      }
       const first = best.nexthops[0];
       let kind: number;
       let port = 0;
@@ -373,19 +413,36 @@ export class Rib {
           port = best.tunnel!;
           break;
       }
-      const key = `${kind}|${port}|${gateway === undefined ? '' : prefixKey(gateway, 128)}`;
-      let index = indexByKey.get(key);
-      if (index === undefined) {
-        index = nexthops.length;
-        indexByKey.set(key, index);
-        const nh: FibNexthop = { kind, port };
-        if (gateway !== undefined) nh.gateway = gateway;
-        if (kind === NH_CONNECTED || kind === NH_GATEWAY) nh.mtu = mtuOfPort(port);
-        nexthops.push(nh);
-      }
-      routes.push({ prefix: best.prefix, len: best.prefixLen, nexthop: index });
+      routes.push({ prefix: best.prefix, len: best.prefixLen, nexthop: indexOf(kind, port, gateway) });
     }
     return { routes, nexthops };
+  }
+
+  private static memberKey(prefix: Uint8Array, prefixLen: number, n: RibNexthop): string {
+    return `${prefixKey(prefix, prefixLen)}|${n.port}|${n.gateway === null ? '' : prefixKey(n.gateway, 128)}`;
+  }
+
+  /** The counter slot of an ECMP member, given out on first use while any is left; -1 after. */
+  private counterSlot(route: RibRoute, n: RibNexthop): number {
+    const key = Rib.memberKey(route.prefix, route.prefixLen, n);
+    let slot = this.counterSlots.get(key);
+    if (slot === undefined) {
+      if (this.counterMembers.length >= FIB_MEMBER_COUNTERS) return -1;
+      slot = this.counterMembers.length;
+      this.counterSlots.set(key, slot);
+      this.counterMembers.push({ prefix: Uint8Array.from(route.prefix), prefixLen: route.prefixLen, port: n.port, gateway: n.gateway === null ? null : Uint8Array.from(n.gateway) });
+    }
+    return slot;
+  }
+
+  /** The counter slot of a route's nexthop if it has one (an ECMP member compiled before), else -1. */
+  memberCounterOf(route: RibRoute, n: RibNexthop): number {
+    return this.counterSlots.get(Rib.memberKey(route.prefix, route.prefixLen, n)) ?? -1;
+  }
+
+  /** Every ECMP member given a counter slot so far, indexed by slot. */
+  memberCounters(): readonly MemberCounter[] {
+    return this.counterMembers;
   }
 
   private check(route: RibRoute): void {

@@ -97,6 +97,8 @@ export interface StackInterfaceConfig {
   readonly ra: RaConfig | null;
   /** An upstream port: learn a default route and on-link prefixes from its RAs (RFC 7084 W-1..W-3). */
   readonly acceptRa?: boolean;
+  /** Send ICMPv6 Redirects from this port (RFC 4861 §8.2; tap only); default true. */
+  readonly redirects?: boolean;
 }
 
 type UdpHandler = (d: ReceivedUdp) => void;
@@ -117,6 +119,8 @@ export class Stack {
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
   private readonly acceptRaPorts = new Set<number>();
+  /** Ports with `redirects: false` (RFC 4861 §8.2 generation off). */
+  private readonly noRedirectPorts = new Set<number>();
   /** Prefixes modules asked to advertise (DHCPv6-PD /64s), per port, keyed by formatted prefix. */
   private readonly modulePrefixes = new Map<number, Map<string, RaPrefix>>();
   private readonly dns = new Map<string, DnsInfo>();
@@ -155,6 +159,7 @@ export class Stack {
     if (cfg.ra && cfg.kind === 'tap') this.raConfigs.set(cfg.port, cfg.ra);
     if (cfg.acceptRa === true && cfg.kind === 'tap') this.acceptRaPorts.add(cfg.port);
     if (this.started) this.publishPorts();
+    if (cfg.redirects === false) this.noRedirectPorts.add(cfg.port);
     return iface;
   }
 
@@ -184,7 +189,7 @@ export class Stack {
    * Applies a reload's changes to a running port in place: its configured addresses (and so
    * its connected and local routes), its MTU, its router advertisements.
    */
-  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra' | 'acceptRa'>): void {
+  updateInterface(port: number, next: Pick<StackInterfaceConfig, 'addresses' | 'mtu' | 'ra' | 'acceptRa' | 'redirects'>): void {
     const iface = this.interfaces.byPort(port);
     if (!iface) throw new RangeError(`no port ${port}`);
     const wanted = next.addresses;
@@ -200,6 +205,8 @@ export class Stack {
       }
     }
     iface.mtu = next.mtu;
+    if (next.redirects === false) this.noRedirectPorts.add(port);
+    else this.noRedirectPorts.delete(port);
     this.refreshConnected();
     this.publishPorts();
     if (iface.kind === 'tap') {
@@ -342,6 +349,8 @@ export class Stack {
       mtu: iface.mtu,
       mac: iface.mac,
       host: iface.port === this.opts.hostPort,
+      // A tun port is point to point: no other neighbour to send the source to.
+      redirects: iface.kind === 'tap' && !this.noRedirectPorts.has(iface.port),
       linkLocal: iface.linkLocal(),
       errorSource: iface.globalAddress() ?? this.anyGlobalAddress() ?? iface.linkLocal(),
     }));
@@ -401,7 +410,10 @@ export class Stack {
       // A lane has a packet for a next hop with no neighbour entry (aux = egress port).
       const dst = pkt.subarray(IP6_OFF_DST, IP6_OFF_DST + 16);
       const best = this.rib.lookup(dst);
-      const gw = best?.nexthops.find((n) => n.port === aux)?.gateway ?? null;
+      // ECMP: several gateways may share the port; the lane only punts for one it has no
+      // link-layer address of, so that one is resolved (else the first on the port).
+      const onPort = best?.nexthops.filter((n) => n.port === aux) ?? [];
+      const gw = (onPort.find((n) => n.gateway !== null && (this.neighbors.lookup(aux, n.gateway)?.mac ?? null) === null) ?? onPort[0])?.gateway ?? null;
       if (!this.neighbors.resolve(aux, gw ?? dst.slice(), pkt)) this.drop('nd_incomplete_limit');
       return;
     }

@@ -311,3 +311,65 @@ export function encodeIcmpv6(msg: Icmpv6Message, buf: Uint8Array, off: number): 
   buf.set(rest, off + ICMP6_HEADER_LEN);
   return ICMP6_HEADER_LEN + rest.length;
 }
+
+/** Hop limit of every Neighbor Discovery message, Redirect included (RFC 4861 §4.5). */
+const ND_HOP_LIMIT = 255;
+/** Type, code, checksum, reserved, Target Address, Destination Address (RFC 4861 §4.5). */
+const REDIRECT_FIXED_LEN = 40;
+
+/**
+ * Writes a whole Redirect (RFC 4861 §4.5) at out[outOff]: an IPv6 header from `src` (the
+ * router's link-local address on the link, §8.2) to `dst` (the redirected packet's source),
+ * hop limit 255; Target and Destination Address; a Target Link-Layer Address option when
+ * `mac` is given (macOff ≥ 0); and a Redirected Header option carrying as much of the packet
+ * as keeps the Redirect within 1280 bytes (§4.5, §8.2), padded with zeros to 8 octets.
+ * Returns the bytes written. Nothing is allocated: the lanes call it per redirected packet.
+ * The packet must not lie in the bytes written.
+ */
+export function writeRedirect(
+  out: Uint8Array,
+  outOff: number,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  target: Uint8Array,
+  targetOff: number,
+  destination: Uint8Array,
+  destinationOff: number,
+  mac: Uint8Array,
+  macOff: number,
+  packet: Uint8Array,
+  packetOff: number,
+  packetLen: number,
+): number {
+  const icmpOff = outOff + IPV6_HEADER_LEN;
+  let at = icmpOff + REDIRECT_FIXED_LEN;
+  if (macOff >= 0) {
+    out[at] = 2; // Target Link-Layer Address (RFC 4861 §4.6.1), one 8-octet unit
+    out[at + 1] = 1;
+    for (let k = 0; k < 6; k++) out[at + 2 + k] = mac[macOff + k]!;
+    at += 8;
+  }
+  // Redirected Header (§4.6.3): type, length in 8-octet units, 6 reserved bytes, the packet.
+  const room = outOff + IPV6_MIN_MTU - (at + 8);
+  const carried = packetLen < room ? packetLen : room;
+  const padded = (carried + 7) & ~7;
+  out[at] = 4;
+  out[at + 1] = 1 + padded / 8;
+  for (let k = 2; k < 8; k++) out[at + k] = 0;
+  for (let k = 0; k < carried; k++) out[at + 8 + k] = packet[packetOff + k]!;
+  for (let k = carried; k < padded; k++) out[at + 8 + k] = 0;
+  at += 8 + padded;
+  const icmpLen = at - icmpOff;
+  writeIpv6Header(out, outOff, 0, 0, icmpLen, IPPROTO.ICMPV6, ND_HOP_LIMIT, src, srcOff, dst, dstOff);
+  out[icmpOff] = ICMP6.REDIRECT;
+  out[icmpOff + 1] = 0;
+  for (let k = 2; k < 8; k++) out[icmpOff + k] = 0;
+  for (let k = 0; k < 16; k++) out[icmpOff + 8 + k] = target[targetOff + k]!;
+  for (let k = 0; k < 16; k++) out[icmpOff + 24 + k] = destination[destinationOff + k]!;
+  const checksum = upperLayerChecksum(out, outOff, icmpOff, icmpLen, IPPROTO.ICMPV6);
+  out[icmpOff + ICMP6_OFF_CHECKSUM] = checksum >>> 8;
+  out[icmpOff + ICMP6_OFF_CHECKSUM + 1] = checksum & 0xff;
+  return at - outOff;
+}

@@ -27,6 +27,7 @@ export const IPPROTO = {
   NONE: 59,
   DSTOPTS: 60,
   MH: 135,
+  SCTP: 132,
 } as const;
 
 export function ip6Version(b: Uint8Array, off: number): number {

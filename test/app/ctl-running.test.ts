@@ -50,7 +50,7 @@ const routesSchema = z.array(
     preference: count,
     metric: count,
     best: z.boolean(),
-    nexthops: z.array(z.strictObject({ interface: z.string(), gateway: addressText.nullable() })),
+    nexthops: z.array(z.strictObject({ interface: z.string(), gateway: addressText.nullable(), packets: z.number().int().nonnegative().nullable() })),
   }),
 );
 
@@ -236,7 +236,7 @@ test('turtle6ctl against a running turtle6: show, reload, config diff, errors an
     const data = l.json(routesSchema, 'show', 'routes');
     assert.deepEqual(data.find((r) => r.prefix === '2001:db8:77::/48'), {
       prefix: '2001:db8:77::/48', origin: 'static', kind: 'unicast', preference: 10, metric: 0, best: true,
-      nexthops: [{ interface: l.if2, gateway: '2001:db8:2::77' }],
+      nexthops: [{ interface: l.if2, gateway: '2001:db8:2::77', packets: null }],
     });
     assert.equal(data.length, rows.length - 1, 'the table and the JSON list the same routes');
   });

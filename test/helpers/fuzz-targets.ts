@@ -44,6 +44,7 @@ import {
 } from '../../src/wire/ext-headers.js';
 import { decodeIcmpv6, fillIcmpv6Checksum, ICMP6, mayGenerateErrorAbout, verifyIcmpv6Checksum } from '../../src/wire/icmpv6.js';
 import { decodeIcmpv6Message, encodeIcmpv6Message, icmpv6MessageLength } from '../../src/wire/icmpv6-message.js';
+import { flowHash, flowLabel } from '../../src/wire/flow-hash.js';
 import { decodeNdMessage, encodeNdMessage, ndMessageLength } from '../../src/wire/nd.js';
 import { decodeMldMessage, encodeMldMessage, mldMessageLength } from '../../src/wire/mld.js';
 import { decodeUdpHeader, encodeUdpDatagram, fillUdpChecksum, verifyUdpChecksum } from '../../src/wire/udp.js';
@@ -258,6 +259,16 @@ export const WIRE_TARGETS: readonly WireTarget[] = [
     sane(decodeIcmpv6(b, IPV6_HEADER_LEN), b.length - IPV6_HEADER_LEN);
     verifyIcmpv6Checksum(b, 0, IPV6_HEADER_LEN, b.length - IPV6_HEADER_LEN);
     for (const t of ERROR_TYPES) mayGenerateErrorAbout(b, 0, b.length, t, b[IPV6_HEADER_LEN - 1]! & 3);
+  }),
+  wire('flow-hash', [flowHash, flowLabel], ipPackets, (b) => {
+    if (b.length < IPV6_HEADER_LEN) return;
+    const h = flowHash(b, 0, b.length, 0x5eed);
+    if (!Number.isInteger(h) || h < 0 || h > 0xffff_ffff) throw new Error(`hash ${h} is not a 32-bit unsigned integer`);
+    // Nothing past the packet is read: bytes after it change nothing.
+    const padded = new Uint8Array(b.length + 64).fill(0xa5);
+    padded.set(b);
+    if (flowHash(padded, 0, b.length, 0x5eed) !== h) throw new Error('the hash read past the packet');
+    if (flowLabel(b, 0) > 0xfffff) throw new Error('flow label wider than 20 bits');
   }),
   wire('icmpv6-message', [decodeIcmpv6Message], () => upperLayers(ipPackets(), IPPROTO.ICMPV6), (b) => {
     const d = decodeIcmpv6Message(b, 0);

@@ -14,6 +14,7 @@ import {
   type FibNexthop,
   type FibRoute,
 } from '../../src/shm/fib.js';
+import { PORT_TABLE_BYTES, PortTableView, encodePortTable } from '../../src/shm/port-table.js';
 import { naiveLookup } from './lpm-model.js';
 
 function route(text: string, nexthop: number): FibRoute {
@@ -203,4 +204,129 @@ test('fib: 100,000 random /48 routes and a default route encode in under 24 MiB 
     const a = randomAddress();
     assert.equal(view.lookup(a, 0), naiveLookup(routes, a));
   }
+});
+
+/** A port table with ports 0..7, the ones in `down` down. */
+function portsWithDown(down: readonly number[]): PortTableView {
+  const bytes = new Uint8Array(PORT_TABLE_BYTES);
+  const entries = Array.from({ length: 8 }, (_, port) => ({
+    port, kind: 'tap' as const, up: !down.includes(port), mtu: 1500, mac: null, linkLocal: new Uint8Array(16), errorSource: new Uint8Array(16),
+  }));
+  encodePortTable(entries, bytes);
+  const view = new PortTableView();
+  view.bind(bytes, 0);
+  return view;
+}
+
+/** A UDP packet to 2001:db8:99::1 from source port `sport`. */
+function udpPacket(sport: number, label = 0): Uint8Array {
+  const p = new Uint8Array(48);
+  p[0] = 0x60;
+  p[1] = (label >> 16) & 0x0f;
+  p[2] = (label >> 8) & 0xff;
+  p[3] = label & 0xff;
+  p[5] = 8;
+  p[6] = 17;
+  p[7] = 64;
+  p.set(parseIpv6('2001:db8:1::10')!, 8);
+  p.set(parseIpv6('2001:db8:99::1')!, 24);
+  p[40] = sport >> 8;
+  p[41] = sport & 0xff;
+  return p;
+}
+
+test('fib: an ECMP group reads as its first member, and selectMember spreads flows over its members, counting each', () => {
+  const gw1 = parseIpv6('fe80::1')!;
+  const gw2 = parseIpv6('fe80::2')!;
+  const nexthops: FibNexthop[] = [
+    { kind: NH_CONNECTED, port: 0 },
+    { kind: NH_GATEWAY, port: 1, gateway: gw1, mtu: 1400 },
+    { kind: NH_GATEWAY, port: 2, gateway: gw2 },
+    { kind: NH_GATEWAY, port: 0, members: [{ nexthop: 1, counter: 5 }, { nexthop: 2, counter: 6 }] },
+  ];
+  const view = build([route('2001:db8:1::/64', 0), route('2001:db8:99::/64', 3)], nexthops, 4);
+  const group = lookupText(view, '2001:db8:99::1');
+  assert.equal(group, 3);
+  // Readers that do not balance see the first member.
+  assert.equal(view.nexthopPort(group), 1);
+  assert.equal(view.nexthopMtu(group), 1400);
+  assert.deepEqual(view.bytes.subarray(view.gatewayOffset(group), view.gatewayOffset(group) + 16), gw1);
+  const ports = portsWithDown([]);
+  const counters = new Float64Array(16);
+  const chosen = new Map<number, number>();
+  for (let sport = 1000; sport < 1064; sport++) {
+    const p = udpPacket(sport);
+    const m = view.selectMember(group, p, 0, p.length, ports, counters, 3);
+    assert.ok(m === 1 || m === 2, `member ${m}`);
+    chosen.set(sport, m);
+    // One flow, one member: the same packet again, as another lane or batch would see it.
+    assert.equal(view.selectMember(group, p, 0, p.length, ports, counters, 3), m);
+  }
+  const onFirst = [...chosen.values()].filter((m) => m === 1).length;
+  assert.ok(onFirst >= 16 && onFirst <= 48, `64 flows spread over both members (${onFirst} on the first)`);
+  assert.equal(counters[3 + 5], 2 * onFirst);
+  assert.equal(counters[3 + 6], 2 * (64 - onFirst));
+  // A plain nexthop and no route come back as they are, uncounted.
+  const p = udpPacket(1);
+  assert.equal(view.selectMember(0, p, 0, p.length, ports, counters, 3), 0);
+  assert.equal(view.selectMember(-1, p, 0, p.length, ports, counters, 3), -1);
+  assert.equal(counters.reduce((a, b) => a + b, 0), 128);
+});
+
+test('fib: a member whose port is down is skipped; the other flows keep their member', () => {
+  const nexthops: FibNexthop[] = [
+    { kind: NH_GATEWAY, port: 1, gateway: parseIpv6('fe80::1')! },
+    { kind: NH_GATEWAY, port: 2, gateway: parseIpv6('fe80::2')! },
+    { kind: NH_GATEWAY, port: 3, gateway: parseIpv6('fe80::3')! },
+    { kind: NH_GATEWAY, port: 1, members: [{ nexthop: 0, counter: -1 }, { nexthop: 1, counter: -1 }, { nexthop: 2, counter: -1 }] },
+  ];
+  const view = build([route('2001:db8:99::/64', 3)], nexthops);
+  const counters = new Float64Array(4);
+  const pick = (sport: number, ports: PortTableView) => {
+    const p = udpPacket(sport);
+    return view.selectMember(3, p, 0, p.length, ports, counters, 0);
+  };
+  const allUp = portsWithDown([]);
+  const twoDown = portsWithDown([2]);
+  const moved = new Set<number>();
+  for (let sport = 0; sport < 200; sport++) {
+    const before = pick(sport, allUp);
+    const after = pick(sport, twoDown);
+    assert.notEqual(after, 1, 'never the member on the down port');
+    if (before !== 1) assert.equal(after, before, 'a flow on an up member stays');
+    else moved.add(after);
+  }
+  assert.deepEqual([...moved].sort(), [0, 2], "the down member's flows spread over both others");
+  // Every member down: the hashed one, for the lane's port_down verdict.
+  assert.ok([0, 1, 2].includes(pick(7, portsWithDown([1, 2, 3]))));
+  assert.equal(counters.reduce((a, b) => a + b, 0), 0, 'members with no counter slot count nothing');
+});
+
+test('fib: a non-zero flow label picks the member whatever the ports (RFC 6438)', () => {
+  const nexthops: FibNexthop[] = [
+    { kind: NH_GATEWAY, port: 1, gateway: parseIpv6('fe80::1')! },
+    { kind: NH_GATEWAY, port: 2, gateway: parseIpv6('fe80::2')! },
+    { kind: NH_GATEWAY, port: 1, members: [{ nexthop: 0, counter: -1 }, { nexthop: 1, counter: -1 }] },
+  ];
+  const view = build([route('::/0', 2)], nexthops);
+  const ports = portsWithDown([]);
+  const counters = new Float64Array(1);
+  const members = new Set<number>();
+  for (let label = 1; label <= 32; label++) {
+    const bySport = new Set<number>();
+    for (let sport = 0; sport < 16; sport++) {
+      const p = udpPacket(sport, label);
+      bySport.add(view.selectMember(2, p, 0, p.length, ports, counters, 0));
+    }
+    assert.equal(bySport.size, 1, `label ${label}: one member for every source port`);
+    members.add([...bySport][0]!);
+  }
+  assert.equal(members.size, 2, 'different labels reach both members');
+});
+
+test('fib: rejects malformed ECMP groups', () => {
+  const base: FibNexthop[] = nexthopsFor(2);
+  assert.throws(() => compileFib([], [...base, { kind: NH_CONNECTED, port: 0, members: [{ nexthop: 0, counter: 0 }] }]), /at least two/);
+  assert.throws(() => compileFib([], [...base, { kind: NH_CONNECTED, port: 0, members: [{ nexthop: 0, counter: 0 }, { nexthop: 9, counter: 0 }] }]), /not a plain nexthop/);
+  assert.throws(() => compileFib([], [...base, { kind: NH_CONNECTED, port: 0, members: [{ nexthop: 0, counter: 0 }, { nexthop: 1, counter: 64 }] }]), /counter 64/);
 });

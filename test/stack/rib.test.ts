@@ -258,3 +258,32 @@ test('the RIB keeps its own copies: changing the caller\'s prefix or nexthops la
   assert.equal(storedA!.nexthops, storedB!.nexthops, 'one list for both routes');
   assert.equal(rib.lookup(ip('2001:db8:a::1'))?.prefixLen, 48);
 });
+
+test('compile makes an ECMP group of a route with several nexthops, with a stable counter slot per member; connected routes stay on their first port', () => {
+  const rib = new Rib();
+  const gw1 = ip('fe80::1');
+  const gw2 = ip('fe80::2');
+  rib.add(route('2001:db8:99::/64', 'ripng', { nexthops: [{ port: 1, gateway: gw1 }, { port: 2, gateway: gw2 }] }));
+  rib.add(route('2001:db8:a::/48', 'static', { nexthops: [{ port: 1, gateway: gw1 }] }));
+  rib.add(route('2001:db8:1::/64', 'connected', { nexthops: [{ port: 1, gateway: null }, { port: 2, gateway: null }] }));
+  const fib = rib.compile(() => 1500);
+  const nhOf = (text: string) => fib.nexthops[fib.routes.find((r) => formatPrefix({ addr: r.prefix, len: r.len }) === text)!.nexthop]!;
+  const group = nhOf('2001:db8:99::/64');
+  assert.deepEqual(group.members?.map((m) => fib.nexthops[m.nexthop]), [
+    { kind: NH_GATEWAY, port: 1, gateway: gw1, mtu: 1500 },
+    { kind: NH_GATEWAY, port: 2, gateway: gw2, mtu: 1500 },
+  ]);
+  assert.equal(fib.nexthops[group.members![0]!.nexthop], nhOf('2001:db8:a::/48'), 'a member shares the plain nexthop of the same gateway');
+  assert.deepEqual(group.members!.map((m) => m.counter), [0, 1]);
+  assert.equal(nhOf('2001:db8:1::/64').members, undefined);
+  assert.equal(nhOf('2001:db8:1::/64').port, 1);
+  const best = rib.best(ip('2001:db8:99::'), 64)!;
+  assert.deepEqual(best.nexthops.map((n) => rib.memberCounterOf(best, n)), [0, 1]);
+  assert.equal(rib.memberCounterOf(rib.best(ip('2001:db8:a::'), 48)!, { port: 1, gateway: gw1 }), -1);
+  // Recompiling, or the members coming back in another order, keeps each member's slot.
+  rib.add(route('2001:db8:99::/64', 'ripng', { nexthops: [{ port: 2, gateway: gw2 }, { port: 1, gateway: gw1 }] }));
+  const again = rib.compile(() => 1500);
+  const regroup = again.nexthops[again.routes.find((r) => formatPrefix({ addr: r.prefix, len: r.len }) === '2001:db8:99::/64')!.nexthop]!;
+  assert.deepEqual(regroup.members!.map((m) => m.counter), [1, 0]);
+  assert.deepEqual(rib.memberCounters().map((m) => m.port), [1, 2]);
+});

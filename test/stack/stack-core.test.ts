@@ -142,7 +142,7 @@ test('publishTables publishes the port, the FIB (connected, local and static rou
   stack.publishTables();
 
   assert.deepEqual(datapath.lastPorts(), [
-    { port: 0, kind: 'tap', up: true, mtu: 1500, mac: ROUTER_MAC, host: false, linkLocal: ROUTER_LL, errorSource: ROUTER_GLOBAL },
+    { port: 0, kind: 'tap', up: true, mtu: 1500, mac: ROUTER_MAC, host: false, redirects: true, linkLocal: ROUTER_LL, errorSource: ROUTER_GLOBAL },
   ]);
   const fib = datapath.lastFib();
   const described = fib.routes.map((r) => {
@@ -515,5 +515,38 @@ test('a port added while the stack runs advertises at once; removed, it sends a 
   // The index can serve another port.
   stack.addInterface({ name: 'lan2', port: 3, kind: 'tun', mac: null, mtu: 1400, addresses: [], ra: null });
   assert.equal(stack.interfaces.byPort(3)?.name, 'lan2');
+  stack.stop();
+});
+
+test('interfaces[].redirects reaches the port table: off at start, on again by updateInterface; never on a tun port', () => {
+  const datapath = new FakeDatapath();
+  const stack = new Stack({ clock: new ManualClock(0), rng: new SeededRng(42), datapath, log: quietLog });
+  const addresses = [{ addr: ROUTER_GLOBAL, prefixLen: 64 }];
+  stack.addInterface({ name: 'lan0', port: 0, kind: 'tap', mac: ROUTER_MAC, mtu: 1500, addresses, ra: null, redirects: false });
+  stack.addInterface({ name: 'tun0', port: 1, kind: 'tun', mac: null, mtu: 1500, addresses: [], ra: null });
+  stack.publishTables();
+  assert.deepEqual(datapath.lastPorts().map((p) => p.redirects), [false, false]);
+  stack.updateInterface(0, { addresses, mtu: 1500, ra: null, redirects: true });
+  assert.deepEqual(datapath.lastPorts().map((p) => p.redirects), [true, false]);
+});
+
+test('PUNT_RESOLVE under ECMP: with two gateways on the port, the one with no link-layer address yet is solicited', async () => {
+  const { datapath, stack } = setup();
+  const gwA = ip('fe80::a');
+  const gwB = ip('fe80::b');
+  stack.addRoute({ prefix: ip('2001:db8:99::'), prefixLen: 64, origin: 'ripng', preference: 120, metric: 2, kind: 'unicast', nexthops: [{ port: 0, gateway: gwA }, { port: 0, gateway: gwB }] });
+  const solicited = () => {
+    const ns = icmpOf(sent(only(datapath.take())));
+    assert.equal(ns.type, 'neighborSolicitation');
+    return ns.type === 'neighborSolicitation' ? formatIpv6(ns.target) : '';
+  };
+  datapath.punt(udp(FAR, ip('2001:db8:99::5'), 4000, 53, Uint8Array.of(1)), 1, PUNT_RESOLVE, 0);
+  assert.equal(solicited(), 'fe80::a', 'neither known: the first');
+  const na = icmpv6(gwA, ROUTER_GLOBAL, 255, { type: 'neighborAdvertisement', router: true, solicited: true, override: true, target: gwA, options: [{ type: 'targetLinkLayerAddress', mac: HOST_MAC_2 }] });
+  datapath.punt(na, 0, PUNT_LOCAL);
+  datapath.take();
+  // The lane punts again for a flow hashed to the other member: that one is solicited.
+  datapath.punt(udp(FAR, ip('2001:db8:99::6'), 4001, 53, Uint8Array.of(1)), 1, PUNT_RESOLVE, 0);
+  assert.equal(solicited(), 'fe80::b');
   stack.stop();
 });

@@ -28,6 +28,8 @@ export const dataplaneSection = defineSection(
       io: z.enum(['auto', 'uring', 'syscall'], { error: 'auto, uring or syscall' }).default('auto'),
       poolSlots: intInRange(256, 262_144).default(4096),
       hostInterface: flag().default(true),
+      // The ECMP flow hash seed (shm/fib.ts): fixed, a flow takes the same member after a restart.
+      ecmpSeed: intInRange(0, 0xffff_ffff).optional(),
       // RFC 4443 §2.4(f): ICMPv6 errors are rate-limited with a token bucket.
       icmpErrors: z
         .strictObject({

@@ -84,6 +84,8 @@ const interfaceInputSchema = z.strictObject({
   netns: namespaceName().optional(),
   attach: interfaceName().optional(),
   ra: raSchema.optional(),
+  // RFC 4861 §8.2: tell a neighbour of a better first hop on its link (Linux's default, too).
+  redirects: flag().default(true),
 });
 
 type InterfaceInput = z.output<typeof interfaceInputSchema>;
@@ -201,6 +203,7 @@ function resolveInterface(iface: InterfaceInput) {
     addresses: iface.addresses,
     netns: iface.netns ?? null,
     attach: iface.attach ?? null,
+    redirects: iface.redirects,
     ra: {
       enabled: iface.kind === 'tap' && (ra.enabled ?? (ra.accept !== true && globals.length > 0)),
       accept: iface.kind === 'tap' && ra.accept === true,
