@@ -113,22 +113,18 @@ export function* staticRoutes(config: Config, portOf: (name: string) => number):
   for (const r of config.routes) {
     const prefix = parsePrefix(r.prefix)!;
     const kind = r.reject ? 'reject' : r.blackhole ? 'blackhole' : 'unicast';
-    const via = r.via === null ? null : parseIpv6(r.via)!;
-    let port = r.interface === null ? -1 : portOf(r.interface);
-    if (port < 0 && via !== null) {
-      const at = onLink.findIndex((prefixes) => prefixes.some((p) => prefixMatch(p.addr, 0, via, 0, p.len)));
-      if (at >= 0) port = portOf(config.interfaces[at]!.name);
-      if (port < 0) throw new ConfigRejected(`route ${r.prefix}: next hop ${formatIpv6(via)} is on no configured prefix (give its interface)`);
-    }
-    yield {
-      prefix: prefix.addr,
-      prefixLen: prefix.len,
-      origin: 'static',
-      preference: r.preference,
-      metric: 0,
-      kind,
-      nexthops: kind === 'unicast' ? [{ port, gateway: via }] : [],
-    };
+    const nexthops = r.nexthops.map((n) => {
+      const via = n.via === null ? null : parseIpv6(n.via)!;
+      let port = n.interface === null ? -1 : portOf(n.interface);
+      if (port < 0 && via !== null) {
+        const at = onLink.findIndex((prefixes) => prefixes.some((p) => prefixMatch(p.addr, 0, via, 0, p.len)));
+        if (at >= 0) port = portOf(config.interfaces[at]!.name);
+        if (port < 0) throw new ConfigRejected(`route ${r.prefix}: next hop ${formatIpv6(via)} is on no configured prefix (give its interface)`);
+      }
+      return { port, gateway: via };
+    });
+    // More than one next hop: the FIB makes them an ECMP group (stack/rib.ts).
+    yield { prefix: prefix.addr, prefixLen: prefix.len, origin: 'static', preference: r.preference, metric: 0, kind, nexthops };
   }
 }
 

@@ -146,11 +146,27 @@ test('all errors of a file are reported, in file order', () => {
 test('routes: reject and blackhole carry no next hop; preference defaults to 10', () => {
   const c = ok(loadConfigText('interfaces:\n  - name: a\nroutes:\n  - { prefix: 2001:db8::/32, reject: true }\n  - { prefix: "::/0", via: "fe80::1", interface: a }\n', 'c.yaml'));
   assert.deepEqual(c.routes, [
-    { prefix: '2001:db8::/32', via: null, interface: null, reject: true, blackhole: false, preference: 10 },
-    { prefix: '::/0', via: 'fe80::1', interface: 'a', reject: false, blackhole: false, preference: 10 },
+    { prefix: '2001:db8::/32', nexthops: [], reject: true, blackhole: false, preference: 10 },
+    { prefix: '::/0', nexthops: [{ via: 'fe80::1', interface: 'a' }], reject: false, blackhole: false, preference: 10 },
   ]);
   assert.deepEqual(errorsOf('interfaces:\n  - name: a\nroutes:\n  - { prefix: 2001:db8::/32, reject: true, via: 2001:db8::1 }\n'), [
     'c.yaml:4:49: routes[0].via: expected no next hop on a reject route (it never leaves the router), found "2001:db8::1"',
+  ]);
+});
+
+test('routes: nexthops makes an ECMP static route of 2 to 8 gateways, each checked like via', () => {
+  const text = (hops: string, extra = '') => `interfaces:\n  - name: a\n    addresses: [2001:db8:1::1/64]\nroutes:\n  - prefix: 2001:db8:100::/48${extra}\n    nexthops: [${hops}]\n`;
+  const c = ok(loadConfigText(text('{ via: 2001:db8:1::2 }, { via: "fe80::3", interface: a }'), 'c.yaml'));
+  assert.deepEqual(c.routes[0]!.nexthops, [{ via: '2001:db8:1::2', interface: null }, { via: 'fe80::3', interface: 'a' }]);
+  assert.deepEqual(errorsOf(text('{ via: 2001:db8:1::2 }')), ['c.yaml:6:5: routes[0].nexthops: expected a list of next hops (via alone for one) (at least 2), found a list']);
+  assert.deepEqual(errorsOf(text('{ via: 2001:db8:1::2 }, { via: "fe80::3" }')), [
+    'c.yaml:6:47: routes[0].nexthops[1].via: expected a global address, or a link-local one with `interface` beside it (RFC 4007 §6), found "fe80::3"',
+  ]);
+  assert.deepEqual(errorsOf(text('{ via: 2001:db8:1::2 }, { via: "fe80::3", interface: b }')), [
+    'c.yaml:6:69: routes[0].nexthops[1].interface: expected the name of a configured interface (a), found "b"',
+  ]);
+  assert.deepEqual(errorsOf(text('{ via: 2001:db8:1::2 }, { via: 2001:db8:1::3 }', '\n    via: 2001:db8:1::4')), [
+    'c.yaml:7:5: routes[0].nexthops: expected nexthops, or one of via/interface, reject, blackhole: not both, found a list',
   ]);
 });
 
