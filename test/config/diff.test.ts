@@ -36,7 +36,7 @@ log: { level: debug }
     'changed interfaces[lan0].mtu',
     'added interfaces[lan0].addresses',
     'added interfaces[lan0].ra.prefixes[2001:db8:9::/64]',
-    'changed routes[2001:db8:100::/48].via',
+    'changed routes[2001:db8:100::/48].nexthops[0].via',
     'changed log.level',
   ]);
   const text = renderConfigDiff(changes);
