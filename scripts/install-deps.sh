@@ -15,6 +15,8 @@ PACKAGES=(
   # interop peers and tools
   python3 python3-scapy python3-cryptography bird2 prometheus
   wide-dhcpv6-client wide-dhcpv6-server wide-dhcpv6-relay kea-dhcp6-server dnsmasq-base
+  # the container tests (test/docker): a private dockerd, stand-in base images, compose
+  docker.io debootstrap docker-compose
 )
 
 missing=()
@@ -27,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  # Keep apt from starting daemons (bird, prometheus) in the root namespace.
+  # Keep apt from starting daemons (bird, prometheus, dockerd) in the root namespace.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
