@@ -1,7 +1,7 @@
 # turtle6 appliance image (docs/docker.md).
 #
 #   docker build -t turtle6 .
-#   docker run --cap-add NET_ADMIN --device /dev/net/tun \
+#   docker run --cap-add NET_ADMIN --device /dev/net/tun --sysctl net.ipv6.conf.default.disable_ipv6=0 \
 #     -v "$PWD/turtle6.yaml:/etc/turtle6/turtle6.yaml:ro" turtle6
 #
 # Build stage: TypeScript and the C helpers (libt6io.so, libt6crypto.so), then the dev

@@ -130,7 +130,7 @@ test('topology: hosts on two Docker networks ping each other through turtle6; tu
   const config = writeIn(dir, 'router.yaml', routerConfig(p1, p2));
   const r = `${tag}-r`;
   k.dockerOk([
-    'create', '--name', r, '--cap-add', 'NET_ADMIN', '--device', '/dev/net/tun',
+    'create', '--name', r, '--cap-add', 'NET_ADMIN', '--device', '/dev/net/tun', '--sysctl', 'net.ipv6.conf.default.disable_ipv6=0',
     '-v', `${config}:${CONFIG_PATH}:ro`, '--network', mgmt, '-p', '127.0.0.1::9469', IMAGE,
   ]);
   k.dockerOk(['network', 'connect', lan1, r]);
