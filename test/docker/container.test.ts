@@ -165,6 +165,9 @@ test('topology: hosts on two Docker networks ping each other through turtle6; tu
   assert.match(shown, /tap1/);
   assert.match(shown, /tap2/);
   assert.match(shown, new RegExp(`${p1}ff`));
+  // Docker's /proc/sys is read-only: instead of disable_ipv6, the TAPs get no kernel address.
+  assert.match(logs(r), /read-only \/proc\/sys: the kernel gets no IPv6 address on the TAP instead/);
+  assert.equal(k.dockerOk(['exec', r, 'ip', '-6', 'addr', 'show', 'dev', 'tap1']).trim(), '');
   // The glue is in place while it runs (it is removed on stop, below).
   assert.match(k.dockerOk(['exec', r, 'tc', 'filter', 'show', 'dev', 'eth1', 'ingress']), /mirred/);
 
