@@ -178,7 +178,7 @@ test('topology: hosts on two Docker networks ping each other through turtle6; tu
 
   // docker stop: SIGTERM to turtle6 itself (the entrypoint execs it), which removes its glue
   // and exits 0 well within the grace period (a SIGKILL after it would give 137).
-  const grace = 20;
+  const grace = 10; // docker stop's default
   const t0 = Date.now();
   k.dockerOk(['stop', '-t', String(grace), r]);
   const took = (Date.now() - t0) / 1000;
