@@ -20,6 +20,8 @@ PACKAGES=(
   systemd util-linux
   # DNS peers and tools (the resolver's interop tests and codec goldens)
   bind9 unbound dnsutils
+  # the container tests (test/docker): a private dockerd, stand-in base images, compose
+  docker.io debootstrap docker-compose
 )
 
 missing=()
@@ -32,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  # Keep apt from starting daemons (bird, prometheus) in the root namespace.
+  # Keep apt from starting daemons (bird, prometheus, dockerd) in the root namespace.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d

@@ -19,7 +19,7 @@ import { LaneSet } from '../dataplane/lanes.js';
 import { RESTART_MAX_MS } from '../dataplane/lane-supervision.js';
 import { slotBytesForMtu } from '../shm/pool.js';
 import { MAX_PORTS } from '../shm/port-table.js';
-import { openTunTap, closeTunTap, setMac, setMtu, setUp, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
+import { openTunTap, closeTunTap, setMac, setMtu, setUp, setNoKernelIpv6Addresses, moveToNetns, attachToKernelInterface, detachFromKernelInterface, type TunTap } from '../io/tuntap.js';
 import { Stack } from '../stack/stack.js';
 import { ControlServer, registerConfigCommands } from './control.js';
 import { reloadParticipants, stackInterface, staticRoutes } from './reload-participants.js';
@@ -220,7 +220,12 @@ export class Appliance {
     } else if (iface.attach !== null) {
       // turtle6 is the only IPv6 node on an attached link: the kernel must stay silent on
       // the glued TAP and on the NIC itself (its RS, DAD and MLD would leak onto the link).
-      setKernelIpv6Disabled(dev.name, true);
+      try {
+        setKernelIpv6Disabled(dev.name, true);
+      } catch (e) {
+        setNoKernelIpv6Addresses(dev.name);
+        this.log.warn({ ifname: dev.name, err: String(e) }, 'read-only /proc/sys: the kernel gets no IPv6 address on the TAP instead (addrgenmode none)');
+      }
       setUp(dev.name);
       setUp(iface.attach);
       try {

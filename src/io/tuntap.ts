@@ -118,6 +118,15 @@ export function setUp(name: string, where: InNetns = {}): void {
 }
 
 /**
+ * No IPv6 address of the kernel's own on a device (no link-local, so no RS, DAD or MLD from
+ * it), through netlink: where /proc/sys is read-only (a Docker container) and disable_ipv6
+ * cannot be written. Takes effect when the device comes up.
+ */
+export function setNoKernelIpv6Addresses(name: string, where: InNetns = {}): void {
+  runNet('ip', ['link', 'set', 'dev', name, 'addrgenmode', 'none'], where.netns);
+}
+
+/**
  * Moves a device into another namespace. Open queue fds stay attached, so the appliance keeps
  * its port while a kernel host in `netns` sits on the other side (DESIGN.md).
  */
