@@ -106,8 +106,7 @@ const configSchema = z
     routes: z.array(
       z.strictObject({
         prefix: prefixText,
-        via: addressText.nullable(),
-        interface: z.string().nullable(),
+        nexthops: z.array(z.strictObject({ via: addressText, interface: z.string().nullable() })),
         reject: z.boolean(),
         blackhole: z.boolean(),
         preference: count,
@@ -302,7 +301,7 @@ test('turtle6ctl against a running turtle6: show, reload, config diff, errors an
     writeFileSync(copy, modified);
     const text = ok(l.ctl('config', 'diff', copy), 'config diff');
     assert.deepEqual(text.trimEnd().split('\n').sort(), [
-      `- routes[2001:db8:dead::/48]: ${JSON.stringify({ prefix: '2001:db8:dead::/48', via: null, interface: null, reject: true, blackhole: false, preference: 10 })}`,
+      `- routes[2001:db8:dead::/48]: ${JSON.stringify({ prefix: '2001:db8:dead::/48', nexthops: [], reject: true, blackhole: false, preference: 10 })}`,
       `~ interfaces[${l.if2}].mtu: 1400 → 1380`,
     ].sort());
     const data = l.json(diffSchema, 'config', 'diff', copy);

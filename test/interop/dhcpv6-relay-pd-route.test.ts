@@ -58,7 +58,7 @@ id-assoc pd 1 {
   const [route] = await delegated();
   assert.equal(route!.origin, 'dhcpv6-pd', 'its own origin in show routes');
   assert.equal(route!.best, true);
-  assert.deepEqual(route!.nexthops, [{ interface: cl, gateway: clientLinkLocal }], 'via the client, on the link the Reply went out of');
+  assert.deepEqual(route!.nexthops, [{ interface: cl, gateway: clientLinkLocal, packets: null }], 'via the client, on the link the Reply went out of');
 
   // A packet from upstream to an address in the prefix is forwarded by turtle6 to the client.
   const forwardedBefore = await router.counter(up, 'forwarded');

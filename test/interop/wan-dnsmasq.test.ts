@@ -65,7 +65,7 @@ test('dnsmasq upstream: turtle6 leases a WAN address and learns its default rout
   const all = await routes();
   const defaults = all.filter((x) => x.prefix === '::/0');
   assert.deepEqual(defaults.map((x) => [x.origin, x.best]), [['ra', true]], JSON.stringify(defaults));
-  assert.deepEqual(defaults[0]!.nexthops, [{ interface: wan, gateway: upstreamLinkLocal }]);
+  assert.deepEqual(defaults[0]!.nexthops, [{ interface: wan, gateway: upstreamLinkLocal, packets: null }]);
   assert.ok(all.some((x) => x.prefix === '2001:db8:ee::/64' && x.origin === 'ra'), 'the RA\'s on-link prefix');
   assert.equal((await dhcpClient(router)).phase, 'bound');
 
