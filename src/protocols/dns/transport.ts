@@ -84,18 +84,30 @@ export function frameTcp(message: Uint8Array): Uint8Array {
 }
 
 /**
- * Accumulates TCP bytes and returns the first whole framed message, or null while it is
- * still incomplete.
+ * Accumulates TCP bytes and takes whole framed messages out of them, one at a time: a
+ * client may send several queries on one connection (RFC 7766 §6.2.1).
  */
 export class TcpDeframer {
   private buf = new Uint8Array(0);
+  /** Adds `chunk`; returns the first whole message, or null while it is still incomplete. */
   push(chunk: Uint8Array): Uint8Array | null {
     const next = new Uint8Array(this.buf.length + chunk.length);
     next.set(this.buf);
     next.set(chunk, this.buf.length);
     this.buf = next;
+    return this.next();
+  }
+  /** The next whole message already received, or null. */
+  next(): Uint8Array | null {
     if (this.buf.length < 2) return null;
     const len = (this.buf[0]! << 8) | this.buf[1]!;
-    return this.buf.length >= 2 + len ? this.buf.slice(2, 2 + len) : null;
+    if (this.buf.length < 2 + len) return null;
+    const m = this.buf.slice(2, 2 + len);
+    this.buf = this.buf.slice(2 + len);
+    return m;
+  }
+  /** Bytes held that are not yet a whole message. */
+  get pending(): number {
+    return this.buf.length;
   }
 }
