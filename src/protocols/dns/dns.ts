@@ -321,7 +321,8 @@ export class DnsModule implements ProtocolModule<DnsConfig> {
     if (resolver === null) throw new Error('the DNS module is not running');
     if (rest.length < 1 || rest.length > 2) throw new Error('usage: resolve NAME [TYPE]');
     const [name, typeText] = rest as [string, string | undefined];
-    if (resolver.servers.length === 0) throw new Error('no DNS servers are configured (dns.servers in the config)');
+    this.refreshServers();
+    if (resolver.servers.length === 0) throw new Error('no DNS servers are configured (dns.servers in the config) or learned (DHCPv6)');
     if (typeText === undefined) {
       const r = await lookup(resolver, name);
       ctx.log.debug({ name, result: r }, 'resolve');
