@@ -61,12 +61,16 @@ export interface CacheKey {
   readonly class: number;
 }
 
-interface Entry {
-  readonly key: CacheKey;
+/** A reply's rcode and record sections, as stored and as served. */
+export interface CachedReply {
   readonly rcode: number;
   readonly answers: readonly DnsRecord[];
   readonly authorities: readonly DnsRecord[];
   readonly additionals: readonly DnsRecord[];
+}
+
+interface Entry extends CachedReply {
+  readonly key: CacheKey;
   readonly negative: boolean;
   /** Clock ms when stored and when the entry's TTL runs out. */
   readonly storedAt: number;
@@ -79,11 +83,7 @@ interface Entry {
 }
 
 /** What the cache gives back: the message sections with their TTLs counted down. */
-export interface CachedAnswer {
-  readonly rcode: number;
-  readonly answers: readonly DnsRecord[];
-  readonly authorities: readonly DnsRecord[];
-  readonly additionals: readonly DnsRecord[];
+export interface CachedAnswer extends CachedReply {
   readonly stale: boolean;
   /** The caller should refresh this entry from upstream (prefetch). */
   readonly prefetch: boolean;
@@ -191,6 +191,12 @@ export class DnsCache {
     const reason = this.store(key, reply);
     if (reason !== null) this.stats.notCached[reason] = (this.stats.notCached[reason] ?? 0) + 1;
     return reason;
+  }
+
+  /** The entry just stored for `key`, with its capped TTLs, without counting a hit or moving it. */
+  stored(key: CacheKey): CachedReply | null {
+    const e = this.entries.get(cacheKeyText(key));
+    return e === undefined || e.storedAt !== this.clock.now() ? null : e;
   }
 
   private store(key: CacheKey, reply: DnsMessage): string | null {

@@ -108,6 +108,7 @@ export class DnsModule implements ProtocolModule<DnsConfig> {
           countRfc4074: (server) => resolver.statsFor(server).rfc4074++,
         },
         ownPrefixes: () => this.ownPrefixes(),
+        debug: (obj, msg) => ctx.log.debug(obj, msg),
       },
       forwarderSettings(config.forwarder),
     );

@@ -47,7 +47,7 @@ import {
   type DnsRecord,
   type Edns,
 } from '../../wire/dns.js';
-import { cacheKeyText, DnsCache, type CacheKey } from './cache.js';
+import { cacheKeyText, DnsCache, type CachedReply, type CacheKey } from './cache.js';
 import { LocalData } from './local.js';
 import type { QueryOutcome } from './resolver.js';
 import type { DnsServer } from './transport.js';
@@ -77,6 +77,8 @@ export interface ForwarderDeps {
   readonly cache: DnsCache;
   /** The prefixes of the router's own addresses: the allow list when none is configured. */
   readonly ownPrefixes: () => readonly Prefix[];
+  /** The decision log (debug level): what each upstream exchange came to. */
+  readonly debug?: (obj: object, msg: string) => void;
 }
 
 export interface ForwarderSettings {
@@ -110,9 +112,7 @@ export interface ForwarderStats {
 }
 
 /** An upstream result as the cache and the replies use it. */
-type Fetched =
-  | { readonly ok: true; readonly rcode: number; readonly answers: readonly DnsRecord[]; readonly authorities: readonly DnsRecord[]; readonly additionals: readonly DnsRecord[] }
-  | { readonly ok: false; readonly reason: string };
+type Fetched = (CachedReply & { readonly ok: true }) | { readonly ok: false; readonly reason: string };
 
 interface Sections {
   readonly answers: readonly DnsRecord[];
@@ -254,6 +254,7 @@ export class Forwarder {
     }
     if (!o.ok) {
       this.stats.upstreamFailures++;
+      this.deps.debug?.({ name: key.name, type: dnsTypeName(key.type), reason: o.reason, detail: o.detail }, 'DNS forwarder: upstream failed');
       return { ok: false, reason: o.detail };
     }
     this.stats.upstreamMs += this.deps.clock.now() - started;
@@ -262,10 +263,14 @@ export class Forwarder {
     if (key.type === DNS_TYPE.AAAA && m.rcode === DNS_RCODE.NXDOMAIN && (await this.hasA(key.name))) {
       this.stats.rfc4074++;
       this.deps.upstream.countRfc4074(o.server);
+      this.deps.debug?.({ name: key.name, server: o.server.address }, 'DNS forwarder: NXDOMAIN to AAAA while A exists (RFC 4074 §4.2): answered NODATA, not cached');
       return { ok: true, rcode: DNS_RCODE.NOERROR, ...EMPTY };
     }
-    this.deps.cache.put(key, m);
-    return { ok: true, rcode: m.rcode, answers: m.answers, authorities: m.authorities, additionals: m.additionals };
+    const notCached = this.deps.cache.put(key, m);
+    this.deps.debug?.({ name: key.name, type: dnsTypeName(key.type), rcode: dnsRcodeName(m.rcode), server: o.server.address, transport: o.transport, cached: notCached ?? 'yes' }, 'DNS forwarder: upstream answer');
+    // The first client sees the TTLs the cache keeps (capped), as later ones do.
+    const s = (notCached === null ? this.deps.cache.stored(key) : null) ?? m;
+    return { ok: true, rcode: m.rcode, answers: s.answers, authorities: s.authorities, additionals: s.additionals };
   }
 
   /** Whether `name` has A records (from the cache or upstream): RFC 4074's evidence that it exists. */

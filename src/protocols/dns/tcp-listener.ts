@@ -56,7 +56,8 @@ export class TcpListener {
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setTimeout(IDLE_MS, () => socket.destroy());
-    const client = parseIpv6((socket.remoteAddress ?? '').replace(/^::ffff:.*$/, ''));
+    // A link-local peer's address carries its zone (%t6host); the allow list compares addresses.
+    const client = parseIpv6((socket.remoteAddress ?? '').split('%')[0]!);
     if (client === null) return void socket.destroy();
     const deframer = new TcpDeframer();
     let pending = 0;

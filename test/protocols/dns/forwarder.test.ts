@@ -251,3 +251,10 @@ test('a flood of random names keeps the cache at its size', async () => {
   // Each random name asked AAAA then A (the RFC 4074 check): two entries each.
   assert.equal(cache.stats.evictions, 1000 - 50);
 });
+
+test('the first client sees the capped TTLs the cache keeps, as later clients do', async () => {
+  const { clock, ask } = setup(HOST, { cache: { minTtl: 600 } });
+  assert.equal((await ask('host.turtle6.test', DNS_TYPE.AAAA)).m.answers[0]!.ttl, 600);
+  clock.advance(1000);
+  assert.equal((await ask('host.turtle6.test', DNS_TYPE.AAAA)).m.answers[0]!.ttl, 599);
+});
