@@ -6,7 +6,8 @@
  * records; a repeated query is answered from the cache (BIND's query log shows one query);
  * `clear dns cache` sends the next one upstream again; a host outside `allow` (o) gets
  * REFUSED. The bad-input test sends malformed queries and a flood of random names from a
- * small Node sender: each is counted, the cache stays at its cap, nothing crashes.
+ * small Node sender: each is counted, the cache stays at its cap, nothing crashes. The last
+ * test has Unbound as the upstream instead.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { requireCommand, shortName, TestBed, pollUntil, type Netns } from '../helpers/netns.js';
 import { startRouter, waitForSlaac, type RunningRouter } from '../helpers/router.js';
 import { dnsQuery, DNS_TYPE, encodeDnsToBytes } from '../../src/wire/dns.js';
-import { startBind, type DnsPeer } from './dns/servers.js';
+import { startBind, startUnbound, type DnsPeer } from './dns/servers.js';
 
 const SENDER = fileURLToPath(new URL('./dns/send-udp.js', import.meta.url));
 const ROUTER_LAN = '2001:db8:1::1';
@@ -75,7 +76,7 @@ interface Stats {
   cache: { entries: number; evictions: number; inserts: number };
 }
 
-async function setup(t: { after: (fn: () => Promise<void>) => void }, cacheSize: number): Promise<{ bed: TestBed; h: Netns; o: Netns; u: Netns; bind: DnsPeer; router: RunningRouter }> {
+async function setup(t: { after: (fn: () => Promise<void>) => void }, cacheSize: number, upstream: 'bind' | 'unbound' = 'bind'): Promise<{ bed: TestBed; h: Netns; o: Netns; u: Netns; bind: DnsPeer; router: RunningRouter }> {
   requireCommand('dig', 'dnsutils');
   const bed = new TestBed('dnsfwd');
   t.after(() => bed.cleanup());
@@ -92,7 +93,7 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }, cacheSize:
   r.ip('link', 'set', vr, 'up');
   u.ip('link', 'set', vu, 'up');
   r.ip('-6', 'route', 'add', '2001:db8:53::/64', 'via', '2001:db8:5300::2');
-  const bind = await startBind(bed, u, '2001:db8:53::1');
+  const bind = await (upstream === 'bind' ? startBind : startUnbound)(bed, u, '2001:db8:53::1');
   const lan = shortName('t6l');
   const out = shortName('t6o');
   const router = await startRouter(
@@ -256,4 +257,22 @@ test('bad input: malformed queries are answered FORMERR or dropped and counted, 
   assert.equal(router.process.exitCode, null, 'turtle6 is still running');
   // And still answers.
   assert.deepEqual(dig(h, ROUTER_LAN, ['host.turtle6.test', 'AAAA']).answers.map((a) => a.data), ['2001:db8:1::10']);
+});
+
+test('with Unbound as the upstream: AAAA, PTR, 60 AAAA through TC and TCP, NXDOMAIN and NODATA, and the repeat from the cache', { timeout: 120_000 }, async (t) => {
+  requireCommand('unbound', 'unbound');
+  const { h, router } = await setup(t, 1000, 'unbound');
+  assert.deepEqual(dig(h, ROUTER_LAN, ['host.turtle6.test', 'AAAA']).answers.map((a) => a.data), ['2001:db8:1::10']);
+  assert.deepEqual(dig(h, ROUTER_LAN, ['-x', '2001:db8:1::10']).answers.map((a) => a.data), ['host.turtle6.test']);
+  const many = dig(h, ROUTER_LAN, ['+bufsize=512', 'many.turtle6.test', 'AAAA']);
+  assert.match(many.text, /Truncated, retrying in TCP mode/);
+  assert.equal(many.answers.length, 60);
+  assert.equal(dig(h, ROUTER_LAN, ['nope.turtle6.test', 'AAAA']).status, 'NXDOMAIN');
+  const nodata = dig(h, ROUTER_LAN, ['v6only.turtle6.test', 'A']);
+  assert.deepEqual([nodata.status, nodata.answers.length], ['NOERROR', 0]);
+  dig(h, ROUTER_LAN, ['host.turtle6.test', 'AAAA']);
+  const s = (await router.ctl(['show', 'dns', 'stats'])) as Stats & { stats: { upstreamQueries: number } };
+  // host AAAA, PTR, many AAAA, nope AAAA and A (the RFC 4074 check), v6only A; the repeats came from the cache.
+  assert.equal(s.stats.upstreamQueries, 6);
+  assert.ok(s.stats.cached >= 2, `from the cache: ${s.stats.cached}`);
 });
