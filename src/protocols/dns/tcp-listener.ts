@@ -29,6 +29,12 @@ export class TcpListener {
     return this.server !== null;
   }
 
+  /** The bound port (what port 0 became), or 0 when not listening. */
+  get port(): number {
+    const a = this.server?.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
   /** Listens on [::]:port (IPv6 only); rejects when the port cannot be bound. */
   async listen(port: number): Promise<void> {
     const server = createServer((s) => this.accept(s));
