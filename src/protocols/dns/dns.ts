@@ -227,6 +227,8 @@ export class DnsModule implements ProtocolModule<DnsConfig> {
       udp: this.udp !== null,
       tcp: this.tcp !== null,
       tcpError: this.tcpError,
+      tcpConnections: this.tcp?.connections ?? 0,
+      tcpRefused: this.tcp?.refusedConnections ?? 0,
       allow: f?.allow ?? this.ownPrefixes().map((p) => `${formatIpv6(p.addr)}/${p.len}`),
       localDomain: f?.localDomain ?? null,
       localRecords: this.forwarder?.localData.size ?? 0,

@@ -8,6 +8,8 @@
  *   allows replies out of order); at most MAX_PENDING in progress per connection.
  * - A connection idle for IDLE_MS is closed (§6.2.3 recommends a timeout of seconds).
  * - A query whose handler gives no reply (dropped) closes the connection.
+ * - At most MAX_CONNECTIONS at once; one more is closed at once (`refusedConnections`), so
+ *   a flood of connections cannot use up the process's file descriptors.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { parseIpv6 } from '../../lib/addr.js';
@@ -15,6 +17,7 @@ import { frameTcp, TcpDeframer } from './transport.js';
 
 export const IDLE_MS = 10_000;
 export const MAX_PENDING = 16;
+export const MAX_CONNECTIONS = 256;
 
 export type TcpHandler = (query: Uint8Array, client: Uint8Array) => Promise<Uint8Array | null>;
 
@@ -22,8 +25,12 @@ export class TcpListener {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   connections = 0;
+  refusedConnections = 0;
 
-  constructor(private readonly handle: TcpHandler) {}
+  constructor(
+    private readonly handle: TcpHandler,
+    private readonly maxConnections = MAX_CONNECTIONS,
+  ) {}
 
   get listening(): boolean {
     return this.server !== null;
@@ -57,6 +64,10 @@ export class TcpListener {
   }
 
   private accept(socket: Socket): void {
+    if (this.sockets.size >= this.maxConnections) {
+      this.refusedConnections++;
+      return void socket.destroy();
+    }
     this.connections++;
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));

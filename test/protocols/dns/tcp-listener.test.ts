@@ -61,3 +61,28 @@ test('a query the handler drops closes the connection', async () => {
     assert.deepEqual(r, { replies: [], closed: true });
   });
 });
+
+test('connections over the cap are closed as they come and counted', async () => {
+  const l = new TcpListener(async (q) => q, 2);
+  await l.listen(0);
+  const open = () =>
+    new Promise<{ closedAtOnce: boolean; destroy: () => void }>((resolve) => {
+      const s = connect({ host: '::1', port: l.port });
+      s.on('error', () => undefined);
+      // An accepted connection answers a query; a refused one closes without answering.
+      s.on('connect', () => s.write(frameTcp(Uint8Array.from([1]))));
+      s.on('data', () => resolve({ closedAtOnce: false, destroy: () => s.destroy() }));
+      s.on('close', () => resolve({ closedAtOnce: true, destroy: () => undefined }));
+    });
+  try {
+    const first = await open();
+    const second = await open();
+    const third = await open();
+    assert.deepEqual([first.closedAtOnce, second.closedAtOnce, third.closedAtOnce], [false, false, true]);
+    assert.deepEqual([l.connections, l.refusedConnections], [2, 1]);
+    first.destroy();
+    second.destroy();
+  } finally {
+    l.close();
+  }
+});
