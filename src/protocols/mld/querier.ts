@@ -69,6 +69,8 @@ export class MldRouterPort {
   private robustness: number;
   private queryInterval: number;
   nextGeneralQueryAt = Infinity;
+  /** Set by queryGroup/querySources while apply() runs: it then sends them. */
+  private queriesMarked = false;
   readonly sent = { generalQueries: 0, specificQueries: 0 };
 
   constructor(
@@ -268,16 +270,24 @@ export class MldRouterPort {
         }
       }
     }
+    // The queries the record called for go at once, together (a round already scheduled is brought forward).
+    if (this.queriesMarked) {
+      this.queriesMarked = false;
+      this.sendSpecific(g);
+    }
     this.reschedule();
     return 'applied';
   }
 
-  /** Send Q(MA) (§7.6.3.1): the filter timer lowered to LLQT, Last Listener Query Count queries LLQI apart. */
+  /**
+   * Send Q(MA) (§7.6.3.1): the filter timer lowered to LLQT, Last Listener Query Count queries
+   * LLQI apart. Marked here; apply() sends the record's queries together.
+   */
   private queryGroup(g: GroupState): void {
     if (!this.isQuerier) return;
     if (g.mode === 'exclude') g.filterAt = Math.min(g.filterAt, this.env.clock.now() + this.llqt);
     g.groupQueries = this.config.lastListenerQueryCount;
-    this.sendSpecific(g);
+    this.queriesMarked = true;
   }
 
   /** Send Q(MA, A) (§7.6.3.2): those source timers lowered to LLQT, each source queried Last Listener Query Count times. */
@@ -289,8 +299,8 @@ export class MldRouterPort {
       if (s === undefined) continue;
       if (s.at > llqtAt) s.at = llqtAt;
       s.queries = this.config.lastListenerQueryCount;
+      this.queriesMarked = true;
     }
-    this.sendSpecific(g);
   }
 
   /** One round of a group's pending specific queries, then the next LLQI later while any are left. */
