@@ -10,8 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { pollUntil, requireCommand, shortName, TestBed } from '../helpers/netns.js';
-import { scrapeMetrics, startRouter } from '../helpers/router.js';
+import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
+import { routerWithOneHost, scrapeMetrics } from '../helpers/router.js';
 
 const BAD_INPUT = resolve('test/interop/mld/bad-input.py');
 
@@ -19,27 +19,7 @@ test('crafted bad MLD is rejected and counted by reason; a source flood is cappe
   requireCommand('/usr/bin/python3', 'python3-scapy');
   const bed = new TestBed('mldbad');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const s = bed.netns('s');
-  const ifS = shortName('t6s');
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${ifS}
-    addresses: [2001:db8:12::1/64]
-    netns: ${s.name}
-    ra: { enabled: false }
-dataplane: { lanes: 1, hostInterface: false }
-metrics: { listen: "[::1]:9469" }
-mld:
-  maxSources: 100
-`);
-  s.ip('addr', 'add', '2001:db8:12::2/64', 'dev', ifS, 'nodad');
-  s.ip('link', 'set', ifS, 'up');
-  let ll = '';
-  await pollUntil('a link-local address on the scapy host', () => {
-    ll = /inet6 (fe80::[0-9a-f:]+)\//.exec(s.ip('-6', 'addr', 'show', 'dev', ifS))?.[1] ?? '';
-    return ll !== '';
-  });
+  const { router, r, s, ifname: ifS, hostLinkLocal: ll } = await routerWithOneHost(bed, 'mld:\n  maxSources: 100\n');
   const status = async () => (await router.ctl(['show', 'mld', 'interfaces'])) as { drops: Record<string, number> };
   const groups = async () => ((await router.ctl(['show', 'mld', 'groups'])) as { groups: Array<{ group: string; sources: string[] }> }).groups;
 

@@ -213,62 +213,37 @@ export class MldRouterPort {
       else s.at = at;
     };
     const requested = (s: SourceState) => g.mode === 'include' || s.at > 0;
-    if (g.mode === 'include') {
-      switch (type) {
-        case MLD_RECORD_TYPE.MODE_IS_INCLUDE:
-        case MLD_RECORD_TYPE.ALLOW_NEW_SOURCES:
-          for (const [k, s] of b) set(k, s, mali);
-          break;
-        case MLD_RECORD_TYPE.CHANGE_TO_INCLUDE_MODE: {
-          const aMinusB = [...g.sources.keys()].filter((k) => !b.has(k));
-          for (const [k, s] of b) set(k, s, mali);
-          this.querySources(g, aMinusB);
-          break;
-        }
-        case MLD_RECORD_TYPE.BLOCK_OLD_SOURCES:
-          this.querySources(g, [...b.keys()].filter((k) => g.sources.has(k)));
-          break;
-        case MLD_RECORD_TYPE.MODE_IS_EXCLUDE:
-        case MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE: {
-          // EXCLUDE (A*B, B-A): A*B keep their timers, B-A at 0, A-B deleted.
-          for (const k of [...g.sources.keys()]) if (!b.has(k)) g.sources.delete(k);
-          for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, 0);
-          g.mode = 'exclude';
-          g.filterAt = mali;
-          if (type === MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE) this.querySources(g, [...g.sources.entries()].filter(([, s]) => s.at > 0).map(([k]) => k));
-          break;
-        }
+    if (type === MLD_RECORD_TYPE.MODE_IS_INCLUDE || type === MLD_RECORD_TYPE.ALLOW_NEW_SOURCES) {
+      // INCLUDE (A+B), EXCLUDE (X+A, Y-A): the sources reported get MALI, in either mode.
+      for (const [k, s] of b) set(k, s, mali);
+    } else if (type === MLD_RECORD_TYPE.CHANGE_TO_INCLUDE_MODE) {
+      // INCLUDE: Send Q(MA, A-B); EXCLUDE: Send Q(MA, X-A) and Q(MA). Forwarded sources not in B either way.
+      const notReported = [...g.sources.entries()].filter(([k, s]) => requested(s) && !b.has(k)).map(([k]) => k);
+      for (const [k, s] of b) set(k, s, mali);
+      this.querySources(g, notReported);
+      if (g.mode === 'exclude') this.queryGroup(g);
+    } else if (g.mode === 'include') {
+      if (type === MLD_RECORD_TYPE.BLOCK_OLD_SOURCES) {
+        this.querySources(g, [...b.keys()].filter((k) => g.sources.has(k)));
+      } else {
+        // IS_EX/TO_EX: EXCLUDE (A*B, B-A): A*B keep their timers, B-A at 0, A-B deleted.
+        for (const k of [...g.sources.keys()]) if (!b.has(k)) g.sources.delete(k);
+        for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, 0);
+        g.mode = 'exclude';
+        g.filterAt = mali;
+        if (type === MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE) this.querySources(g, [...g.sources.entries()].filter(([, s]) => s.at > 0).map(([k]) => k));
       }
+    } else if (type === MLD_RECORD_TYPE.BLOCK_OLD_SOURCES) {
+      // EXCLUDE (X+(A-Y), Y): new sources get the filter timer; query A-Y.
+      for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, g.filterAt);
+      this.querySources(g, [...b.keys()].filter((k) => requested(g.sources.get(k)!)));
     } else {
-      switch (type) {
-        case MLD_RECORD_TYPE.MODE_IS_INCLUDE:
-        case MLD_RECORD_TYPE.ALLOW_NEW_SOURCES:
-          for (const [k, s] of b) set(k, s, mali);
-          break;
-        case MLD_RECORD_TYPE.CHANGE_TO_INCLUDE_MODE: {
-          const xMinusA = [...g.sources.entries()].filter(([k, s]) => s.at > 0 && !b.has(k)).map(([k]) => k);
-          for (const [k, s] of b) set(k, s, mali);
-          this.querySources(g, xMinusA);
-          this.queryGroup(g);
-          break;
-        }
-        case MLD_RECORD_TYPE.BLOCK_OLD_SOURCES: {
-          // EXCLUDE (X+(A-Y), Y): new sources get the filter timer; query A-Y.
-          for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, g.filterAt);
-          this.querySources(g, [...b.keys()].filter((k) => requested(g.sources.get(k)!)));
-          break;
-        }
-        case MLD_RECORD_TYPE.MODE_IS_EXCLUDE:
-        case MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE: {
-          // EXCLUDE (A-Y, Y*A): X-A and Y-A deleted; A-X-Y gets MALI (IS_EX) or the filter timer (TO_EX).
-          const fresh = type === MLD_RECORD_TYPE.MODE_IS_EXCLUDE ? mali : g.filterAt;
-          for (const k of [...g.sources.keys()]) if (!b.has(k)) g.sources.delete(k);
-          for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, fresh);
-          g.filterAt = mali;
-          if (type === MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE) this.querySources(g, [...b.keys()].filter((k) => requested(g.sources.get(k)!)));
-          break;
-        }
-      }
+      // IS_EX/TO_EX: EXCLUDE (A-Y, Y*A): X-A and Y-A deleted; A-X-Y gets MALI (IS_EX) or the filter timer (TO_EX).
+      const fresh = type === MLD_RECORD_TYPE.MODE_IS_EXCLUDE ? mali : g.filterAt;
+      for (const k of [...g.sources.keys()]) if (!b.has(k)) g.sources.delete(k);
+      for (const [k, s] of b) if (!g.sources.has(k)) set(k, s, fresh);
+      g.filterAt = mali;
+      if (type === MLD_RECORD_TYPE.CHANGE_TO_EXCLUDE_MODE) this.querySources(g, [...b.keys()].filter((k) => requested(g.sources.get(k)!)));
     }
     // The queries the record called for go at once, together (a round already scheduled is brought forward).
     if (this.queriesMarked) {
