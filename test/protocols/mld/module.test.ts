@@ -1,0 +1,57 @@
+/** The MLD module around its two parts: commands, metrics, reconfiguration and stop. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MLD_RECORD_TYPE as R } from '../../../src/wire/mld.js';
+import { config, ip, records, startMld, v2Report } from './harness.js';
+
+const HOST = { src: ip('fe80::aaaa'), dst: ip('ff02::16') };
+
+test('show mld groups and show mld interfaces: data for --json and a text table', async () => {
+  const { api, commands } = startMld(config(2));
+  api.deliver(v2Report([R.CHANGE_TO_EXCLUDE_MODE, 'ff3e::8000:1', ['2001:db8:9::1']]), { ...HOST, port: 1 });
+  const groups = await commands.get('show mld groups')!([]);
+  assert.deepEqual((groups.data as { groups: unknown[] }).groups, [
+    { interface: 'eth1', group: 'ff3e::8000:1', mode: 'exclude', sources: [], excluded: ['2001:db8:9::1'], uptime: 0, expires: 260, v1Host: false },
+  ]);
+  assert.match(groups.text, /^INTERFACE\s+GROUP\s+MODE/);
+  assert.match(groups.text, /eth1\s+ff3e::8000:1\s+exclude\s+-\s+2001:db8:9::1/);
+  const ifs = await commands.get('show mld interfaces')!([]);
+  const data = ifs.data as { interfaces: Array<{ name: string; isQuerier: boolean; groups: number; received: Record<string, number> }> };
+  assert.deepEqual(data.interfaces.map((i) => [i.name, i.isQuerier, i.groups, i.received['report_v2']]), [['eth0', true, 0, 0], ['eth1', true, 1, 1]]);
+  assert.match(ifs.text, /eth1\s+v2\s+fe80::ff:fe00:11 \(this router\)/);
+  assert.match(ifs.text, /eth0 reports: .*ff02::2/);
+});
+
+test('metrics: messages by interface, direction and kind; drops by reason; groups and querier per interface', () => {
+  const { api, metrics } = startMld(config(1));
+  api.deliver(v2Report([R.MODE_IS_EXCLUDE, 'ff05::1:3']), HOST);
+  api.deliver(v2Report([R.MODE_IS_EXCLUDE, 'ff05::1:4']), { ...HOST, hopLimit: 255 });
+  const value = (name: string, labels: Record<string, unknown>) =>
+    metrics.get(name)!().find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  assert.equal(value('mld_messages_total', { interface: 'eth0', direction: 'received', kind: 'report_v2' }), 1);
+  assert.equal(value('mld_messages_total', { interface: 'eth0', direction: 'sent', kind: 'query_v2' }), 1);
+  assert.equal(value('mld_messages_total', { interface: 'eth0', direction: 'sent', kind: 'report_v2' }), 1);
+  assert.equal(value('mld_drops_total', { reason: 'bad_hop_limit' }), 1);
+  assert.equal(value('mld_groups', { interface: 'eth0' }), 1);
+  assert.equal(value('mld_querier', { interface: 'eth0' }), 1);
+});
+
+test('reconfigure: the same config applies in place, any change restarts the module', () => {
+  const { mld } = startMld(config(1));
+  assert.notEqual(mld.prepareReconfigure(config(1)), null);
+  assert.equal(mld.prepareReconfigure(config(1, { queryInterval: 60 })), null);
+});
+
+test('stop: the router says it leaves its groups (TO_IN {}), leaves ff02::16 and sends nothing more', () => {
+  const { api, mld } = startMld(config(1));
+  api.clock.advance(10_000);
+  const t = api.clock.now();
+  mld.stop();
+  const left = records(api.sentSince(t));
+  assert.ok(left.length >= 4 && left.every((r) => r.startsWith(`${R.CHANGE_TO_INCLUDE_MODE} `)), JSON.stringify(left));
+  assert.ok(!api.listenedGroups(0).some((g) => g[1] === 0x02 && g[15] === 0x16), 'ff02::16 left');
+  const n = api.sent.length;
+  api.clock.advance(1_000_000);
+  assert.equal(api.sent.length, n);
+  assert.equal(api.clock.pendingTimers(), 0);
+});
