@@ -4,8 +4,9 @@
  *   turtle6 ── t6a ══ host a (MLDv2, the kernel's default)
  *           └─ t6b ══ host b (force_mld_version 1)
  *
- * Each host joins groups with IPV6_JOIN_GROUP (test/interop/mld/join.py). turtle6 lists them in
- * `show mld groups --json` (EXCLUDE {} from the MLDv2 host, an MLDv1 host marked), the hosts
+ * Each host joins groups with IPV6_JOIN_GROUP, and host a one source-specific group with
+ * MCAST_JOIN_SOURCE_GROUP (test/interop/mld/join.py). turtle6 lists them in `show mld groups
+ * --json` (EXCLUDE {} or INCLUDE {source} from the MLDv2 host, an MLDv1 host marked), the hosts
  * answer its General Queries, and a leave is noticed within the Last Listener Query Time, long
  * before the Multicast Address Listening Interval would expire it. The capture of host a's
  * link is clean in tshark's expert info and shows turtle6's own messages with hop limit 1
@@ -76,16 +77,20 @@ mld:
   const has = (list: Group[], ifname: string, group: string) => list.find((g) => g.interface === ifname && g.group === group);
 
   const joinA = bed.spawnIn(a, '/usr/bin/python3', [JOIN, ifA, 'ff15::a1', 'ff3e::a2']);
+  // A source-specific join (RFC 3678 MCAST_JOIN_SOURCE_GROUP): an INCLUDE record.
+  const joinSsm = bed.spawnIn(a, '/usr/bin/python3', [JOIN, ifA, 'ff3e::a3@2001:db8:9::1']);
   const joinB = bed.spawnIn(b, '/usr/bin/python3', [JOIN, ifB, 'ff15::b1']);
   await pollUntil('turtle6 to list the hosts\' groups', async () => {
     const g = await groups();
-    return has(g, ifA, 'ff15::a1') !== undefined && has(g, ifA, 'ff3e::a2') !== undefined && has(g, ifB, 'ff15::b1') !== undefined;
+    return has(g, ifA, 'ff15::a1') !== undefined && has(g, ifA, 'ff3e::a2') !== undefined && has(g, ifA, 'ff3e::a3') !== undefined && has(g, ifB, 'ff15::b1') !== undefined;
   }, 15_000, 100);
   const g = await groups();
   assert.equal(has(g, ifA, 'ff15::a1')!.mode, 'exclude');
   assert.deepEqual(has(g, ifA, 'ff15::a1')!.excluded, []);
   assert.equal(has(g, ifA, 'ff15::a1')!.v1Host, false);
   assert.equal(has(g, ifB, 'ff15::b1')!.v1Host, true, 'force_mld_version 1 sent MLDv1 Reports');
+  assert.equal(has(g, ifA, 'ff3e::a3')!.mode, 'include');
+  assert.deepEqual(has(g, ifA, 'ff3e::a3')!.sources, ['2001:db8:9::1']);
   // Their solicited-node groups too: the kernel reports those.
   assert.ok(g.some((x) => x.interface === ifA && x.group.startsWith('ff02::1:ff')), JSON.stringify(g));
 
@@ -98,8 +103,8 @@ mld:
   await pollUntil('host a to answer a General Query', async () => (await interfaces()).interfaces.find((i) => i.name === ifA)!.received['report_v2']! > before, 30_000, 200);
   assert.deepEqual(Object.values(ifs.drops).filter((n) => n > 0), [], `no drops: ${JSON.stringify(ifs.drops)}`);
 
-  // Leaves: the kernels send CHANGE_TO_INCLUDE {} / Done; the group goes after the 1 s Last Listener Query Time.
-  for (const [proc, ifname, group] of [[joinA, ifA, 'ff15::a1'], [joinB, ifB, 'ff15::b1']] as const) {
+  // Leaves: the kernels send CHANGE_TO_INCLUDE {}, BLOCK {source} or Done; the group goes after the 1 s Last Listener Query Time.
+  for (const [proc, ifname, group] of [[joinA, ifA, 'ff15::a1'], [joinSsm, ifA, 'ff3e::a3'], [joinB, ifB, 'ff15::b1']] as const) {
     const since = Date.now();
     proc.kill('SIGTERM');
     await pollUntil(`turtle6 to drop ${group}`, async () => has(await groups(), ifname, group) === undefined, 10_000, 50);
