@@ -55,3 +55,33 @@ test('stop: the router says it leaves its groups (TO_IN {}), leaves ff02::16 and
   assert.equal(api.sent.length, n);
   assert.equal(api.clock.pendingTimers(), 0);
 });
+
+test('random MLD input: nothing throws, and every message is counted once, as received or by a drop reason', async () => {
+  const { SeededRng } = await import('../../../src/lib/rng.js');
+  const { MLD_DROPS } = await import('../../../src/protocols/mld/mld.js');
+  const rng = new SeededRng(2026);
+  const { api, mld, commands } = startMld(config(1, { maxSources: 8 }));
+  const int = (n: number) => Math.floor(rng.next() * n);
+  const N = 5000;
+  for (let i = 0; i < N; i++) {
+    const type = [130, 131, 132, 143][int(4)]!;
+    const len = [24, 28, 8 + 20 * int(3), 4 + int(200)][int(4)]!;
+    const msg = new Uint8Array(len);
+    for (let j = 0; j < len; j++) msg[j] = int(256);
+    msg[0] = type;
+    // Often a plausible shape: multicast groups, small record and source counts.
+    if (rng.next() < 0.7) {
+      if (len >= 24) msg.set([0xff, [0x02, 0x05, 0x0e, 0x3e][int(4)]!], 8);
+      if (type === 143 && len >= 8) { msg[6] = 0; msg[7] = int(3); for (let at = 8; at + 20 <= len; at += 20) { msg[at] = 1 + int(7); msg[at + 1] = 0; msg[at + 2] = 0; msg[at + 3] = int(2); msg[at + 4] = 0xff; msg[at + 5] = 0x0e; } }
+      if (type === 130 && len >= 28) { msg[26] = 0; msg[27] = 0; }
+    }
+    api.deliverRaw(msg, { src: rng.next() < 0.9 ? ip(`fe80::${int(4) + 1}`) : ip('2001:db8::1'), hopLimit: rng.next() < 0.95 ? 1 : 255, ...(rng.next() < 0.05 ? { routerAlert: undefined } : {}) });
+    api.clock.advance(int(3000));
+  }
+  const data = (await commands.get('show mld interfaces')!([])).data as { interfaces: Array<{ received: Record<string, number> }>; drops: Record<string, number> };
+  const received = Object.values(data.interfaces[0]!.received).reduce((a, b) => a + b, 0);
+  const dropped = MLD_DROPS.filter((d) => d !== 'too_many_sources').reduce((a, d) => a + mld.drops[d], 0);
+  assert.equal(received + dropped, N);
+  assert.ok(received > N / 4, `enough got through to exercise the state machines (${received})`);
+  assert.ok(mld.memberships(0).every((g) => g.sources.length + g.excluded.length <= 8));
+});
