@@ -67,7 +67,7 @@ export const mldSection = defineSection(
     .optional(),
   {
     summary: 'MLDv1/MLDv2 (RFC 2710, RFC 3810): the router reports its own groups and, as querier, tracks listeners.',
-    reload: { kind: 'restart-module', module: 'mld' },
+    reload: { kind: 'restart-module', module: 'mld (timers, querier and maxSources apply in place)' },
   },
   (section, ctx) => {
     section?.interfaces.forEach((i, n) => {

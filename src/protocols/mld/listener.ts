@@ -64,7 +64,12 @@ export class MldListenerPort {
   olderQuerierUntil = 0;
   readonly sent = { reports: 0, dones: 0 };
 
-  constructor(private readonly env: MldEnv, private readonly config: MldInterfaceConfig) {}
+  constructor(private readonly env: MldEnv, private config: MldInterfaceConfig) {}
+
+  /** A reload's new timers (same version): pending timers keep running, later ones use them. */
+  reconfigure(next: MldInterfaceConfig): void {
+    this.config = next;
+  }
 
   /** MLDv1 when configured so or while an MLDv1 querier is present. */
   get version(): 1 | 2 {

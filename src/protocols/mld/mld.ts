@@ -58,7 +58,7 @@ const HEADERS = 40 + 8;
 
 interface Port {
   readonly iface: RouterInterface;
-  readonly config: MldInterfaceConfig;
+  config: MldInterfaceConfig;
   readonly listener: MldListenerPort;
   readonly router: MldRouterPort;
   readonly sent: Record<Kind, number>;
@@ -72,10 +72,12 @@ export class MldModule implements ProtocolModule<MldConfig> {
   private readonly ports = new Map<number, Port>();
   private readonly unsubscribe: Unsubscribe[] = [];
   readonly drops = Object.fromEntries(MLD_DROPS.map((d) => [d, 0])) as Record<MldDrop, number>;
+  private configured: readonly MldInterfaceConfig[] = [];
 
   start(ctx: ModuleContext, config: MldConfig): void {
     this.ctx = ctx;
     this.api = ctx.api;
+    this.configured = config.interfaces;
     const byName = new Map(this.api.interfaces().map((i) => [i.name, i]));
     for (const ic of config.interfaces) {
       const iface = byName.get(ic.name);
@@ -110,9 +112,23 @@ export class MldModule implements ProtocolModule<MldConfig> {
     this.registerMetrics();
   }
 
-  /** Any config change restarts the module: timers and the election start over, as on a new router. */
+  /**
+   * Timers, `querier` and `maxSources` apply in place, keeping the memberships; a different
+   * set of interfaces, or a version change (ff02::16, the message formats), restarts the module.
+   */
   prepareReconfigure(next: MldConfig): (() => void) | null {
-    return JSON.stringify(next) === JSON.stringify({ interfaces: [...this.ports.values()].map((p) => p.config) }) ? () => {} : null;
+    const sameShape = next.interfaces.length === this.configured.length && next.interfaces.every((n, i) => n.name === this.configured[i]!.name && n.version === this.configured[i]!.version);
+    if (!sameShape) return null;
+    return () => {
+      this.configured = next.interfaces;
+      for (const p of this.ports.values()) {
+        const n = next.interfaces.find((i) => i.name === p.config.name)!;
+        if (JSON.stringify(n) === JSON.stringify(p.config)) continue;
+        p.config = n;
+        p.listener.reconfigure(n);
+        p.router.reconfigure(n);
+      }
+    };
   }
 
   stop(): void {

@@ -75,7 +75,7 @@ export class MldRouterPort {
 
   constructor(
     private readonly env: MldEnv,
-    private readonly config: MldInterfaceConfig,
+    private config: MldInterfaceConfig,
     /** The port's link-local address, the election's key (§7.6.2: lowest wins). */
     private readonly ownAddress: () => Uint8Array,
   ) {
@@ -89,6 +89,33 @@ export class MldRouterPort {
   }
   private get llqt(): number {
     return this.config.lastListenerQueryInterval * this.config.lastListenerQueryCount * 1000;
+  }
+
+  /**
+   * A reload's new settings (same version), keeping the memberships: turning the querier on
+   * starts it as at startup unless another querier is present; turning it off silences it;
+   * a querier's next General Query comes one new Query Interval from now.
+   */
+  reconfigure(next: MldInterfaceConfig): void {
+    const was = this.config;
+    this.config = next;
+    if (this.otherQuerier === null) {
+      this.robustness = next.robustness;
+      this.queryInterval = next.queryInterval;
+    }
+    if (next.querier && !was.querier) {
+      if (this.otherQuerier === null) this.becomeQuerier(next.startupQueryCount);
+    } else if (!next.querier && this.isQuerier) {
+      this.isQuerier = false;
+      this.generalTimer?.cancel();
+      this.generalTimer = null;
+      this.nextGeneralQueryAt = Infinity;
+    } else if (this.isQuerier && next.queryInterval !== was.queryInterval && this.startupLeft === 0) {
+      this.generalTimer?.cancel();
+      this.nextGeneralQueryAt = this.env.clock.now() + next.queryInterval * 1000;
+      this.generalTimer = this.env.clock.setTimer(next.queryInterval * 1000, () => this.generalQuery());
+    }
+    this.reschedule();
   }
 
   /** Starts as querier (§7.1: every router does), with Startup Query Count queries Startup Query Interval apart. */

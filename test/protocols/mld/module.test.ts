@@ -36,10 +36,22 @@ test('metrics: messages by interface, direction and kind; drops by reason; group
   assert.equal(value('mld_querier', { interface: 'eth0' }), 1);
 });
 
-test('reconfigure: the same config applies in place, any change restarts the module', () => {
-  const { mld } = startMld(config(1));
-  assert.notEqual(mld.prepareReconfigure(config(1)), null);
-  assert.equal(mld.prepareReconfigure(config(1, { queryInterval: 60 })), null);
+test('reconfigure: timers, querier and maxSources apply in place keeping the memberships; a version or interface change restarts', () => {
+  const { api, mld } = startMld(config(1, { querier: false }));
+  assert.equal(mld.prepareReconfigure(config(1, { version: 1 })), null);
+  assert.equal(mld.prepareReconfigure(config(2)), null);
+  api.deliver(v2Report([R.MODE_IS_EXCLUDE, 'ff05::1:3']), HOST);
+  const apply = mld.prepareReconfigure(config(1, { querier: true, queryInterval: 40, queryResponseInterval: 2 }));
+  assert.notEqual(apply, null);
+  const t = api.clock.now();
+  apply!();
+  assert.deepEqual(mld.memberships(0).map((g) => g.expires), [260], 'the group kept its timer');
+  api.clock.advance(200_000);
+  // Querier now: startup queries 10 s apart (its startupQueryInterval), then every 40 s.
+  const q = api.sentSince(t).filter((s) => s.msg.type === 'mldv2Query').map((s) => (s.at - t) / 1000);
+  assert.deepEqual(q, [0, 10, 50, 90, 130, 170]);
+  api.deliver(v2Report([R.MODE_IS_EXCLUDE, 'ff05::1:4']), HOST);
+  assert.equal(mld.memberships(0).find((g) => g.group[15] === 4)!.expires, 82, 'the new MALI: 2 × 40 + 2');
 });
 
 test('stop: the router says it leaves its groups (TO_IN {}), leaves ff02::16 and sends nothing more', () => {
