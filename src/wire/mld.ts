@@ -87,7 +87,8 @@ export function mldv2QueryIntervalCode(seconds: number): number {
 function floatCode(value: number, limit: number, mantBits: number): number {
   if (value < limit) return Math.max(0, value);
   for (let exp = 0; exp < 8; exp++) {
-    const mant = value >>> (exp + 3);
+    // Division, not >>>: a value past 2^32 must not wrap.
+    const mant = Math.floor(value / 2 ** (exp + 3));
     if (mant < 2 << mantBits) return limit | (exp << mantBits) | (mant & ((1 << mantBits) - 1));
   }
   return limit | (7 << mantBits) | ((1 << mantBits) - 1);

@@ -125,6 +125,7 @@ test('MLDv2 codes from values: exact below the floating form, rounded down above
   }
   assert.equal(mldv2MaxResponseCode(125_000), 0x9e84);
   assert.equal(mldv2MaxResponseCode(1e10), 0xffff);
+  assert.equal(mldv2MaxResponseCode(2 ** 32 + 40_000), 0xffff, 'no 32-bit wrap');
   for (const s of [1, 125, 127]) assert.equal(mldv2QueryIntervalCode(s), s);
   assert.equal(mldv2QueryIntervalSeconds(mldv2QueryIntervalCode(128)), 128);
   assert.equal(mldv2QueryIntervalSeconds(mldv2QueryIntervalCode(1000)), 992, 'rounded down to a representable interval');
