@@ -13,6 +13,9 @@ import type { Dhcpv6Config } from '../config/sections/dhcpv6.js';
 import { IpsecModule } from '../protocols/ipsec/ipsec.js';
 import type { IpsecConfig } from '../config/sections/ipsec.js';
 import { DnsModule, DNS_DEFAULTS, type DnsConfig } from '../protocols/dns/dns.js';
+import { MldModule } from '../protocols/mld/mld.js';
+import type { MldConfig } from '../protocols/mld/config.js';
+import { resolveMldConfig } from '../config/sections/mld.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -44,6 +47,12 @@ export const MODULES: readonly ModuleEntry<unknown>[] = [
     name: 'ripng',
     config: (c) => resolveRipngConfig(c.ripng, c.interfaces.map((i) => i.name)),
     create: () => new RipngModule(),
+    interfaces: (c) => c.interfaces.map((i) => i.name),
+  }),
+  entry<MldConfig>({
+    name: 'mld',
+    config: (c) => resolveMldConfig(c.mld, c.interfaces),
+    create: () => new MldModule(),
     interfaces: (c) => c.interfaces.map((i) => i.name),
   }),
   entry<IpsecConfig>({ name: 'ipsec', config: (c) => c.ipsec ?? null, create: () => new IpsecModule() }),

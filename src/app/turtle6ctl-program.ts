@@ -79,7 +79,7 @@ export function turtle6ctlProgram(options: ProgramOptions = {}): Command {
 
   program
     .command('show')
-    .description('show state: interfaces, routes, neighbors, lanes, counters, config, and what the modules add (ripng, dhcp …, ipsec …, dns …; see help)')
+    .description('show state: interfaces, routes, neighbors, lanes, counters, config, and what the modules add (ripng, mld …, dhcp …, ipsec …, dns …; see help)')
     .argument('<what...>', 'what to show')
     .action((what: string[]) => send(program, sink, ['show', ...what]));
 

@@ -32,6 +32,8 @@ export interface ReceivedIcmpv6 {
   readonly code: number;
   /** Everything after the 4-byte ICMPv6 header. */
   readonly body: Uint8Array;
+  /** The RFC 2711 Router Alert value of the packet's Hop-by-Hop header; absent when it had none (MLD requires it). */
+  readonly routerAlert?: number;
 }
 
 export interface SendOptions {
@@ -82,6 +84,16 @@ export interface StackApi {
   /** Delivers traffic for `group` received on `port` to this module's UDP/ICMPv6 handlers. */
   joinGroup(port: number, group: Uint8Array): void;
   leaveGroup(port: number, group: Uint8Array): void;
+
+  /**
+   * The groups the router listens to on `port`, which MLD reports (RFC 3810 §6): ff02::2, the
+   * solicited-node group of each of its unicast and anycast addresses (RFC 4861 §7.2.1) and
+   * every group a module joined. All-nodes (ff02::1) is not listed: it is never reported.
+   * Optional only so that recording test fakes of other modules need not implement it.
+   */
+  listenedGroups?(port: number): readonly Uint8Array[];
+  /** Called with a port whenever its listenedGroups() may have changed (a join, a leave, an address). */
+  onListenedGroupsChange?(fn: (port: number) => void): Unsubscribe;
 
   /** Adds or replaces this module's route for the prefix (origin is the module's own). */
   addRoute(route: Omit<RibRoute, 'origin'>): void;

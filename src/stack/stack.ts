@@ -17,6 +17,7 @@ import {
   isMulticast,
   maskAddress,
   multicastMac,
+  parseIpv6,
   solicitedNodeMulticast,
 } from '../lib/addr.js';
 import { IPPROTO, IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_HOP_LIMIT, IP6_OFF_SRC } from '../wire/ipv6.js';
@@ -26,6 +27,7 @@ import {
   WALK_PARAM_CODE,
   WALK_PARAM_POINTER,
   WALK_PARAM_PROBLEM,
+  WALK_ROUTER_ALERT,
   WALK_ROUTING_HEADER,
   WALK_UPPER_OFFSET,
   WALK_UPPER_PROTOCOL,
@@ -115,6 +117,8 @@ export class Stack {
   private readonly icmp = new Map<number, IcmpHandler[]>();
   /** Groups joined by modules, per port ("port/group" keys); link-scope ND groups are implicit. */
   private readonly groups = new Map<string, number>();
+  /** Told when a port's listened groups change (the MLD module reports them). */
+  private readonly groupWatchers = new Set<(port: number) => void>();
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
   private publishQueued = { fib: false, neighbors: false };
   private readonly raConfigs = new Map<number, RaConfig>();
@@ -423,7 +427,7 @@ export class Stack {
     const src = pkt.slice(IP6_OFF_SRC, IP6_OFF_SRC + 16);
     const dst = pkt.slice(IP6_OFF_DST, IP6_OFF_DST + 16);
     const hopLimit = pkt[IP6_OFF_HOP_LIMIT]!;
-    if (!this.isForUs(port, dst)) return this.drop('not_for_us');
+    if (!this.isForUs(port, dst) && !this.isMldForRouter(proto, upper, pkt, dst)) return this.drop('not_for_us');
     // RFC 8200 §4.2, §4.4: the destination acts on its Destination Options' unknown-option
     // bits and on Routing headers with segments left.
     const options = validateDestinationHeaders(pkt, 0, pkt.length, this.ext);
@@ -451,6 +455,17 @@ export class Stack {
     }
     if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
     return this.isRouterAddress(dst) || this.isSubnetAnycast(dst);
+  }
+
+  /**
+   * MLD to any group, once a module handles that MLD type: a multicast router listens to
+   * every group's Reports (RFC 2710 §5, RFC 3810 §6: "all-multicast" reception), since MLDv1
+   * Reports go to the group they report. Without a handler MLD stays not_for_us/no_listener.
+   */
+  private isMldForRouter(proto: number, upper: number, pkt: Uint8Array, dst: Uint8Array): boolean {
+    if (proto !== IPPROTO.ICMPV6 || upper < 0 || upper >= pkt.length || !isMulticast(dst)) return false;
+    const type = pkt[upper]!;
+    return isMldType(type) && (this.icmp.get(type)?.length ?? 0) > 0;
   }
 
   /** The Subnet-Router anycast address of a prefix on any port (RFC 4291 §2.6.1). */
@@ -487,7 +502,8 @@ export class Stack {
     }
     const handlers = this.icmp.get(type);
     if (handlers && handlers.length > 0) {
-      const m: ReceivedIcmpv6 = { port, src, dst, hopLimit, type, code: pkt[off + 1]!, body: pkt.slice(off + 4) };
+      const alert = this.ext[WALK_ROUTER_ALERT]!;
+      const m: ReceivedIcmpv6 = { port, src, dst, hopLimit, type, code: pkt[off + 1]!, body: pkt.slice(off + 4), ...(alert >= 0 ? { routerAlert: alert } : {}) };
       for (const h of handlers) h(m);
       return;
     }
@@ -609,14 +625,42 @@ export class Stack {
 
   joinGroup(port: number, group: Uint8Array): void {
     const k = groupKey(port, group);
-    this.groups.set(k, (this.groups.get(k) ?? 0) + 1);
+    const n = this.groups.get(k) ?? 0;
+    this.groups.set(k, n + 1);
+    if (n === 0) this.groupsChanged(port);
   }
 
   leaveGroup(port: number, group: Uint8Array): void {
     const k = groupKey(port, group);
     const n = (this.groups.get(k) ?? 0) - 1;
-    if (n <= 0) this.groups.delete(k);
-    else this.groups.set(k, n);
+    if (n <= 0) {
+      if (this.groups.delete(k)) this.groupsChanged(port);
+    } else this.groups.set(k, n);
+  }
+
+  /** StackApi.listenedGroups: ff02::2, solicited-node groups of the port's addresses, joined groups; each once. */
+  listenedGroups(port: number): Uint8Array[] {
+    const iface = this.interfaces.byPort(port);
+    if (iface === undefined) return [];
+    const out = new Map<string, Uint8Array>([[formatIpv6(ALL_ROUTERS), ALL_ROUTERS]]);
+    for (const a of [...iface.addresses.map((x) => x.addr), ...iface.subnetAnycast()]) {
+      const g = solicitedNodeMulticast(a);
+      out.set(formatIpv6(g), g);
+    }
+    for (const key of this.groups.keys()) {
+      const slash = key.indexOf('/');
+      if (Number(key.slice(0, slash)) === port) out.set(key.slice(slash + 1), parseIpv6(key.slice(slash + 1))!);
+    }
+    return [...out.values()];
+  }
+
+  watchGroups(fn: (port: number) => void): () => void {
+    this.groupWatchers.add(fn);
+    return () => this.groupWatchers.delete(fn);
+  }
+
+  private groupsChanged(port: number): void {
+    for (const fn of [...this.groupWatchers]) fn(port);
   }
 
   /**
@@ -697,6 +741,19 @@ class ModuleApi implements StackApi {
   }
   leaveGroup(port: number, group: Uint8Array): void {
     this.stack.leaveGroup(port, group);
+  }
+  listenedGroups(port: number): readonly Uint8Array[] {
+    return this.stack.listenedGroups(port);
+  }
+  onListenedGroupsChange(fn: (port: number) => void): Unsubscribe {
+    const t = this.stack.interfaces;
+    const offs = [
+      this.stack.watchGroups(fn),
+      // A new or removed address adds or removes its solicited-node group.
+      t.on('address-added', (iface) => fn(iface.port)),
+      t.on('address-removed', (iface) => fn(iface.port)),
+    ];
+    return () => offs.forEach((off) => off());
   }
   addRoute(route: Omit<RibRoute, 'origin'>): void {
     this.stack.rib.add({ ...route, origin: this.origin });

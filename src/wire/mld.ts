@@ -70,6 +70,30 @@ export function mldv2QueryIntervalSeconds(code: number): number {
   return ((code & 0x0f) | 0x10) * 2 ** (((code >>> 4) & 0x7) + 3);
 }
 
+/**
+ * The Maximum Response Code for a delay in ms (RFC 3810 §5.1.3): exact below 32768, else the
+ * floating-point form, rounded down; delays beyond the largest code (8387584 ms) get it.
+ */
+export function mldv2MaxResponseCode(ms: number): number {
+  return floatCode(Math.floor(ms), 0x8000, 12);
+}
+
+/** QQIC for a Query Interval in seconds (RFC 3810 §5.1.9), the same way. */
+export function mldv2QueryIntervalCode(seconds: number): number {
+  return floatCode(Math.floor(seconds), 0x80, 4);
+}
+
+/** The codes of §5.1.3 and §5.1.9: `value` itself below `limit`, else 1|exp(3)|mant(`mantBits`) with value = (mant|1<<mantBits) << (exp+3). */
+function floatCode(value: number, limit: number, mantBits: number): number {
+  if (value < limit) return Math.max(0, value);
+  for (let exp = 0; exp < 8; exp++) {
+    // Division, not >>>: a value past 2^32 must not wrap.
+    const mant = Math.floor(value / 2 ** (exp + 3));
+    if (mant < 2 << mantBits) return limit | (exp << mantBits) | (mant & ((1 << mantBits) - 1));
+  }
+  return limit | (7 << mantBits) | ((1 << mantBits) - 1);
+}
+
 function readAddresses(buf: Uint8Array, at: number, count: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) out.push(buf.slice(at + 16 * i, at + 16 * i + 16));

@@ -210,6 +210,7 @@ dns:
   servers: ["[::1]:${DNS_PORT}"]
   timeout: 2
 ripng: {}
+mld: {}
 dhcpv6:
   server:
     interfaces:

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { ControlClient } from '../../src/app/control.js';
-import { pollUntil, type Netns, type TestBed } from './netns.js';
+import { pollUntil, shortName, type Netns, type TestBed } from './netns.js';
 
 export const TURTLE6 = resolve('dist/src/app/turtle6.js');
 export const TURTLE6CTL = resolve('dist/src/app/turtle6ctl.js');
@@ -148,6 +148,35 @@ export async function startRouter(bed: TestBed, ns: Netns, config: string, timeo
       await pollUntil('turtle6 to exit', () => child.exitCode !== null || child.signalCode !== null, 10_000);
     },
   };
+}
+
+/**
+ * The bed for crafted input from a host: turtle6 in namespace `r` with one TAP port (`t6s…`,
+ * 2001:db8:12::1/64, no RAs) whose kernel side is in namespace `s` (2001:db8:12::2/64, up),
+ * metrics on [::1]:9469; `sections` YAML (the modules under test) appended. Returns the host's
+ * link-local address too, once it has one.
+ */
+export async function routerWithOneHost(bed: TestBed, sections: string): Promise<{ router: RunningRouter; r: Netns; s: Netns; ifname: string; hostLinkLocal: string }> {
+  const r = bed.netns('r');
+  const s = bed.netns('s');
+  const ifname = shortName('t6s');
+  const router = await startRouter(bed, r, `
+interfaces:
+  - name: ${ifname}
+    addresses: [2001:db8:12::1/64]
+    netns: ${s.name}
+    ra: { enabled: false }
+dataplane: { lanes: 1, hostInterface: false }
+metrics: { listen: "[::1]:9469" }
+${sections}`);
+  s.ip('addr', 'add', '2001:db8:12::2/64', 'dev', ifname, 'nodad');
+  s.ip('link', 'set', ifname, 'up');
+  let hostLinkLocal = '';
+  await pollUntil('a link-local address on the host', () => {
+    hostLinkLocal = /inet6 (fe80::[0-9a-f:]+)\//.exec(s.ip('-6', 'addr', 'show', 'dev', ifname))?.[1] ?? '';
+    return hostLinkLocal !== '';
+  });
+  return { router, r, s, ifname, hostLinkLocal };
 }
 
 /** GET http://LISTEN/metrics from inside `ns` (the router's namespace). */

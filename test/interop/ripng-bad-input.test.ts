@@ -9,8 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { pollUntil, requireCommand, shortName, TestBed, type Netns } from '../helpers/netns.js';
-import { startRouter } from '../helpers/router.js';
+import { pollUntil, requireCommand, TestBed, type Netns } from '../helpers/netns.js';
+import { routerWithOneHost } from '../helpers/router.js';
 
 const BAD_INPUT = resolve('test/interop/scapy-ripng/bad-input.py');
 const METRICS_URL = 'http://[::1]:9469/metrics';
@@ -34,26 +34,7 @@ test('crafted bad RIPng responses are each rejected and counted by reason; valid
   requireCommand('/usr/bin/python3', 'python3-scapy');
   const bed = new TestBed('ripbad');
   t.after(() => bed.cleanup());
-  const r = bed.netns('r');
-  const s = bed.netns('s');
-  const ifS = shortName('t6s');
-  const router = await startRouter(bed, r, `
-interfaces:
-  - name: ${ifS}
-    addresses: [2001:db8:12::1/64]
-    netns: ${s.name}
-    ra: { enabled: false }
-dataplane: { lanes: 1, hostInterface: false }
-metrics: { listen: "[::1]:9469" }
-ripng: {}
-`);
-  s.ip('addr', 'add', '2001:db8:12::2/64', 'dev', ifS, 'nodad');
-  s.ip('link', 'set', ifS, 'up');
-  let ll = '';
-  await pollUntil('a link-local address on the scapy host', () => {
-    ll = /inet6 (fe80::[0-9a-f:]+)\//.exec(s.ip('-6', 'addr', 'show', 'dev', ifS))?.[1] ?? '';
-    return ll !== '';
-  });
+  const { router, r, s, ifname: ifS, hostLinkLocal: ll } = await routerWithOneHost(bed, 'ripng: {}\n');
 
   const sent = s.run('/usr/bin/python3', [BAD_INPUT, '--iface', ifS, '--link-local', ll, '--global-address', '2001:db8:12::2']);
   assert.equal(sent.code, 0, `bad-input.py failed:\n${sent.stderr}`);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIpv6 } from '../../src/lib/addr.js';
-import { decodeMldMessage, encodeMldMessage, mldv2MaxResponseDelayMs, mldv2QueryIntervalSeconds } from '../../src/wire/mld.js';
+import { decodeMldMessage, encodeMldMessage, mldv2MaxResponseCode, mldv2MaxResponseDelayMs, mldv2QueryIntervalCode, mldv2QueryIntervalSeconds } from '../../src/wire/mld.js';
 import { decodeNdMessage, encodeNdMessage, findOption, ndMessageLength, type NdMessage } from '../../src/wire/nd.js';
 import { golden } from './goldens.js';
 
@@ -115,6 +115,22 @@ test('MLDv2 exponential codes (RFC 3810 §5.1.3, §5.1.9)', () => {
   assert.equal(mldv2QueryIntervalSeconds(125), 125);
   assert.equal(mldv2QueryIntervalSeconds(0x80), 0x10 << 3);
   assert.equal(mldv2QueryIntervalSeconds(0xff), 0x1f << 10);
+});
+
+test('MLDv2 codes from values: exact below the floating form, rounded down above it, the largest code beyond', () => {
+  for (const ms of [0, 1, 1000, 10_000, 32_767]) assert.equal(mldv2MaxResponseCode(ms), ms);
+  for (const ms of [32_768, 125_000, 1_000_000, 8_387_584]) {
+    const back = mldv2MaxResponseDelayMs(mldv2MaxResponseCode(ms));
+    assert.ok(back <= ms && back > ms * 0.999, `${ms} ms -> ${back} ms`);
+  }
+  assert.equal(mldv2MaxResponseCode(125_000), 0x9e84);
+  assert.equal(mldv2MaxResponseCode(1e10), 0xffff);
+  assert.equal(mldv2MaxResponseCode(2 ** 32 + 40_000), 0xffff, 'no 32-bit wrap');
+  for (const s of [1, 125, 127]) assert.equal(mldv2QueryIntervalCode(s), s);
+  assert.equal(mldv2QueryIntervalSeconds(mldv2QueryIntervalCode(128)), 128);
+  assert.equal(mldv2QueryIntervalSeconds(mldv2QueryIntervalCode(1000)), 992, 'rounded down to a representable interval');
+  assert.equal(mldv2QueryIntervalCode(31_744), 0xff);
+  assert.equal(mldv2QueryIntervalCode(1e6), 0xff);
 });
 
 test('RFC 4191: Default Router Preference bits and Route Information options, golden octets and round trip', () => {

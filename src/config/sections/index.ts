@@ -10,6 +10,7 @@ import { interfacesSection } from './interfaces.js';
 import { ipsecSection } from './ipsec.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
+import { mldSection } from './mld.js';
 import { ndSection } from './nd.js';
 import { ripngSection } from './ripng.js';
 import { routesSection } from './routes.js';
@@ -22,6 +23,7 @@ export const SECTIONS = [
   ndSection,
   ripngSection,
   dhcpv6Section,
+  mldSection,
   dnsSection,
   ipsecSection,
   metricsSection,
