@@ -46,12 +46,12 @@ function capacityFor(count: number): number {
 }
 
 /** Big-endian 32-bit word of an address (the same on every host, unlike an Int32Array read). */
-function addressWord(bytes: Uint8Array, at: number): number {
+export function addressWord(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
 }
 
 /** murmur3-style finaliser over the key; the interface ID sits in a2/a3, so all words count. */
-function hashKey(port: number, a0: number, a1: number, a2: number, a3: number): number {
+export function hashKey(port: number, a0: number, a1: number, a2: number, a3: number): number {
   let h = Math.imul(port + 1, 0x9e3779b1);
   h = Math.imul(h ^ a0, 0x85ebca6b);
   h = Math.imul(h ^ a1, 0xc2b2ae35);

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import type { RouterInterface } from './interfaces.js';
 import type { RibRoute, RouteOrigin } from './rib.js';
-import type { IpsecDatapath } from '../shm/datapath.js';
+import type { IpsecDatapath, MulticastDatapath } from '../shm/datapath.js';
 
 export type Unsubscribe = () => void;
 
@@ -119,6 +119,8 @@ export interface StackApi {
    * else there). Absent when the data path has no ESP, as in recording test fakes.
    */
   readonly ipsec?: IpsecDatapath | undefined;
+  /** The data path's multicast forwarding cache (the `multicast` module publishes it; shm/mfc.ts). */
+  readonly multicast?: MulticastDatapath | undefined;
 }
 
 /** Adds, withdraws and lists the routes of one origin. */
