@@ -10,6 +10,7 @@ import { interfacesSection } from './interfaces.js';
 import { ipsecSection } from './ipsec.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
+import { multicastSection } from './multicast.js';
 import { ndSection } from './nd.js';
 import { ripngSection } from './ripng.js';
 import { routesSection } from './routes.js';
@@ -24,6 +25,7 @@ export const SECTIONS = [
   dhcpv6Section,
   dnsSection,
   ipsecSection,
+  multicastSection,
   metricsSection,
   logSection,
   controlSection,
