@@ -12,6 +12,7 @@ import { IPV6_HEADER_LEN } from '../../src/wire/ipv6.js';
 import { PUNT_MULTICAST } from '../../src/shm/punt.js';
 import { MFC_BYTES, MFC_PACKETS, MFC_WRONG_PORT, type MfcEntry } from '../../src/shm/mfc.js';
 import { mfcCounter } from '../../src/dataplane/counters.js';
+import { armTrace } from '../../src/dataplane/trace.js';
 import { H1, H1_LL, H1_MAC, H2, H2_MAC, LISTENED_GROUPS, LaneHarness, R1_MAC, TAP0, TAP1, TUN2, TUN2_MTU, ethFrame, ip, ipv6Packet, type HarnessOptions } from './harness.js';
 
 function harness(t: { after(fn: () => void): void }, opts: HarnessOptions = {}): LaneHarness {
@@ -212,4 +213,27 @@ test('replication is bounded by the batch\'s copy budget and the pool: a copy no
   assert.equal(moved['0:multicast_copies'], out.length);
   assert.equal(moved['0:multicast_copy_failed'], 1);
   assert.equal(out.length, 3);
+});
+
+test('the packet trace says why a multicast packet was not forwarded, and where a forwarded one went', (t) => {
+  const h = harness(t);
+  h.publishMfc([SG]);
+  armTrace(h.traceControl, 5, { port: null, proto: null, src: null, dst: null });
+  const forwarded = toGroup(ipv6Packet({ src: H1, dst: G }));
+  const noRoute = toGroup(ipv6Packet({ src: H1, dst: ip('ff0e::dead') }), ip('ff0e::dead'));
+  const noListener = toGroup(ipv6Packet({ src: H1_LL, dst: ip('ff02::dead') }), ip('ff02::dead'));
+  const expired = toGroup(ipv6Packet({ src: H1, dst: G, hopLimit: 1 }));
+  h.run(TAP0, forwarded, noRoute, noListener, expired);
+  const wrong = toGroup(ipv6Packet({ src: H1, dst: G }), G, H2_MAC);
+  h.run(TAP1, wrong);
+  assert.deepEqual(
+    h.traced().map((r) => [r.ingress, r.verdict, r.reason, r.frame]),
+    [
+      [TAP0, 'forwarded', null, forwarded],
+      [TAP0, 'dropped', 'multicast_no_route', noRoute],
+      [TAP0, 'dropped', 'multicast_no_listener', noListener],
+      [TAP0, 'dropped', 'hop_limit_exceeded', expired],
+      [TAP1, 'dropped', 'multicast_wrong_port', wrong],
+    ],
+  );
 });
