@@ -155,6 +155,12 @@ class StaticTables implements LaneTables {
     this.publishMfc([]);
   }
 
+  publishPorts(entries: readonly PortEntry[]): void {
+    const bytes = new Uint8Array(PORT_TABLE_BYTES);
+    encodePortTable(entries, bytes);
+    this.ports.bind(bytes, 0);
+  }
+
   publishGroups(entries: readonly GroupEntry[]): void {
     const bytes = new Uint8Array(groupsByteLength(entries));
     encodeGroups(entries, bytes);
@@ -241,6 +247,11 @@ export class LaneHarness {
 
   close(): void {
     this.engine.close();
+  }
+
+  /** Replaces the port table the lane reads (default: PORTS). */
+  publishPorts(entries: readonly PortEntry[]): void {
+    this.tables.publishPorts(entries);
   }
 
   /** Replaces the group filter the lane reads (default: LISTENED_GROUPS). */
