@@ -12,6 +12,7 @@
  * with smcroute belongs beside it, on a kernel built with CONFIG_IPV6_MROUTE (docs/multicast.md).
  */
 import { Command } from 'commander';
+import { stubEngine } from './lib/stub-engine.js';
 import { HEADROOM } from '../src/shm/pool.js';
 import { multicastMac } from '../src/lib/addr.js';
 import { C } from '../src/dataplane/counters.js';
@@ -34,23 +35,7 @@ function makeCase(name: string, outPorts: number[] | null, size: number): Case {
   harness.publishPorts([...PORTS, ...EXTRA.map((port) => ({ port, kind: 'tap' as const, up: true, mtu: 1500, mac: mac(`02:00:00:00:01:0${port}`), linkLocal: ip(`fe80::1:${port}`), errorSource: ip(`2001:db8:${port}::1`) }))]);
   const frame = outPorts === null ? fromH1(ipv6Packet({ src: H1, dst: H2, echoData: size })) : ethFrame(multicastMac(G), H1_MAC, ipv6Packet({ src: H1, dst: G, echoData: size }));
   if (outPorts !== null) harness.publishMfc([{ source: H1, group: G, inPort: TAP0, outPorts, counter: 0 }]);
-  const pool = harness.pool;
-  const b = new Uint8Array(pool.sab);
-  const engine = harness.engine;
-  engine.receive = (rx: { slot: Int32Array; len: Int32Array; port: Int32Array }, max: number) => {
-    for (let i = 0; i < max; i++) {
-      const slot = pool.alloc();
-      b.set(frame, pool.offsetOf(slot) + HEADROOM);
-      rx.slot[i] = slot;
-      rx.len[i] = frame.length;
-      rx.port[i] = TAP0;
-    }
-    return max;
-  };
-  engine.transmit = (_off: Int32Array, _len: Int32Array, _port: Int32Array, n: number, sent: Uint8Array) => {
-    sent.fill(1, 0, n);
-    return n;
-  };
+  stubEngine(harness, frame, TAP0, HEADROOM);
   return { name, copies: outPorts?.length ?? 1, harness };
 }
 

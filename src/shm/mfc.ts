@@ -24,7 +24,7 @@
  * An all-zero region (never published) has no MAGIC and reads as an empty table.
  */
 import { MAX_PORTS } from './port-table.js';
-import { addressWord, hashKey } from './neighbors.js';
+import { addressWord, alignedStart, capacityFor, hashKey, HEADER_WORDS, tableBase, tableCount, tableMask, writeHeader } from './hash-table.js';
 import { WordViewCache } from './sab.js';
 
 /** Entries the table (and the lanes' per-entry counters) hold at most. */
@@ -46,9 +46,6 @@ export interface MfcEntry {
 }
 
 const MAGIC = 0x4d464336; // "MFC6"
-const HEADER_WORDS = 8;
-const H_COUNT = 1;
-const H_CAPACITY = 2;
 const KIND_ANY = 1;
 const KIND_SOURCE = 2;
 const E_KIND = 0;
@@ -60,12 +57,6 @@ const E_OUT = 12;
 /** Words of the outgoing-port bitmap. */
 export const OUT_WORDS = (MAX_PORTS + 31) >>> 5;
 const ENTRY_WORDS = E_OUT + OUT_WORDS;
-
-function capacityFor(count: number): number {
-  let capacity = 8;
-  while (capacity < 2 * count) capacity *= 2;
-  return capacity;
-}
 
 function hashEntry(kind: number, g0: number, g1: number, g2: number, g3: number, s0: number, s1: number, s2: number, s3: number): number {
   return hashKey(hashKey(kind, s0, s1, s2, s3), g0, g1, g2, g3);
@@ -85,7 +76,7 @@ const NO_SOURCE = new Uint8Array(16);
 export function encodeMfc(entries: readonly MfcEntry[], dst: Uint8Array): number {
   const length = mfcByteLength(entries);
   if (entries.length > MFC_MAX_ENTRIES) throw new RangeError(`the MFC holds at most ${MFC_MAX_ENTRIES} entries, got ${entries.length}`);
-  if (dst.byteOffset % 4 !== 0) throw new RangeError(`MFC must start 4-byte aligned, got byte offset ${dst.byteOffset}`);
+  alignedStart(dst, 0, 'MFC');
   if (dst.byteLength < length) throw new RangeError(`MFC needs ${length} bytes, region has ${dst.byteLength}`);
   const capacity = capacityFor(entries.length);
   const words = new Int32Array(dst.buffer, dst.byteOffset, length >>> 2);
@@ -118,9 +109,7 @@ export function encodeMfc(entries: readonly MfcEntry[], dst: Uint8Array): number
       i = (i + 1) & (capacity - 1);
     }
   }
-  words[0] = MAGIC;
-  words[H_COUNT] = count;
-  words[H_CAPACITY] = capacity;
+  writeHeader(words, MAGIC, count, capacity);
   return length;
 }
 
@@ -133,16 +122,10 @@ export class MfcView {
   private mask = 0;
 
   bind(bytes: Uint8Array, offset: number): void {
-    const absolute = bytes.byteOffset + offset;
-    if (absolute % 4 !== 0) throw new RangeError(`MFC must start 4-byte aligned, got byte offset ${absolute}`);
+    const absolute = alignedStart(bytes, offset, 'MFC');
     this.words = this.views.of(bytes.buffer);
-    const base = absolute >>> 2;
-    if (base + HEADER_WORDS > this.words.length || this.words[base] !== MAGIC) {
-      this.base = -1;
-      return;
-    }
-    this.base = base;
-    this.mask = this.words[base + H_CAPACITY]! - 1;
+    this.base = tableBase(this.words, absolute, MAGIC);
+    if (this.base >= 0) this.mask = tableMask(this.words, this.base);
   }
 
   /**
@@ -191,6 +174,6 @@ export class MfcView {
   }
 
   count(): number {
-    return this.base < 0 ? 0 : this.words[this.base + H_COUNT]!;
+    return tableCount(this.words, this.base);
   }
 }

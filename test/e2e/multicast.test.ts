@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, requireCommand, TestBed } from '../helpers/netns.js';
-import { sendMulticast, startReceiver } from '../helpers/mcast.js';
+import { sendMulticast, startReceiver, type ShownMfc } from '../helpers/mcast.js';
 import { twoHosts } from './topology.js';
 
 requireCommand('python3', 'python3');
@@ -19,10 +19,6 @@ requireCommand('python3', 'python3');
 const G = 'ff0e::db8:7';
 const PORT = 5007;
 const SIZE = 200;
-
-interface ShownMfc {
-  entries: Array<{ source: string; group: string; in: string; out: string[]; packets: number; bytes: number; wrongInterface: number }>;
-}
 
 interface ShownCounters {
   interfaces: Array<{ interface: string; counters: Record<string, number> }>;

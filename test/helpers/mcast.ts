@@ -8,6 +8,11 @@ import { pollUntil, type Netns, type TestBed } from './netns.js';
 
 const MCAST = resolve('test/e2e/mcast/mcast.py');
 
+/** `turtle6ctl show mfc --json`. */
+export interface ShownMfc {
+  entries: Array<{ source: string; group: string; in: string; out: string[]; packets: number; bytes: number; wrongInterface: number }>;
+}
+
 export interface Received {
   readonly src: string;
   readonly hop: number;

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pollUntil, requireCommand, shortName, TestBed, type Netns } from '../helpers/netns.js';
 import { startRouter, type RunningRouter } from '../helpers/router.js';
-import { sendMulticast, startReceiver } from '../helpers/mcast.js';
+import { sendMulticast, startReceiver, type ShownMfc } from '../helpers/mcast.js';
 
 requireCommand('smcrouted', 'smcroute');
 requireCommand('python3', 'python3');
@@ -34,10 +34,6 @@ const G2 = 'ff0e::db8:9';
 const G3 = 'ff0e::db8:33';
 const PORT = 5007;
 const SIZE = 300;
-
-interface ShownMfc {
-  entries: Array<{ source: string; group: string; in: string; out: string[]; packets: number; bytes: number; wrongInterface: number }>;
-}
 
 interface Bench {
   readonly router: RunningRouter;
