@@ -54,7 +54,7 @@ export const MODULES: readonly ModuleEntry<unknown>[] = [
     config: (c) => c.multicast ?? null,
     create: () => new MulticastModule(),
     // Its entries hold port numbers: a reopened interface may have another.
-    interfaces: (c) => [...new Set(c.routes.flatMap((r) => [r.in, ...r.out]))],
+    interfaces: (c) => [...new Set(c.routes.flatMap((r) => [...(r.in === null ? [] : [r.in]), ...r.out]))],
   }),
   // The stub resolver always runs, so that `turtle6ctl resolve` can say what is missing.
   entry<DnsConfig>({ name: 'dns', config: (c) => c.dns ?? DNS_DEFAULTS, create: () => new DnsModule() }),

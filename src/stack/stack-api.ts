@@ -95,6 +95,8 @@ export interface StackApi {
   routeSource(origin: RouteOrigin): RouteSource;
   /** The best route of every prefix, whatever its origin (for redistribution). */
   bestRoutes(): readonly RibRoute[];
+  /** The best route toward `addr` (longest prefix match), as the FIB has it: RPF checks look up the source this way. */
+  bestRouteFor?(addr: Uint8Array): RibRoute | undefined;
   /** Called when the best route of a prefix changes (added, replaced or withdrawn: best undefined). */
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe;
   readonly origin: RouteOrigin;

@@ -738,6 +738,9 @@ class ModuleApi implements StackApi {
   bestRoutes(): readonly RibRoute[] {
     return this.stack.rib.bestRoutes();
   }
+  bestRouteFor(addr: Uint8Array): RibRoute | undefined {
+    return this.stack.rib.lookup(addr);
+  }
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe {
     return this.stack.rib.subscribe((ev) => fn(ev.prefix, ev.prefixLen, ev.best));
   }

@@ -54,3 +54,11 @@ test('multicast.routes: one route per (source, group)', () => {
     'c.yaml:8:16: multicast.routes[1].group: expected one route per (source, group) (routes[0] has *, ff0e::1), found "FF0E::1"',
   ]);
 });
+
+test('multicast.routes: rpf: true instead of in, for an (S,G) route only', () => {
+  const r = load('    - { source: "2001:db8:1::10", group: ff0e::1, rpf: true, out: [b] }\n');
+  assert.ok(r.ok && r.config.multicast?.routes[0]?.in === null);
+  assert.match(errorsOf('    - { group: ff0e::1, rpf: true, out: [b] }\n')[0]!, /multicast\.routes\[0\]\.rpf: expected a source beside rpf: true/);
+  assert.match(errorsOf('    - { source: "2001:db8:1::10", group: ff0e::1, in: a, rpf: true, out: [b] }\n')[0]!, /multicast\.routes\[0\]\.in: expected in or rpf: true, not both/);
+  assert.match(errorsOf('    - { group: ff0e::1, out: [b] }\n')[0]!, /multicast\.routes\[0\]\.in: expected the incoming interface \(in\), or rpf: true/);
+});

@@ -43,7 +43,7 @@ test('multicast: a (*,G) route added by a reload forwards a stream byte for byte
   assert.deepEqual(got.map((d) => d.hex), sent, 'every datagram, in order, byte for byte');
   assert.deepEqual([...new Set(got.map((d) => d.hop))], [4], 'hop limit 5 decremented once by turtle6');
   const mfc = (await router.ctl(['show', 'mfc'])) as ShownMfc;
-  assert.deepEqual(mfc.entries, [{ source: '*', group: G, in: if1, out: [if2], packets: 20, bytes: 20 * (40 + 8 + SIZE), wrongInterface: 0 }]);
+  assert.deepEqual(mfc.entries, [{ source: '*', group: G, in: if1, rpf: false, out: [if2], packets: 20, bytes: 20 * (40 + 8 + SIZE), wrongInterface: 0 }]);
   const text = await router.ctlText(['show', 'mfc']);
   assert.match(text, new RegExp(`^\\*\\s+${G}\\s+${if1}\\s+${if2}\\s+20\\s+${20 * 248}\\s+0$`, 'm'));
 

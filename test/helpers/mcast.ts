@@ -10,7 +10,7 @@ const MCAST = resolve('test/e2e/mcast/mcast.py');
 
 /** `turtle6ctl show mfc --json`. */
 export interface ShownMfc {
-  entries: Array<{ source: string; group: string; in: string; out: string[]; packets: number; bytes: number; wrongInterface: number }>;
+  entries: Array<{ source: string; group: string; in: string | null; rpf: boolean; out: string[]; packets: number; bytes: number; wrongInterface: number }>;
 }
 
 export interface Received {

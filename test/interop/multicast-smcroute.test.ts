@@ -108,9 +108,9 @@ async function streamBack(bed: TestBed, b: Bench, receiver: Netns, receiverIf: s
 async function expectMfc(b: Bench): Promise<void> {
   const mfc = (await b.router.ctl(['show', 'mfc'])) as ShownMfc;
   assert.deepEqual(mfc.entries, [
-    { source: S, group: G, in: b.ifA, out: [b.ifB, b.ifC], packets: 25, bytes: 25 * (40 + 8 + SIZE), wrongInterface: 0 },
-    { source: '*', group: G2, in: b.ifA, out: [b.ifB], packets: 0, bytes: 0, wrongInterface: 5 },
-    { source: HB, group: G3, in: b.ifB, out: [b.ifA], packets: 10, bytes: 10 * (40 + 8 + SIZE), wrongInterface: 0 },
+    { source: S, group: G, in: b.ifA, rpf: false, out: [b.ifB, b.ifC], packets: 25, bytes: 25 * (40 + 8 + SIZE), wrongInterface: 0 },
+    { source: '*', group: G2, in: b.ifA, rpf: false, out: [b.ifB], packets: 0, bytes: 0, wrongInterface: 5 },
+    { source: HB, group: G3, in: b.ifB, rpf: false, out: [b.ifA], packets: 10, bytes: 10 * (40 + 8 + SIZE), wrongInterface: 0 },
   ]);
 }
 

@@ -2,12 +2,13 @@
  * `multicast`: static multicast forwarding entries, written the way smcroute's
  * `mroute from IF source S group G to IF ...` and pim6sd's static entries are. Each becomes an
  * MFC entry in the lanes (shm/mfc.ts): (S,G) with `source`, (*,G) without. The incoming port
- * is named, not derived from the unicast RIB (RPF toward the source is for PIM, later).
+ * is named (`in`), or for an (S,G) entry taken from the unicast route toward the source
+ * (`rpf: true`), as PIM will.
  */
 import { z } from 'zod';
 import { isLinkLocal, isUnspecified, multicastScope, parseIpv6 } from '../../lib/addr.js';
 import { MFC_MAX_ENTRIES } from '../../shm/mfc.js';
-import { interfaceName, ipv6Address, ipv6UnicastAddress, listOf } from '../fields.js';
+import { flag, interfaceName, ipv6Address, ipv6UnicastAddress, listOf } from '../fields.js';
 import { defineSection } from '../registry.js';
 
 /** RFC 4291 §2.7: 1 interface-local and 2 link-local never leave their link; 0 and f are reserved. */
@@ -31,10 +32,16 @@ const routeSchema = z
       })
       .optional(),
     group: forwardableGroup(),
-    in: interfaceName(),
+    in: interfaceName().optional(),
+    // RPF (RFC 7761 §4.1's RPF'(S), pim6sd's static entries): the incoming interface is the
+    // one the unicast route toward the source leaves by, followed as routes change.
+    rpf: flag().default(false),
     out: listOf(interfaceName(), 'outgoing interfaces', 1),
   })
   .superRefine((r, ctx) => {
+    if (r.rpf && r.in !== undefined) ctx.addIssue({ code: 'custom', path: ['in'], message: 'in or rpf: true, not both' });
+    else if (!r.rpf && r.in === undefined) ctx.addIssue({ code: 'custom', path: ['in'], message: 'the incoming interface (in), or rpf: true to take it from the unicast route toward the source' });
+    if (r.rpf && r.source === undefined) ctx.addIssue({ code: 'custom', path: ['rpf'], message: 'a source beside rpf: true (RPF looks up the route toward it; a (*,G) entry names its in)' });
     const seen = new Set<string>();
     r.out.forEach((name, i) => {
       if (name === r.in) ctx.addIssue({ code: 'custom', path: ['out', i], message: `an interface other than the incoming one (${r.in}): a packet never goes back where it came from` });
@@ -42,7 +49,8 @@ const routeSchema = z
       seen.add(name);
     });
   })
-  .transform((r) => ({ source: r.source ?? null, group: r.group, in: r.in, out: r.out }));
+  // `in` null: RPF.
+  .transform((r) => ({ source: r.source ?? null, group: r.group, in: r.in ?? null, out: r.out }));
 
 export type MulticastRouteConfig = z.output<typeof routeSchema>;
 
@@ -69,7 +77,7 @@ export const multicastSection = defineSection(
   (multicast, ctx) => {
     multicast?.routes.forEach((r, i) => {
       const names = [...ctx.interfaceNames].join(', ');
-      if (!ctx.interfaceNames.has(r.in)) ctx.report(['routes', i, 'in'], `the name of a configured interface (${names})`);
+      if (r.in !== null && !ctx.interfaceNames.has(r.in)) ctx.report(['routes', i, 'in'], `the name of a configured interface (${names})`);
       r.out.forEach((name, k) => {
         if (!ctx.interfaceNames.has(name)) ctx.report(['routes', i, 'out', k], `the name of a configured interface (${names})`);
       });

@@ -4,6 +4,11 @@
  * calls. `turtle6ctl show mfc` reads them back with the lanes' counters, like `netstat -g`
  * or pim6stat. The data path does the forwarding; this module only names what it forwards.
  *
+ * RPF: a route with `rpf: true` takes its incoming port from the best unicast route toward its
+ * source (its first next hop's port), and follows it: a change of the best routes republishes
+ * the table (once per turn). With no usable route (none, or a local, reject, blackhole or
+ * tunnel one) the entry is left out of the table, and show mfc says so.
+ *
  * Counters: every entry counts into a counter slot of the lanes' blocks. A route that a
  * reload keeps keeps its slot and its totals; a slot given to a new route starts from the
  * totals it had then (the lanes' counters only grow).
@@ -11,7 +16,7 @@
 import { parseIpv6 } from '../../lib/addr.js';
 import { MFC_MAX_ENTRIES, type MfcEntry } from '../../shm/mfc.js';
 import type { MfcCounters, MulticastDatapath } from '../../shm/datapath.js';
-import type { StackApi } from '../../stack/stack-api.js';
+import type { StackApi, Unsubscribe } from '../../stack/stack-api.js';
 import type { MulticastConfig, MulticastRouteConfig } from '../../config/sections/multicast.js';
 import type { ModuleContext, ModuleStatus, ProtocolModule } from '../module.js';
 import { formatRows } from '../table.js';
@@ -26,7 +31,9 @@ interface Installed {
 export interface MfcRow {
   readonly source: string;
   readonly group: string;
-  readonly in: string;
+  /** The incoming interface; with RPF the one the route toward the source gives, or null with no usable route. */
+  readonly in: string | null;
+  readonly rpf: boolean;
   readonly out: readonly string[];
   readonly packets: number;
   readonly bytes: number;
@@ -45,6 +52,8 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
   private datapath: MulticastDatapath | undefined;
   /** By routeKey. */
   private installed = new Map<string, Installed>();
+  private unsubscribe: Unsubscribe | null = null;
+  private republishQueued = false;
 
   start(ctx: ModuleContext, config: MulticastConfig): void {
     this.api = ctx.api;
@@ -61,6 +70,7 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
     perEntry('mfc_wrong_interface_total', 'Packets that matched an MFC entry but arrived on another interface than its incoming one', 'wrongInterface');
     ctx.commands.register(['show', 'mfc'], () => this.status(), 'The multicast forwarding cache with its counters (like netstat -g, pim6stat)');
     this.apply(config);
+    this.unsubscribe = ctx.api.onBestRouteChange(() => this.routesChanged());
   }
 
   prepareReconfigure(next: MulticastConfig): () => void {
@@ -68,6 +78,8 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
   }
 
   stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.installed.clear();
     this.datapath?.publishMfc([]);
   }
@@ -76,7 +88,7 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
     const rows = this.rows();
     const text = formatRows(
       ['source', 'group', 'in', 'out', 'packets', 'bytes', 'wrong-if'],
-      rows.map((r) => ({ ...r, out: r.out.join(','), 'wrong-if': r.wrongInterface })),
+      rows.map((r) => ({ ...r, in: r.rpf ? `rpf:${r.in ?? 'no-route'}` : r.in, out: r.out.join(','), 'wrong-if': r.wrongInterface })),
     );
     return { data: { entries: rows }, text: `${text}\n` };
   }
@@ -87,7 +99,8 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
       return {
         source: route.source ?? '*',
         group: route.group,
-        in: route.in,
+        in: route.in ?? this.rpfInterface(route),
+        rpf: route.in === null,
         out: route.out,
         packets: now.packets - zero.packets,
         bytes: now.bytes - zero.bytes,
@@ -116,10 +129,41 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
     }
     // In config order, so show mfc lists them as written.
     this.installed = new Map(config.routes.map((r) => [routeKey(r), next.get(routeKey(r))!]));
-    this.datapath?.publishMfc([...this.installed.values()].map((i) => this.entry(i)));
+    this.publish();
   }
 
-  private entry({ route, slot }: Installed): MfcEntry {
+  private publish(): void {
+    const entries: MfcEntry[] = [];
+    for (const i of this.installed.values()) {
+      const e = this.entry(i);
+      if (e !== null) entries.push(e);
+    }
+    this.datapath?.publishMfc(entries);
+  }
+
+  /** Best routes changed: RPF entries may have another incoming port (coalesced per turn). */
+  private routesChanged(): void {
+    if (this.republishQueued || ![...this.installed.values()].some((i) => i.route.in === null)) return;
+    this.republishQueued = true;
+    queueMicrotask(() => {
+      this.republishQueued = false;
+      if (this.unsubscribe !== null) this.publish();
+    });
+  }
+
+  /** The port of the best unicast route toward the route's source, or undefined with none usable. */
+  private rpfPort(route: MulticastRouteConfig): number | undefined {
+    const best = this.api!.bestRouteFor?.(parseIpv6(route.source!)!);
+    return best?.kind === 'unicast' ? best.nexthops[0]?.port : undefined;
+  }
+
+  private rpfInterface(route: MulticastRouteConfig): string | null {
+    const port = this.rpfPort(route);
+    return this.api!.interfaces().find((i) => i.port === port)?.name ?? null;
+  }
+
+  /** The route's MFC entry, or null when RPF finds no incoming port for it. */
+  private entry({ route, slot }: Installed): MfcEntry | null {
     const ports = new Map(this.api!.interfaces().map((i) => [i.name, i.port]));
     // The config's cross-check names only configured interfaces, which the stack has.
     const port = (name: string) => {
@@ -127,10 +171,12 @@ export class MulticastModule implements ProtocolModule<MulticastConfig> {
       if (p === undefined) throw new RangeError(`multicast route names ${name}, which is not an interface`);
       return p;
     };
+    const inPort = route.in === null ? this.rpfPort(route) : port(route.in);
+    if (inPort === undefined) return null;
     return {
       source: route.source === null ? null : parseIpv6(route.source),
       group: parseIpv6(route.group)!,
-      inPort: port(route.in),
+      inPort,
       outPorts: route.out.map(port),
       counter: slot,
     };
