@@ -1,5 +1,6 @@
 /**
- * Multicast through turtle6 between kernel hosts in namespaces: a static (*,G) route, added
+ * Multicast through turtle6 between kernel hosts in namespaces: a static (*,G) route (and an
+ * (S,G) one whose incoming port RPF finds), added
  * by a reload, carries a stream from h1 to a receiver on h2 byte for byte with the hop limit
  * decremented; and a flood to groups nobody joined is dropped in the lane, counted there,
  * and never reaches the main thread.
@@ -17,6 +18,8 @@ import { twoHosts } from './topology.js';
 requireCommand('python3', 'python3');
 
 const G = 'ff0e::db8:7';
+/** An (S,G) route whose incoming port comes from the connected route toward h1 (RPF). */
+const G_RPF = 'ff0e::db8:8';
 const PORT = 5007;
 const SIZE = 200;
 
@@ -25,14 +28,14 @@ interface ShownCounters {
   controlPlane: Record<string, number>;
 }
 
-test('multicast: a (*,G) route added by a reload forwards a stream byte for byte; a flood to unjoined groups is dropped in the lane', async (t) => {
+test('multicast: a (*,G) route and an RPF (S,G) route added by a reload forward streams byte for byte; a flood to unjoined groups is dropped in the lane', async (t) => {
   const bed = new TestBed('mcast');
   t.after(() => bed.cleanup());
-  const { h1, h2, if1, if2, router } = await twoHosts(bed);
+  const { h1, h2, if1, if2, a1, router } = await twoHosts(bed);
 
   // The route names the ports twoHosts created: installed by a reload, in place.
   const file = join(router.dir, 'turtle6.yaml');
-  writeFileSync(file, `${readFileSync(file, 'utf8')}\nmulticast:\n  routes:\n    - { group: "${G}", in: ${if1}, out: [${if2}] }\n`);
+  writeFileSync(file, `${readFileSync(file, 'utf8')}\nmulticast:\n  routes:\n    - { group: "${G}", in: ${if1}, out: [${if2}] }\n    - { source: "${a1}", group: "${G_RPF}", rpf: true, out: [${if2}] }\n`);
   const report = (await router.ctl(['reload'])) as { ok: boolean; changes: Array<{ participant: string; mode: string }> };
   assert.equal(report.ok, true, JSON.stringify(report));
 
@@ -42,8 +45,14 @@ test('multicast: a (*,G) route added by a reload forwards a stream byte for byte
   const got = await receiver.waitFor(20);
   assert.deepEqual(got.map((d) => d.hex), sent, 'every datagram, in order, byte for byte');
   assert.deepEqual([...new Set(got.map((d) => d.hop))], [4], 'hop limit 5 decremented once by turtle6');
+  const viaRpf = await startReceiver(bed, h2, if2, G_RPF, PORT + 1, 5);
+  const sentRpf = sendMulticast(h1, if1, G_RPF, PORT + 1, 5, 5, SIZE, 2);
+  assert.deepEqual((await viaRpf.waitFor(5)).map((d) => d.hex), sentRpf);
   const mfc = (await router.ctl(['show', 'mfc'])) as ShownMfc;
-  assert.deepEqual(mfc.entries, [{ source: '*', group: G, in: if1, rpf: false, out: [if2], packets: 20, bytes: 20 * (40 + 8 + SIZE), wrongInterface: 0 }]);
+  assert.deepEqual(mfc.entries, [
+    { source: '*', group: G, in: if1, rpf: false, out: [if2], packets: 20, bytes: 20 * (40 + 8 + SIZE), wrongInterface: 0 },
+    { source: a1, group: G_RPF, in: if1, rpf: true, out: [if2], packets: 5, bytes: 5 * (40 + 8 + SIZE), wrongInterface: 0 },
+  ]);
   const text = await router.ctlText(['show', 'mfc']);
   assert.match(text, new RegExp(`^\\*\\s+${G}\\s+${if1}\\s+${if2}\\s+20\\s+${20 * 248}\\s+0$`, 'm'));
 
