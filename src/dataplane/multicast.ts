@@ -112,13 +112,18 @@ export class MulticastStage {
     const out = this.out;
     let k = 0;
     let tooBigMtu = 0;
+    let down = false;
     for (let w = 0; w < OUT_WORDS; w++) {
       let bits = mfc.outWord(e, w);
       while (bits !== 0) {
         const low = bits & -bits;
         bits ^= low;
         const p = (w << 5) + 31 - Math.clz32(low);
-        if (p === port || ports.kind(p) === PORT_KIND_NONE || !ports.isUp(p)) continue;
+        if (p === port) continue;
+        if (ports.kind(p) === PORT_KIND_NONE || !ports.isUp(p)) {
+          down = true;
+          continue;
+        }
         const mtu = ports.mtu(p);
         if (ipLen > mtu) {
           if (tooBigMtu === 0 || mtu < tooBigMtu) tooBigMtu = mtu;
@@ -130,7 +135,8 @@ export class MulticastStage {
     if (tooBigMtu !== 0) this.errors.sendError(ICMP6.PACKET_TOO_BIG, 0, tooBigMtu, ip, ipLen, ctx);
     if (k === 0) {
       if (listens) return this.punt(ip, ipLen, ctx);
-      return v.drop(ctx, tooBigMtu !== 0 ? C.too_big : C.port_down);
+      // Nothing left: too big for every port, every port down, or (RPF) only the incoming one.
+      return v.drop(ctx, tooBigMtu !== 0 ? C.too_big : down ? C.port_down : C.multicast_no_route);
     }
     c[mfcCounter(slot, MFC_PACKETS)]!++;
     c[mfcCounter(slot, MFC_BYTES)] = c[mfcCounter(slot, MFC_BYTES)]! + ipLen;

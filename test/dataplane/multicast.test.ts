@@ -13,7 +13,7 @@ import { PUNT_MULTICAST } from '../../src/shm/punt.js';
 import { MFC_BYTES, MFC_PACKETS, MFC_WRONG_PORT, type MfcEntry } from '../../src/shm/mfc.js';
 import { mfcCounter } from '../../src/dataplane/counters.js';
 import { armTrace } from '../../src/dataplane/trace.js';
-import { H1, H1_LL, H1_MAC, H2, H2_MAC, LISTENED_GROUPS, LaneHarness, R1_MAC, TAP0, TAP1, TUN2, TUN2_MTU, ethFrame, ip, ipv6Packet, type HarnessOptions } from './harness.js';
+import { H1, H1_LL, H1_MAC, H2, H2_MAC, LISTENED_GROUPS, LaneHarness, PORTS, R1_MAC, TAP0, TAP1, TUN2, TUN2_MTU, ethFrame, ip, ipv6Packet, type HarnessOptions } from './harness.js';
 
 function harness(t: { after(fn: () => void): void }, opts: HarnessOptions = {}): LaneHarness {
   const h = new LaneHarness(opts);
@@ -236,4 +236,13 @@ test('the packet trace says why a multicast packet was not forwarded, and where 
       [TAP1, 'dropped', 'multicast_wrong_port', wrong],
     ],
   );
+});
+
+test('nothing to send: every outgoing port down is port_down; only the incoming port left (RPF) is multicast_no_route', (t) => {
+  const h = harness(t);
+  h.publishMfc([{ source: H1, group: G, inPort: TAP0, outPorts: [TAP0], counter: 0 }, { source: H1, group: G_STAR, inPort: TAP0, outPorts: [TAP1], counter: 1 }]);
+  h.publishPorts(PORTS.map((p) => (p.port === TAP1 ? { ...p, up: false } : p)));
+  const before = h.snapshot();
+  assert.deepEqual(h.run(TAP0, toGroup(ipv6Packet({ src: H1, dst: G })), toGroup(ipv6Packet({ src: H1, dst: G_STAR }), G_STAR)), []);
+  assert.deepEqual(h.moved(before), { '0:rx_packets': 2, '0:multicast_no_route': 1, '0:port_down': 1 });
 });
