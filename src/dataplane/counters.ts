@@ -82,7 +82,7 @@ export const DROPS = [
   { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
   { name: 'esp_seq_reserve_wait', help: 'Outbound SA reached its durably reserved sequence numbers; the control plane has not reserved more yet (never reuses a number)' },
   { name: 'multicast_no_listener', help: 'Multicast for a link-scope group (ff01::/16, ff02::/16) the router does not listen to on the port: dropped in the lane, never copied to the control plane' },
-  { name: 'multicast_no_route', help: 'Multicast for a wider-scope group with no MFC entry that the router does not listen to (the kernels\' NOCACHE upcall; turtle6 has no PIM yet)' },
+  { name: 'multicast_no_route', help: 'Multicast for a wider-scope group with no MFC entry (or one whose only outgoing port is the incoming one) that the router does not listen to (the kernels\' NOCACHE upcall; turtle6 has no PIM yet)' },
   { name: 'multicast_wrong_port', help: 'Multicast that matched an MFC entry but arrived on another port than the entry\'s incoming one (WRONGMIF; also counted per entry)' },
   { name: 'esp_seal_failed', help: 'The crypto library failed to encrypt an outbound ESP packet (an OpenSSL error in the C helper)' },
 ] as const satisfies readonly CounterDef[];
