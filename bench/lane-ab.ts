@@ -14,6 +14,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { stubEngine } from './lib/stub-engine.js';
 
 const BATCH = 32;
 const BATCHES_PER_SLICE = 2000;
@@ -28,23 +29,7 @@ async function laneOf(root: string): Promise<Stage> {
   const { HEADROOM } = await import(resolve(root, 'dist/src/shm/pool.js'));
   const harness = new h.LaneHarness({ batch: BATCH, poolSlots: 256 });
   const frame: Uint8Array = h.fromH1(h.ipv6Packet({ src: h.H1, dst: h.H2, echoData: 2 }));
-  const pool = harness.pool;
-  const b = new Uint8Array(pool.sab);
-  const engine = harness.engine;
-  engine.receive = (rx: { slot: Int32Array; len: Int32Array; port: Int32Array }, max: number) => {
-    for (let i = 0; i < max; i++) {
-      const slot = pool.alloc();
-      b.set(frame, pool.offsetOf(slot) + HEADROOM);
-      rx.slot[i] = slot;
-      rx.len[i] = frame.length;
-      rx.port[i] = 0;
-    }
-    return max;
-  };
-  engine.transmit = (_off: Int32Array, _len: Int32Array, _port: Int32Array, n: number, sent: Uint8Array) => {
-    sent.fill(1, 0, n);
-    return n;
-  };
+  stubEngine(harness, frame, 0, HEADROOM);
   return harness.lane as Stage;
 }
 

@@ -20,6 +20,8 @@ PACKAGES=(
   systemd util-linux
   # DNS peers and tools (the resolver's interop tests and codec goldens)
   bind9 unbound dnsutils
+  # a kernel multicast router beside turtle6 (test/interop/multicast-smcroute.test.ts)
+  smcroute
   # the container tests (test/docker): a private dockerd, stand-in base images, compose
   docker.io debootstrap docker-compose
 )

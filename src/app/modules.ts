@@ -16,6 +16,8 @@ import { DnsModule, DNS_DEFAULTS, type DnsConfig } from '../protocols/dns/dns.js
 import { MldModule } from '../protocols/mld/mld.js';
 import type { MldConfig } from '../protocols/mld/config.js';
 import { resolveMldConfig } from '../config/sections/mld.js';
+import { MulticastModule } from '../protocols/multicast/multicast.js';
+import type { MulticastConfig } from '../config/sections/multicast.js';
 
 export interface ModuleEntry<C> {
   readonly name: string;
@@ -56,6 +58,13 @@ export const MODULES: readonly ModuleEntry<unknown>[] = [
     interfaces: (c) => c.interfaces.map((i) => i.name),
   }),
   entry<IpsecConfig>({ name: 'ipsec', config: (c) => c.ipsec ?? null, create: () => new IpsecModule() }),
+  entry<MulticastConfig>({
+    name: 'multicast',
+    config: (c) => c.multicast ?? null,
+    create: () => new MulticastModule(),
+    // Its entries hold port numbers: a reopened interface may have another.
+    interfaces: (c) => [...new Set(c.routes.flatMap((r) => [...(r.in === null ? [] : [r.in]), ...r.out]))],
+  }),
   // The stub resolver always runs, so that `turtle6ctl resolve` can say what is missing.
   entry<DnsConfig>({ name: 'dns', config: (c) => c.dns ?? DNS_DEFAULTS, create: () => new DnsModule() }),
 ];

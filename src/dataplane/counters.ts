@@ -10,6 +10,7 @@
 
 import { MAX_PORTS } from '../shm/port-table.js';
 import { FIB_MEMBER_COUNTERS } from '../shm/fib.js';
+import { MFC_ENTRY_COUNTERS, MFC_MAX_ENTRIES } from '../shm/mfc.js';
 
 export interface CounterDef {
   readonly name: string;
@@ -37,6 +38,9 @@ export const TRAFFIC = [
   { name: 'redirects_sent', help: 'ICMPv6 Redirects sent to a sender on the port about a better first hop on its link (RFC 4861 §8.2)' },
   { name: 'redirects_rate_limited', help: 'ICMPv6 Redirects suppressed by the ICMPv6 error token bucket (RFC 4861 §8.2, RFC 4443 §2.4(f))' },
   { name: 'esp_handed_over', help: 'Packets received on the port for an ESP SA whose home lane is another lane, copied there (that lane counts their fate)' },
+  { name: 'multicast_copies', help: 'Copies of multicast packets received on the port sent out of the outgoing ports of their MFC entry (a forwarded packet counts one per port)' },
+  { name: 'multicast_local_copies', help: 'Multicast packets received on the port and forwarded that were also copied to the control plane, which listens to their group' },
+  { name: 'multicast_copy_failed', help: 'A copy of a forwarded multicast packet not made: no free pool slot, the batch\'s transmit list full, or the local copy policed or its ring full' },
 ] as const satisfies readonly CounterDef[];
 
 /** Drop reasons: every way a lane discards a frame. */
@@ -77,6 +81,9 @@ export const DROPS = [
   { name: 'esp_fragmented', help: 'ESP to the router arrived fragmented: turtle6 does not reassemble, and ESP is processed only whole (RFC 4303 §3.4.1)' },
   { name: 'esp_seq_overflow', help: 'Outbound SA spent its 32-bit sequence numbers (RFC 4303 §3.3.3)' },
   { name: 'esp_seq_reserve_wait', help: 'Outbound SA reached its durably reserved sequence numbers; the control plane has not reserved more yet (never reuses a number)' },
+  { name: 'multicast_no_listener', help: 'Multicast for a link-scope group (ff01::/16, ff02::/16) the router does not listen to on the port: dropped in the lane, never copied to the control plane' },
+  { name: 'multicast_no_route', help: 'Multicast for a wider-scope group with no MFC entry (or one whose only outgoing port is the incoming one) that the router does not listen to (the kernels\' NOCACHE upcall; turtle6 has no PIM yet)' },
+  { name: 'multicast_wrong_port', help: 'Multicast that matched an MFC entry but arrived on another port than the entry\'s incoming one (WRONGMIF; also counted per entry)' },
   { name: 'esp_seal_failed', help: 'The crypto library failed to encrypt an outbound ESP packet (an OpenSSL error in the C helper)' },
 ] as const satisfies readonly CounterDef[];
 
@@ -106,7 +113,14 @@ export const BATCH_HIST_BASE = LANE.heartbeat + 1;
 export const BATCH_SUM = BATCH_HIST_BASE + BATCH_BUCKETS.length;
 /** Packets per ECMP member, by the counter slot the RIB gave it (FibView.selectMember). */
 export const ECMP_MEMBER_BASE = BATCH_SUM + 1;
-export const COUNTER_WORDS = ECMP_MEMBER_BASE + FIB_MEMBER_COUNTERS;
+/** Per MFC entry, by the counter slot its table gave it (shm/mfc.ts): packets, bytes, wrong-port arrivals. */
+export const MFC_COUNTERS_BASE = ECMP_MEMBER_BASE + FIB_MEMBER_COUNTERS;
+export const COUNTER_WORDS = MFC_COUNTERS_BASE + MFC_MAX_ENTRIES * MFC_ENTRY_COUNTERS;
+
+/** The lane counter of MFC entry counter slot `slot`, `which` one of MFC_PACKETS, MFC_BYTES, MFC_WRONG_PORT. */
+export function mfcCounter(slot: number, which: number): number {
+  return MFC_COUNTERS_BASE + MFC_ENTRY_COUNTERS * slot + which;
+}
 
 export function counterBytes(): number {
   return COUNTER_WORDS * Float64Array.BYTES_PER_ELEMENT;

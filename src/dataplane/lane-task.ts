@@ -25,6 +25,9 @@ export interface LaneTask {
   readonly fib: SnapshotHandle;
   readonly neighbors: SnapshotHandle;
   readonly ports: SnapshotHandle;
+  /** The group filter (shm/groups.ts) and the multicast forwarding cache (shm/mfc.ts). */
+  readonly groups: SnapshotHandle;
+  readonly mfc: SnapshotHandle;
   /** The SPD/SAD snapshot and the per-SA state block (shm/ipsec-tables.ts). */
   readonly ipsec: SnapshotHandle;
   readonly ipsecState: SharedArrayBuffer;

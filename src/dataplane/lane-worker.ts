@@ -14,6 +14,8 @@ import { createEngine } from '../io/engine.js';
 import { Lane, type LaneHandover, type LaneTables } from './lane.js';
 import { EspStage } from './esp.js';
 import { PortTableView } from '../shm/port-table.js';
+import { GroupView } from '../shm/groups.js';
+import { MfcView } from '../shm/mfc.js';
 import { handoverOffset, HANDOVER_CAPACITY, injectRingOffset, puntRingOffset, ringDataBytes, traceRingOffset, type LaneTask } from './lane-task.js';
 import { TRACE_ENTRY_BYTES, TRACE_RING_CAPACITY } from './trace.js';
 import { LaneQueues } from './lane-queues.js';
@@ -53,6 +55,8 @@ class SnapshotTables implements LaneTables {
   readonly fib = new FibView();
   readonly neighbors = new NeighborView();
   readonly ports = new PortTableView();
+  readonly groups = new GroupView();
+  readonly mfc = new MfcView();
   private readonly ipsec = new IpsecView();
   private readonly esp: EspStage;
   private lane: Lane | null = null;
@@ -64,6 +68,8 @@ class SnapshotTables implements LaneTables {
       new SnapshotReader(task.neighbors, task.lane),
       new SnapshotReader(task.ports, task.lane),
       new SnapshotReader(task.ipsec, task.lane),
+      new SnapshotReader(task.groups, task.lane),
+      new SnapshotReader(task.mfc, task.lane),
     ];
     this.esp = new EspStage(new IpsecState(task.ipsecState), task.lane);
   }
@@ -86,10 +92,12 @@ class SnapshotTables implements LaneTables {
   }
 
   refresh(): void {
-    const [fib, nbr, ports, ipsec] = this.readers as [SnapshotReader, SnapshotReader, SnapshotReader, SnapshotReader];
+    const [fib, nbr, ports, ipsec, groups, mfc] = this.readers as [SnapshotReader, SnapshotReader, SnapshotReader, SnapshotReader, SnapshotReader, SnapshotReader];
     if (fib.acquire()) this.fib.bind(fib.bytes, 0);
     if (nbr.acquire()) this.neighbors.bind(nbr.bytes, 0);
     if (ports.acquire()) this.ports.bind(ports.bytes, 0);
+    if (groups.acquire()) this.groups.bind(groups.bytes, 0);
+    if (mfc.acquire()) this.mfc.bind(mfc.bytes, 0);
     if (ipsec.acquire()) {
       this.ipsec.bind(ipsec.bytes, 0);
       this.bindIpsec();

@@ -3,7 +3,8 @@
  *
  * Pipeline (per batch, VPP style: validate once at input, later stages trust the header):
  *   receive → link (Ethernet check, TAP only) → validate (version, length, addresses)
- *   → classify (multicast / link-local / hop-by-hop) → forward (forward.ts: FIB → local:
+ *   → classify (multicast: multicast.ts, the group filter and the MFC / link-local /
+ *   hop-by-hop) → forward (forward.ts: FIB → local:
  *   punt to the control plane, or ESP for the router → inbound ESP; else hop limit, scope,
  *   outbound SPD, MTU, decrement → output: neighbour lookup + Ethernet rewrite on TAP)
  *   → drain the hand-over rings (handover.ts) → open the batch's inbound ESP, one call per SA,
@@ -21,13 +22,15 @@
  * Every discard is a counter (counters.ts). ICMPv6 errors are built in a slot of the lane's
  * own pool, and rate-limited by a token bucket (RFC 4443 §2.4(f)).
  *
- * Tables (FIB, neighbours, ports) are snapshot views bound once per batch by the caller.
+ * Tables (FIB, neighbours, ports, the group filter, the MFC) are snapshot views bound once per batch by the caller.
  */
 import { HEADROOM, type PacketPool } from '../shm/pool.js';
 import type { SpscRing } from '../shm/ring.js';
 import { NH_IPSEC } from '../shm/fib.js';
 import type { FibView } from '../shm/fib.js';
 import type { NeighborView } from '../shm/neighbors.js';
+import type { GroupView } from '../shm/groups.js';
+import type { MfcView } from '../shm/mfc.js';
 import type { IoEngine, RxBatch } from '../io/engine.js';
 import { equalAddress, isLinkLocal, isLoopback, isUnspecified } from '../lib/addr.js';
 import { ETH_HEADER_LEN } from '../wire/ethernet.js';
@@ -41,18 +44,21 @@ import {
   WALK_PARAM_POINTER,
   WALK_PARAM_PROBLEM,
   WALK_ROUTER_ALERT,
+  WALK_UPPER_OFFSET,
+  WALK_UPPER_PROTOCOL,
   walkExtensionHeaders,
 } from '../wire/ext-headers.js';
 import { ICMP6 } from '../wire/icmpv6.js';
 import { C, LANE, BATCH_BUCKETS, BATCH_HIST_BASE, BATCH_SUM, portCounter } from './counters.js';
 import { PORT_KIND_TAP, type PortTableView } from '../shm/port-table.js';
-import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL, PUNT_MULTICAST } from '../shm/punt.js';
+import { INJECT_RAW, INJECT_ROUTE, PUNT_LOCAL } from '../shm/punt.js';
 import { PuntPolicer } from './punt-policer.js';
 import { ESP_IN_TUNNEL, type EspStage } from './esp.js';
 import { EspBatch } from './esp-batch.js';
 import { ForwardStage, NO_PORT, type EspInbound } from './forward.js';
 import { HandoverStage, type LaneHandover } from './handover.js';
 import { IcmpErrors } from './icmp-errors.js';
+import { MulticastStage } from './multicast.js';
 import { PacketContext } from './packet-context.js';
 import { PuntStage } from './punt-stage.js';
 import { TraceRecorder, type LaneTrace } from './trace-recorder.js';
@@ -66,6 +72,10 @@ export interface LaneTables {
   readonly fib: FibView;
   readonly neighbors: NeighborView;
   readonly ports: PortTableView;
+  /** The groups the router listens to, per port (shm/groups.ts). */
+  readonly groups: GroupView;
+  /** The multicast forwarding cache (shm/mfc.ts). */
+  readonly mfc: MfcView;
   /** The lane is about to block: release the snapshots so the control plane can publish. */
   beforeWait(): void;
   /** Rebinds the views when the control plane has published a new generation. */
@@ -80,6 +90,13 @@ export interface LaneOptions {
   readonly policing: Int32Array;
   readonly now: () => number;
 }
+
+/**
+ * Extra multicast copies the lane makes per received frame, on average over a batch: a batch
+ * of n frames replicates into at most this times n fresh slots (multicast.ts), so that one
+ * (S,G) to 4 ports at full batches needs no more than its transmit list keeps for it.
+ */
+const MULTICAST_COPIES_PER_FRAME = 4;
 
 export class Lane implements EspInbound {
   private readonly b: Uint8Array;
@@ -97,6 +114,7 @@ export class Lane implements EspInbound {
   private readonly icmp: IcmpErrors;
   private readonly espBatch: EspBatch;
   private readonly fwd: ForwardStage;
+  private readonly multicast: MulticastStage;
   private now = 0;
   /** The ESP stage (esp.ts), when IPsec is configured; null keeps the lane free of it. */
   private esp: EspStage | null = null;
@@ -120,8 +138,9 @@ export class Lane implements EspInbound {
     this.rx = { slot: new Int32Array(n), len: new Int32Array(n), port: new Int32Array(n) };
     // Each received frame yields at most one frame out (forward or error); inject and the
     // hand-over rings add up to n more each. Received frames and the hand-over rings' batch
-    // bound the inbound ESP packets.
-    this.tx = new TxList(4 * n, engine, pool, counters);
+    // bound the inbound ESP packets. Multicast replication adds at most MULTICAST_COPIES_PER_FRAME
+    // copies per received frame, on average over the batch (multicast.ts's budget).
+    this.tx = new TxList((4 + MULTICAST_COPIES_PER_FRAME) * n, engine, pool, counters);
     this.trace = new TraceRecorder(b, pool, trace);
     this.verdicts = new Verdicts(counters, this.trace);
     this.policer = new PuntPolicer(opts.policing, opts.now());
@@ -129,6 +148,7 @@ export class Lane implements EspInbound {
     this.icmp = new IcmpErrors(b, pool, this.tx, this.verdicts, opts.icmpRate, opts.icmpBurst, opts.now());
     this.espBatch = new EspBatch(4 * n, 2 * n, b, this.tx, this.verdicts);
     this.fwd = new ForwardStage(b, pool, tables, this.tx, this.verdicts, this.punts, this.icmp, this.espBatch, this.trace, this.origin, this);
+    this.multicast = new MulticastStage(b, pool, tables, this.tx, this.verdicts, this.punts, this.fwd, MULTICAST_COPIES_PER_FRAME * n);
   }
 
   /** Attaches the ESP stage; the caller binds its tables in refresh(). */
@@ -157,6 +177,8 @@ export class Lane implements EspInbound {
     this.tables.refresh();
     this.now = this.opts.now();
     this.fwd.now = this.now;
+    this.multicast.now = this.now;
+    this.multicast.arm();
     this.policer.refresh();
     this.trace.arm(n);
     for (let i = 0; i < n; i++) this.processFrame(rx.slot[i]!, rx.len[i]!, rx.port[i]!);
@@ -234,7 +256,7 @@ export class Lane implements EspInbound {
     if (b[src] === 0xff || isLoopback(b, src)) return v.drop(ctx, C.bad_source);
 
     // Classify.
-    if (b[dst] === 0xff) return this.punts.punt(ip, ipLen, ctx, PUNT_MULTICAST, NO_PORT, this.now);
+    if (b[dst] === 0xff) return this.receiveMulticast(ip, ipLen, ctx);
     if (isLoopback(b, dst) || isUnspecified(b, dst)) return v.drop(ctx, C.bad_destination);
     if (isLinkLocal(b, dst)) {
       // Link-local destinations are never forwarded (RFC 4007 §9); ours is a zone-scoped match.
@@ -251,6 +273,16 @@ export class Lane implements EspInbound {
       routerAlert = this.ext[WALK_ROUTER_ALERT]! >= 0;
     }
     this.fwd.forward(ip, ipLen, ctx, routerAlert);
+  }
+
+  /** Multicast (multicast.ts), once its Hop-by-Hop header is processed: RFC 8200 §4.3 on every node it reaches. */
+  private receiveMulticast(ip: number, ipLen: number, ctx: PacketContext): void {
+    const b = this.b;
+    const next = b[ip + IP6_OFF_NEXT_HEADER]!;
+    if (next !== 0) return this.multicast.receive(ip, ipLen, ctx, next, ip + IPV6_HEADER_LEN);
+    const verdict = walkExtensionHeaders(b, ip, ipLen, this.ext);
+    if (verdict !== WALK_OK) return this.hopByHopError(ip, ipLen, ctx, verdict);
+    this.multicast.receive(ip, ipLen, ctx, this.ext[WALK_UPPER_PROTOCOL]!, this.ext[WALK_UPPER_OFFSET]!);
   }
 
   private hopByHopError(ip: number, ipLen: number, ctx: PacketContext, verdict: number): void {

@@ -10,11 +10,13 @@ import { SpscRing } from '../shm/ring.js';
 import { SnapshotWriter } from '../shm/snapshot.js';
 import { encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../shm/fib.js';
 import { encodeNeighbors, neighborsByteLength } from '../shm/neighbors.js';
+import { encodeGroups, groupsByteLength, type GroupEntry } from '../shm/groups.js';
+import { encodeMfc, mfcByteLength, MFC_BYTES, MFC_PACKETS, MFC_WRONG_PORT } from '../shm/mfc.js';
 import { releaseOrphanedEngine } from '../io/engine.js';
 import { encodeIpsecTables, ipsecTablesByteLength, IpsecState, type PolicyRecord, type SaRecord } from '../shm/ipsec-tables.js';
-import type { Datapath, IpsecDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
+import type { Datapath, IpsecDatapath, MulticastDatapath, NeighborSnapshotEntry, PuntHandler } from '../shm/datapath.js';
 import { encodePortTable, PORT_TABLE_BYTES, type PortEntry } from '../shm/port-table.js';
-import { counterBytes, PORT_STRIDE, portCounter } from './counters.js';
+import { counterBytes, mfcCounter, PORT_STRIDE, portCounter, sumCounter } from './counters.js';
 import { drainPunts } from './punt-drain.js';
 import { POLICING_WORDS, writePuntPolicing, type PuntPolicing } from './punt-policer.js';
 import {
@@ -121,6 +123,9 @@ export class LaneSet implements Datapath {
   private readonly neighbors: SnapshotWriter;
   private readonly ports: SnapshotWriter;
   private readonly ipsecTables: SnapshotWriter;
+  private readonly groups: SnapshotWriter;
+  private readonly mfc: SnapshotWriter;
+  readonly multicast: MulticastDatapath;
   /** Per-SA sequence numbers, replay windows and counters: written by home lanes, read here. */
   private readonly ipsecState = IpsecState.create();
   readonly ipsec: IpsecDatapath;
@@ -140,6 +145,19 @@ export class LaneSet implements Datapath {
     this.ports = new SnapshotWriter({ readers, initialBytes: PORT_TABLE_BYTES, maxBytes: PORT_TABLE_BYTES * 2 });
     // Scrubbed: the tables carry keys, which must not stay in the other region once an SA is gone.
     this.ipsecTables = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES, scrub: true });
+    this.groups = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    this.mfc = new SnapshotWriter({ readers, initialBytes: 4 * 1024, maxBytes: SNAPSHOT_MAX_BYTES });
+    this.multicast = {
+      publishMfc: (entries) => this.publish(this.mfc, (dst) => encodeMfc(entries, dst), mfcByteLength(entries)),
+      mfcCounters: (slot) => {
+        const blocks = this.counterBlocks();
+        return {
+          packets: sumCounter(blocks, mfcCounter(slot, MFC_PACKETS)),
+          bytes: sumCounter(blocks, mfcCounter(slot, MFC_BYTES)),
+          wrongPort: sumCounter(blocks, mfcCounter(slot, MFC_WRONG_PORT)),
+        };
+      },
+    };
     this.ipsec = {
       lanes: opts.lanes,
       state: this.ipsecState,
@@ -260,6 +278,8 @@ export class LaneSet implements Datapath {
       fib: this.fib.handle,
       neighbors: this.neighbors.handle,
       ports: this.ports.handle,
+      groups: this.groups.handle,
+      mfc: this.mfc.handle,
       ipsec: this.ipsecTables.handle,
       ipsecState: this.ipsecState.sab,
       handover: this.handover,
@@ -344,7 +364,7 @@ export class LaneSet implements Datapath {
   }
 
   private writers(): SnapshotWriter[] {
-    return [this.fib, this.neighbors, this.ports, this.ipsecTables];
+    return [this.fib, this.neighbors, this.ports, this.ipsecTables, this.groups, this.mfc];
   }
 
   // ---- Datapath ------------------------------------------------------------------------
@@ -378,6 +398,10 @@ export class LaneSet implements Datapath {
 
   publishPorts(entries: readonly PortEntry[]): void {
     this.publish(this.ports, (dst) => encodePortTable(entries, dst), PORT_TABLE_BYTES);
+  }
+
+  publishGroups(entries: readonly GroupEntry[]): void {
+    this.publish(this.groups, (dst) => encodeGroups(entries, dst), groupsByteLength(entries));
   }
 
   publishIpsec(sas: readonly SaRecord[], policies: readonly PolicyRecord[]): void {

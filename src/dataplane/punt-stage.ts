@@ -13,6 +13,9 @@ import { CLASS_LOCAL, CLASS_MULTICAST, CLASS_ND, CLASS_RESOLVE, type PuntPolicer
 import type { PacketContext } from './packet-context.js';
 import type { Verdicts } from './verdict.js';
 
+/** PuntStage.copy(): the packet is in the ring (drop reasons are non-zero counter indices). */
+export const COPIED = 0;
+
 export class PuntStage {
   constructor(
     private readonly b: Uint8Array,
@@ -23,21 +26,31 @@ export class PuntStage {
 
   /** Punts the packet at `ip` with `flags` and `aux` (the egress port of a resolve), and gives it its verdict. */
   punt(ip: number, ipLen: number, ctx: PacketContext, flags: number, aux: number, now: number): void {
+    const refused = this.copy(ip, ipLen, ctx, flags, aux, now);
+    if (refused === COPIED) this.verdicts.punted(ctx, flags, aux);
+    else this.verdicts.refuse(ctx, refused);
+  }
+
+  /**
+   * Copies the packet at `ip` into the punt ring, policed like a punt, without giving it a
+   * verdict: for a multicast packet the lane also forwards (multicast.ts). Returns COPIED, or
+   * the drop reason (a counters.ts index) that kept it out.
+   */
+  copy(ip: number, ipLen: number, ctx: PacketContext, flags: number, aux: number, now: number): number {
     const ring = this.ring;
-    const v = this.verdicts;
     // An entry holds a slot's frame area, so this cannot fail; the bound is asserted anyway.
-    if (ipLen > ring.dataBytes) return v.refuse(ctx, C.frame_too_long);
+    if (ipLen > ring.dataBytes) return C.frame_too_long;
     if (ctx.received) {
       const cls = this.classOf(ip, ipLen, flags);
-      if (!this.policer.admit(ctx.port, cls, now)) return v.drop(ctx, policedReason(cls));
+      if (!this.policer.admit(ctx.port, cls, now)) return policedReason(cls);
     }
     const e = ring.tryReserve();
-    if (e < 0) return v.refuse(ctx, C.punt_ring_full);
+    if (e < 0) return C.punt_ring_full;
     const d = ring.dataOffset(e);
     this.b.copyWithin(d, ip, ip + ipLen);
     ring.setMeta(e, aux, ipLen, ctx.port, flags);
     ring.publish();
-    v.punted(ctx, flags, aux);
+    return COPIED;
   }
 
   /** The policing class of a punt (punt-policer.ts). */

@@ -6,6 +6,8 @@
 import type { FibNexthop, FibRoute } from './fib.js';
 import type { PortEntry } from './port-table.js';
 import type { IpsecState, PolicyRecord, SaRecord } from './ipsec-tables.js';
+import type { GroupEntry } from './groups.js';
+import type { MfcEntry } from './mfc.js';
 
 export interface NeighborSnapshotEntry {
   readonly port: number;
@@ -22,10 +24,31 @@ export interface Datapath {
   publishFib(routes: readonly FibRoute[], nexthops: readonly FibNexthop[]): void;
   publishNeighbors(entries: readonly NeighborSnapshotEntry[]): void;
   publishPorts(entries: readonly PortEntry[]): void;
+  /** The groups the router listens to, per port: the lanes drop multicast for others (shm/groups.ts). */
+  publishGroups(entries: readonly GroupEntry[]): void;
   /** Registers the receiver of punted packets (one; the stack). The packet is a private copy. */
   onPunt(handler: PuntHandler): void;
   /** The ESP tables, when this data path runs ESP (the lanes do; recording fakes may not). */
   readonly ipsec?: IpsecDatapath;
+  /** The multicast forwarding cache, when this data path forwards multicast (the lanes do). */
+  readonly multicast?: MulticastDatapath;
+}
+
+/**
+ * An MFC counter slot's totals, summed over the lanes. They only grow: a caller that gives a
+ * slot to another entry keeps the totals it had then as that entry's zero.
+ */
+export interface MfcCounters {
+  readonly packets: number;
+  readonly bytes: number;
+  readonly wrongPort: number;
+}
+
+/** The MFC side of the data path (shm/mfc.ts): the table the control plane publishes, and the counters the lanes keep per entry. */
+export interface MulticastDatapath {
+  publishMfc(entries: readonly MfcEntry[]): void;
+  /** The counters of counter slot `slot` (MfcEntry.counter), summed over the lanes. */
+  mfcCounters(slot: number): MfcCounters;
 }
 
 /**

@@ -15,6 +15,7 @@
  * An all-zero region (never published) has no MAGIC and reads as an empty table.
  */
 import { WordViewCache } from './sab.js';
+import { addressWord, alignedStart, capacityFor, hashKey, HEADER_WORDS, tableBase, tableCount, tableMask, writeHeader } from './hash-table.js';
 
 /** Neighbour Unreachability Detection states (RFC 4861 §7.3.2), plus FAILED for a probe that gave up. */
 export const NBR_INCOMPLETE = 1;
@@ -32,35 +33,9 @@ export interface NeighborEntry {
 }
 
 const MAGIC = 0x4e424236; // "NBB6"
-const HEADER_WORDS = 8;
-const H_COUNT = 1;
-const H_CAPACITY = 2;
 const ENTRY_WORDS = 8;
 const E_STATE = 5;
 const MAC_BYTE = 24;
-
-function capacityFor(count: number): number {
-  let capacity = 8;
-  while (capacity < 2 * count) capacity *= 2;
-  return capacity;
-}
-
-/** Big-endian 32-bit word of an address (the same on every host, unlike an Int32Array read). */
-function addressWord(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
-}
-
-/** murmur3-style finaliser over the key; the interface ID sits in a2/a3, so all words count. */
-function hashKey(port: number, a0: number, a1: number, a2: number, a3: number): number {
-  let h = Math.imul(port + 1, 0x9e3779b1);
-  h = Math.imul(h ^ a0, 0x85ebca6b);
-  h = Math.imul(h ^ a1, 0xc2b2ae35);
-  h = Math.imul(h ^ a2, 0x85ebca6b);
-  h = Math.imul(h ^ a3, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  return h ^ (h >>> 13);
-}
 
 export function neighborsByteLength(entries: readonly NeighborEntry[]): number {
   return 4 * (HEADER_WORDS + ENTRY_WORDS * capacityFor(entries.length));
@@ -72,7 +47,7 @@ export function neighborsByteLength(entries: readonly NeighborEntry[]): number {
  */
 export function encodeNeighbors(entries: readonly NeighborEntry[], dst: Uint8Array): number {
   const length = neighborsByteLength(entries);
-  if (dst.byteOffset % 4 !== 0) throw new RangeError(`neighbour table must start 4-byte aligned, got byte offset ${dst.byteOffset}`);
+  alignedStart(dst, 0, 'neighbour table');
   if (dst.byteLength < length) throw new RangeError(`neighbour table needs ${length} bytes, region has ${dst.byteLength}`);
   const capacity = capacityFor(entries.length);
   const words = new Int32Array(dst.buffer, dst.byteOffset, length >>> 2);
@@ -103,9 +78,7 @@ export function encodeNeighbors(entries: readonly NeighborEntry[], dst: Uint8Arr
       i = (i + 1) & (capacity - 1);
     }
   }
-  words[0] = MAGIC;
-  words[H_COUNT] = count;
-  words[H_CAPACITY] = capacity;
+  writeHeader(words, MAGIC, count, capacity);
   return length;
 }
 
@@ -120,20 +93,14 @@ export class NeighborView {
   private mask = 0;
 
   bind(bytes: Uint8Array, offset: number): void {
-    const absolute = bytes.byteOffset + offset;
-    if (absolute % 4 !== 0) throw new RangeError(`neighbour table must start 4-byte aligned, got byte offset ${absolute}`);
+    const absolute = alignedStart(bytes, offset, 'neighbour table');
     // Views of the whole buffer at bind time (fixed-length: see WordViewCache); offsets into
     // them are absolute.
     this.words = this.views.of(bytes.buffer);
     this.bytes = this.views.bytesOf(bytes.buffer);
     this.byteBase = absolute;
-    const base = absolute >>> 2;
-    if (base + HEADER_WORDS > this.words.length || this.words[base] !== MAGIC) {
-      this.base = -1;
-      return;
-    }
-    this.base = base;
-    this.mask = this.words[base + H_CAPACITY]! - 1;
+    this.base = tableBase(this.words, absolute, MAGIC);
+    if (this.base >= 0) this.mask = tableMask(this.words, this.base);
   }
 
   /** Entry for (port, the 16-byte address at pkt[addrOffset]), or -1. No allocation. */
@@ -166,6 +133,6 @@ export class NeighborView {
   }
 
   count(): number {
-    return this.base < 0 ? 0 : this.words[this.base + H_COUNT]!;
+    return tableCount(this.words, this.base);
   }
 }

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Rng } from '../lib/rng.js';
 import type { RouterInterface } from './interfaces.js';
 import type { RibRoute, RouteOrigin } from './rib.js';
-import type { IpsecDatapath } from '../shm/datapath.js';
+import type { IpsecDatapath, MulticastDatapath } from '../shm/datapath.js';
 
 export type Unsubscribe = () => void;
 
@@ -107,6 +107,8 @@ export interface StackApi {
   routeSource(origin: RouteOrigin): RouteSource;
   /** The best route of every prefix, whatever its origin (for redistribution). */
   bestRoutes(): readonly RibRoute[];
+  /** The best route toward `addr` (longest prefix match), as the FIB has it: RPF checks look up the source this way. */
+  bestRouteFor?(addr: Uint8Array): RibRoute | undefined;
   /** Called when the best route of a prefix changes (added, replaced or withdrawn: best undefined). */
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe;
   readonly origin: RouteOrigin;
@@ -131,6 +133,8 @@ export interface StackApi {
    * else there). Absent when the data path has no ESP, as in recording test fakes.
    */
   readonly ipsec?: IpsecDatapath | undefined;
+  /** The data path's multicast forwarding cache (the `multicast` module publishes it; shm/mfc.ts). */
+  readonly multicast?: MulticastDatapath | undefined;
 }
 
 /** Adds, withdraws and lists the routes of one origin. */

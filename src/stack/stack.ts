@@ -44,11 +44,12 @@ import { RouterAdvertiser, type RaConfig, type RaPrefix } from './ra.js';
 import { RaHost } from './ra-host.js';
 import { Rib, connectedRoutes, type RibRoute, type RouteOrigin } from './rib.js';
 import { buildIcmpv6, buildNd, buildUdp, ethernetFrame } from './packets.js';
-import type { Datapath, IpsecDatapath } from '../shm/datapath.js';
+import type { Datapath, IpsecDatapath, MulticastDatapath } from '../shm/datapath.js';
 import type { AdvertiseLifetimes, DnsInfo, InterfaceEvent, ReceivedIcmpv6, ReceivedUdp, SendOptions, RouteSource, StackApi, Unsubscribe } from './stack-api.js';
 import { INJECT_RAW, INJECT_ROUTE, PUNT_RESOLVE } from '../shm/punt.js';
 import { NBR_REACHABLE, NBR_STALE, NBR_DELAY, NBR_PROBE } from '../shm/neighbors.js';
 import type { PortEntry } from '../shm/port-table.js';
+import type { GroupEntry } from '../shm/groups.js';
 
 /** ICMPv6 errors the control plane may send per second, and its burst (RFC 4443 §2.4(f)). */
 const ERROR_RATE_PER_SECOND = 100;
@@ -115,12 +116,12 @@ export class Stack {
   readonly drops: Record<StackDrop, number> = Object.fromEntries(STACK_DROPS.map((d) => [d, 0])) as Record<StackDrop, number>;
   private readonly udp = new Map<number, UdpHandler[]>();
   private readonly icmp = new Map<number, IcmpHandler[]>();
-  /** Groups joined by modules, per port ("port/group" keys); link-scope ND groups are implicit. */
-  private readonly groups = new Map<string, number>();
+  /** Groups joined by modules, per port ("port/group" keys), with how many joins each; link-scope ND groups are implicit. */
+  private readonly groups = new Map<string, { readonly port: number; readonly group: Uint8Array; joins: number }>();
   /** Told when a port's listened groups change (the MLD module reports them). */
   private readonly groupWatchers = new Set<(port: number) => void>();
   private readonly ext = new Int32Array(WALK_OUT_SIZE);
-  private publishQueued = { fib: false, neighbors: false };
+  private publishQueued = { fib: false, neighbors: false, groups: false };
   private readonly raConfigs = new Map<number, RaConfig>();
   private readonly acceptRaPorts = new Set<number>();
   /** Ports with `redirects: false` (RFC 4861 §8.2 generation off). */
@@ -151,6 +152,9 @@ export class Stack {
     this.ra = new RouterAdvertiser(this.interfaces, transport, opts.clock, opts.rng);
     this.raHost = new RaHost(this.interfaces, this.rib, this.neighbors, transport, opts.clock);
     this.rib.subscribe(() => this.schedulePublish('fib'));
+    // Solicited-node groups follow the addresses (RFC 4861 §7.2.1), tentative ones included (RFC 4862 §5.4.2).
+    this.interfaces.on('address-added', () => this.schedulePublish('groups'));
+    this.interfaces.on('address-removed', () => this.schedulePublish('groups'));
     opts.datapath.onPunt((pkt, port, flags, aux) => this.handlePunt(pkt, port, flags, aux));
   }
 
@@ -303,6 +307,7 @@ export class Stack {
     this.publishPorts();
     this.publishFib();
     this.publishNeighbors();
+    this.publishGroups();
   }
 
   /**
@@ -338,6 +343,11 @@ export class Stack {
     return this.opts.datapath.ipsec;
   }
 
+  /** The data path's MFC, which only the multicast module publishes (through its StackApi). */
+  multicastDatapath(): MulticastDatapath | undefined {
+    return this.opts.datapath.multicast;
+  }
+
   /** A StackApi for one module; its routes carry `origin`. */
   api(origin: RouteOrigin): StackApi {
     return new ModuleApi(this, origin);
@@ -359,6 +369,7 @@ export class Stack {
       errorSource: iface.globalAddress() ?? this.anyGlobalAddress() ?? iface.linkLocal(),
     }));
     this.opts.datapath.publishPorts(entries);
+    this.schedulePublish('groups');
   }
 
   /** The router's configured global addresses, on every port. */
@@ -374,13 +385,14 @@ export class Stack {
     return null;
   }
 
-  private schedulePublish(which: 'fib' | 'neighbors'): void {
+  private schedulePublish(which: 'fib' | 'neighbors' | 'groups'): void {
     if (!this.started || this.publishQueued[which]) return;
     this.publishQueued[which] = true;
     // Coalesce bursts (a RIPng update, a flood of NAs) into one snapshot.
     queueMicrotask(() => {
       this.publishQueued[which] = false;
       if (which === 'fib') this.publishFib();
+      else if (which === 'groups') this.publishGroups();
       else this.publishNeighbors();
     });
   }
@@ -397,6 +409,20 @@ export class Stack {
       .filter((e) => e.mac !== null && e.state !== 'INCOMPLETE')
       .map((e) => ({ port: e.port, addr: e.addr, mac: e.mac!, state: states[e.state]! }));
     this.opts.datapath.publishNeighbors(entries);
+  }
+
+  /** The lanes' group filter (shm/groups.ts): every group the router listens to, on every port. */
+  private publishGroups(): void {
+    const entries: GroupEntry[] = this.interfaces.all().flatMap((iface) => this.groupsListened(iface.port).map((group) => ({ port: iface.port, group })));
+    this.opts.datapath.publishGroups(entries);
+  }
+
+  /** All-nodes and all-routers (RFC 4291 §2.7.1), the solicited-node groups of the port's addresses, and the groups modules joined there. */
+  private groupsListened(port: number): Uint8Array[] {
+    const iface = this.interfaces.byPort(port);
+    if (iface === undefined) return [];
+    const joined = [...this.groups.values()].filter((g) => g.port === port).map((g) => g.group);
+    return [ALL_NODES, ALL_ROUTERS, ...[...iface.addresses.map((a) => a.addr), ...iface.subnetAnycast()].map(solicitedNodeMulticast), ...joined];
   }
 
   // ---- receive -----------------------------------------------------------------------
@@ -446,13 +472,7 @@ export class Stack {
   /** Our unicast address on any port (link-local: on this port), or a group we listen to here. */
   private isForUs(port: number, dst: Uint8Array): boolean {
     const iface = this.interfaces.byPort(port);
-    if (isMulticast(dst)) {
-      // All-nodes and all-routers (RFC 4291 §2.7.1), our solicited-node groups, joined groups.
-      if (equalAddress(dst, ALL_NODES) || equalAddress(dst, ALL_ROUTERS)) return true;
-      if (iface?.addresses.some((a) => equalAddress(solicitedNodeMulticast(a.addr), dst))) return true;
-      if (iface?.subnetAnycast().some((a) => equalAddress(solicitedNodeMulticast(a), dst))) return true;
-      return this.groups.has(groupKey(port, dst));
-    }
+    if (isMulticast(dst)) return this.groupsListened(port).some((g) => equalAddress(g, dst));
     if (isLinkLocal(dst)) return iface?.findAddress(dst) !== undefined;
     return this.isRouterAddress(dst) || this.isSubnetAnycast(dst);
   }
@@ -625,32 +645,30 @@ export class Stack {
 
   joinGroup(port: number, group: Uint8Array): void {
     const k = groupKey(port, group);
-    const n = this.groups.get(k) ?? 0;
-    this.groups.set(k, n + 1);
-    if (n === 0) this.groupsChanged(port);
+    const joined = this.groups.get(k);
+    if (joined !== undefined) joined.joins++;
+    else {
+      this.groups.set(k, { port, group: group.slice(), joins: 1 });
+      this.groupsChanged(port);
+    }
+    this.schedulePublish('groups');
   }
 
   leaveGroup(port: number, group: Uint8Array): void {
     const k = groupKey(port, group);
-    const n = (this.groups.get(k) ?? 0) - 1;
-    if (n <= 0) {
-      if (this.groups.delete(k)) this.groupsChanged(port);
-    } else this.groups.set(k, n);
+    const joined = this.groups.get(k);
+    if (joined === undefined) return;
+    if (--joined.joins <= 0) {
+      this.groups.delete(k);
+      this.groupsChanged(port);
+    }
+    this.schedulePublish('groups');
   }
 
-  /** StackApi.listenedGroups: ff02::2, solicited-node groups of the port's addresses, joined groups; each once. */
+  /** StackApi.listenedGroups: what MLD reports (all-nodes never, RFC 3810 §6): every other listened group, each once. */
   listenedGroups(port: number): Uint8Array[] {
-    const iface = this.interfaces.byPort(port);
-    if (iface === undefined) return [];
-    const out = new Map<string, Uint8Array>([[formatIpv6(ALL_ROUTERS), ALL_ROUTERS]]);
-    for (const a of [...iface.addresses.map((x) => x.addr), ...iface.subnetAnycast()]) {
-      const g = solicitedNodeMulticast(a);
-      out.set(formatIpv6(g), g);
-    }
-    for (const key of this.groups.keys()) {
-      const slash = key.indexOf('/');
-      if (Number(key.slice(0, slash)) === port) out.set(key.slice(slash + 1), parseIpv6(key.slice(slash + 1))!);
-    }
+    const out = new Map<string, Uint8Array>();
+    for (const g of this.groupsListened(port)) if (!equalAddress(g, ALL_NODES)) out.set(formatIpv6(g), g);
     return [...out.values()];
   }
 
@@ -771,11 +789,17 @@ class ModuleApi implements StackApi {
   bestRoutes(): readonly RibRoute[] {
     return this.stack.rib.bestRoutes();
   }
+  bestRouteFor(addr: Uint8Array): RibRoute | undefined {
+    return this.stack.rib.lookup(addr);
+  }
   onBestRouteChange(fn: (prefix: Uint8Array, prefixLen: number, best: RibRoute | undefined) => void): Unsubscribe {
     return this.stack.rib.subscribe((ev) => fn(ev.prefix, ev.prefixLen, ev.best));
   }
   get ipsec(): IpsecDatapath | undefined {
     return this.stack.ipsecDatapath();
+  }
+  get multicast(): MulticastDatapath | undefined {
+    return this.stack.multicastDatapath();
   }
   addInterfaceAddress(port: number, addr: Uint8Array, prefixLen: number, opts?: { readonly advertise?: AdvertiseLifetimes }): void {
     this.stack.addModuleAddress(port, addr, prefixLen, opts?.advertise);

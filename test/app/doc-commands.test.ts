@@ -224,6 +224,9 @@ ipsec:
     - { spi: 0x1000, direction: out, mode: tunnel, src: 2001:db8:2::1, dst: 2001:db8:2::20, encryption: aes-gcm-128, encKey: "0x000102030405060708090a0b0c0d0e0f10111213" }
   policies:
     - { direction: out, src: 2001:db8:1::/64, dst: 2001:db8:9::/64, sa: 0x1000 }
+multicast:
+  routes:
+    - { source: 2001:db8:1::10, group: ff0e::db8:7, in: ${if1}, out: [${if2}] }
 `,
   );
   const fixture: Fixture = { socket: router.socket, configFile: join(router.dir, 'turtle6.yaml'), pcap: join(work, 'trace.pcap'), if1 };

@@ -10,7 +10,9 @@
  *   H3 2001:db8:3::30 ── port 2 TUN 2001:db8:3::/64   ┘        2001:db8:dead::/48 reject
  *                                                              2001:db8:b1a::/48 blackhole
  */
-import { linkLocalFromMac } from '../../src/lib/addr.js';
+import { ALL_NODES, ALL_ROUTERS, linkLocalFromMac, solicitedNodeMulticast } from '../../src/lib/addr.js';
+import { GroupView, encodeGroups, groupsByteLength, type GroupEntry } from '../../src/shm/groups.js';
+import { MfcView, encodeMfc, mfcByteLength, type MfcEntry } from '../../src/shm/mfc.js';
 import { MemoryEngine } from '../../src/io/engine-memory.js';
 import { MIN_SLOT_BYTES, PacketPool } from '../../src/shm/pool.js';
 import { SpscRing } from '../../src/shm/ring.js';
@@ -119,11 +121,21 @@ const NEIGHBORS: NeighborEntry[] = [
   { port: TAP1, addr: INCOMPLETE_HOST, mac: new Uint8Array(6), state: NBR_INCOMPLETE },
 ];
 
-/** Views over tables encoded once into plain buffers; nothing is ever republished. */
+/**
+ * The groups the router listens to, as the stack lists them: all-nodes, all-routers and the
+ * solicited-node groups of each port's addresses.
+ */
+export const LISTENED_GROUPS: GroupEntry[] = PORTS.flatMap((p) =>
+  [ALL_NODES, ALL_ROUTERS, solicitedNodeMulticast(p.linkLocal), solicitedNodeMulticast(p.errorSource)].map((group) => ({ port: p.port, group })),
+);
+
+/** Views over tables encoded into plain buffers; the multicast ones may be replaced (publishGroups, publishMfc). */
 class StaticTables implements LaneTables {
   readonly fib = new FibView();
   readonly neighbors = new NeighborView();
   readonly ports = new PortTableView();
+  readonly groups = new GroupView();
+  readonly mfc = new MfcView();
 
   /** `tapMtu`: the MTU of the TAP ports and of the next hops through them (jumbo tests). */
   constructor(tapMtu = 1500) {
@@ -139,6 +151,26 @@ class StaticTables implements LaneTables {
     const portBytes = new Uint8Array(PORT_TABLE_BYTES);
     encodePortTable(ports, portBytes);
     this.ports.bind(portBytes, 0);
+    this.publishGroups(LISTENED_GROUPS);
+    this.publishMfc([]);
+  }
+
+  publishPorts(entries: readonly PortEntry[]): void {
+    const bytes = new Uint8Array(PORT_TABLE_BYTES);
+    encodePortTable(entries, bytes);
+    this.ports.bind(bytes, 0);
+  }
+
+  publishGroups(entries: readonly GroupEntry[]): void {
+    const bytes = new Uint8Array(groupsByteLength(entries));
+    encodeGroups(entries, bytes);
+    this.groups.bind(bytes, 0);
+  }
+
+  publishMfc(entries: readonly MfcEntry[]): void {
+    const bytes = new Uint8Array(mfcByteLength(entries));
+    encodeMfc(entries, bytes);
+    this.mfc.bind(bytes, 0);
   }
 
   beforeWait(): void {}
@@ -179,6 +211,7 @@ export class LaneHarness {
   private readonly puntConsumer: SpscRing;
   private readonly injectProducer: SpscRing;
   private readonly traceConsumer: SpscRing;
+  private readonly tables: StaticTables;
 
   constructor(opts: HarnessOptions = {}) {
     const geometry = { poolSlots: opts.poolSlots ?? 64, slotBytes: opts.slotBytes ?? MIN_SLOT_BYTES, ringCapacity: opts.ringCapacity ?? 16 };
@@ -206,7 +239,7 @@ export class LaneHarness {
       lanePunt,
       laneInject,
       this.counters,
-      new StaticTables(opts.tapMtu),
+      (this.tables = new StaticTables(opts.tapMtu)),
       { batch: opts.batch ?? 32, icmpRate: opts.icmpRate ?? 1000, icmpBurst: opts.icmpBurst ?? 100, policing: this.policing, now: () => this.now },
       { control: this.traceControl, ring: laneTrace },
     );
@@ -214,6 +247,21 @@ export class LaneHarness {
 
   close(): void {
     this.engine.close();
+  }
+
+  /** Replaces the port table the lane reads (default: PORTS). */
+  publishPorts(entries: readonly PortEntry[]): void {
+    this.tables.publishPorts(entries);
+  }
+
+  /** Replaces the group filter the lane reads (default: LISTENED_GROUPS). */
+  publishGroups(entries: readonly GroupEntry[]): void {
+    this.tables.publishGroups(entries);
+  }
+
+  /** Replaces the MFC the lane reads (default: empty). */
+  publishMfc(entries: readonly MfcEntry[]): void {
+    this.tables.publishMfc(entries);
   }
 
   /** Receives `frames` on `port` in one batch, runs the lane once, returns what it transmitted. */

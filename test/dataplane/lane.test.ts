@@ -296,13 +296,15 @@ test('§2.4(e.1, e.2): no error about an ICMPv6 error message or a Redirect', (t
   assert.deepEqual(h.moved(before), { '0:rx_packets': 5, '0:hop_limit_exceeded': 5, '0:icmp_not_allowed': 5 });
 });
 
-test('§2.4(e.3): a multicast destination is punted, never answered with an error; only PTB may be sent about one', (t) => {
+test('§2.4(e.3): a multicast destination is never answered with an error; only PTB may be sent about one', (t) => {
   const h = harness(t);
+  h.publishMfc([{ source: H1, group: ip('ff0e::1:2'), inPort: TAP0, outPorts: [TAP1], counter: 0 }]);
   const pkt = ipv6Packet({ src: H1, dst: ip('ff0e::1:2'), hopLimit: 1 });
   const before = h.snapshot();
   assert.deepEqual(h.run(TAP0, ethFrame(multicastMac(ip('ff0e::1:2')), H1_MAC, pkt)), []);
-  assert.deepEqual(h.punted(), [{ packet: pkt, port: TAP0, flags: PUNT_MULTICAST, aux: -1 }]);
-  assert.deepEqual(h.moved(before), { '0:rx_packets': 1, '0:punted': 1 });
+  assert.deepEqual(h.punted(), []);
+  // No Time Exceeded is even attempted: the hop limit ends the multicast packet silently.
+  assert.deepEqual(h.moved(before), { '0:rx_packets': 1, '0:hop_limit_exceeded': 1 });
   // The lane's predicate, for when multicast is forwarded: PTB is the exception (RFC 4443 §2.4(e.3)).
   assert.equal(mayGenerateErrorAbout(pkt, 0, pkt.length, ICMP6.TIME_EXCEEDED, 0), false);
   assert.equal(mayGenerateErrorAbout(pkt, 0, pkt.length, ICMP6.PACKET_TOO_BIG, 0), true);

@@ -13,7 +13,7 @@ import { PUNT_CLASSES, policedReason, writePuntPolicing, type PuntPolicing } fro
 import { SpscRing } from '../../src/shm/ring.js';
 import { ringDataBytes } from '../../src/dataplane/lane-task.js';
 import { MIN_SLOT_BYTES } from '../../src/shm/pool.js';
-import { ethFrame, fromH1, H1, H1_LL, H1_MAC, H2, H3, ip, ipv6Packet, LaneHarness, R0_GLOBAL, TAP0, TAP1, TUN2, type HarnessOptions } from './harness.js';
+import { ethFrame, fromH1, H1, H1_LL, H1_MAC, H2, H3, ip, ipv6Packet, LaneHarness, LISTENED_GROUPS, R0_GLOBAL, TAP0, TAP1, TUN2, type HarnessOptions } from './harness.js';
 
 function harness(t: { after(fn: () => void): void }, opts: HarnessOptions = {}): LaneHarness {
   const h = new LaneHarness(opts);
@@ -48,6 +48,8 @@ test('a flood to the router from one port is cut at its burst and refills at its
 
 test('the classes are apart: resolve, ND (types 133–137), other multicast, and local each spend their own budget', (t) => {
   const h = harness(t, { ringCapacity: 64, policing: everyClass(1, 1) });
+  // RIPng's group, as the module joins it (the lane drops groups nobody joined).
+  h.publishGroups([...LISTENED_GROUPS, { port: TAP0, group: ip('ff02::9') }]);
   const snm = solicitedNodeMulticast(R0_GLOBAL);
   const ns = ipv6Packet({ src: H1_LL, dst: snm, hopLimit: 255, raw: { nextHeader: 58, bytes: new Uint8Array([135, 0, 0, 0, 0, 0, 0, 0, ...R0_GLOBAL]) } });
   const na = ipv6Packet({ src: H1, dst: R0_GLOBAL, hopLimit: 255, raw: { nextHeader: 58, bytes: new Uint8Array([136, 0, 0, 0, 0x60, 0, 0, 0, ...H1]) } });

@@ -552,6 +552,7 @@ export const STACK_TARGET: FuzzTarget = {
       publishFib() {},
       publishNeighbors() {},
       publishPorts() {},
+      publishGroups() {},
       onPunt: (fn: typeof handler) => void (handler = fn),
     };
     const stack = new Stack({ clock, rng: new SeededRng(7), datapath, log: { info() {}, warn() {}, debug() {} } });

@@ -4,6 +4,7 @@
  */
 import type { Datapath, NeighborSnapshotEntry, PuntHandler } from '../../src/shm/datapath.js';
 import type { PortEntry } from '../../src/shm/port-table.js';
+import type { GroupEntry } from '../../src/shm/groups.js';
 import { FibView, encodeFib, fibByteLength, type FibNexthop, type FibRoute } from '../../src/shm/fib.js';
 
 export interface Injected {
@@ -22,6 +23,7 @@ export class FakeDatapath implements Datapath {
   readonly fibs: PublishedFib[] = [];
   readonly neighborTables: NeighborSnapshotEntry[][] = [];
   readonly portTables: PortEntry[][] = [];
+  readonly groupTables: GroupEntry[][] = [];
   /** While true, inject() reports a full ring. */
   ringFull = false;
   private handler: PuntHandler | null = null;
@@ -42,6 +44,10 @@ export class FakeDatapath implements Datapath {
 
   publishPorts(entries: readonly PortEntry[]): void {
     this.portTables.push([...entries]);
+  }
+
+  publishGroups(entries: readonly GroupEntry[]): void {
+    this.groupTables.push([...entries]);
   }
 
   onPunt(handler: PuntHandler): void {

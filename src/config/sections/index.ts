@@ -11,6 +11,7 @@ import { ipsecSection } from './ipsec.js';
 import { logSection } from './log.js';
 import { metricsSection } from './metrics.js';
 import { mldSection } from './mld.js';
+import { multicastSection } from './multicast.js';
 import { ndSection } from './nd.js';
 import { ripngSection } from './ripng.js';
 import { routesSection } from './routes.js';
@@ -26,6 +27,7 @@ export const SECTIONS = [
   mldSection,
   dnsSection,
   ipsecSection,
+  multicastSection,
   metricsSection,
   logSection,
   controlSection,

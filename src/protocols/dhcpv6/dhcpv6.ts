@@ -37,7 +37,7 @@ import { defaultPreference } from '../../stack/rib.js';
 import { LeaseStore } from './lease-store.js';
 import { delegatedPoolName, Dhcp6Server, SERVER_DROPS, type ServerLink } from './server.js';
 import { CLIENT_DROPS, Dhcp6Client, subnetAddress, type ClientState } from './client.js';
-import { formatRows } from './table.js';
+import { formatRows } from '../table.js';
 import {
   announceDelayed,
   AUTH_DROPS,

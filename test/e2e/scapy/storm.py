@@ -186,10 +186,11 @@ def crafted(a):
     for otype in (0x5E, 0x9E, 0xDE):
         add(v6(ipv6(h1, h2, NH_HOPOPTS, options_header(NH_ICMPV6, bytes([otype, 4, 0, 0, 0, 0])) + good)), 'parameter_problem')
     add(v6(ipv6(h1, rtr, NH_HOPOPTS, options_header(NH_ICMPV6, bytes([0x9E, 4, 0, 0, 0, 0])) + to_rtr)), 'parameter_problem')
-    # Multicast goes to the control plane before any header is walked; it discards these.
+    # Multicast's Hop-by-Hop options are processed in the lane like any packet's (RFC 8200
+    # §4.3), before the group decides anything: discarded there, never punted.
     for otype in (0x9E, 0xDE):
         mc = echo(h1, 'ff02::1', 8)
-        add(v6(ipv6(h1, 'ff02::1', NH_HOPOPTS, options_header(NH_ICMPV6, bytes([otype, 4, 0, 0, 0, 0])) + mc), dst_mac='33:33:00:00:00:01'), 'punted', 'malformed')
+        add(v6(ipv6(h1, 'ff02::1', NH_HOPOPTS, options_header(NH_ICMPV6, bytes([otype, 4, 0, 0, 0, 0])) + mc), dst_mac='33:33:00:00:00:01'), 'parameter_problem')
 
     # Neighbor Discovery with bad options or hop limits (RFC 4861 §6.1, §7.1, §4.6), all with
     # valid checksums, to the router's solicited-node group or all-routers.
