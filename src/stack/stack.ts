@@ -17,7 +17,6 @@ import {
   isMulticast,
   maskAddress,
   multicastMac,
-  parseIpv6,
   solicitedNodeMulticast,
 } from '../lib/addr.js';
 import { IPPROTO, IPV6_HEADER_LEN, IP6_OFF_DST, IP6_OFF_HOP_LIMIT, IP6_OFF_SRC } from '../wire/ipv6.js';
