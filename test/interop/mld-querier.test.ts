@@ -107,9 +107,11 @@ mld:
   for (const [proc, ifname, group] of [[joinA, ifA, 'ff15::a1'], [joinSsm, ifA, 'ff3e::a3'], [joinB, ifB, 'ff15::b1']] as const) {
     const since = Date.now();
     proc.kill('SIGTERM');
-    await pollUntil(`turtle6 to drop ${group}`, async () => has(await groups(), ifname, group) === undefined, 10_000, 50);
+    await pollUntil(`turtle6 to drop ${group}`, async () => has(await groups(), ifname, group) === undefined, 20_000, 50);
+    // Well under the 42 s listening interval: the leave was acted on (1 s Last Listener
+    // Query Time, plus the host's and a loaded machine's delays), not timed out.
     const took = Date.now() - since;
-    assert.ok(took < 4000, `${group} left after ${took} ms: the Last Listener Query Time is 1 s, the listening interval 42 s`);
+    assert.ok(took < 20_000, `${group} left after ${took} ms: the Last Listener Query Time is 1 s, the listening interval 42 s`);
   }
   const ib = (await interfaces()).interfaces.find((i) => i.name === ifB)!;
   assert.ok(ib.received['done']! >= 1, 'the MLDv1 host sent Done');
