@@ -44,7 +44,7 @@ test('turtle6ctl with no command: a shell on a terminal, a script from a pipe', 
       { send: 'inter\t', expect: `^interfaces $` },
       { send: '\r', expect: `Interface +Kind[\\s\\S]*${if1}[\\s\\S]*${PROMPT}$` },
       // ? on a partial word: the words it may become, with what they do.
-      { send: 'cl?', expect: `\\n  clear +ripng\\n${PROMPT}cl$` },
+      { send: 'cl?', expect: `\\n  clear +dns, ripng\\n${PROMPT}cl$` },
       // Options complete from turtle6ctl's own table.
       { send: '\x15trace 1 --ti\t', expect: `trace 1 --timeout $` },
       // Ctrl-C drops the line being typed, and the next line starts afresh.
